@@ -1,0 +1,32 @@
+/**
+ * Datasets for the benchmarks, as plain typed arrays (no TensorFlow.js backend needed): MNIST and
+ * Fashion-MNIST, found on disk or downloaded on request with SHA-256 checks.
+ * @module
+ */
+export { parseIdx, isGzip, idxLabelsMagic, idxImagesMagic, type IdxArray } from './idx.js';
+export {
+  loadMnist,
+  mnistClassNames,
+  mnistImagePixels,
+  mnistImageSide,
+  type LoadMnistOptions,
+  type MnistData,
+  type MnistSplit,
+} from './mnist.js';
+export {
+  DataNotFoundError,
+  datasetCacheDir,
+  datasetInfo,
+  debianFashionMnistDir,
+  findIdxFile,
+  locateDataset,
+  mnistDatasets,
+  mnistFileNames,
+  requireDataset,
+  searchDataset,
+  type LocatedDataset,
+  type MnistDataset,
+  type MnistFileRole,
+  type SearchedPlace,
+} from './locate.js';
+export { datasetSources, downloadDataset, type DatasetSource, type DownloadOptions, type SourceFile } from './download.js';

@@ -1,0 +1,66 @@
+/**
+ * orthoptim — Muon and the orthogonalized-update optimizers for TensorFlow.js.
+ *
+ * Importing this module registers every optimizer with `tf.serialization` (so `tf.loadLayersModel` can
+ * rebuild one from a saved model).
+ * @packageDocumentation
+ */
+export {
+  identity,
+  stateless,
+  chain,
+  partition,
+  resolveLabels,
+  type GradientTransformation,
+  type ParamMeta,
+  type ParamLabels,
+  type StateTree,
+  type StepContext,
+  type UpdateResult,
+} from './core/transform.js';
+export * from './schedules/index.js';
+export {
+  coefficientTable,
+  coefficientsAt,
+  coefficientPresets,
+  withSafety,
+  type CoefficientPreset,
+  type CoefficientTable,
+  type CoefficientsOption,
+  type QuinticCoefficients,
+} from './linalg/coefficients.js';
+export {
+  newtonSchulz,
+  newtonSchulzWide,
+  resolveNewtonSchulz,
+  matrixShape,
+  gram,
+  type NewtonSchulzOptions,
+  type ResolvedNewtonSchulz,
+} from './linalg/newtonSchulz.js';
+export * from './linalg/reference.js';
+export * from './linalg/diagnostics.js';
+export { emaMomentum, trace } from './transforms/momentum.js';
+export { scaleByAdam, type ScaleByAdamOptions } from './transforms/adam.js';
+export { addDecayedWeights } from './transforms/decay.js';
+export { scaleByLearningRate, scale } from './transforms/stepsize.js';
+export { clipByGlobalNorm } from './transforms/clip.js';
+export { orthogonalize, scaleByShape, shapeScale, type ShapeRule, type ConvScale } from './transforms/orthogonalize.js';
+export type {
+  CommonOptions,
+  NonFinitePolicy,
+  NamePattern,
+  OptimizerConfig,
+  OptimizerDefinition,
+} from './optimizers/definition.js';
+export { sgd, sgdDefinition, type SgdOptions, type ResolvedSgd } from './optimizers/sgd.js';
+export { adam, adamw, adamDefinition, adamwDefinition, type AdamOptions, type ResolvedAdam } from './optimizers/adam.js';
+export { muon, muonDefinition, muonLabel, type MuonOptions, type ResolvedMuon, type MuonLabel } from './optimizers/muon.js';
+export {
+  TransformOptimizer,
+  NonFiniteGradientError,
+  flattenState,
+  type NamedTensor,
+  type StateSlot,
+} from './tfjs/optimizer.js';
+export { defineOptimizer, createOptimizer, listOptimizers, type OptimizerFactory, type OptimizerInfo } from './tfjs/registry.js';

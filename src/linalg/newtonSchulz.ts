@@ -1,0 +1,165 @@
+/**
+ * Newton–Schulz orthogonalization ("zeroth power"): maps a matrix `G = UΣVᵀ` to approximately `UVᵀ`
+ * by iterating the odd quintic `X ← aX + b(XXᵀ)X + c(XXᵀ)²X` on the Frobenius-normalized input.
+ *
+ * Follows KellerJordan/Muon `muon.py` `zeropower_via_newtonschulz5` (Jordan, "Muon: An optimizer for
+ * hidden layers in neural networks", 2024): make the matrix wide (k = min side rows), divide by
+ * `‖X‖_F + ε`, run the steps, transpose back. The reference runs in bfloat16; TensorFlow.js has no
+ * bfloat16, so this runs in float32 (more accurate, spec §12.4).
+ *
+ * How it is computed, and why (TensorFlow.js facts measured on tfjs 4.22, see DESIGN.md):
+ * - `a·X + B·X` is folded into one product `(aI + bA + cA²)·X`, so each step is three matmuls and only
+ *   k×k element-wise work — no k×n element-wise pass besides the transpose.
+ * - The first Gram matrix `A₀ = G Gᵀ` is computed once and gives the Frobenius norm (`trace A₀`) as well:
+ *   wasm's `tf.norm` reduction was measured 1.6e-4 relative off, a matmul-based trace is float32-exact
+ *   to ~1e-7, and it saves a pass over the k×n matrix.
+ * - On wasm `matMul`'s transpose flags and batched (rank-3) products leave XNNPACK for a naive loop
+ *   (8–60× slower), so `Xᵀ` is an explicit `tf.transpose` there and batches are looped over.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  coefficientTable,
+  coefficientsAt,
+  type CoefficientTable,
+  type CoefficientsOption,
+} from './coefficients.js';
+
+/** Options of {@link newtonSchulz}. */
+export interface NewtonSchulzOptions {
+  /** Coefficient table: a preset (`'jordan'`, default), a table, or rows `[[a, b, c], …]`. */
+  readonly coefficients?: CoefficientsOption;
+  /** Number of steps (default: the table's, 5 for Jordan). */
+  readonly steps?: number;
+  /** Added to the scaled Frobenius norm before dividing (default: the table's, 1e-7 for Jordan). */
+  readonly eps?: number;
+  /** Frobenius norm multiplier (Polar Express uses 1.01 / 1.02; default: the table's). */
+  readonly normScale?: number;
+  /**
+   * How a tensor of rank ≥ 3 is read: `'flatten'` (default) reshapes it to `[prod(shape[:-1]), shape[-1]]`,
+   * i.e. a TensorFlow.js conv kernel `[kh, kw, in, out]` becomes its `[fanIn, fanOut]` matrix; `'batch'`
+   * treats the leading axes as a batch of matrices over the last two axes (as the reference does for
+   * `ndim > 2` inputs).
+   */
+  readonly leadingDims?: 'flatten' | 'batch';
+}
+
+/** Resolved options: everything the iteration needs. */
+export interface ResolvedNewtonSchulz {
+  readonly table: CoefficientTable;
+  readonly steps: number;
+  readonly eps: number;
+  readonly normScale: number;
+  readonly leadingDims: 'flatten' | 'batch';
+}
+
+/** Validates and fills in defaults; throws `RangeError` naming `owner` and the option. */
+export function resolveNewtonSchulz(options: NewtonSchulzOptions = {}, owner = 'newtonSchulz'): ResolvedNewtonSchulz {
+  const table = coefficientTable(options.coefficients ?? 'jordan', owner);
+  const steps = options.steps ?? table.defaultSteps;
+  if (!Number.isInteger(steps) || steps < 0 || steps > 100) {
+    throw new RangeError(`${owner}: steps must be an integer in [0, 100], got ${String(steps)}`);
+  }
+  const eps = options.eps ?? table.eps;
+  if (!Number.isFinite(eps) || eps < 0) {
+    throw new RangeError(`${owner}: eps must be in [0, inf), got ${String(eps)}`);
+  }
+  const normScale = options.normScale ?? table.normScale;
+  if (!Number.isFinite(normScale) || normScale <= 0) {
+    throw new RangeError(`${owner}: normScale must be in (0, inf), got ${String(normScale)}`);
+  }
+  const leadingDims = options.leadingDims ?? 'flatten';
+  if (leadingDims !== 'flatten' && leadingDims !== 'batch') {
+    throw new RangeError(`${owner}: leadingDims must be one of 'flatten', 'batch', got '${String(leadingDims)}'`);
+  }
+  return { table, steps, eps, normScale, leadingDims };
+}
+
+/** `[rows, cols]` of the matrix a tensor of rank ≥ 2 stands for when flattened (conv → `[fanIn, fanOut]`). */
+export function matrixShape(shape: readonly number[]): [number, number] {
+  if (shape.length < 2) throw new RangeError(`matrixShape: need rank >= 2, got shape [${shape.join(', ')}]`);
+  const cols = shape[shape.length - 1];
+  const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  return [rows, cols];
+}
+
+/** Whether the active backend needs explicit transposes (wasm: transpose flags leave XNNPACK). */
+function explicitTranspose(): boolean {
+  const backend = tf.getBackend();
+  return backend === 'wasm' || backend === 'cpu';
+}
+
+/** `X·Xᵀ` the fast way for the active backend. */
+export function gram(x: tf.Tensor2D, explicit = explicitTranspose()): tf.Tensor2D {
+  return explicit ? tf.matMul(x, tf.transpose(x)) : tf.matMul(x, x, false, true);
+}
+
+/**
+ * The iteration on one wide matrix `x` (rows ≤ cols), already in float32. Not tidied: call inside `tf.tidy`.
+ * Exported for orthogonalizers that reuse it (Turbo-Muon's AOL preconditioning supplies its own first Gram).
+ */
+export function newtonSchulzWide(
+  x: tf.Tensor2D,
+  ns: ResolvedNewtonSchulz,
+  firstGram?: tf.Tensor2D,
+): tf.Tensor2D {
+  const k = x.shape[0];
+  const explicit = explicitTranspose();
+  let a0 = firstGram ?? gram(x, explicit);
+  // ‖X‖²_F = trace(X Xᵀ); divide X by d = ‖X‖_F·normScale + eps, and A₀ by d².
+  const trace = tf.sum(tf.mul(a0, tf.eye(k)));
+  const d = tf.add(tf.mul(tf.sqrt(trace), ns.normScale), ns.eps);
+  let X = tf.div(x, d) as tf.Tensor2D;
+  if (ns.steps === 0) return X;
+  a0 = tf.div(a0, tf.square(d)) as tf.Tensor2D;
+  const eye = tf.eye(k);
+  for (let i = 0; i < ns.steps; i++) {
+    const [a, b, c] = coefficientsAt(ns.table, i);
+    const A = i === 0 ? a0 : gram(X, explicit);
+    // P = aI + bA + cA²; X ← P·X  (= aX + bAX + cA²X)
+    const P = tf.add(tf.add(tf.mul(tf.matMul(A, A), c), tf.mul(A, b)), tf.mul(eye, a)) as tf.Tensor2D;
+    X = tf.matMul(P, X);
+  }
+  return X;
+}
+
+function orthogonalizeMatrix(m: tf.Tensor2D, ns: ResolvedNewtonSchulz): tf.Tensor2D {
+  const [rows, cols] = m.shape;
+  if (rows > cols) return tf.transpose(newtonSchulzWide(tf.transpose(m), ns));
+  return newtonSchulzWide(m, ns);
+}
+
+/**
+ * Orthogonalizes a matrix (or a stack of them) by Newton–Schulz: returns approximately `UVᵀ` for
+ * `G = UΣVᵀ`, with the same shape as `g`. With Jordan's coefficients (the default) the output's singular
+ * values lie in about [0.68, 1.13], not exactly 1 — the quintic is tuned for slope at zero.
+ *
+ * Shape rules: a 2-D input is used as is (a tall matrix is transposed to wide and back; NS(Gᵀ) = NS(G)ᵀ);
+ * rank ≥ 3 follows `leadingDims`; rank < 2 throws. An all-zero input gives zeros, never NaN (for `eps > 0`).
+ *
+ * @example
+ * const o = newtonSchulz(g, { coefficients: 'polarExpress8' });
+ */
+export function newtonSchulz(g: tf.Tensor, options: NewtonSchulzOptions | ResolvedNewtonSchulz = {}): tf.Tensor {
+  const ns = 'table' in options ? options : resolveNewtonSchulz(options);
+  if (g.rank < 2) {
+    throw new RangeError(`newtonSchulz: need a tensor of rank >= 2, got shape [${g.shape.join(', ')}]`);
+  }
+  return tf.tidy(() => {
+    const x = g.dtype === 'float32' ? g : tf.cast(g, 'float32');
+    if (x.rank === 2) return orthogonalizeMatrix(x as tf.Tensor2D, ns);
+    if (ns.leadingDims === 'flatten') {
+      const [rows, cols] = matrixShape(x.shape);
+      return tf.reshape(orthogonalizeMatrix(tf.reshape(x, [rows, cols]), ns), x.shape);
+    }
+    const [r, c] = x.shape.slice(-2);
+    const batch = x.size / (r * c);
+    const flat = tf.reshape(x, [batch, r, c]);
+    const outs: tf.Tensor2D[] = [];
+    for (let i = 0; i < batch; i++) {
+      const m = tf.reshape(tf.slice(flat, [i, 0, 0], [1, r, c]), [r, c]) as tf.Tensor2D;
+      outs.push(orthogonalizeMatrix(m, ns));
+    }
+    return tf.reshape(tf.stack(outs), x.shape);
+  });
+}

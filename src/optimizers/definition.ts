@@ -1,0 +1,123 @@
+/**
+ * What a named optimizer is: a recipe (options → chain of transforms) with its defaults, validation and
+ * a config encoding that survives a tfjs-layers save/reload. The TensorFlow.js face
+ * (`tfjs/optimizer.ts`) turns a definition into a registered `tf.Optimizer` subclass.
+ * @module
+ */
+import type { GradientTransformation, ParamMeta } from '../core/transform.js';
+import { checkChoice, checkNumber, positive } from '../core/options.js';
+import { scheduleFromSpec, type LearningRate, type ScheduleSpec } from '../schedules/index.js';
+
+/** A JSON value in an optimizer config. */
+export type ConfigValue = number | boolean | string | null | ConfigValue[] | { [key: string]: ConfigValue };
+/** An optimizer config: flat camelCase keys, JSON values. */
+export type OptimizerConfig = { [key: string]: ConfigValue };
+
+/** What to do with a NaN or ±Inf in a gradient. */
+export type NonFinitePolicy = 'throw' | 'skip' | 'ignore';
+
+/** Options every orthoptim optimizer accepts, besides its own. */
+export interface CommonOptions {
+  /**
+   * A NaN or ±Inf in any gradient: `'throw'` (default) raises an error before any parameter or state is
+   * written; `'skip'` leaves everything untouched, counts the step in `skippedSteps` and goes on;
+   * `'ignore'` does not check (saves one device read-back per step).
+   */
+  readonly nonFinite?: NonFinitePolicy;
+  /** Clip the gradients to this global L2 norm before everything else (`null`: no clipping). */
+  readonly clipGlobalNorm?: number | null;
+}
+
+/** Resolved common options. */
+export interface ResolvedCommon {
+  readonly nonFinite: NonFinitePolicy;
+  readonly clipGlobalNorm: number | null;
+}
+
+/** The keys of {@link CommonOptions}. */
+export const commonKeys = ['nonFinite', 'clipGlobalNorm'] as const;
+
+/** Validates the common options. */
+export function resolveCommon(name: string, o: CommonOptions): ResolvedCommon {
+  const nonFinite = checkChoice(name, 'nonFinite', o.nonFinite ?? 'throw', ['throw', 'skip', 'ignore'] as const);
+  const clip = o.clipGlobalNorm ?? null;
+  if (clip !== null) checkNumber(name, 'clipGlobalNorm', clip, positive);
+  return { nonFinite, clipGlobalNorm: clip };
+}
+
+/**
+ * A named optimizer. `O` is its options object (all optional for the user), `R` the resolved form with
+ * every default filled in.
+ */
+export interface OptimizerDefinition<O extends object = object, R extends object = object> {
+  /** Registry name (`createOptimizer(name)`), e.g. `'muon'`. */
+  readonly name: string;
+  /** Serialization class name written into saved models, e.g. `'orthoptim.Muon'`. */
+  readonly className: string;
+  /** One line: what it is. */
+  readonly summary: string;
+  /** Paper (title, arXiv id). */
+  readonly paper: string;
+  /** Reference code followed (`repo:path#symbol`). */
+  readonly reference: string;
+  /** Keys of `O` (unknown keys are rejected). */
+  readonly keys: readonly string[];
+  /** Fills in defaults and validates; throws `RangeError` naming the optimizer and the option. */
+  resolve(options: O): R;
+  /** The chain of transforms. */
+  build(resolved: R): GradientTransformation;
+  /**
+   * A JSON config that survives tfjs-layers' camelCasing of string values. `params` (known after the first
+   * step) lets a recipe record what a non-serializable option (a predicate) resolved to.
+   */
+  toConfig(resolved: R, params: readonly ParamMeta[] | null): OptimizerConfig;
+  /** Options from a config written by `toConfig` (after a reload). */
+  fromConfig(config: OptimizerConfig): O;
+}
+
+/** Encodes a learning rate: a number stays a number, a schedule becomes its spec. */
+export function encodeLearningRate(lr: LearningRate): ConfigValue {
+  return typeof lr === 'number' ? lr : (lr.spec as unknown as ConfigValue);
+}
+
+/** Decodes {@link encodeLearningRate}. */
+export function decodeLearningRate(value: ConfigValue | undefined): LearningRate | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'number') return value;
+  return scheduleFromSpec(value as unknown as ScheduleSpec);
+}
+
+/**
+ * A name pattern: a string matches as a substring of the variable name, a RegExp by `test`.
+ * Substring matching keeps working after a same-process reload renames `kernel` to `kernel_1`.
+ */
+export type NamePattern = string | RegExp;
+
+/** Whether a name matches any pattern. */
+export function matchesAny(name: string, patterns: readonly NamePattern[]): boolean {
+  return patterns.some((p) => (typeof p === 'string' ? name.includes(p) : p.test(name)));
+}
+
+/**
+ * Encodes patterns as `{name: …}` objects: tfjs-layers camelCases every string in a reloaded config
+ * except the value of a `name` key, and variable names contain underscores.
+ */
+export function encodePatterns(patterns: readonly NamePattern[]): ConfigValue {
+  return patterns.map((p): ConfigValue =>
+    typeof p === 'string' ? { name: p } : { name: p.source, flags: p.flags, regex: true },
+  );
+}
+
+/** Decodes {@link encodePatterns}. */
+export function decodePatterns(value: ConfigValue | undefined): NamePattern[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  return value.map((v) => {
+    const o = v as { name: string; flags?: string; regex?: boolean };
+    return o.regex ? new RegExp(o.name, o.flags ?? '') : o.name;
+  });
+}
+
+/** A probability-like option in [0, 1). */
+export function checkUnit(owner: string, option: string, v: number): number {
+  return checkNumber(owner, option, v, { min: 0, max: 1, maxInclusive: false });
+}

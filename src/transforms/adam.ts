@@ -1,0 +1,50 @@
+/**
+ * Adam's scaling by bias-corrected first and second moments.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { GradientTransformation } from '../core/transform.js';
+
+/** Options of {@link scaleByAdam}. */
+export interface ScaleByAdamOptions {
+  readonly beta1: number;
+  readonly beta2: number;
+  /** Added to `√v̂` (after bias correction, as torch and KellerJordan/Muon's auxiliary Adam do). */
+  readonly epsilon: number;
+  /** AMSGrad (Reddi et al., 2018): divide by the running maximum of `v` instead of `v`. */
+  readonly amsgrad: boolean;
+}
+
+/**
+ * Kingma & Ba, "Adam: A Method for Stochastic Optimization" (arXiv 1412.6980), in torch's form
+ * (torch 1.13 `adam.py`, `_single_tensor_adam`): `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
+ * output `(m / (1−β₁ᵗ)) / (√v / √(1−β₂ᵗ) + ε)`, with `√v` replaced by `√max(v)` under AMSGrad.
+ * State: `{ mu, nu }` (+ `nuMax` with AMSGrad), one slot per parameter.
+ */
+export function scaleByAdam(options: ScaleByAdamOptions): GradientTransformation {
+  const { beta1, beta2, epsilon, amsgrad } = options;
+  return {
+    init: (metas) => {
+      const zeros = () => metas.map((m) => tf.zeros([...m.shape]));
+      const state: { [slot: string]: tf.Tensor[] } = { mu: zeros(), nu: zeros() };
+      if (amsgrad) state.nuMax = zeros();
+      return state;
+    },
+    update(updates, state, ctx) {
+      const s = state as { mu: tf.Tensor[]; nu: tf.Tensor[]; nuMax?: tf.Tensor[] };
+      const t = ctx.step + 1;
+      const bc1 = 1 - beta1 ** t;
+      const bc2Sqrt = Math.sqrt(1 - beta2 ** t);
+      const mu = updates.map((g, i) => tf.add(tf.mul(s.mu[i], beta1), tf.mul(g, 1 - beta1)));
+      const nu = updates.map((g, i) => tf.add(tf.mul(s.nu[i], beta2), tf.mul(tf.square(g), 1 - beta2)));
+      const nuMax = amsgrad && s.nuMax ? nu.map((v, i) => tf.maximum(s.nuMax![i], v)) : undefined;
+      const denomSource = nuMax ?? nu;
+      const out = mu.map((m, i) =>
+        tf.div(tf.div(m, bc1), tf.add(tf.div(tf.sqrt(denomSource[i]), bc2Sqrt), epsilon)),
+      );
+      const next: { [slot: string]: tf.Tensor[] } = { mu, nu };
+      if (nuMax) next.nuMax = nuMax;
+      return { updates: out, state: next };
+    },
+  };
+}
