@@ -62,5 +62,18 @@ export {
   flattenState,
   type NamedTensor,
   type StateSlot,
+  type StagedStateInfo,
 } from './tfjs/optimizer.js';
+export { adamwParamNames, type LayersModelLike, type LayerLike } from './tfjs/layers.js';
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  serializeCheckpoint,
+  restoreCheckpoint,
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  type CheckpointManifest,
+  type CheckpointSlot,
+  type RestoreReport,
+} from './tfjs/checkpoint.js';
 export { defineOptimizer, createOptimizer, listOptimizers, type OptimizerFactory, type OptimizerInfo } from './tfjs/registry.js';

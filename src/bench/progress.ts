@@ -120,7 +120,7 @@ export class ProgressBar {
     if (this.unit === 'bytes') speed = rate === undefined ? '? B/s' : `${formatBytes(rate, rate)} ${byteUnit(rate)}/s`;
     else speed = rate === undefined ? '? it/s' : `${rate.toFixed(1)} it/s`;
     let time: string;
-    if (this.finished || this.done >= this.total) time = `in ${formatDuration(seconds)}`;
+    if (this.finished || this.done >= this.total) time = `in ${seconds < 10 ? `${seconds.toFixed(1)}s` : formatDuration(seconds)}`;
     else if (rate === undefined || rate === 0) time = 'ETA ?';
     else time = `ETA ${formatDuration((this.total - this.done) / rate)}`;
     const parts = [this.label, `[${bar}]`, count, speed, time];

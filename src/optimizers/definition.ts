@@ -77,7 +77,7 @@ export interface OptimizerDefinition<O extends object = object, R extends object
 
 /** Encodes a learning rate: a number stays a number, a schedule becomes its spec. */
 export function encodeLearningRate(lr: LearningRate): ConfigValue {
-  return typeof lr === 'number' ? lr : (lr.spec as unknown as ConfigValue);
+  return typeof lr === 'number' ? lr : (lr.spec);
 }
 
 /** Decodes {@link encodeLearningRate}. */

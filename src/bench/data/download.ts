@@ -9,7 +9,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ProgressBar } from '../progress.js';
-import { datasetInfo, mnistFileNames, type MnistDataset, type MnistFileRole } from './locate.js';
+import { datasetInfo, type MnistDataset, type MnistFileRole } from './locate.js';
 
 /** One file of a canonical source: its size and SHA-256 (of the `.gz` file as served). */
 export interface SourceFile {
@@ -93,13 +93,6 @@ export const datasetSources: Readonly<Record<MnistDataset, DatasetSource>> = {
     },
   },
 };
-
-// The table above and the names the locator looks for must agree.
-for (const source of Object.values(datasetSources)) {
-  for (const role of Object.keys(mnistFileNames) as MnistFileRole[]) {
-    if (source.files[role].name !== `${mnistFileNames[role]}.gz`) throw new Error(`datasetSources: bad name for ${role}`);
-  }
-}
 
 export interface DownloadOptions {
   /** The fetch to use (default the global one); tests inject one that serves local files. */

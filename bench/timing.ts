@@ -1,0 +1,198 @@
+/**
+ * Timing helpers shared by the benchmarks in `bench/`: wall-clock timing that forces the backend to
+ * finish (`await tensor.data()`), warm-up, medians over repeats, repeat counts sized to a time budget,
+ * and the machine description every results file carries.
+ *
+ * Why `await data()`: on asynchronous backends (webgl, webgpu, tfjs-node's thread pool) an op returns
+ * before its result exists, so a timer around the call alone measures dispatch. Reading one output
+ * back waits for everything queued before it. On wasm kernels already run synchronously, and the read
+ * only copies the (small) tensor we choose to read.
+ * @module
+ */
+import os from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Milliseconds since an arbitrary origin (monotonic). */
+export function now(): number {
+  return performance.now();
+}
+
+/**
+ * Waits until `t` (and, on in-order backends, everything queued before it) has been computed, by
+ * reading back one element of the last tensor: copying a whole k×n result out of wasm memory would add
+ * a few ms that belong to no op under test. An empty tensor is read whole.
+ */
+export async function sync(t: tf.Tensor | readonly tf.Tensor[]): Promise<void> {
+  const list: readonly tf.Tensor[] = Array.isArray(t) ? t : [t as tf.Tensor];
+  const last = list[list.length - 1];
+  if (last === undefined) return;
+  if (last.size === 0 || last.rank === 0) {
+    await last.data();
+    return;
+  }
+  const one = tf.slice(last, last.shape.map(() => 0), last.shape.map(() => 1));
+  await one.data();
+  one.dispose();
+}
+
+/**
+ * Runs `fn` once and returns its wall time in ms, up to the {@link sync} on the (last) tensor it returns;
+ * the returned tensors are disposed unless `keep` is set (then the caller owns them).
+ */
+export async function timeOnce<T extends tf.Tensor | tf.Tensor[]>(
+  fn: () => T,
+  keep = false,
+): Promise<{ ms: number; out: T | null }> {
+  const t0 = now();
+  const out = fn();
+  await sync(out);
+  const ms = now() - t0;
+  if (keep) return { ms, out };
+  tf.dispose(out);
+  return { ms, out: null };
+}
+
+/** Summary statistics of a list of timings (ms). */
+export interface Stats {
+  /** The median: the number reports use (robust to the noise of a shared machine). */
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+  readonly mean: number;
+  /** Interquartile range (p75 − p25), a noise indicator. */
+  readonly iqr: number;
+  readonly n: number;
+  /** The raw samples, in the order measured. */
+  readonly samples: readonly number[];
+}
+
+/** Linear-interpolated quantile of sorted values, `q` in [0, 1]. */
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+/** The median of a list (NaN for an empty one). */
+export function median(values: readonly number[]): number {
+  return quantile([...values].sort((a, b) => a - b), 0.5);
+}
+
+/** Median, min, max, mean and IQR of `samples`. */
+export function stats(samples: readonly number[]): Stats {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mean = samples.reduce((s, v) => s + v, 0) / Math.max(1, samples.length);
+  return {
+    median: quantile(sorted, 0.5),
+    min: sorted[0] ?? NaN,
+    max: sorted[sorted.length - 1] ?? NaN,
+    mean: samples.length === 0 ? NaN : mean,
+    iqr: quantile(sorted, 0.75) - quantile(sorted, 0.25),
+    n: samples.length,
+    samples: [...samples],
+  };
+}
+
+/**
+ * How many repeats fit in `budgetMs` when one costs about `perRepeatMs`, clamped to `[min, max]`.
+ * The minimum wins over the budget: a median of fewer than `min` samples is not worth reporting.
+ */
+export function repeatsFor(budgetMs: number, perRepeatMs: number, min: number, max: number): number {
+  const fit = perRepeatMs > 0 ? Math.floor(budgetMs / perRepeatMs) : max;
+  return Math.max(min, Math.min(max, fit));
+}
+
+/**
+ * Times `round` — a function doing one repeat of *several* measurements and returning their times —
+ * `warmup` times unrecorded, then `repeats` times. Measuring the things to compare inside the same
+ * round (interleaved) keeps a shared, noisy machine's slow phases from landing on one of them only.
+ * `repeats` may be a function of the mean warm-up round time (ms), for budget-sized runs.
+ */
+export async function measureRounds<K extends string>(
+  round: () => Promise<Record<K, number>>,
+  options: { warmup: number; repeats: number | ((warmupRoundMs: number) => number) },
+): Promise<{ stats: Record<K, Stats>; rounds: Record<K, number>[]; warmupRoundMs: number }> {
+  let warmTotal = 0;
+  for (let i = 0; i < options.warmup; i++) {
+    const t0 = now();
+    await round();
+    warmTotal += now() - t0;
+  }
+  const warmupRoundMs = options.warmup > 0 ? warmTotal / options.warmup : 0;
+  const repeats = typeof options.repeats === 'function' ? options.repeats(warmupRoundMs) : options.repeats;
+  const rounds: Record<K, number>[] = [];
+  for (let i = 0; i < repeats; i++) rounds.push(await round());
+  const keys = (rounds[0] ? Object.keys(rounds[0]) : []) as K[];
+  const out = {} as Record<K, Stats>;
+  for (const k of keys) out[k] = stats(rounds.map((r) => r[k]));
+  return { stats: out, rounds, warmupRoundMs };
+}
+
+/** What a results file records about where it was measured. */
+export interface MachineInfo {
+  readonly cpuModel: string;
+  readonly cores: number;
+  readonly availableParallelism: number;
+  readonly totalMemGiB: number;
+  readonly platform: string;
+  readonly release: string;
+  readonly arch: string;
+  readonly node: string;
+  readonly tfjsCore: string;
+  readonly tfjsBackendWasm: string | null;
+  readonly tfjsLayers: string | null;
+  readonly backend: string;
+  /** Backend flags that change the speed (wasm SIMD / threads), when the backend has them. */
+  readonly backendFlags: Record<string, boolean | number | string>;
+  readonly date: string;
+}
+
+/** Describes this machine and the active tfjs backend. `versions` come from the caller's imports. */
+export async function machineInfo(versions: { wasm?: string; layers?: string } = {}): Promise<MachineInfo> {
+  const cpus = os.cpus();
+  const backend = tf.getBackend();
+  const backendFlags: Record<string, boolean | number | string> = {};
+  if (backend === 'wasm') {
+    for (const flag of ['WASM_HAS_SIMD_SUPPORT', 'WASM_HAS_MULTITHREAD_SUPPORT']) {
+      try {
+        backendFlags[flag] = await tf.env().getAsync(flag);
+      } catch {
+        // flag not registered in this build: leave it out
+      }
+    }
+  }
+  return {
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    availableParallelism: typeof os.availableParallelism === 'function' ? os.availableParallelism() : cpus.length,
+    totalMemGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    platform: os.platform(),
+    release: os.release(),
+    arch: os.arch(),
+    node: process.version,
+    tfjsCore: tf.version_core,
+    tfjsBackendWasm: versions.wasm ?? null,
+    tfjsLayers: versions.layers ?? null,
+    backend,
+    backendFlags,
+    date: new Date().toISOString(),
+  };
+}
+
+/** `12.3 ms`, `1.23 s` — a duration for tables. */
+export function formatMs(ms: number): string {
+  if (!Number.isFinite(ms)) return '—';
+  if (ms >= 10_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
+  if (ms >= 100) return `${ms.toFixed(0)} ms`;
+  if (ms >= 10) return `${ms.toFixed(1)} ms`;
+  return `${ms.toFixed(2)} ms`;
+}
+
+/** A markdown table from a header row and body rows. */
+export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,265 @@
+/**
+ * A small, strict command-line flag parser: `--name value` and `--name=value`, typed flags with
+ * defaults, boolean switches, and `--help`/`-h`. Anything it does not understand — an unknown flag, a
+ * missing or malformed value, a flag given twice, a stray argument — is a {@link UsageError} carrying the
+ * command's usage text, which the CLI prints on stderr before exiting with code 2.
+ * @module
+ */
+
+/** A flag's description in the help text, and its placeholder (`--steps N`). */
+interface FlagBase {
+  readonly description: string;
+  /** Placeholder shown in the help text (default: the type, upper-cased). */
+  readonly valueName?: string;
+}
+
+/** A switch: `--download` is true, absent is false; `--download=false` is accepted too. */
+export interface BooleanFlag extends FlagBase {
+  readonly type: 'boolean';
+}
+
+export interface StringFlag extends FlagBase {
+  readonly type: 'string';
+  readonly default?: string;
+  /** The only values allowed. */
+  readonly choices?: readonly string[];
+}
+
+/** A whole number written in decimal digits (`-` allowed when `min` permits), e.g. `--steps 300`. */
+export interface IntegerFlag extends FlagBase {
+  readonly type: 'integer';
+  readonly default?: number;
+  readonly min?: number;
+}
+
+/** A finite number in JavaScript syntax (`1e-3`, `0.02`). */
+export interface NumberFlag extends FlagBase {
+  readonly type: 'number';
+  readonly default?: number;
+  readonly min?: number;
+}
+
+export type FlagSpec = BooleanFlag | StringFlag | IntegerFlag | NumberFlag;
+
+/** Flags by name, without the leading `--` (kebab-case: `data-dir`). */
+export type FlagSpecs = Readonly<Record<string, FlagSpec>>;
+
+type ValueOf<F extends FlagSpec> = F extends BooleanFlag ? boolean : F extends IntegerFlag | NumberFlag ? number : string;
+
+/** Parsed values: flags with a default (and booleans) always have a value, the others may be undefined. */
+export type FlagValues<S extends FlagSpecs> = {
+  -readonly [K in keyof S]: S[K] extends BooleanFlag
+    ? boolean
+    : S[K] extends { readonly default: string | number }
+      ? ValueOf<S[K]>
+      : ValueOf<S[K]> | undefined;
+};
+
+/** A (sub)command: its flags and what its help text says. */
+export interface CommandSpec<S extends FlagSpecs = FlagSpecs> {
+  /** Full command name as typed, e.g. `orthoptim bench`. */
+  readonly name: string;
+  /** One line: what it does. */
+  readonly summary: string;
+  readonly flags: S;
+  /** Positional arguments accepted, in order (default none). */
+  readonly positionals?: readonly { readonly name: string; readonly description: string }[];
+  /** Paragraphs after the flag list (examples, notes). */
+  readonly notes?: readonly string[];
+}
+
+/** A mistake in the command line. `usage` is the help text of the command concerned. */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly usage: string,
+  ) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** The outcome of {@link parseArgs}: help requested, or the values. */
+export type ParsedArgs<S extends FlagSpecs> =
+  | { readonly help: true }
+  | { readonly help: false; readonly flags: FlagValues<S>; readonly positionals: string[] };
+
+function placeholder(spec: FlagSpec): string {
+  if (spec.type === 'boolean') return '';
+  return spec.valueName ?? (spec.type === 'string' ? 'VALUE' : spec.type === 'integer' ? 'N' : 'X');
+}
+
+function defaultText(spec: FlagSpec): string | undefined {
+  if (spec.type === 'boolean' || spec.default === undefined) return undefined;
+  return String(spec.default);
+}
+
+/** Wraps `text` to lines of at most `width` characters, each prefixed by `indent`. */
+function wrap(text: string, width: number, indent: string): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter((w) => w !== '')) {
+    if (line !== '' && indent.length + line.length + 1 + word.length > width) {
+      lines.push(indent + line);
+      line = word;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  if (line !== '') lines.push(indent + line);
+  return lines;
+}
+
+/** The help text of a command: synopsis, flags with their defaults and choices, notes. */
+export function formatUsage(command: CommandSpec): string {
+  const positionals = (command.positionals ?? []).map((p) => ` ${p.name}`).join('');
+  const out = [`Usage: ${command.name}${positionals} [options]`, '', command.summary, ''];
+  if (command.positionals !== undefined && command.positionals.length > 0) {
+    out.push('Arguments:');
+    for (const p of command.positionals) out.push(`  ${p.name.padEnd(22)} ${p.description}`);
+    out.push('');
+  }
+  out.push('Options:');
+  const entries: [string, string][] = Object.entries(command.flags).map(([name, spec]) => {
+    const value = placeholder(spec);
+    const extras: string[] = [];
+    if (spec.type === 'string' && spec.choices !== undefined) extras.push(`one of: ${spec.choices.join(', ')}`);
+    const d = defaultText(spec);
+    if (d !== undefined) extras.push(`default: ${d}`);
+    const description = extras.length > 0 ? `${spec.description} (${extras.join('; ')})` : spec.description;
+    return [`--${name}${value === '' ? '' : ` ${value}`}`, description];
+  });
+  entries.push(['-h, --help', 'Show this help and exit.']);
+  const column = Math.min(30, Math.max(...entries.map(([f]) => f.length)) + 4);
+  for (const [flag, description] of entries) {
+    const text = wrap(description, 100, ' '.repeat(column));
+    if (flag.length + 2 <= column - 2) {
+      out.push(`  ${flag.padEnd(column - 2)}${(text[0] ?? '').trimStart()}`, ...text.slice(1));
+    } else {
+      out.push(`  ${flag}`, ...text);
+    }
+  }
+  for (const note of command.notes ?? []) out.push('', note);
+  return out.join('\n');
+}
+
+/** Levenshtein distance, for "did you mean" hints. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = up;
+    }
+  }
+  return row[b.length];
+}
+
+/** `; did you mean X?` when one of `known` is close to `given`, else ''. */
+export function suggestion(given: string, known: readonly string[], prefix = ''): string {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = distance(given, k);
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? `; did you mean ${prefix}${best}?` : '';
+}
+
+function convert(name: string, spec: FlagSpec, raw: string, fail: (message: string) => never): string | number | boolean {
+  switch (spec.type) {
+    case 'boolean':
+      if (raw === 'true') return true;
+      if (raw === 'false') return false;
+      return fail(`--${name} is a switch: give it alone, or as --${name}=true / --${name}=false, not '${raw}'`);
+    case 'string':
+      if (spec.choices !== undefined && !spec.choices.includes(raw)) {
+        return fail(`--${name} must be one of ${spec.choices.join(', ')}, got '${raw}'${suggestion(raw, spec.choices)}`);
+      }
+      return raw;
+    case 'integer': {
+      if (!/^[+-]?\d+$/.test(raw)) return fail(`--${name} must be an integer, got '${raw}'`);
+      const v = Number(raw);
+      if (!Number.isSafeInteger(v)) return fail(`--${name} is too large: '${raw}'`);
+      if (spec.min !== undefined && v < spec.min) return fail(`--${name} must be >= ${spec.min}, got ${v}`);
+      return v;
+    }
+    case 'number': {
+      const v = raw.trim() === '' ? NaN : Number(raw);
+      if (!Number.isFinite(v)) return fail(`--${name} must be a finite number, got '${raw}'`);
+      if (spec.min !== undefined && v < spec.min) return fail(`--${name} must be >= ${spec.min}, got ${v}`);
+      return v;
+    }
+  }
+}
+
+/**
+ * Parses `argv` (the arguments after the command name) against `command`. `--help` or `-h` anywhere
+ * before `--` wins over everything else. After `--`, every argument is positional.
+ */
+export function parseArgs<S extends FlagSpecs>(argv: readonly string[], command: CommandSpec<S>): ParsedArgs<S> {
+  const end = argv.indexOf('--');
+  const flagPart = end < 0 ? argv : argv.slice(0, end);
+  if (flagPart.includes('--help') || flagPart.includes('-h')) return { help: true };
+
+  const usage = formatUsage(command as CommandSpec);
+  const fail = (message: string): never => {
+    throw new UsageError(`${command.name}: ${message}`, usage);
+  };
+  const names = Object.keys(command.flags);
+  const given = new Map<string, string | number | boolean>();
+  const positionals: string[] = [];
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (end >= 0 && i >= end) {
+      if (i > end) positionals.push(arg);
+      continue;
+    }
+    if (!arg.startsWith('-') || arg === '-') {
+      positionals.push(arg);
+      continue;
+    }
+    if (!arg.startsWith('--')) fail(`unknown option ${arg} (flags are written --name)`);
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+    const spec = Object.hasOwn(command.flags, name) ? command.flags[name] : undefined;
+    if (spec === undefined) fail(`unknown flag --${name}${suggestion(name, names, '--')}`);
+    if (given.has(name)) fail(`--${name} is given twice`);
+    let raw: string;
+    if (eq >= 0) {
+      raw = arg.slice(eq + 1);
+    } else if (spec!.type === 'boolean') {
+      raw = 'true';
+    } else {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--') || (end >= 0 && i + 1 >= end)) {
+        fail(`--${name} needs a value (--${name} ${placeholder(spec!)})`);
+      }
+      raw = next;
+      i++;
+    }
+    given.set(name, convert(name, spec!, raw, fail));
+  }
+
+  const allowed = command.positionals?.length ?? 0;
+  if (positionals.length > allowed) {
+    fail(
+      allowed === 0
+        ? `unexpected argument '${positionals[0]}' (this command takes only --flags)`
+        : `unexpected argument '${positionals[allowed]}'`,
+    );
+  }
+
+  const flags: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(command.flags)) {
+    flags[name] = given.has(name) ? given.get(name) : spec.type === 'boolean' ? false : spec.default;
+  }
+  return { help: false, flags: flags as FlagValues<S>, positionals };
+}
