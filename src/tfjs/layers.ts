@@ -15,7 +15,8 @@
 export interface LayerLike {
   readonly name: string;
   getClassName(): string;
-  readonly trainableWeights: readonly { readonly name: string; read?(): { readonly name: string } }[];
+  /** A LayerVariable's `name` is the name of the `tf.Variable` it holds (what the optimizer sees). */
+  readonly trainableWeights: readonly { readonly name: string }[];
   /** Present on nested models. */
   readonly layers?: readonly LayerLike[];
 }
@@ -34,7 +35,7 @@ function flatLayers(layers: readonly LayerLike[]): LayerLike[] {
 }
 
 function variableNames(layer: LayerLike): string[] {
-  return layer.trainableWeights.map((w) => (w.read ? w.read().name : w.name));
+  return layer.trainableWeights.map((w) => w.name);
 }
 
 /**
