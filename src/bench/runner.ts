@@ -183,7 +183,7 @@ export async function useBackend(name: string): Promise<void> {
     try {
       await import(specifier);
     } catch (e) {
-      throw new Error(`the ${name} backend needs the package ${specifier}: npm install ${specifier} (${(e as Error).message})`);
+      throw new Error(`the ${name} backend needs the package ${specifier}: npm install ${specifier}`, { cause: e });
     }
   }
   const ok = await tf.setBackend(name);
@@ -245,22 +245,23 @@ let variableSet = 0;
  */
 function dense(x: tf.Tensor2D, w: tf.Variable, b: tf.Variable, inputGrad: boolean): tf.Tensor2D {
   if (!inputGrad) {
-    const op = tf.customGrad((wi: tf.Tensor, bi: tf.Tensor, save: tf.GradSaveFunc) => {
-      save([wi]);
+    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [wi, bi] = args as [tf.Tensor2D, tf.Tensor1D];
       return {
-        value: tf.add(tf.matMul(x, wi as tf.Tensor2D), bi),
-        gradFunc: (dy: tf.Tensor) => [tf.matMul(tf.transpose(x), dy), tf.sum(dy, 0)],
+        value: tf.add(tf.matMul(x, wi), bi),
+        gradFunc: (dy: tf.Tensor) => [tf.matMul(tf.transpose(x), dy as tf.Tensor2D), tf.sum(dy, 0)],
       };
     });
     return op(w, b) as tf.Tensor2D;
   }
-  const op = tf.customGrad((xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor, save: tf.GradSaveFunc) => {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xi, wi, bi, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
     save([xi, wi]);
     return {
-      value: tf.add(tf.matMul(xi as tf.Tensor2D, wi as tf.Tensor2D), bi),
+      value: tf.add(tf.matMul(xi, wi), bi),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-        tf.matMul(dy, tf.transpose(saved[1] as tf.Tensor2D)),
-        tf.matMul(tf.transpose(saved[0] as tf.Tensor2D), dy),
+        tf.matMul(dy as tf.Tensor2D, tf.transpose(saved[1] as tf.Tensor2D)),
+        tf.matMul(tf.transpose(saved[0] as tf.Tensor2D), dy as tf.Tensor2D),
         tf.sum(dy, 0),
       ],
     };

@@ -229,17 +229,32 @@ function generateTeacherStudent(
       scores[n * numClasses + c] = acc;
     }
   }
-  // Centre each class's score over the examples: argmax of raw scores favours a few classes.
-  const mean = new Float64Array(numClasses);
-  for (let n = 0; n < total; n++) for (let c = 0; c < numClasses; c++) mean[c] += scores[n * numClasses + c] / total;
+  // argmax of the raw scores favours a few classes: fit one offset per class so that each class wins on
+  // about 1/numClasses of the examples (a few rounds of multiplicative-style offset updates).
+  const offset = new Float64Array(numClasses);
   const labels = new Uint8Array(total);
-  for (let n = 0; n < total; n++) {
-    let best = 0;
-    for (let c = 1; c < numClasses; c++) {
-      if (scores[n * numClasses + c] - mean[c] > scores[n * numClasses + best] - mean[best]) best = c;
+  const counts = new Float64Array(numClasses);
+  const assign = (): void => {
+    counts.fill(0);
+    for (let n = 0; n < total; n++) {
+      let best = 0;
+      for (let c = 1; c < numClasses; c++) {
+        if (scores[n * numClasses + c] + offset[c] > scores[n * numClasses + best] + offset[best]) best = c;
+      }
+      labels[n] = best;
+      counts[best]++;
     }
-    labels[n] = best;
+  };
+  let spread = 0;
+  for (let i = 0; i < scores.length; i++) spread += scores[i] * scores[i];
+  spread = Math.sqrt(spread / scores.length);
+  for (let round = 0; round < 50; round++) {
+    assign();
+    for (let c = 0; c < numClasses; c++) {
+      offset[c] += 0.1 * spread * Math.log(total / numClasses / (counts[c] + 1));
+    }
   }
+  assign();
   return {
     train: { images: images.subarray(0, trainCount * inputSize), labels: labels.subarray(0, trainCount), count: trainCount },
     test: { images: images.subarray(trainCount * inputSize), labels: labels.subarray(trainCount), count: testCount },

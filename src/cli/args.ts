@@ -111,7 +111,7 @@ function wrap(text: string, width: number, indent: string): string[] {
 }
 
 /** The help text of a command: synopsis, flags with their defaults and choices, notes. */
-export function formatUsage(command: CommandSpec): string {
+export function formatUsage(command: CommandSpec, options: { notes?: boolean } = {}): string {
   const positionals = (command.positionals ?? []).map((p) => ` ${p.name}`).join('');
   const out = [`Usage: ${command.name}${positionals} [options]`, '', command.summary, ''];
   if (command.positionals !== undefined && command.positionals.length > 0) {
@@ -123,10 +123,10 @@ export function formatUsage(command: CommandSpec): string {
   const entries: [string, string][] = Object.entries(command.flags).map(([name, spec]) => {
     const value = placeholder(spec);
     const extras: string[] = [];
-    if (spec.type === 'string' && spec.choices !== undefined) extras.push(`one of: ${spec.choices.join(', ')}`);
+    if (spec.type === 'string' && spec.choices !== undefined) extras.push(`One of: ${spec.choices.join(', ')}.`);
     const d = defaultText(spec);
-    if (d !== undefined) extras.push(`default: ${d}`);
-    const description = extras.length > 0 ? `${spec.description} (${extras.join('; ')})` : spec.description;
+    if (d !== undefined) extras.push(`Default: ${d}.`);
+    const description = [spec.description, ...extras].join(' ');
     return [`--${name}${value === '' ? '' : ` ${value}`}`, description];
   });
   entries.push(['-h, --help', 'Show this help and exit.']);
@@ -139,8 +139,19 @@ export function formatUsage(command: CommandSpec): string {
       out.push(`  ${flag}`, ...text);
     }
   }
-  for (const note of command.notes ?? []) out.push('', note);
+  if (options.notes !== false) for (const note of command.notes ?? []) out.push('', note);
   return out.join('\n');
+}
+
+/**
+ * The usage printed after a mistake: synopsis and options without the notes (which can be long), and a
+ * pointer to the full help.
+ */
+export function errorUsage(command: CommandSpec): string {
+  const short = formatUsage(command, { notes: false });
+  return command.notes !== undefined && command.notes.length > 0
+    ? `${short}\n\nRun '${command.name} --help' for the full help.`
+    : short;
 }
 
 /** Levenshtein distance, for "did you mean" hints. */
@@ -208,7 +219,7 @@ export function parseArgs<S extends FlagSpecs>(argv: readonly string[], command:
   const flagPart = end < 0 ? argv : argv.slice(0, end);
   if (flagPart.includes('--help') || flagPart.includes('-h')) return { help: true };
 
-  const usage = formatUsage(command as CommandSpec);
+  const usage = errorUsage(command as CommandSpec);
   const fail = (message: string): never => {
     throw new UsageError(`${command.name}: ${message}`, usage);
   };

@@ -14,12 +14,13 @@
 import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
 import { listOptimizers } from '../index.js';
 import { ProgressBar, formatDuration, type ProgressStream } from '../bench/progress.js';
 import { benchDefaults, runComparison, type ComparisonResult, type OptimizerSpec } from '../bench/runner.js';
 import { comparisonTable } from '../bench/table.js';
 import { listTasks } from '../bench/tasks.js';
-import { UsageError, formatUsage, parseArgs, suggestion, type CommandSpec } from './args.js';
+import { UsageError, errorUsage, formatUsage, parseArgs, suggestion, type CommandSpec } from './args.js';
 
 /** Where the command writes: the process's streams, or fakes in tests. */
 export interface Io {
@@ -178,11 +179,11 @@ export function resultsJson(value: unknown): string {
 async function bench(argv: readonly string[], io: Io): Promise<number> {
   const command = benchCommand();
   const parsed = parseArgs(argv, command);
-  const usage = formatUsage(command as CommandSpec);
   if (parsed.help) {
-    io.stdout.write(`${usage}\n`);
+    io.stdout.write(`${formatUsage(command as CommandSpec)}\n`);
     return 0;
   }
+  const usage = errorUsage(command as CommandSpec);
   const f = parsed.flags;
   const taskNames = listTasks().map((t) => t.name);
   if (!taskNames.includes(f.task)) {
@@ -193,6 +194,8 @@ async function bench(argv: readonly string[], io: Io): Promise<number> {
   }
   const optimizers = optimizerSpecs(f.optimizers, f.lr, usage);
 
+  // Production mode: no per-op debug checks while timing, and no "install tfjs-node" banner on stderr.
+  tf.enableProdMode();
   const started = new Date();
   const wallStart = performance.now();
   io.stderr.write(

@@ -85,11 +85,11 @@ describe('bench:ns (quick, tiny shape)', () => {
     assert.equal(s.steps, 5);
     assert.equal(s.flops, 5 * (4 * 32 * 32 * 64 + 2 * 32 ** 3));
     assert.equal(s.repeats, 2);
-    for (const key of ['ns', 'matmul', 'transpose', 'elementwise', 'normalize'] as const) isStats(s[key], 2);
+    for (const key of ['ns', 'matmul', 'matmulCached', 'transpose', 'elementwise', 'normalize'] as const) isStats(s[key], 2);
     assert.ok(s.gflops.ns > 0 && s.gflops.matmul > 0);
-    assert.ok(s.ratio.nsOverMatmul > 0 && s.ratio.perRoundMedian > 0);
+    assert.ok(s.ratio.nsOverMatmul > 0 && s.ratio.perRoundMedian > 0 && s.ratio.ofMins > 0);
     assert.ok(Math.abs(s.ratio.nsOverMatmul - s.ns.median / s.matmul.median) < 1e-12);
-    for (const key of ['matmul', 'transpose', 'elementwise', 'normalize', 'other'] as const) {
+    for (const key of ['matmul', 'packing', 'transpose', 'elementwise', 'normalize', 'other'] as const) {
       assert.equal(typeof s.breakdown[key], 'number');
     }
   });

@@ -1,0 +1,218 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { useBackend } from '../support/backend.js';
+import { listOptimizers } from '../../src/index.js';
+import { main, optimizerSpecs, resultsJson, type Io } from '../../src/cli/main.js';
+import { UsageError, parseArgs, type CommandSpec } from '../../src/cli/args.js';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Runs `orthoptim …argv` in-process, capturing both streams. */
+async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: Io = {
+    stdout: { write: (t: string) => (stdout += t) },
+    stderr: { write: (t: string) => (stderr += t), isTTY: false },
+  };
+  const code = await main(argv, io);
+  return { code, stdout, stderr };
+}
+
+let dir: string;
+before(async () => {
+  await useBackend('wasm');
+  dir = mkdtempSync(join(tmpdir(), 'orthoptim-cli-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('orthoptim (in-process)', () => {
+  it('--help prints the usage and exits 0', async () => {
+    const top = await run('--help');
+    assert.equal(top.code, 0);
+    assert.match(top.stdout, /^Usage: orthoptim <command>/);
+    assert.match(top.stdout, /bench/);
+    const bench = await run('bench', '--help');
+    assert.equal(bench.code, 0);
+    assert.match(bench.stdout, /^Usage: orthoptim bench/);
+    for (const flag of ['--task', '--optimizers', '--steps', '--batch', '--seed', '--data-dir', '--download', '--backend', '--out', '--lr', '--eval-every']) {
+      assert.ok(bench.stdout.includes(flag), `bench --help mentions ${flag}`);
+    }
+    assert.match(bench.stdout, /fashion-mnist-mlp .*\n.*mnist-mlp .*\n.*synthetic/);
+    assert.equal(bench.stderr, '');
+  });
+
+  it('no command: usage on stderr, exit 2', async () => {
+    const r = await run();
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /Usage: orthoptim/);
+  });
+
+  it('an unknown flag exits 2 with the usage on stderr', async () => {
+    const r = await run('bench', '--stepz', '3');
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /unknown flag --stepz; did you mean --steps\?/);
+    assert.match(r.stderr, /Usage: orthoptim bench/);
+  });
+
+  it('an unknown optimizer exits 2 naming the known ones', async () => {
+    const r = await run('bench', '--optimizers', 'muon,lion');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /unknown optimizer 'lion'/);
+    for (const o of listOptimizers()) assert.ok(r.stderr.includes(o.name), `names ${o.name}`);
+  });
+
+  it('malformed values exit 2', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--steps', 'abc'], /--steps must be an integer, got 'abc'/],
+      [['--steps=1.5'], /--steps must be an integer/],
+      [['--steps', '0'], /--steps must be >= 1/],
+      [['--batch'], /--batch needs a value/],
+      [['--task', 'cifar'], /unknown task 'cifar' \(known: fashion-mnist-mlp, mnist-mlp, synthetic\)/],
+      [['--backend', 'webgl'], /--backend must be one of wasm, cpu/],
+      [['--lr', 'muon:0.1'], /--lr entries are NAME=LR/],
+      [['--lr', 'muon=-1'], /positive number/],
+      [['--lr', 'sgd=0.1'], /not among --optimizers/],
+      [['--seed', '1', '--seed', '2'], /--seed is given twice/],
+      [['--download=maybe'], /--download is a switch/],
+      [['extra'], /unexpected argument 'extra'/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await run('bench', ...args);
+      assert.equal(r.code, 2, `${args.join(' ')} → exit 2`);
+      assert.match(r.stderr, message);
+    }
+    assert.equal((await run('frobnicate')).code, 2);
+  });
+
+  it('list prints every optimizer with its summary and paper', async () => {
+    const r = await run('list');
+    assert.equal(r.code, 0);
+    for (const o of listOptimizers()) {
+      assert.ok(r.stdout.includes(o.name) && r.stdout.includes(o.summary) && r.stdout.includes(o.paper));
+    }
+  });
+
+  it('a runtime error exits 1 with the message, and the stack only with --verbose', async () => {
+    const args = ['bench', '--task', 'synthetic', '--steps', '1', '--batch', '100000', '--optimizers', 'adamw'];
+    const quiet = await run(...args);
+    assert.equal(quiet.code, 1);
+    assert.match(quiet.stderr, /orthoptim: error: .*batch 100000 is larger than the training set/);
+    assert.doesNotMatch(quiet.stderr, /\n\s+at /);
+    const verbose = await run(...args, '--verbose');
+    assert.equal(verbose.code, 1);
+    assert.match(verbose.stderr, /\n\s+at /);
+  });
+
+  it('bench writes the results JSON; both optimizers start from the same loss', async () => {
+    const out = join(dir, 'nested', 'bench.json');
+    const r = await run('bench', '--task', 'synthetic', '--steps', '5', '--batch', '16', '--optimizers', 'muon,adamw', '--eval-every', '0', '--out', out);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\| optimizer +\| train loss/);
+    assert.match(r.stdout, /\| muon +\|/);
+    assert.match(r.stdout, /\| adamw +\|/);
+    assert.ok(r.stderr.includes(`results: ${out}`));
+    const json = JSON.parse(readFileSync(out, 'utf8'));
+    for (const key of ['task', 'dataSource', 'backend', 'steps', 'batch', 'seed', 'machine', 'runs', 'timingMethod', 'fallback']) {
+      assert.ok(key in json, `results has ${key}`);
+    }
+    assert.equal(json.task, 'synthetic');
+    assert.equal(json.dataSource, 'synthetic');
+    assert.equal(json.backend, 'wasm');
+    assert.equal(json.steps, 5);
+    assert.equal(json.batch, 16);
+    assert.equal(json.seed, 0);
+    assert.equal(typeof json.machine.cpu, 'string');
+    assert.ok(json.machine.cores >= 1);
+    assert.equal(json.machine.node, process.version);
+    assert.deepEqual(json.runs.map((x: { optimizer: string }) => x.optimizer), ['muon', 'adamw']);
+    for (const run of json.runs) {
+      assert.equal(run.losses.length, 5);
+      assert.equal(typeof run.options, 'object');
+      assert.ok(run.evals.length === 1 && run.evals[0].step === 5);
+      for (const k of ['trainLoss', 'testLoss', 'testAccuracy']) assert.equal(typeof run.final[k], 'number');
+      for (const k of ['msPerStep', 'msPerStepOptimizer']) assert.ok(run.timing[k] > 0);
+    }
+    assert.equal(json.runs[0].options.learningRate, 0.02);
+    assert.equal(json.runs[1].options.learningRate, 0.001);
+    assert.equal(json.runs[0].losses[0], json.runs[1].losses[0], 'same init and first batch → same step-0 loss');
+  });
+
+  it('--lr overrides the learning rates', async () => {
+    const out = join(dir, 'lr.json');
+    const r = await run('bench', '--task=synthetic', '--steps=2', '--batch=8', '--optimizers=adamw,sgd', '--lr', 'adamw=0.005,sgd=0.1', '--out', out);
+    assert.equal(r.code, 0, r.stderr);
+    const json = JSON.parse(readFileSync(out, 'utf8'));
+    assert.equal(json.runs[0].options.learningRate, 0.005);
+    assert.equal(json.runs[1].options.learningRate, 0.1);
+    assert.equal(json.runs[1].options.momentum, 0.9, 'other bench defaults stay');
+  });
+});
+
+describe('args', () => {
+  const spec = {
+    name: 'tool',
+    summary: 'A tool.',
+    flags: {
+      count: { type: 'integer', default: 3, description: 'How many.' },
+      rate: { type: 'number', description: 'A rate.' },
+      name: { type: 'string', description: 'A name.' },
+      loud: { type: 'boolean', description: 'Shout.' },
+    },
+  } as const satisfies CommandSpec;
+
+  it('parses both forms, fills defaults, and types the values', () => {
+    const r = parseArgs(['--count=5', '--rate', '1e-3', '--loud'], spec);
+    assert.equal(r.help, false);
+    if (r.help) return;
+    const count: number = r.flags.count;
+    const name: string | undefined = r.flags.name;
+    assert.equal(count, 5);
+    assert.equal(r.flags.rate, 1e-3);
+    assert.equal(name, undefined);
+    assert.equal(r.flags.loud, true);
+    const d = parseArgs([], spec);
+    assert.ok(!d.help && d.flags.count === 3 && d.flags.loud === false);
+  });
+
+  it('--help wins over bad flags; after -- everything is positional', () => {
+    assert.equal(parseArgs(['--nope', '-h'], spec).help, true);
+    assert.throws(() => parseArgs(['--', '--count'], spec), (e: unknown) => e instanceof UsageError && /unexpected argument '--count'/.test(e.message));
+  });
+
+  it('usage errors carry the usage text', () => {
+    assert.throws(
+      () => parseArgs(['--rate', 'fast'], spec),
+      (e: unknown) => e instanceof UsageError && /--rate must be a finite number/.test(e.message) && e.usage.includes('--count N'),
+    );
+  });
+
+  it('optimizerSpecs parses --optimizers and --lr', () => {
+    assert.deepEqual(optimizerSpecs('muon,adamw', 'muon=0.05', 'usage'), [{ name: 'muon', options: { learningRate: 0.05 } }, { name: 'adamw' }]);
+    assert.throws(() => optimizerSpecs('muon,muon', undefined, 'usage'), /listed twice/);
+  });
+
+  it('resultsJson keeps number arrays on one line', () => {
+    assert.equal(resultsJson({ a: [1, 2.5, -3e-7], b: { c: 'x' } }), '{\n  "a": [1,2.5,-3e-7],\n  "b": {\n    "c": "x"\n  }\n}\n');
+  });
+});
+
+describe('orthoptim (child process)', () => {
+  it('runs a tiny benchmark end to end and exits 0', () => {
+    const out = join(dir, 'smoke.json');
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'bench', '--task', 'synthetic', '--steps', '2', '--batch', '8', '--optimizers', 'adamw', '--eval-every', '0', '--out', out],
+      { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /\| adamw +\|/);
+    assert.equal(JSON.parse(readFileSync(out, 'utf8')).runs[0].losses.length, 2);
+  });
+});
