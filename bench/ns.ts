@@ -4,7 +4,9 @@
  *
  * Section 1 (Newton–Schulz): for each shape, the median time of `newtonSchulz` (Jordan coefficients,
  * 5 steps) next to the time of the plain `tf.matMul`s it contains (per step `k×n · n×k`, `k×k · k×k`,
- * `k×k · k×n`, on same-shaped operands, measured in the same rounds), their ratio (the target is
+ * `k×k · k×n`, on same-shaped operands, measured in the same rounds; each right operand is a tensor
+ * not multiplied before, as inside NS, because tfjs-wasm caches XNNPACK's packed copy of the right
+ * operand per tensor and a reused operand would skip that packing), their ratio (the target is
  * ≤ 1.10), effective GFLOP/s with flops = 5·(4k²n + 2k³) (spec §13.1; k = min side, n = max side), a
  * breakdown of the rest (explicit transposes, k×k element-wise work, normalization), and the textbook
  * NS (`tf.norm`, `matMul` with the transpose flag, `aX + B·X`) as a baseline. Repeats are sized from a
@@ -503,7 +505,10 @@ export function renderReport(r: BenchResult): string {
   const sections = [
     head,
     main,
-    '### Where the NS time goes (medians; parts measured separately, "other" = NS − parts)',
+    '### Where the NS time goes (medians; parts measured separately, "other" = NS − parts)\n\n' +
+      '"B packing" = matmuls on new right operands − the same on cached ones (inside "matmuls"). ' +
+      '"naive vs NS" is mostly the naive\'s error: its tf.norm on wasm is ~1e-4 off and the iteration ' +
+      'amplifies that, while newtonSchulz normalizes by the trace of its first Gram.',
     parts,
     ...skipped,
   ];
