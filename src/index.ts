@@ -32,6 +32,7 @@ export {
 export {
   newtonSchulz,
   newtonSchulzWide,
+  newtonSchulzTall,
   resolveNewtonSchulz,
   matrixShape,
   gram,

@@ -242,10 +242,9 @@ async function bench(argv: readonly string[], io: Io): Promise<number> {
   const record = { ...result, command: ['orthoptim', 'bench', ...argv] };
   writeFileSync(out, resultsJson(record));
 
-  const title =
-    result.fallback !== null
-      ? `${result.task} (instead of ${result.requestedTask}: no data found)`
-      : `${result.task} (${result.dataSource})`;
+  let title = `${result.task} (${result.dataSource})`;
+  if (result.fallback !== null) title = `${result.task} (instead of ${result.requestedTask}: no data found)`;
+  else if (result.dataSource === 'synthetic') title = `${result.task} (data generated from the seed)`;
   io.stdout.write(
     `\n${title}, ${result.steps} steps × batch ${result.batch}, seed ${result.seed}, backend ${result.backend}\n\n` +
       `${comparisonTable(result)}\n\n`,

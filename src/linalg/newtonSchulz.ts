@@ -8,8 +8,8 @@
  * bfloat16, so this runs in float32 (more accurate, spec §12.4).
  *
  * How it is computed, and why (TensorFlow.js facts measured on tfjs 4.22, see DESIGN.md):
- * - `a·X + B·X` is folded into one product `(aI + bA + cA²)·X`, so each step is three matmuls and only
- *   k×k element-wise work — no k×n element-wise pass besides the transpose.
+ * - `a·X + B·X` is folded into one product `X·(aI + bA + cA²)` on the tall orientation, so each step is
+ *   three matmuls and only k×k element-wise work — no k×n element-wise pass besides one transpose.
  * - The first Gram matrix `A₀ = G Gᵀ` is computed once and gives the Frobenius norm (`trace A₀`) as well:
  *   wasm's `tf.norm` reduction was measured 1.6e-4 relative off, a matmul-based trace is float32-exact
  *   to ~1e-7, and it saves a pass over the k×n matrix.
@@ -95,38 +95,55 @@ export function gram(x: tf.Tensor2D, explicit = explicitTranspose()): tf.Tensor2
 }
 
 /**
- * The iteration on one wide matrix `x` (rows ≤ cols), already in float32. Not tidied: call inside `tf.tidy`.
- * Exported for orthogonalizers that reuse it (Turbo-Muon's AOL preconditioning supplies its own first Gram).
+ * The iteration on one *tall* matrix `xt` (n×k, n ≥ k), i.e. on `Xᵀ` of the wide `X` of the reference:
+ * `Xᵀ ← Xᵀ·P` with the symmetric `P = aI + A(bI + cA)`, `A = XXᵀ = (Xᵀ)ᵀXᵀ`. Iterating on `Xᵀ` makes the
+ * right operand of the big product the small k×k `P`: tfjs-wasm prepares (packs) every new right operand
+ * for XNNPACK, so this packs one k×n operand per step instead of two. Not tidied: call inside `tf.tidy`.
+ *
+ * @param firstGram `XXᵀ` of the input when the caller already has it (Turbo-Muon's AOL preconditioning).
  */
+export function newtonSchulzTall(
+  xt: tf.Tensor2D,
+  ns: ResolvedNewtonSchulz,
+  firstGram?: tf.Tensor2D,
+): tf.Tensor2D {
+  const k = xt.shape[1];
+  const explicit = explicitTranspose();
+  const gramOf = (m: tf.Tensor2D): tf.Tensor2D =>
+    explicit ? tf.matMul(tf.transpose(m), m) : tf.matMul(m, m, true, false);
+  let a0 = firstGram ?? gramOf(xt);
+  const eye = tf.eye(k);
+  // ‖X‖²_F = trace(X Xᵀ); divide X by d = ‖X‖_F·normScale + eps, and A₀ by d².
+  const trace = tf.sum(tf.mul(a0, eye));
+  const d = tf.add(tf.mul(tf.sqrt(trace), ns.normScale), ns.eps);
+  let X = tf.div(xt, d) as tf.Tensor2D;
+  if (ns.steps === 0) return X;
+  a0 = tf.div(a0, tf.square(d)) as tf.Tensor2D;
+  for (let i = 0; i < ns.steps; i++) {
+    const [a, b, c] = coefficientsAt(ns.table, i);
+    const A = i === 0 ? a0 : gramOf(X);
+    // P = aI + A(bI + cA) = aI + bA + cA²; Xᵀ ← Xᵀ·P (P is symmetric)
+    const P = tf.add(tf.matMul(A, tf.add(tf.mul(A, c), tf.mul(eye, b))), tf.mul(eye, a)) as tf.Tensor2D;
+    X = tf.matMul(X, P);
+  }
+  return X;
+}
+
+/** The iteration on one wide matrix `x` (k×n, k ≤ n), through {@link newtonSchulzTall}. */
 export function newtonSchulzWide(
   x: tf.Tensor2D,
   ns: ResolvedNewtonSchulz,
   firstGram?: tf.Tensor2D,
 ): tf.Tensor2D {
-  const k = x.shape[0];
-  const explicit = explicitTranspose();
-  let a0 = firstGram ?? gram(x, explicit);
-  // ‖X‖²_F = trace(X Xᵀ); divide X by d = ‖X‖_F·normScale + eps, and A₀ by d².
-  const trace = tf.sum(tf.mul(a0, tf.eye(k)));
-  const d = tf.add(tf.mul(tf.sqrt(trace), ns.normScale), ns.eps);
-  let X = tf.div(x, d) as tf.Tensor2D;
-  if (ns.steps === 0) return X;
-  a0 = tf.div(a0, tf.square(d)) as tf.Tensor2D;
-  const eye = tf.eye(k);
-  for (let i = 0; i < ns.steps; i++) {
-    const [a, b, c] = coefficientsAt(ns.table, i);
-    const A = i === 0 ? a0 : gram(X, explicit);
-    // P = aI + bA + cA²; X ← P·X  (= aX + bAX + cA²X)
-    const P = tf.add(tf.add(tf.mul(tf.matMul(A, A), c), tf.mul(A, b)), tf.mul(eye, a)) as tf.Tensor2D;
-    X = tf.matMul(P, X);
-  }
-  return X;
+  return tf.transpose(newtonSchulzTall(tf.transpose(x), ns, firstGram));
 }
 
 function orthogonalizeMatrix(m: tf.Tensor2D, ns: ResolvedNewtonSchulz): tf.Tensor2D {
   const [rows, cols] = m.shape;
-  if (rows > cols) return tf.transpose(newtonSchulzWide(tf.transpose(m), ns));
-  return newtonSchulzWide(m, ns);
+  // The reference makes the matrix wide and iterates on it; iterating on the tall orientation is the
+  // same computation transposed (NS(Gᵀ) = NS(G)ᵀ).
+  if (rows >= cols) return newtonSchulzTall(m, ns);
+  return tf.transpose(newtonSchulzTall(tf.transpose(m), ns));
 }
 
 /**

@@ -282,11 +282,17 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
     });
   }
 
-  /** Positions whose gradient holds a NaN or ±Inf (one device read-back for all). */
+  /**
+   * Positions whose gradient holds a NaN or ±Inf. One scalar is read back per step: `Σᵢ sum(gᵢ·0)` is 0
+   * when every value is finite and NaN otherwise (no overflow, unlike summing the gradients); only then
+   * are the parameters checked one by one, to name them.
+   */
   private nonFiniteParams(grads: tf.Tensor[]): number[] {
-    const flags = tf.tidy(() =>
-      tf.stack(grads.map((g) => tf.any(tf.logicalNot(tf.isFinite(g))))),
-    );
+    const probe = tf.tidy(() => tf.addN(grads.map((g) => tf.sum(tf.mul(g, 0)))));
+    const ok = Number.isFinite(probe.dataSync()[0]);
+    probe.dispose();
+    if (ok) return [];
+    const flags = tf.tidy(() => tf.stack(grads.map((g) => tf.any(tf.logicalNot(tf.isFinite(g))))));
     const values = flags.dataSync();
     flags.dispose();
     const bad: number[] = [];
