@@ -56,7 +56,21 @@ export type {
 } from './optimizers/definition.js';
 export { sgd, sgdDefinition, type SgdOptions, type ResolvedSgd } from './optimizers/sgd.js';
 export { adam, adamw, adamDefinition, adamwDefinition, type AdamOptions, type ResolvedAdam } from './optimizers/adam.js';
-export { muon, muonDefinition, muonLabel, type MuonOptions, type ResolvedMuon, type MuonLabel } from './optimizers/muon.js';
+export { muon, muonDefinition, type MuonOptions, type ResolvedMuon } from './optimizers/muon.js';
+export {
+  resolveAuxiliary,
+  routeOf,
+  routeMatrices,
+  auxiliaryAdamw,
+  auxiliaryKeys,
+  auxiliaryToConfig,
+  auxiliaryFromConfig,
+  withoutAuxiliary,
+  type AuxiliaryOptions,
+  type AuxiliaryDefaults,
+  type ResolvedAuxiliary,
+  type ParamRoute,
+} from './optimizers/auxiliary.js';
 export {
   TransformOptimizer,
   NonFiniteGradientError,

@@ -3,10 +3,9 @@
  * everything else.
  * @module
  */
-import { chain, partition, type ParamMeta } from '../core/transform.js';
+import { chain } from '../core/transform.js';
 import { checkBoolean, checkChoice, checkNumber, nonNegative, positive } from '../core/options.js';
 import { emaMomentum } from '../transforms/momentum.js';
-import { scaleByAdam } from '../transforms/adam.js';
 import { orthogonalize, scaleByShape, type ConvScale, type ShapeRule } from '../transforms/orthogonalize.js';
 import { addDecayedWeights } from '../transforms/decay.js';
 import { scaleByLearningRate } from '../transforms/stepsize.js';
@@ -16,22 +15,25 @@ import { asSchedule, type LearningRate } from '../schedules/index.js';
 import {
   checkUnit,
   decodeLearningRate,
-  decodePatterns,
   encodeLearningRate,
-  encodePatterns,
-  matchesAny,
   type ConfigValue,
-  type NamePattern,
   type OptimizerConfig,
   type OptimizerDefinition,
 } from './definition.js';
+import {
+  auxiliaryFromConfig,
+  auxiliaryKeys,
+  auxiliaryToConfig,
+  resolveAuxiliary,
+  routeMatrices,
+  withoutAuxiliary,
+  type AuxiliaryOptions,
+  type ResolvedAuxiliary,
+} from './auxiliary.js';
 import { defineOptimizer } from '../tfjs/registry.js';
 
-/** Which transform a parameter goes to. */
-export type MuonLabel = 'muon' | 'adamw';
-
 /** Options of {@link muon}. Defaults follow KellerJordan/Muon `SingleDeviceMuonWithAuxAdam`. */
-export interface MuonOptions {
+export interface MuonOptions extends AuxiliaryOptions {
   /** Learning rate of the Muon matrices, in units of spectral norm per step (default 0.02). */
   readonly learningRate?: LearningRate;
   /** EMA momentum β in [0, 1) (default 0.95). */
@@ -58,25 +60,6 @@ export interface MuonOptions {
   readonly convScale?: ConvScale;
   /** Decoupled weight decay of the Muon matrices, multiplied by the base learning rate (default 0). */
   readonly weightDecay?: number;
-  /** Learning rate of the AdamW parameters (default 3e-4). */
-  readonly adamwLearningRate?: LearningRate;
-  /** AdamW β₁ (default 0.9). */
-  readonly adamwBeta1?: number;
-  /** AdamW β₂ (default 0.95). */
-  readonly adamwBeta2?: number;
-  /** AdamW ε (default 1e-10, as the reference's auxiliary Adam). */
-  readonly adamwEpsilon?: number;
-  /** AdamW decoupled weight decay (default 0). */
-  readonly adamwWeightDecay?: number;
-  /**
-   * Matrices to send to AdamW instead of Muon: name patterns (a string matches as a substring of the
-   * variable name, a RegExp by `test`) or a predicate. Embeddings, the output layer and the first conv
-   * layer belong here (KellerJordan/Muon README); `adamwParamNames(model)` lists them for a layers model.
-   * Vectors and scalars always go to AdamW.
-   */
-  readonly exclude?: readonly NamePattern[] | ((meta: ParamMeta) => boolean);
-  /** Explicit label per parameter position (overrides `exclude`); written to saved configs for predicates. */
-  readonly paramLabels?: readonly MuonLabel[];
 }
 
 /** {@link MuonOptions} with every default filled in. */
@@ -90,30 +73,10 @@ export interface ResolvedMuon {
   readonly rms: number;
   readonly convScale: ConvScale;
   readonly weightDecay: number;
-  readonly adamwLearningRate: LearningRate;
-  readonly adamwBeta1: number;
-  readonly adamwBeta2: number;
-  readonly adamwEpsilon: number;
-  readonly adamwWeightDecay: number;
-  readonly exclude: readonly NamePattern[] | ((meta: ParamMeta) => boolean);
-  readonly paramLabels: readonly MuonLabel[] | null;
+  readonly aux: ResolvedAuxiliary;
 }
 
 const NAME = 'muon';
-
-/** The label rule of {@link muon}: explicit labels, else vectors and excluded matrices → AdamW. */
-export function muonLabel(r: Pick<ResolvedMuon, 'exclude' | 'paramLabels'>, meta: ParamMeta, index: number): MuonLabel {
-  if (r.paramLabels !== null) {
-    const label = r.paramLabels[index];
-    if (label === undefined) {
-      throw new RangeError(`${NAME}: paramLabels has ${r.paramLabels.length} entries, but parameter ${index} ('${meta.name}') exists`);
-    }
-    return label;
-  }
-  if (meta.shape.length < 2) return 'adamw';
-  const excluded = typeof r.exclude === 'function' ? r.exclude(meta) : matchesAny(meta.name, r.exclude);
-  return excluded ? 'adamw' : 'muon';
-}
 
 /** The definition behind {@link muon}. */
 export const muonDefinition: OptimizerDefinition<MuonOptions, ResolvedMuon> = {
@@ -124,8 +87,7 @@ export const muonDefinition: OptimizerDefinition<MuonOptions, ResolvedMuon> = {
   reference: 'KellerJordan/Muon@857d1adc:muon.py#SingleDeviceMuonWithAuxAdam',
   keys: [
     'learningRate', 'momentum', 'nesterov', 'coefficients', 'nsSteps', 'nsEpsilon', 'scaleRule', 'rms',
-    'convScale', 'weightDecay', 'adamwLearningRate', 'adamwBeta1', 'adamwBeta2', 'adamwEpsilon',
-    'adamwWeightDecay', 'exclude', 'paramLabels',
+    'convScale', 'weightDecay', ...auxiliaryKeys,
   ],
   resolve(o) {
     const coefficients = o.coefficients ?? 'jordan';
@@ -139,66 +101,44 @@ export const muonDefinition: OptimizerDefinition<MuonOptions, ResolvedMuon> = {
       rms: checkNumber(NAME, 'rms', o.rms ?? 0.2, positive),
       convScale: checkChoice(NAME, 'convScale', o.convScale ?? 'flattened', ['flattened', 'kernel'] as const),
       weightDecay: checkNumber(NAME, 'weightDecay', o.weightDecay ?? 0, nonNegative),
-      adamwLearningRate: o.adamwLearningRate ?? 3e-4,
-      adamwBeta1: checkUnit(NAME, 'adamwBeta1', o.adamwBeta1 ?? 0.9),
-      adamwBeta2: checkUnit(NAME, 'adamwBeta2', o.adamwBeta2 ?? 0.95),
-      adamwEpsilon: checkNumber(NAME, 'adamwEpsilon', o.adamwEpsilon ?? 1e-10, positive),
-      adamwWeightDecay: checkNumber(NAME, 'adamwWeightDecay', o.adamwWeightDecay ?? 0, nonNegative),
-      exclude: o.exclude ?? [],
-      paramLabels: o.paramLabels ?? null,
+      aux: resolveAuxiliary(NAME, o),
     };
     asSchedule(r.learningRate, NAME, 'learningRate');
-    asSchedule(r.adamwLearningRate, NAME, 'adamwLearningRate');
-    if (typeof r.exclude !== 'function' && !Array.isArray(r.exclude)) {
-      throw new RangeError(`${NAME}: exclude must be a list of strings / RegExps or a function, got ${typeof r.exclude}`);
-    }
-    if (Array.isArray(r.exclude) && !r.exclude.every((p) => typeof p === 'string' || p instanceof RegExp)) {
-      throw new RangeError(`${NAME}: exclude must contain only strings and RegExps`);
-    }
-    if (r.paramLabels !== null && !r.paramLabels.every((l) => l === 'muon' || l === 'adamw')) {
-      throw new RangeError(`${NAME}: paramLabels entries must be 'muon' or 'adamw', got ${JSON.stringify(r.paramLabels)}`);
-    }
     return r;
   },
   build(r) {
-    const muonChain = chain(
-      emaMomentum({ beta: r.momentum, nesterov: r.nesterov }),
-      orthogonalize(r.ns, NAME),
-      scaleByShape(r.scaleRule, { rms: r.rms, convScale: r.convScale }),
-      addDecayedWeights(r.weightDecay),
-      scaleByLearningRate(asSchedule(r.learningRate, NAME, 'learningRate')),
+    return routeMatrices(
+      NAME,
+      chain(
+        emaMomentum({ beta: r.momentum, nesterov: r.nesterov }),
+        orthogonalize(r.ns, NAME),
+        scaleByShape(r.scaleRule, { rms: r.rms, convScale: r.convScale }),
+        addDecayedWeights(r.weightDecay),
+        scaleByLearningRate(asSchedule(r.learningRate, NAME, 'learningRate')),
+      ),
+      r.aux,
     );
-    const adamwChain = chain(
-      scaleByAdam({ beta1: r.adamwBeta1, beta2: r.adamwBeta2, epsilon: r.adamwEpsilon, amsgrad: false }),
-      addDecayedWeights(r.adamwWeightDecay),
-      scaleByLearningRate(asSchedule(r.adamwLearningRate, NAME, 'adamwLearningRate')),
-    );
-    return partition({ muon: muonChain, adamw: adamwChain }, (meta, i) => muonLabel(r, meta, i));
   },
   toConfig(r, params) {
-    const { ns: _ns, exclude, paramLabels, ...rest } = r;
-    const config: OptimizerConfig = {
-      ...(rest as unknown as OptimizerConfig),
+    return {
+      learningRate: encodeLearningRate(r.learningRate),
+      momentum: r.momentum,
+      nesterov: r.nesterov,
       coefficients: r.coefficients as unknown as ConfigValue,
       nsSteps: r.ns.steps,
       nsEpsilon: r.ns.eps,
-      learningRate: encodeLearningRate(r.learningRate),
-      adamwLearningRate: encodeLearningRate(r.adamwLearningRate),
-      exclude: typeof exclude === 'function' ? [] : encodePatterns(exclude),
+      scaleRule: r.scaleRule,
+      rms: r.rms,
+      convScale: r.convScale,
+      weightDecay: r.weightDecay,
+      ...auxiliaryToConfig(r.aux, params, NAME),
     };
-    // A predicate cannot be saved: record what it decided, by position.
-    const labels =
-      paramLabels ?? (typeof exclude === 'function' && params !== null ? params.map((m, i) => muonLabel(r, m, i)) : null);
-    if (labels !== null) config.paramLabels = [...labels];
-    return config;
   },
-  fromConfig(c) {
+  fromConfig(c: OptimizerConfig) {
     return {
-      ...(c as unknown as MuonOptions),
+      ...(withoutAuxiliary(c) as unknown as MuonOptions),
       learningRate: decodeLearningRate(c.learningRate),
-      adamwLearningRate: decodeLearningRate(c.adamwLearningRate),
-      exclude: decodePatterns(c.exclude),
-      paramLabels: (c.paramLabels as MuonLabel[] | undefined) ?? undefined,
+      ...auxiliaryFromConfig(c),
     };
   },
 };

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Variable } from '@tensorflow/tfjs-core';
 import { useBackend } from '../support/backend.js';
-import { adamwParamNames, muon, muonLabel } from '../../src/index.js';
+import { adamwParamNames, muon, routeOf } from '../../src/index.js';
 
 await useBackend('cpu');
 
@@ -28,9 +28,9 @@ describe('adamwParamNames', () => {
     // and muon's routing sends exactly those matrices (plus every vector) to AdamW
     const opt = muon({ exclude: names });
     const labels = model.trainableWeights.map((w, i) =>
-      muonLabel(opt.resolved, { name: (w.read() as Variable).name, shape: w.shape as number[] }, i),
+      routeOf(opt.resolved.aux, { name: (w.read() as Variable).name, shape: w.shape as number[] }, i),
     );
-    const muonNames = model.trainableWeights.filter((_, i) => labels[i] === 'muon').map((w) => w.name).sort();
+    const muonNames = model.trainableWeights.filter((_, i) => labels[i] === 'matrix').map((w) => w.name).sort();
     assert.deepEqual(muonNames, ['conv_second/kernel', 'hidden/kernel']);
     opt.dispose();
     model.dispose();

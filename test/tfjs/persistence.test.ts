@@ -169,7 +169,7 @@ describe('configs survive a save and reload', () => {
     m2.compile({ optimizer: byFn, loss: 'categoricalCrossentropy' });
     await m2.fit(x, y, { epochs: 1, batchSize: 256, verbose: 0 });
     const labels = (byFn.getConfig() as { paramLabels: string[] }).paramLabels;
-    assert.deepEqual(labels, ['muon', 'adamw', 'muon', 'adamw', 'adamw', 'adamw']);
+    assert.deepEqual(labels, ['matrix', 'adamw', 'matrix', 'adamw', 'adamw', 'adamw']);
     [model, reloaded, m2].forEach((m) => m.dispose());
     [opt, ropt, byFn].forEach((o) => o.dispose());
     tf.dispose([x, y]);
