@@ -91,4 +91,4 @@ export {
   type CheckpointSlot,
   type RestoreReport,
 } from './tfjs/checkpoint.js';
-export { defineOptimizer, createOptimizer, listOptimizers, type OptimizerFactory, type OptimizerInfo } from './tfjs/registry.js';
+export { defineOptimizer, createOptimizer, optimizerFromConfig, listOptimizers, type OptimizerFactory, type OptimizerInfo } from './tfjs/registry.js';

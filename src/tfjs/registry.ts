@@ -78,6 +78,21 @@ export function createOptimizer(name: string, options: object = {}): TransformOp
   return factory(options);
 }
 
+/**
+ * Makes an optimizer from a saved config (what `getConfig()` returns: schedules as specs, name patterns
+ * as `{name}` objects), the way `tf.loadLayersModel` does.
+ */
+export function optimizerFromConfig(name: string, config: object): TransformOptimizer {
+  const factory = registry.get(name);
+  if (factory === undefined) {
+    throw new RangeError(`optimizerFromConfig: unknown optimizer '${name}' (known: ${[...registry.keys()].join(', ')})`);
+  }
+  const cls = factory.optimizerClass as unknown as tf.serialization.SerializableConstructor<TransformOptimizer> & {
+    fromConfig: typeof TransformOptimizer.fromConfig;
+  };
+  return cls.fromConfig(cls, config as tf.serialization.ConfigDict);
+}
+
 /** Every registered optimizer, in registration order. */
 export function listOptimizers(): OptimizerInfo[] {
   return [...registry.values()].map(({ definition: d }) => ({

@@ -1,7 +1,6 @@
 /**
- * Resuming exactly: getWeights/setWeights, model.save({includeOptimizer}) → tf.loadLayersModel, and
- * directory checkpoints all give the same next steps as never stopping — for every optimizer. Plus the
- * config round trip and the checkpoint's refusal of mismatched or damaged files.
+ * Persistence beyond the per-optimizer contract: configs with schedules, name patterns and predicates
+ * survive a save and reload, and checkpoints refuse mismatched or damaged files, saying what differs.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +10,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { useBackend } from '../support/backend.js';
-import { blobs, mlp, weightValues, maxDifference } from '../support/models.js';
+import { blobs, mlp } from '../support/models.js';
 import { gaussian } from '../support/random.js';
 import {
   adamwParamNames,
@@ -25,13 +24,6 @@ import {
 
 await useBackend('wasm');
 
-const configs: [string, object][] = [
-  ['sgd', { learningRate: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-3 }],
-  ['adam', { learningRate: 0.01, amsgrad: true }],
-  ['adamw', { learningRate: 0.01, weightDecay: 0.1 }],
-  ['muon', { learningRate: 0.05, adamwLearningRate: 0.01, weightDecay: 0.01, exclude: ['dense_Dense3'] }],
-];
-
 let uid = 0;
 function vars(seed: number): tf.Variable[] {
   const shapes = [[6, 8], [8], [8, 3]];
@@ -44,96 +36,12 @@ function step(opt: TransformOptimizer, vs: tf.Variable[], seed: number): void {
   opt.applyGradients(g);
   tf.dispose(g.map((x) => x.tensor));
 }
-function values(vs: tf.Variable[]): Float32Array[] {
-  return vs.map((v) => v.dataSync() as Float32Array);
-}
 
 let dir: string;
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'orthoptim-ckpt-'));
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-describe('resuming gives identical next steps', () => {
-  for (const [name, options] of configs) {
-    describe(name, () => {
-      it('getWeights → a fresh optimizer → setWeights (before its first step)', async () => {
-        const a = vars(1);
-        const b = vars(1);
-        const oa = createOptimizer(name, options);
-        for (let s = 0; s < 3; s++) step(oa, a, s);
-        b.forEach((v, i) => v.assign(a[i]));
-        const ob = createOptimizer(name, options);
-        await ob.setWeights(await oa.getWeights());
-        assert.equal(ob.step, 3);
-        for (let s = 3; s < 6; s++) {
-          step(oa, a, s);
-          step(ob, b, s);
-        }
-        assert.equal(maxDifference(values(a), values(b)), 0);
-        [oa, ob].forEach((o) => o.dispose());
-        tf.dispose([...a, ...b]);
-      });
-
-      it('a directory checkpoint resumes exactly, and leaves no tensors behind', async () => {
-        const a = vars(2);
-        const b = vars(2);
-        const oa = createOptimizer(name, options);
-        for (let s = 0; s < 4; s++) step(oa, a, s);
-        const ck = join(dir, `${name}-resume`);
-        const manifest = await saveCheckpoint(oa, ck);
-        assert.equal(manifest.step, 4);
-        assert.equal(manifest.optimizer, name);
-        assert.equal(manifest.version, 1);
-        b.forEach((v, i) => v.assign(a[i]));
-        const before = tf.memory().numTensors;
-        const ob = createOptimizer(name, options);
-        const report = await loadCheckpoint(ob, ck);
-        assert.equal(report.step, 4);
-        assert.deepEqual(report.configDifferences, []);
-        for (let s = 4; s < 7; s++) {
-          step(oa, a, s);
-          step(ob, b, s);
-        }
-        assert.equal(maxDifference(values(a), values(b)), 0);
-        ob.dispose();
-        assert.equal(tf.memory().numTensors, before);
-        oa.dispose();
-        tf.dispose([...a, ...b]);
-      });
-
-      it('model.save({includeOptimizer: true}) → tf.loadLayersModel continues identically', async () => {
-        const { x, y } = blobs(3);
-        const model = mlp(3);
-        const opt = createOptimizer(name, options);
-        model.compile({ optimizer: opt, loss: 'categoricalCrossentropy' });
-        await model.fit(x, y, { epochs: 2, batchSize: 64, shuffle: false, verbose: 0 });
-        let saved: tf.io.ModelArtifacts | undefined;
-        await model.save(
-          tf.io.withSaveHandler((artifacts) => {
-            saved = artifacts;
-            return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } });
-          }),
-          { includeOptimizer: true },
-        );
-        const reloaded = await tfl.loadLayersModel(tf.io.fromMemory(saved!));
-        const ropt = reloaded.optimizer as TransformOptimizer;
-        assert.equal(ropt.getClassName(), opt.getClassName());
-        assert.deepEqual(ropt.getConfig(), opt.getConfig());
-        assert.equal(ropt.step, opt.step);
-        await model.fit(x, y, { epochs: 2, batchSize: 64, shuffle: false, verbose: 0 });
-        await reloaded.fit(x, y, { epochs: 2, batchSize: 64, shuffle: false, verbose: 0 });
-        const d = maxDifference(weightValues(model), weightValues(reloaded));
-        assert.equal(d, 0, `reloaded model drifted by ${d}`);
-        model.dispose();
-        reloaded.dispose();
-        opt.dispose();
-        ropt.dispose();
-        tf.dispose([x, y]);
-      });
-    });
-  }
-});
 
 describe('configs survive a save and reload', () => {
   it('schedules, exclude patterns (with underscores) and predicates are kept', async () => {
