@@ -49,6 +49,8 @@ export { clipByGlobalNorm } from './transforms/clip.js';
 export { orthogonalize, scaleByShape, shapeScale, type ShapeRule, type ConvScale } from './transforms/orthogonalize.js';
 export type {
   CommonOptions,
+  ResolvedCommon,
+  ConfigValue,
   NonFinitePolicy,
   NamePattern,
   OptimizerConfig,

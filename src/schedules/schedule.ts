@@ -280,7 +280,7 @@ export function wsd(o: WsdOptions): Schedule {
 
 /**
  * Runs `schedules[0]` until `boundaries[0]`, then `schedules[1]` on `step − boundaries[0]`, and so on
- * (optax `join_schedules`): for boundaries[i−1] ≤ t < boundaries[i], value(t) = schedules[i](t − boundaries[i−1]).
+ * (optax `join_schedules`): for `boundaries[i−1] ≤ t < boundaries[i]`, `value(t) = schedules[i](t − boundaries[i−1])`.
  * At a boundary the next schedule starts from its own step 0; the last one runs forever.
  * @param schedules - At least one schedule.
  * @param boundaries - Strictly increasing non-negative integers, one fewer than `schedules`.
