@@ -1,14 +1,7 @@
 /** Deterministic test data: mulberry32 + Box–Muller, so tests do not depend on tfjs's RNG. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../src/bench/tasks.js';
+
+export { mulberry32 };
 
 /** `n` standard normal draws (float32-representable), from a seed. */
 export function gaussian(n: number, seed: number): Float32Array {
