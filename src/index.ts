@@ -44,7 +44,8 @@ export * from './linalg/diagnostics.js';
 export { emaMomentum, trace } from './transforms/momentum.js';
 export { scaleByAdam, type ScaleByAdamOptions } from './transforms/adam.js';
 export { addDecayedWeights } from './transforms/decay.js';
-export { scaleByLearningRate, scale } from './transforms/stepsize.js';
+export { scaleByLearningRate, scale, adaGradNormStep, type AdaGradNormStepOptions } from './transforms/stepsize.js';
+export { coshBrake, coshRms, frobeniusNorm, normalizeByFrobenius, orthogonalizeOrPass, type CoshBrakeOptions, type ConvMatrix } from './transforms/auon.js';
 export { clipByGlobalNorm } from './transforms/clip.js';
 export { orthogonalize, scaleByShape, shapeScale, type ShapeRule, type ConvScale } from './transforms/orthogonalize.js';
 export type {
@@ -94,3 +95,5 @@ export {
   type RestoreReport,
 } from './tfjs/checkpoint.js';
 export { defineOptimizer, createOptimizer, optimizerFromConfig, listOptimizers, type OptimizerFactory, type OptimizerInfo } from './tfjs/registry.js';
+export { adaGO, adaGODefinition, type AdaGOOptions, type ResolvedAdaGO } from './optimizers/adaGO.js';
+export { auon, hybridAuon, auonDefinition, hybridAuonDefinition, type AuonOptions, type HybridAuonOptions, type AuonForm, type ResolvedAuon } from './optimizers/auon.js';
