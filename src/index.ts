@@ -24,6 +24,12 @@ export {
   coefficientsAt,
   coefficientPresets,
   withSafety,
+  coefficientStability,
+  rootCoefficientTable,
+  setStabilityWarningHandler,
+  type Preconditioning,
+  type RowStability,
+  type TableStability,
   type CoefficientPreset,
   type CoefficientTable,
   type CoefficientsOption,
@@ -97,3 +103,5 @@ export {
 export { defineOptimizer, createOptimizer, optimizerFromConfig, listOptimizers, type OptimizerFactory, type OptimizerInfo } from './tfjs/registry.js';
 export { adaGO, adaGODefinition, type AdaGOOptions, type ResolvedAdaGO } from './optimizers/adaGO.js';
 export { auon, hybridAuon, auonDefinition, hybridAuonDefinition, type AuonOptions, type HybridAuonOptions, type AuonForm, type ResolvedAuon } from './optimizers/auon.js';
+export { aolPrecondition, aolPreconditionTall } from './linalg/aol.js';
+export { turboMuon, turboMuonDefinition, type TurboMuonOptions, type ResolvedTurboMuon, type TurboMuonVariant } from './optimizers/turboMuon.js';

@@ -15,6 +15,9 @@
  *   to ~1e-7, and it saves a pass over the k×n matrix.
  * - On wasm `matMul`'s transpose flags and batched (rank-3) products leave XNNPACK for a naive loop
  *   (8–60× slower), so `Xᵀ` is an explicit `tf.transpose` there and batches are looped over.
+ *
+ * Preconditioning: `'frobenius'` (above) or `'aol'` (Turbo-Muon, `./aol.ts`): the first Gram matrix is
+ * reused for the AOL scaling, so Turbo-Muon's 4 steps cost 12 matmuls where Muon's 5 cost 15.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -23,7 +26,9 @@ import {
   coefficientsAt,
   type CoefficientTable,
   type CoefficientsOption,
+  type Preconditioning,
 } from './coefficients.js';
+import { aolPreconditionTall } from './aol.js';
 
 /** Options of {@link newtonSchulz}. */
 export interface NewtonSchulzOptions {
@@ -31,8 +36,20 @@ export interface NewtonSchulzOptions {
   readonly coefficients?: CoefficientsOption;
   /** Number of steps (default: the table's, 5 for Jordan). */
   readonly steps?: number;
-  /** Added to the scaled Frobenius norm before dividing (default: the table's, 1e-7 for Jordan). */
+  /**
+   * `'frobenius'`: `eps` is added to the scaled Frobenius norm before dividing; `'aol'`: `eps` floors the
+   * row sums of `|XXᵀ|` (default: the table's, 1e-7 for Jordan and Turbo).
+   */
   readonly eps?: number;
+  /**
+   * How the input is brought to spectral norm ≤ 1: `'frobenius'` divides by `‖X‖_F·normScale + eps`;
+   * `'aol'` scales the rows of the wide `X` by `1/√max(Σ_j |XXᵀ|_ij, eps)` (Turbo-Muon, spec §3.1;
+   * `normScale` is then unused). Default: the table's (`'aol'` for `'turbo'`, else `'frobenius'`).
+   * AOL is not transpose-equivariant on square matrices: a square input is read in TensorFlow.js layout
+   * `[fanIn, fanOut]` and its output units (columns) are scaled, as the reference scales the rows of
+   * PyTorch's `[out, in]`.
+   */
+  readonly precondition?: Preconditioning;
   /** Frobenius norm multiplier (Polar Express uses 1.01 / 1.02; default: the table's). */
   readonly normScale?: number;
   /**
@@ -51,6 +68,8 @@ export interface ResolvedNewtonSchulz {
   readonly eps: number;
   readonly normScale: number;
   readonly leadingDims: 'flatten' | 'batch';
+  /** Absent means `'frobenius'`. */
+  readonly precondition?: Preconditioning;
 }
 
 /** Validates and fills in defaults; throws `RangeError` naming `owner` and the option. */
@@ -72,7 +91,11 @@ export function resolveNewtonSchulz(options: NewtonSchulzOptions = {}, owner = '
   if (leadingDims !== 'flatten' && leadingDims !== 'batch') {
     throw new RangeError(`${owner}: leadingDims must be one of 'flatten', 'batch', got '${String(leadingDims)}'`);
   }
-  return { table, steps, eps, normScale, leadingDims };
+  const precondition = options.precondition ?? table.precondition ?? 'frobenius';
+  if (precondition !== 'frobenius' && precondition !== 'aol') {
+    throw new RangeError(`${owner}: precondition must be one of 'frobenius', 'aol', got '${String(precondition)}'`);
+  }
+  return { table, steps, eps, normScale, leadingDims, precondition };
 }
 
 /** `[rows, cols]` of the matrix a tensor of rank ≥ 2 stands for when flattened (conv → `[fanIn, fanOut]`). */
@@ -100,27 +123,40 @@ export function gram(x: tf.Tensor2D, explicit = explicitTranspose()): tf.Tensor2
  * right operand of the big product the small k×k `P`: tfjs-wasm prepares (packs) every new right operand
  * for XNNPACK, so this packs one k×n operand per step instead of two. Not tidied: call inside `tf.tidy`.
  *
- * @param firstGram `XXᵀ` of the input when the caller already has it (Turbo-Muon's AOL preconditioning).
+ * With `ns.precondition === 'aol'` the rows of the wide `X` — the columns of `xt` — are scaled by
+ * `1/√max(Σ_j |A_ij|, eps)` and `A` by `diag(s)·A·diag(s)` instead of the Frobenius normalization (spec
+ * §3.1). A table with `perShape` (ROOT) is resolved here for this matrix's shape.
+ *
+ * @param firstGram `XXᵀ` of the input when the caller already has it.
  */
 export function newtonSchulzTall(
   xt: tf.Tensor2D,
   ns: ResolvedNewtonSchulz,
   firstGram?: tf.Tensor2D,
 ): tf.Tensor2D {
-  const k = xt.shape[1];
+  const [n, k] = xt.shape;
+  const table = ns.table.perShape?.(n, k) ?? ns.table;
   const explicit = explicitTranspose();
   const gramOf = (m: tf.Tensor2D): tf.Tensor2D =>
     explicit ? tf.matMul(tf.transpose(m), m) : tf.matMul(m, m, true, false);
   let a0 = firstGram ?? gramOf(xt);
   const eye = tf.eye(k);
-  // ‖X‖²_F = trace(X Xᵀ); divide X by d = ‖X‖_F·normScale + eps, and A₀ by d².
-  const trace = tf.sum(tf.mul(a0, eye));
-  const d = tf.add(tf.mul(tf.sqrt(trace), ns.normScale), ns.eps);
-  let X = tf.div(xt, d) as tf.Tensor2D;
-  if (ns.steps === 0) return X;
-  a0 = tf.div(a0, tf.square(d)) as tf.Tensor2D;
+  let X: tf.Tensor2D;
+  if (ns.precondition === 'aol') {
+    const aol = aolPreconditionTall(xt, a0, ns.eps);
+    X = aol.x;
+    a0 = aol.gram;
+    if (ns.steps === 0) return X;
+  } else {
+    // ‖X‖²_F = trace(X Xᵀ); divide X by d = ‖X‖_F·normScale + eps, and A₀ by d².
+    const trace = tf.sum(tf.mul(a0, eye));
+    const d = tf.add(tf.mul(tf.sqrt(trace), ns.normScale), ns.eps);
+    X = tf.div(xt, d) as tf.Tensor2D;
+    if (ns.steps === 0) return X;
+    a0 = tf.div(a0, tf.square(d)) as tf.Tensor2D;
+  }
   for (let i = 0; i < ns.steps; i++) {
-    const [a, b, c] = coefficientsAt(ns.table, i);
+    const [a, b, c] = coefficientsAt(table, i);
     const A = i === 0 ? a0 : gramOf(X);
     // P = aI + A(bI + cA) = aI + bA + cA²; Xᵀ ← Xᵀ·P (P is symmetric)
     const P = tf.add(tf.matMul(A, tf.add(tf.mul(A, c), tf.mul(eye, b))), tf.mul(eye, a)) as tf.Tensor2D;

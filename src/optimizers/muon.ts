@@ -40,7 +40,10 @@ export interface MuonOptions extends AuxiliaryOptions {
   readonly momentum?: number;
   /** Nesterov look-ahead `(1−β)G + βM` (default true, as the reference). */
   readonly nesterov?: boolean;
-  /** Newton–Schulz coefficients: `'jordan'` (default), `'you'`, `'polarExpress5'`, `'polarExpress8'`, or rows. */
+  /**
+   * Newton–Schulz coefficients: `'jordan'` (default), `'you'`, `'polarExpress5'`, `'polarExpress8'`, `'turbo'`
+   * (AOL preconditioning + You's last four rows), `'root'` (ROOT's per-shape table), or rows.
+   */
   readonly coefficients?: CoefficientPreset | readonly QuinticCoefficients[];
   /** Newton–Schulz steps (default: the table's, 5 for Jordan). */
   readonly nsSteps?: number;
