@@ -105,3 +105,18 @@ export { adaGO, adaGODefinition, type AdaGOOptions, type ResolvedAdaGO } from '.
 export { auon, hybridAuon, auonDefinition, hybridAuonDefinition, type AuonOptions, type HybridAuonOptions, type AuonForm, type ResolvedAuon } from './optimizers/auon.js';
 export { aolPrecondition, aolPreconditionTall } from './linalg/aol.js';
 export { turboMuon, turboMuonDefinition, type TurboMuonOptions, type ResolvedTurboMuon, type TurboMuonVariant } from './optimizers/turboMuon.js';
+export {
+  scaleByNeuronSecondMoment,
+  scaleByElementSecondMoment,
+  rmsRescale,
+  rmsRescaleCount,
+  scaleBySign,
+  exactSign,
+  type NeuronStatistics,
+  type ConvLayout,
+  type ScaleByNeuronSecondMomentOptions,
+  type ScaleByElementSecondMomentOptions,
+  type RmsRescaleOptions,
+} from './transforms/normalize.js';
+export { norMuon, norMuonDefinition, norMuonMatrixChain, type NorMuonOptions, type NorMuonRescale, type ResolvedNorMuon } from './optimizers/norMuon.js';
+export { adaMuon, adaMuonDefinition, adaMuonMatrixChain, type AdaMuonOptions, type ResolvedAdaMuon } from './optimizers/adaMuon.js';
