@@ -120,3 +120,16 @@ export {
 } from './transforms/normalize.js';
 export { norMuon, norMuonDefinition, norMuonMatrixChain, type NorMuonOptions, type NorMuonRescale, type ResolvedNorMuon } from './optimizers/norMuon.js';
 export { adaMuon, adaMuonDefinition, adaMuonMatrixChain, type AdaMuonOptions, type ResolvedAdaMuon } from './optimizers/adaMuon.js';
+export { root, rootDefinition, type RootOptions, type ResolvedRoot, type RootCoefficients, type EpsilonPlacement } from './optimizers/root.js';
+export { asgo, asgoDefinition, type AsgoOptions, type ResolvedAsgo } from './optimizers/asgo.js';
+export { orthogonalSgdm, orthogonalSgdmDefinition, type OrthogonalSgdmOptions, type ResolvedOrthogonalSgdm } from './optimizers/orthogonalSgdm.js';
+export {
+  absQuantile,
+  quantilePosition,
+  clipAtQuantile,
+  scaleByAdamUncorrectedEpsilon,
+  type ClipAtQuantileOptions,
+  type ScaleByAdamUncorrectedEpsilonOptions,
+} from './transforms/root.js';
+export { oneSidedPrecondition, scaleToRms, preconditionerSide, type OneSidedPreconditionOptions, type PreconditionSide } from './transforms/precondition.js';
+export { inverseSquareRoot, resolveInverseSquareRoot, finiteOrIdentity, type InverseSquareRootOptions, type ResolvedInverseSquareRoot } from './linalg/inverseRoot.js';
