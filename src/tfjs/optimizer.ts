@@ -387,7 +387,8 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    const config: OptimizerConfig = { ...this.definition.toConfig(this.resolved, this.metas) };
+    // Before the first step, a staged checkpoint's parameter list stands in for the real one.
+    const config: OptimizerConfig = { ...this.definition.toConfig(this.resolved, this.metas ?? this.pending?.params ?? null) };
     config.nonFinite = this.common.nonFinite;
     config.clipGlobalNorm = this.common.clipGlobalNorm;
     return config;
