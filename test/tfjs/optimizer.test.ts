@@ -34,7 +34,7 @@ describe('option validation', () => {
     ['muon', { momentum: 1.2 }, 'muon: momentum must be in [0, 1), got 1.2'],
     ['muon', { nsSteps: 2.5 }, 'muon: steps must be an integer in [0, 100], got 2.5'],
     ['muon', { scaleRule: 'huge' }, "muon: scaleRule must be one of 'jordan', 'moonlight', 'spectral', 'none', got 'huge'"],
-    ['muon', { coefficients: 'fast' }, "muon: coefficients must be one of 'jordan', 'you', 'polarExpress5', 'polarExpress8' or a table, got 'fast'"],
+    ['muon', { coefficients: 'fast' }, "muon: coefficients must be one of 'jordan', 'you', 'polarExpress5', 'polarExpress8', 'turbo', 'root' or a table, got 'fast'"],
     ['muon', { lr: 0.1 }, "muon: unknown option 'lr'"],
     ['muon', { weightDecay: -1 }, 'muon: weightDecay must be in [0, inf), got -1'],
     ['muon', { adamwBeta2: 1 }, 'muon: adamwBeta2 must be in [0, 1), got 1'],
