@@ -177,3 +177,46 @@ export {
   type SingleNormLmoOptions,
   type ResolvedSingleNormLmo,
 } from './optimizers/scion.js';
+export {
+  dion,
+  dion2,
+  dionDefinition,
+  dion2Definition,
+  type DionOptions,
+  type ResolvedDion,
+  type Dion2Options,
+  type ResolvedDion2,
+  type DionScalarOptions,
+  type ResolvedDionScalars,
+} from './optimizers/dion.js';
+export {
+  scaleByDion,
+  scaleByDion2,
+  scaleByLion,
+  dionStep,
+  dionStepSharded,
+  dionLayout,
+  dionRank,
+  dion2Selection,
+  type ScaleByDionOptions,
+  type ScaleByDion2Options,
+  type DionStepOptions,
+  type DionStepResult,
+  type DionShardedOptions,
+  type DionSharding,
+  type DionOrientation,
+  type DionSide,
+  type DionLayout,
+  type DionRankOptions,
+  type Dion2Selection,
+} from './transforms/dion.js';
+export {
+  orthonormalizeColumns,
+  orthonormalizeColumnsSharded,
+  householderQ64,
+  cholesky64,
+  inverseTransposeLower64,
+  qrMethods,
+  type QrMethod,
+} from './linalg/qr.js';
+export { inProcessCollective, shardSizes, splitShards, type Collective, type ReduceOp } from './linalg/collective.js';

@@ -1,0 +1,448 @@
+/**
+ * Dion's low-rank orthonormalized update (power iteration + error feedback + column normalization),
+ * its sharded form over a {@link Collective}, Dion2's top-k slice selection, and the Lion path of
+ * microsoft/dion's scalar parameters.
+ *
+ * Sources: Ahn, Xu, Abreu, Fan, Magakyan, Sharma, Zhan, Langford, "Dion: Distributed Orthonormalized
+ * Updates" (arXiv 2504.05295), code `microsoft/dion` `dion/dion_reference.py` (`dion_update`,
+ * `power_iteration`, `fix_all_zero_or_nan`), `dion/dion_simple.py`; "Dion2: A Simple Method to Shrink
+ * Matrix in Muon" (arXiv 2512.16928), `dion/dion2.py` (`dion2_pre_orthogonalize`,
+ * `dion2_post_orthogonalize`); `dion/scalar_opts.py` (`lion_update`). Spec `muon-family.md` §9.
+ *
+ * Layout. Every rule is written in fan-in/fan-out terms of the flattened TensorFlow.js matrix
+ * `X = [fanIn, fanOut]` (a Dense kernel as stored; a conv kernel `[kh, kw, in, out]` → `[kh·kw·in, out]`).
+ * Dion's working matrix `B` has the "P side" as rows and the "Q side" as columns; the PyTorch reference
+ * uses `B = W = [fanOut, fanIn]`, transposed when that is wide (`dion_reference`), so here the P side is
+ * the longer of fan-in/fan-out (fan-out on ties) — orientation `'tall'` — or always fan-out as
+ * `dion_simple` does — orientation `'fanOut'`. `B` is never materialized: the products are taken on `X`
+ * directly and only the thin (·×r) factors are transposed.
+ * @module
+ */
+import { exactSign } from './normalize.js';
+import * as tf from '@tensorflow/tfjs-core';
+import type { GradientTransformation, ParamMeta } from '../core/transform.js';
+import { inProcessCollective, shardSizes, type Collective } from '../linalg/collective.js';
+import { matrixShape, newtonSchulz, type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
+import { orthonormalizeColumns, orthonormalizeColumnsSharded, type QrMethod } from '../linalg/qr.js';
+
+/** Which side of `X = [fanIn, fanOut]` is Dion's P side (the rows of the working matrix B). */
+export type DionSide = 'rows' | 'cols';
+
+/**
+ * How Dion orients a matrix: `'tall'` (microsoft/dion `dion_reference.py`, the paper's algorithm: B is
+ * the tall orientation, P on the longer of fan-in/fan-out, fan-out on ties) or `'fanOut'`
+ * (`dion_simple.py`: P always on fan-out, Q on fan-in).
+ */
+export type DionOrientation = 'tall' | 'fanOut';
+
+/** How a matrix is laid out for Dion. */
+export interface DionLayout {
+  readonly fanIn: number;
+  readonly fanOut: number;
+  /** The side of `X = [fanIn, fanOut]` that P spans: `'rows'` = fan-in, `'cols'` = fan-out. */
+  readonly pSide: DionSide;
+  /** Length of the Q side (Q is `qDim × r`). */
+  readonly qDim: number;
+}
+
+/** The layout of a parameter of this shape (rank ≥ 2, flattened to `[fanIn, fanOut]`). */
+export function dionLayout(shape: readonly number[], orientation: DionOrientation): DionLayout {
+  const [fanIn, fanOut] = matrixShape(shape);
+  const pSide: DionSide = orientation === 'fanOut' || fanOut >= fanIn ? 'cols' : 'rows';
+  return { fanIn, fanOut, pSide, qDim: pSide === 'cols' ? fanIn : fanOut };
+}
+
+/** How the rank is chosen: `rank` (absolute, dion_simple) or `rankFraction`·min(m, n) rounded up. */
+export interface DionRankOptions {
+  /** Fraction of min(fanIn, fanOut) (dion_reference `rank_fraction`). */
+  readonly rankFraction: number;
+  /** Round the rank up to a multiple of this (dion_reference `rank_multiple_of`). */
+  readonly rankMultipleOf: number;
+  /** Absolute rank (dion_simple `rank`), capped at min(fanIn, fanOut); overrides `rankFraction`. */
+  readonly rank: number | null;
+}
+
+/**
+ * The low rank `r` of an m×n matrix. `dion_reference.py`: `r = rank_multiple_of·⌈rank_fraction·min(m,n) /
+ * rank_multiple_of⌉`, capped at min(m, n) — computed in double exactly as the Python code does (so
+ * `0.1·30 = 3.0000000000000004` rounds up to 4, like the reference). `dion_simple.py`:
+ * `r = min(rank, min(m, n))`.
+ */
+export function dionRank(m: number, n: number, o: DionRankOptions): number {
+  const k = Math.min(m, n);
+  if (o.rank !== null) return Math.min(o.rank, k);
+  const r = o.rankMultipleOf * Math.ceil((o.rankFraction * k) / o.rankMultipleOf);
+  return Math.min(r, m, n);
+}
+
+/** Options of one Dion step on one matrix. */
+export interface DionStepOptions {
+  /** Which side of X is the P side. */
+  readonly pSide: DionSide;
+  /** Momentum μ of the error feedback `M ← B − (1−μ)·P·Rᵀ`. */
+  readonly mu: number;
+  /** Added to the column norms of R before dividing. */
+  readonly epsilon: number;
+  /** Power iterations `{P = orth(B·Q); Q = Bᵀ·P}` per step (reference `power_iters`, default 1). */
+  readonly powerIters: number;
+  /** Column orthonormalization (see `linalg/qr.ts`). */
+  readonly qrMethod: QrMethod;
+}
+
+/** Result of one Dion step, in the layout of the input X. */
+export interface DionStepResult {
+  /** New momentum `B − (1−μ)·P·Rᵀ` (error feedback). */
+  readonly momentum: tf.Tensor2D;
+  /** New Q: R with normalized columns (`qDim × r`). */
+  readonly q: tf.Tensor2D;
+  /** The orthonormalized direction `P·Q_newᵀ`, unscaled, in X's layout. */
+  readonly direction: tf.Tensor2D;
+  /** The orthonormal P (P side × r), zero when B is all zero. */
+  readonly p: tf.Tensor2D;
+  /** R = Bᵀ·P before normalization (Q_init when B is all zero). */
+  readonly r: tf.Tensor2D;
+}
+
+/** B·Q, in the P-side × r layout. */
+function timesQ(x: tf.Tensor2D, q: tf.Tensor2D, side: DionSide): tf.Tensor2D {
+  return side === 'rows' ? tf.matMul(x, q) : tf.transpose(tf.matMul(tf.transpose(q), x));
+}
+
+/** Bᵀ·P, in the Q-side × r layout. */
+function transposeTimesP(x: tf.Tensor2D, p: tf.Tensor2D, side: DionSide): tf.Tensor2D {
+  return side === 'rows' ? tf.transpose(tf.matMul(tf.transpose(p), x)) : tf.matMul(x, p);
+}
+
+/** P·Rᵀ (B layout), returned in X's layout. */
+function outer(p: tf.Tensor2D, r: tf.Tensor2D, side: DionSide): tf.Tensor2D {
+  return side === 'rows' ? tf.matMul(p, tf.transpose(r)) : tf.matMul(r, tf.transpose(p));
+}
+
+/** Column sums of squares `[1 × r]` as a matmul (float32-accurate on wasm, unlike its reductions). */
+function columnSumSquares(r: tf.Tensor2D): tf.Tensor2D {
+  return tf.matMul(tf.ones([1, r.shape[0]]), tf.square(r));
+}
+
+/** 1 when any entry is non-zero, else 0 (float32 scalar). */
+function nonZero(x: tf.Tensor): tf.Tensor {
+  return tf.cast(tf.greater(tf.max(tf.abs(x)), 0), 'float32');
+}
+
+/** The error-feedback coefficient `1 − μ`, rounded as the reference's float32 scalar tensors do. */
+function feedbackCoefficient(mu: number): number {
+  return Math.fround(1 - Math.fround(mu));
+}
+
+/** Column normalization `R ⊘ (‖R_{:,j}‖ + ε)` given the column sums of squares. */
+function normalizeColumns(r: tf.Tensor2D, sumSquares: tf.Tensor, epsilon: number): tf.Tensor2D {
+  return tf.div(r, tf.add(tf.sqrt(sumSquares), epsilon));
+}
+
+/**
+ * One Dion step on one matrix (`dion_reference.py` `dion_update` with a single device). With `X` the
+ * momentum-plus-gradient `B = M + G` in TensorFlow.js layout and `Q` the previous step's Q:
+ *
+ * ```
+ * repeat powerIters times: P ← orth(B·Q); Q ← Bᵀ·P          (R = the last Q)
+ * if B is all zero: P ← 0, R ← Q_init                      (fix_all_zero_or_nan)
+ * M ← B − (1−μ)·P·Rᵀ                                       (error feedback)
+ * Q ← R ⊘ (‖R_{:,j}‖ + ε)                                  (column normalization)
+ * direction = P·Qᵀ
+ * ```
+ * Call inside `tf.tidy`.
+ */
+export function dionStep(x: tf.Tensor2D, q: tf.Tensor2D, o: DionStepOptions): DionStepResult {
+  const side = o.pSide;
+  let qCur = q;
+  let p: tf.Tensor2D = q;
+  for (let i = 0; i < o.powerIters; i++) {
+    p = orthonormalizeColumns(timesQ(x, qCur, side), o.qrMethod);
+    qCur = transposeTimesP(x, p, side);
+  }
+  const nz = nonZero(x);
+  p = tf.mul(p, nz);
+  const r = tf.add(tf.mul(qCur, nz), tf.mul(q, tf.sub(1, nz))) as tf.Tensor2D;
+  const momentum = tf.sub(x, tf.mul(outer(p, r, side), feedbackCoefficient(o.mu))) as tf.Tensor2D;
+  const qNew = normalizeColumns(r, columnSumSquares(r), o.epsilon);
+  return { momentum, q: qNew, direction: outer(p, qNew, side), p, r };
+}
+
+/** Options of {@link dionStepSharded}. */
+export interface DionShardedOptions extends DionStepOptions {
+  /** The axis of X the shards split: 0 (rows, fan-in) or 1 (columns, fan-out). */
+  readonly axis: 0 | 1;
+  /** The collective connecting the shards (`size` = number of shards). */
+  readonly collective: Collective;
+}
+
+/**
+ * {@link dionStep} on a matrix split into `collective.size` contiguous shards of X along `axis`, written
+ * per shard (SPMD) with the cross-shard reductions of microsoft/dion's distributed Dion (spec §9.2):
+ *
+ * - P side sharded (each shard owns some rows of B, all of Q): `P_i = B_i·Q` locally; P is
+ *   orthonormalized across shards (CholeskyQR: one all-reduce of the r×r Gram matrix per pass);
+ *   `R = Σ_i B_iᵀ·P_i` (all-reduce). Q stays replicated.
+ * - Q side sharded (each shard owns some columns of B and the matching rows of Q):
+ *   `P = Σ_j B_j·Q_j` (all-reduce), orthonormalized redundantly on every shard; `R_j = B_jᵀ·P` locally;
+ *   the column norms of R are an all-reduce of per-shard sums of squares. Q stays sharded.
+ *
+ * The all-zero test is global (an all-reduce of one flag), so the result equals the unsharded step up
+ * to the reassociation of float32 sums. The matrix itself is never gathered; only thin (·×r) and r×r
+ * tensors cross shards (except by the Householder method, which gathers P).
+ *
+ * @param xs - X's shards along `axis`, in order.
+ * @param qs - Q per shard: the whole Q on every shard when the P side is sharded, else Q's row block
+ *   matching the shard's columns of B.
+ * @returns Per shard: its block of the new momentum and direction (along `axis`), its Q (replicated or
+ *   its row block), its P rows (or the whole P) and R.
+ */
+export function dionStepSharded(
+  xs: readonly tf.Tensor2D[],
+  qs: readonly tf.Tensor2D[],
+  o: DionShardedOptions,
+): DionStepResult[] {
+  const c = o.collective;
+  if (xs.length !== c.size || qs.length !== c.size) {
+    throw new RangeError(`dionStepSharded: expected ${c.size} shards of X and Q, got ${xs.length} and ${qs.length}`);
+  }
+  const side = o.pSide;
+  const pSharded = (side === 'rows') === (o.axis === 0);
+  const nz = c.allReduce(xs.map(nonZero), 'max');
+  let qCur: tf.Tensor2D[] = [...qs];
+  let ps: tf.Tensor2D[] = [...qs];
+  for (let it = 0; it < o.powerIters; it++) {
+    if (pSharded) {
+      ps = orthonormalizeColumnsSharded(xs.map((x, i) => timesQ(x, qCur[i], side)), c, o.qrMethod);
+      qCur = c.allReduce(xs.map((x, i) => transposeTimesP(x, ps[i], side)), 'sum') as tf.Tensor2D[];
+    } else {
+      const full = c.allReduce(xs.map((x, i) => timesQ(x, qCur[i], side)), 'sum') as tf.Tensor2D[];
+      ps = full.map((p) => orthonormalizeColumns(p, o.qrMethod));
+      qCur = xs.map((x, i) => transposeTimesP(x, ps[i], side));
+    }
+  }
+  ps = ps.map((p, i) => tf.mul(p, nz[i]) as tf.Tensor2D);
+  const rs = qCur.map((r, i) => tf.add(tf.mul(r, nz[i]), tf.mul(qs[i], tf.sub(1, nz[i]))) as tf.Tensor2D);
+  const sumSquares = pSharded ? rs.map(columnSumSquares) : c.allReduce(rs.map(columnSumSquares), 'sum');
+  const coefficient = feedbackCoefficient(o.mu);
+  return xs.map((x, i) => {
+    const qNew = normalizeColumns(rs[i], sumSquares[i], o.epsilon);
+    return {
+      momentum: tf.sub(x, tf.mul(outer(ps[i], rs[i], side), coefficient)) as tf.Tensor2D,
+      q: qNew,
+      direction: outer(ps[i], qNew, side),
+      p: ps[i],
+      r: rs[i],
+    };
+  });
+}
+
+/** In-process sharding of {@link scaleByDion}'s matrices (to exercise or emulate a sharded run). */
+export interface DionSharding {
+  /** Number of shards (≤ the sharded dimension of every matrix). */
+  readonly count: number;
+  /** The dimension split across shards: `'fanIn'` (rows of X) or `'fanOut'` (columns of X). */
+  readonly axis: 'fanIn' | 'fanOut';
+  /** The collective to use (default: {@link inProcessCollective} of `count`). */
+  readonly collective?: Collective;
+}
+
+/** Options of {@link scaleByDion}. */
+export interface ScaleByDionOptions extends DionRankOptions {
+  /** Momentum μ (error-feedback keep factor). */
+  readonly mu: number;
+  /** Column-normalization ε. */
+  readonly epsilon: number;
+  /** Power iterations per step. */
+  readonly powerIters: number;
+  /** Column orthonormalization method. */
+  readonly qrMethod: QrMethod;
+  /** Orientation rule, see {@link DionOrientation}. */
+  readonly orientation: DionOrientation;
+  /** Seed of the initial Q ~ N(0, 1) (parameter i of the group uses tfjs seed `seed + i + 1`). */
+  readonly seed: number;
+  /** Compute every matrix's step over shards (see {@link dionStepSharded}); default unsharded. */
+  readonly sharding?: DionSharding;
+  /** Optimizer name for error messages. */
+  readonly owner?: string;
+}
+
+function requireMatrix(owner: string, meta: ParamMeta): void {
+  if (meta.shape.length < 2) {
+    throw new Error(
+      `${owner}: parameter '${meta.name}' has shape [${meta.shape.join(', ')}]; Dion needs a matrix ` +
+        `(rank >= 2). Route vectors and scalars to AdamW or Lion.`,
+    );
+  }
+}
+
+/**
+ * Dion's direction for every matrix (`dion_reference.py` `dion_update`, see {@link dionStep}): adds the
+ * gradient to the momentum (`B = M + G`, a plain sum, not an EMA), runs the power iteration with
+ * error feedback, and outputs the unscaled `P·Qᵀ` in the parameter's shape. The spectral scale
+ * `√(fanOut/fanIn)`, weight decay and learning rate are later stages of the recipe.
+ *
+ * State: `{ momentum: [M per matrix], q: [Q per matrix] }`, Q of shape `[qDim, r]` drawn from N(0, 1)
+ * with tfjs seed `seed + i + 1` (replace it through the optimizer's `stageState` / `setWeights` to start from a
+ * given Q).
+ */
+export function scaleByDion(options: ScaleByDionOptions): GradientTransformation {
+  const owner = options.owner ?? 'dion';
+  const sharding = options.sharding;
+  const collective = sharding ? (sharding.collective ?? inProcessCollective(sharding.count)) : null;
+  if (sharding && collective!.size !== sharding.count) {
+    throw new RangeError(`${owner}: sharding.collective has size ${collective!.size}, sharding.count is ${sharding.count}`);
+  }
+  const layoutOf = (meta: ParamMeta) => dionLayout(meta.shape, options.orientation);
+  return {
+    init(metas) {
+      const momentum: tf.Tensor[] = [];
+      const q: tf.Tensor[] = [];
+      metas.forEach((meta, i) => {
+        requireMatrix(owner, meta);
+        const l = layoutOf(meta);
+        if (sharding) {
+          const n = sharding.axis === 'fanIn' ? l.fanIn : l.fanOut;
+          if (sharding.count > n) {
+            throw new RangeError(
+              `${owner}: cannot split '${meta.name}' (${sharding.axis} ${n}) into ${sharding.count} shards`,
+            );
+          }
+        }
+        const r = dionRank(l.fanIn, l.fanOut, options);
+        momentum.push(tf.zeros([...meta.shape]));
+        // tfjs seeds its generator with `seed || Math.random()`: 0 would mean unseeded, hence the + 1.
+        q.push(tf.randomNormal([l.qDim, r], 0, 1, 'float32', options.seed + i + 1));
+      });
+      return { momentum, q };
+    },
+    update(updates, state, ctx) {
+      const s = state as { momentum: tf.Tensor[]; q: tf.Tensor2D[] };
+      const momentum: tf.Tensor[] = [];
+      const q: tf.Tensor[] = [];
+      const out = updates.map((g, i) => {
+        const meta = ctx.metas[i];
+        const l = layoutOf(meta);
+        const x = tf.reshape(tf.add(s.momentum[i], g), [l.fanIn, l.fanOut]) as tf.Tensor2D;
+        const step = { pSide: l.pSide, mu: options.mu, epsilon: options.epsilon, powerIters: options.powerIters, qrMethod: options.qrMethod };
+        let res: { momentum: tf.Tensor2D; q: tf.Tensor2D; direction: tf.Tensor2D };
+        if (!sharding) res = dionStep(x, s.q[i], step);
+        else {
+          const axis = sharding.axis === 'fanIn' ? 0 : 1;
+          const sizes = shardSizes(x.shape[axis], sharding.count);
+          const xs = tf.split(x, sizes, axis) as tf.Tensor2D[];
+          const pSharded = (l.pSide === 'rows') === (axis === 0);
+          const qs = pSharded ? sizes.map(() => s.q[i]) : (tf.split(s.q[i], sizes, 0) as tf.Tensor2D[]);
+          const parts = dionStepSharded(xs, qs, { ...step, axis, collective: collective! });
+          res = {
+            momentum: tf.concat(parts.map((p) => p.momentum), axis) as tf.Tensor2D,
+            direction: tf.concat(parts.map((p) => p.direction), axis) as tf.Tensor2D,
+            q: pSharded ? parts[0].q : (tf.concat(parts.map((p) => p.q), 0) as tf.Tensor2D),
+          };
+        }
+        momentum.push(tf.reshape(res.momentum, meta.shape as number[]));
+        q.push(res.q);
+        return tf.reshape(res.direction, meta.shape as number[]);
+      });
+      return { updates: out, state: { momentum, q } };
+    },
+  };
+}
+
+/** Options of {@link scaleByDion2}. */
+export interface ScaleByDion2Options {
+  /** Fraction of the shorter dimension's slices selected per step, in (0, 1]. */
+  readonly fraction: number;
+  /** Factor applied to the selected slices of the momentum (error feedback). */
+  readonly efDecay: number;
+  /** Newton–Schulz (or Polar Express) settings for the selected submatrix. */
+  readonly ns: ResolvedNewtonSchulz;
+  /** Optimizer name for error messages. */
+  readonly owner?: string;
+}
+
+/** Which axis of `X = [fanIn, fanOut]` Dion2 selects slices along, and how many. */
+export interface Dion2Selection {
+  /** 1: output units (columns of X, rows of the PyTorch weight); 0: input units (rows of X). */
+  readonly axis: 0 | 1;
+  /** Number of slices along `axis`. */
+  readonly n: number;
+  /** Selected slices per step `k = max(1, ⌈fraction·n⌉)`. */
+  readonly k: number;
+}
+
+/**
+ * Dion2's selection rule in TensorFlow.js terms (`dion2.py`, single device: `select_dim = -2 if
+ * rows <= cols else -1` on the PyTorch `[fanOut, fanIn]` weight): slices are taken along the shorter of
+ * fan-in/fan-out — output units (columns of X) when `fanOut ≤ fanIn`, else input units (rows of X).
+ */
+export function dion2Selection(shape: readonly number[], fraction: number): Dion2Selection {
+  const [fanIn, fanOut] = matrixShape(shape);
+  const axis = fanOut <= fanIn ? 1 : 0;
+  const n = axis === 1 ? fanOut : fanIn;
+  return { axis, n, k: Math.max(1, Math.ceil(fraction * n)) };
+}
+
+/**
+ * Dion2's direction (`dion2.py`): `M ← M + G`; pick the k slices (see {@link dion2Selection}) with the
+ * largest L1 norm; orthogonalize only that k×L submatrix (L the other dimension) by Newton–Schulz /
+ * Polar Express; multiply those slices of M by `efDecay` (error feedback); output the orthogonalized
+ * slices in place and exact zeros elsewhere, so the later weight decay is all unselected slices see.
+ * The submatrix is orthogonalized before the decay, as in the reference. Scattering back is a matmul
+ * with the k×n one-hot selection matrix (exact: one non-zero per output entry).
+ *
+ * State: `{ momentum: [M per matrix] }`.
+ */
+export function scaleByDion2(options: ScaleByDion2Options): GradientTransformation {
+  const owner = options.owner ?? 'dion2';
+  return {
+    init(metas) {
+      return { momentum: metas.map((meta) => (requireMatrix(owner, meta), tf.zeros([...meta.shape]))) };
+    },
+    update(updates, state, ctx) {
+      const mom = (state as { momentum: tf.Tensor[] }).momentum;
+      const momentum: tf.Tensor[] = [];
+      const out = updates.map((g, i) => {
+        const meta = ctx.metas[i];
+        const [fanIn, fanOut] = matrixShape(meta.shape);
+        const { axis, n, k } = dion2Selection(meta.shape, options.fraction);
+        const x = tf.reshape(tf.add(mom[i], g), [fanIn, fanOut]) as tf.Tensor2D;
+        if (k === n) {
+          // Every slice is selected (fraction 1, or a single slice): plain Muon-with-error-feedback.
+          momentum.push(tf.reshape(tf.mul(x, options.efDecay), meta.shape as number[]));
+          return tf.reshape(newtonSchulz(x, options.ns), meta.shape as number[]);
+        }
+        const l1 = tf.sum(tf.abs(x), 1 - axis);
+        const { indices } = tf.topk(l1, k);
+        const selected = tf.gather(x, indices, axis) as tf.Tensor2D;
+        const o = newtonSchulz(selected, options.ns) as tf.Tensor2D;
+        const onehot = tf.cast(tf.oneHot(indices, n), 'float32') as tf.Tensor2D; // k × n
+        const mask = tf.reshape(tf.sum(onehot, 0), axis === 0 ? [n, 1] : [1, n]);
+        const factor = tf.where(tf.greater(mask, 0), tf.fill(mask.shape, options.efDecay), tf.onesLike(mask));
+        momentum.push(tf.reshape(tf.mul(x, factor), meta.shape as number[]));
+        const full = axis === 0 ? tf.matMul(tf.transpose(onehot), o) : tf.matMul(o, onehot);
+        return tf.reshape(full, meta.shape as number[]);
+      });
+      return { updates: out, state: { momentum } };
+    },
+  };
+}
+
+/**
+ * Lion's sign direction as microsoft/dion `scalar_opts.py` `lion_update` computes it (Chen et al.,
+ * "Symbolic Discovery of Optimization Algorithms", arXiv 2302.06675): `U = sign(lerp(M, G, 1−β₁))`,
+ * `M ← lerp(M, G, 1−β₂)`, with torch's `lerp` (`M + w·(G − M)`) and float32 weights; `sign(0) = 0`.
+ * Followed by decoupled weight decay and the learning rate. State: `{ mu: [M per parameter] }`.
+ */
+export function scaleByLion(options: { beta1: number; beta2: number }): GradientTransformation {
+  const w1 = Math.fround(1 - Math.fround(options.beta1));
+  const w2 = Math.fround(1 - Math.fround(options.beta2));
+  return {
+    init: (metas) => ({ mu: metas.map((m) => tf.zeros([...m.shape])) }),
+    update(updates, state) {
+      const mu = (state as { mu: tf.Tensor[] }).mu;
+      const out = updates.map((g, i) => exactSign(tf.add(mu[i], tf.mul(tf.sub(g, mu[i]), w1))));
+      const next = updates.map((g, i) => tf.add(mu[i], tf.mul(tf.sub(g, mu[i]), w2)));
+      return { updates: out, state: { mu: next } };
+    },
+  };
+}
