@@ -39,6 +39,8 @@ export {
   newtonSchulz,
   newtonSchulzWide,
   newtonSchulzTall,
+  newtonSchulzAll,
+  engineIteration,
   resolveNewtonSchulz,
   matrixShape,
   gram,
@@ -220,3 +222,21 @@ export {
   type QrMethod,
 } from './linalg/qr.js';
 export { inProcessCollective, shardSizes, splitShards, type Collective, type ReduceOp } from './linalg/collective.js';
+export {
+  registerEngine,
+  setDefaultEngine,
+  defaultEngine,
+  currentEngine,
+  withEngine,
+  listEngines,
+  resolveEngine,
+  engineInstance,
+  disposeEngines,
+  describeEngine,
+  type EngineName,
+  type EngineChoice,
+  type EngineMatrix,
+  type EngineIteration,
+  type NewtonSchulzEngine,
+  type EngineProvider,
+} from './engines/engine.js';

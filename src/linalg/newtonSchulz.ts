@@ -22,10 +22,19 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  currentEngine,
+  engineInstance,
+  resolveEngine,
+  type EngineChoice,
+  type EngineIteration,
+  type EngineName,
+} from '../engines/engine.js';
+import {
   coefficientTable,
   coefficientsAt,
   type CoefficientTable,
   type CoefficientsOption,
+  type QuinticCoefficients,
   type Preconditioning,
 } from './coefficients.js';
 import { aolPreconditionTall } from './aol.js';
@@ -59,6 +68,12 @@ export interface NewtonSchulzOptions {
    * `ndim > 2` inputs).
    */
   readonly leadingDims?: 'flatten' | 'batch';
+  /**
+   * Who multiplies the matrices: `'tfjs'` (ops on the tensors' backend), a native engine (`'workers'`,
+   * `'onnxruntime'`: Node, CPU backends; import `orthoptim/engines`), or `'auto'`. Default: the engine of
+   * the enclosing optimizer (`engine` option) or the global default (`setDefaultEngine`, initially tfjs).
+   */
+  readonly engine?: EngineChoice;
 }
 
 /** Resolved options: everything the iteration needs. */
@@ -70,6 +85,8 @@ export interface ResolvedNewtonSchulz {
   readonly leadingDims: 'flatten' | 'batch';
   /** Absent means `'frobenius'`. */
   readonly precondition?: Preconditioning;
+  /** Absent: the enclosing optimizer's or the global default. */
+  readonly engine?: EngineChoice;
 }
 
 /** Validates and fills in defaults; throws `RangeError` naming `owner` and the option. */
@@ -95,7 +112,13 @@ export function resolveNewtonSchulz(options: NewtonSchulzOptions = {}, owner = '
   if (precondition !== 'frobenius' && precondition !== 'aol') {
     throw new RangeError(`${owner}: precondition must be one of 'frobenius', 'aol', got '${String(precondition)}'`);
   }
-  return { table, steps, eps, normScale, leadingDims, precondition };
+  const engine = options.engine;
+  if (engine !== undefined && !['tfjs', 'workers', 'onnxruntime', 'auto'].includes(engine)) {
+    throw new RangeError(`${owner}: engine must be one of 'tfjs', 'workers', 'onnxruntime', 'auto', got '${String(engine)}'`);
+  }
+  return engine === undefined
+    ? { table, steps, eps, normScale, leadingDims, precondition }
+    : { table, steps, eps, normScale, leadingDims, precondition, engine };
 }
 
 /** `[rows, cols]` of the matrix a tensor of rank ≥ 2 stands for when flattened (conv → `[fanIn, fanOut]`). */
@@ -182,6 +205,84 @@ function orthogonalizeMatrix(m: tf.Tensor2D, ns: ResolvedNewtonSchulz): tf.Tenso
   return tf.transpose(newtonSchulzTall(tf.transpose(m), ns));
 }
 
+/** The 2-D matrices a tensor stands for (`leadingDims`), and how to put their results back. */
+function asMatrices(x: tf.Tensor, ns: ResolvedNewtonSchulz): { mats: tf.Tensor2D[]; back: (outs: tf.Tensor2D[]) => tf.Tensor } {
+  if (x.rank === 2) return { mats: [x as tf.Tensor2D], back: (o) => o[0] };
+  if (ns.leadingDims === 'flatten') {
+    const [rows, cols] = matrixShape(x.shape);
+    return { mats: [tf.reshape(x, [rows, cols])], back: (o) => tf.reshape(o[0], x.shape) };
+  }
+  const [r, c] = x.shape.slice(-2);
+  const batch = x.size / (r * c);
+  const flat = tf.reshape(x, [batch, r, c]);
+  const mats: tf.Tensor2D[] = [];
+  for (let i = 0; i < batch; i++) mats.push(tf.reshape(tf.slice(flat, [i, 0, 0], [1, r, c]), [r, c]));
+  return { mats, back: (o) => tf.reshape(tf.stack(o), x.shape) };
+}
+
+/**
+ * The iteration a native engine runs for one matrix, or null when only tfjs can run it (AOL
+ * preconditioning). ROOT-style per-shape tables are resolved for this matrix's shape.
+ */
+export function engineIteration(ns: ResolvedNewtonSchulz, rows: number, cols: number): EngineIteration | null {
+  if (ns.precondition === 'aol') return null;
+  const table = ns.table.perShape?.(Math.max(rows, cols), Math.min(rows, cols)) ?? ns.table;
+  const steps: QuinticCoefficients[] = [];
+  for (let i = 0; i < ns.steps; i++) steps.push(coefficientsAt(table, i));
+  return { steps, normScale: ns.normScale, eps: ns.eps };
+}
+
+/** Runs the matrices that resolved to native engines: one engine call per (engine, iteration table). */
+function runNative(jobs: { index: number; m: tf.Tensor2D; engine: Exclude<EngineName, 'tfjs'>; it: EngineIteration }[], outs: tf.Tensor2D[]): void {
+  const groups = new Map<string, typeof jobs>();
+  for (const j of jobs) {
+    const key = `${j.engine}|${JSON.stringify(j.it)}`;
+    const g = groups.get(key);
+    if (g) g.push(j);
+    else groups.set(key, [j]);
+  }
+  for (const group of groups.values()) {
+    const results = engineInstance(group[0].engine).run(
+      group.map((j) => ({ rows: j.m.shape[0], cols: j.m.shape[1], data: j.m.dataSync() as Float32Array })),
+      group[0].it,
+    );
+    group.forEach((j, i) => (outs[j.index] = tf.tensor2d(results[i], j.m.shape)));
+  }
+}
+
+/**
+ * Orthogonalizes several tensors at once (see {@link newtonSchulz}): the matrices that go to a native
+ * engine cross the thread bridge in one call per step. Tidied; returns new tensors.
+ */
+export function newtonSchulzAll(gs: readonly tf.Tensor[], options: NewtonSchulzOptions | ResolvedNewtonSchulz = {}): tf.Tensor[] {
+  const ns = 'table' in options ? options : resolveNewtonSchulz(options);
+  for (const g of gs) {
+    if (g.rank < 2) {
+      throw new RangeError(`newtonSchulz: need a tensor of rank >= 2, got shape [${g.shape.join(', ')}]`);
+    }
+  }
+  return tf.tidy(() => {
+    const backend = tf.getBackend();
+    const parts = gs.map((g) => asMatrices(g.dtype === 'float32' ? g : tf.cast(g, 'float32'), ns));
+    const flat = parts.flatMap((p) => p.mats);
+    const outs: tf.Tensor2D[] = new Array<tf.Tensor2D>(flat.length);
+    const native: { index: number; m: tf.Tensor2D; engine: Exclude<EngineName, 'tfjs'>; it: EngineIteration }[] = [];
+    flat.forEach((m, index) => {
+      const choice = ns.engine ?? currentEngine();
+      const it = choice === 'tfjs' ? null : engineIteration(ns, m.shape[0], m.shape[1]);
+      if (choice !== 'tfjs' && it === null && choice !== 'auto') {
+        throw new Error(`newtonSchulz: engine '${choice}' runs Frobenius-normalized iterations only; AOL preconditioning needs engine 'tfjs'`);
+      }
+      const engine = it === null ? 'tfjs' : resolveEngine(choice, backend, m.size);
+      if (engine === 'tfjs' || it === null) outs[index] = orthogonalizeMatrix(m, ns);
+      else native.push({ index, m, engine, it });
+    });
+    if (native.length > 0) runNative(native, outs);
+    let k = 0;
+    return parts.map((p) => p.back(outs.slice(k, (k += p.mats.length))));
+  });
+}
+
 /**
  * Orthogonalizes a matrix (or a stack of them) by Newton–Schulz: returns approximately `UVᵀ` for
  * `G = UΣVᵀ`, with the same shape as `g`. With Jordan's coefficients (the default) the output's singular
@@ -194,25 +295,5 @@ function orthogonalizeMatrix(m: tf.Tensor2D, ns: ResolvedNewtonSchulz): tf.Tenso
  * const o = newtonSchulz(g, { coefficients: 'polarExpress8' });
  */
 export function newtonSchulz(g: tf.Tensor, options: NewtonSchulzOptions | ResolvedNewtonSchulz = {}): tf.Tensor {
-  const ns = 'table' in options ? options : resolveNewtonSchulz(options);
-  if (g.rank < 2) {
-    throw new RangeError(`newtonSchulz: need a tensor of rank >= 2, got shape [${g.shape.join(', ')}]`);
-  }
-  return tf.tidy(() => {
-    const x = g.dtype === 'float32' ? g : tf.cast(g, 'float32');
-    if (x.rank === 2) return orthogonalizeMatrix(x as tf.Tensor2D, ns);
-    if (ns.leadingDims === 'flatten') {
-      const [rows, cols] = matrixShape(x.shape);
-      return tf.reshape(orthogonalizeMatrix(tf.reshape(x, [rows, cols]), ns), x.shape);
-    }
-    const [r, c] = x.shape.slice(-2);
-    const batch = x.size / (r * c);
-    const flat = tf.reshape(x, [batch, r, c]);
-    const outs: tf.Tensor2D[] = [];
-    for (let i = 0; i < batch; i++) {
-      const m = tf.reshape(tf.slice(flat, [i, 0, 0], [1, r, c]), [r, c]) as tf.Tensor2D;
-      outs.push(orthogonalizeMatrix(m, ns));
-    }
-    return tf.reshape(tf.stack(outs), x.shape);
-  });
+  return newtonSchulzAll([g], options)[0];
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import type { GradientTransformation, ParamMeta } from '../core/transform.js';
+import type { EngineChoice } from '../engines/engine.js';
 import { checkChoice, checkNumber, positive } from '../core/options.js';
 import { scheduleFromSpec, type LearningRate, type ScheduleSpec } from '../schedules/index.js';
 
@@ -26,23 +27,31 @@ export interface CommonOptions {
   readonly nonFinite?: NonFinitePolicy;
   /** Clip the gradients to this global L2 norm before everything else (`null`: no clipping). */
   readonly clipGlobalNorm?: number | null;
+  /**
+   * Engine of this optimizer's Newton–Schulz iterations: `'tfjs'`, `'workers'`, `'onnxruntime'` (Node, CPU
+   * backends, after importing `orthoptim/engines`) or `'auto'`. `null` (default): the global default.
+   */
+  readonly engine?: EngineChoice | null;
 }
 
 /** Resolved common options. */
 export interface ResolvedCommon {
   readonly nonFinite: NonFinitePolicy;
   readonly clipGlobalNorm: number | null;
+  readonly engine: EngineChoice | null;
 }
 
 /** The keys of {@link CommonOptions}. */
-export const commonKeys = ['nonFinite', 'clipGlobalNorm'] as const;
+export const commonKeys = ['nonFinite', 'clipGlobalNorm', 'engine'] as const;
 
 /** Validates the common options. */
 export function resolveCommon(name: string, o: CommonOptions): ResolvedCommon {
   const nonFinite = checkChoice(name, 'nonFinite', o.nonFinite ?? 'throw', ['throw', 'skip', 'ignore'] as const);
   const clip = o.clipGlobalNorm ?? null;
   if (clip !== null) checkNumber(name, 'clipGlobalNorm', clip, positive);
-  return { nonFinite, clipGlobalNorm: clip };
+  const engine = o.engine ?? null;
+  if (engine !== null) checkChoice(name, 'engine', engine, ['tfjs', 'workers', 'onnxruntime', 'auto'] as const);
+  return { nonFinite, clipGlobalNorm: clip, engine };
 }
 
 /**

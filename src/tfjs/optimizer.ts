@@ -17,6 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { chain, type GradientTransformation, type ParamMeta, type StateTree } from '../core/transform.js';
 import { checkKnownKeys } from '../core/options.js';
 import { clipByGlobalNorm } from '../transforms/clip.js';
+import { withEngine } from '../engines/engine.js';
 import {
   commonKeys,
   resolveCommon,
@@ -177,10 +178,12 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
     tf.tidy(() => {
       const params = entries.map((e) => e.variable);
       const state = mapState(this.stateTree, (v) => v);
-      const r = this.transform.update(
-        entries.map((e) => (e.grad.dtype === 'float32' ? e.grad : tf.cast(e.grad, 'float32'))),
-        state,
-        { step: this.iterations, params, metas },
+      const r = withEngine(this.common.engine ?? undefined, () =>
+        this.transform.update(
+          entries.map((e) => (e.grad.dtype === 'float32' ? e.grad : tf.cast(e.grad, 'float32'))),
+          state,
+          { step: this.iterations, params, metas },
+        ),
       );
       const newParams = params.map((p, i) => {
         const u = r.updates[i];
@@ -391,6 +394,7 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
     const config: OptimizerConfig = { ...this.definition.toConfig(this.resolved, this.metas ?? this.pending?.params ?? null) };
     config.nonFinite = this.common.nonFinite;
     config.clipGlobalNorm = this.common.clipGlobalNorm;
+    config.engine = this.common.engine;
     return config;
   }
 

@@ -51,9 +51,11 @@ export function defineOptimizer<O extends object, R extends object>(
       const common: CommonOptions = {
         nonFinite: (c.nonFinite as CommonOptions['nonFinite']) ?? undefined,
         clipGlobalNorm: (c.clipGlobalNorm as number | null) ?? null,
+        engine: (c.engine as CommonOptions['engine']) ?? null,
       };
       delete c.nonFinite;
       delete c.clipGlobalNorm;
+      delete c.engine;
       return new cls({ ...definition.fromConfig(c), ...common });
     }
   };

@@ -4,24 +4,31 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { stateless, type GradientTransformation, type ParamMeta } from '../core/transform.js';
-import { matrixShape, newtonSchulz, type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
+import { matrixShape, newtonSchulzAll, type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
 
 /**
  * Replaces each update by its Newton–Schulz orthogonalization (see {@link newtonSchulz}); tensors of
  * rank ≥ 3 are orthogonalized as their flattened `[fanIn, fanOut]` matrix (a conv kernel
  * `[kh, kw, in, out]` → `[kh·kw·in, out]`, as KellerJordan/Muon flattens `[out, in·kh·kw]`).
- * A parameter of rank < 2 is an error: route it to another transform with `partition`.
+ * All matrices of a step are orthogonalized together ({@link newtonSchulzAll}), so a native engine is
+ * called once per step. A parameter of rank < 2 is an error: route it elsewhere with `partition`.
  */
 export function orthogonalize(ns: ResolvedNewtonSchulz, owner = 'orthogonalize'): GradientTransformation {
-  return stateless((u, _p, meta) => {
-    if (u.rank < 2) {
-      throw new Error(
-        `${owner}: parameter '${meta.name}' has shape [${meta.shape.join(', ')}]; orthogonalization needs a matrix ` +
-          `(rank >= 2). Route vectors and scalars to AdamW (muon does this by default).`,
-      );
-    }
-    return newtonSchulz(u, ns);
-  });
+  return {
+    init: () => null,
+    update(updates, state, ctx) {
+      updates.forEach((u, i) => {
+        if (u.rank < 2) {
+          const meta = ctx.metas[i];
+          throw new Error(
+            `${owner}: parameter '${meta.name}' has shape [${meta.shape.join(', ')}]; orthogonalization needs a matrix ` +
+              `(rank >= 2). Route vectors and scalars to AdamW (muon does this by default).`,
+          );
+        }
+      });
+      return { updates: newtonSchulzAll(updates, ns), state };
+    },
+  };
 }
 
 /** Shape scale rules (spec §1.3), in fan-in/fan-out terms of the flattened matrix. */
