@@ -74,7 +74,18 @@ export interface NewtonSchulzOptions {
    * the enclosing optimizer (`engine` option) or the global default (`setDefaultEngine`, initially tfjs).
    */
   readonly engine?: EngineChoice;
+  /**
+   * `'standard'` (default) iterates on the k×n matrix; `'gram'` is Gram Newton–Schulz (Zhang, Amsel, Chen,
+   * Dao — Dao-AILab/gram-newton-schulz, spec §2.4): the same polynomial, accumulated on k×k matrices, with
+   * the k×n matrix touched only at the start, at restarts and at the end — fewer flops when n ≫ k.
+   */
+  readonly form?: NewtonSchulzForm;
+  /** Gram form: restart (re-form X and its Gram matrix) after these step numbers (default `[2]`). */
+  readonly gramRestarts?: readonly number[];
 }
+
+/** How the iteration is organized: on the k×n matrix, or on its k×k Gram matrix. */
+export type NewtonSchulzForm = 'standard' | 'gram';
 
 /** Resolved options: everything the iteration needs. */
 export interface ResolvedNewtonSchulz {
@@ -87,6 +98,10 @@ export interface ResolvedNewtonSchulz {
   readonly precondition?: Preconditioning;
   /** Absent: the enclosing optimizer's or the global default. */
   readonly engine?: EngineChoice;
+  /** Absent means `'standard'`. */
+  readonly form?: NewtonSchulzForm;
+  /** Gram form: steps after which to restart. */
+  readonly gramRestarts?: readonly number[];
 }
 
 /** Validates and fills in defaults; throws `RangeError` naming `owner` and the option. */
@@ -116,9 +131,23 @@ export function resolveNewtonSchulz(options: NewtonSchulzOptions = {}, owner = '
   if (engine !== undefined && !['tfjs', 'workers', 'onnxruntime', 'auto'].includes(engine)) {
     throw new RangeError(`${owner}: engine must be one of 'tfjs', 'workers', 'onnxruntime', 'auto', got '${String(engine)}'`);
   }
-  return engine === undefined
-    ? { table, steps, eps, normScale, leadingDims, precondition }
-    : { table, steps, eps, normScale, leadingDims, precondition, engine };
+  const form = options.form ?? 'standard';
+  if (form !== 'standard' && form !== 'gram') {
+    throw new RangeError(`${owner}: form must be one of 'standard', 'gram', got '${String(form)}'`);
+  }
+  if (form === 'gram' && precondition === 'aol') {
+    throw new RangeError(`${owner}: form 'gram' needs the Frobenius normalization, not AOL preconditioning`);
+  }
+  const gramRestarts = options.gramRestarts ?? [2];
+  if (!Array.isArray(gramRestarts) || !gramRestarts.every((r) => Number.isInteger(r) && r >= 1)) {
+    throw new RangeError(`${owner}: gramRestarts must be a list of positive integers, got ${JSON.stringify(gramRestarts)}`);
+  }
+  const base: ResolvedNewtonSchulz = { table, steps, eps, normScale, leadingDims, precondition };
+  return {
+    ...base,
+    ...(engine === undefined ? {} : { engine }),
+    ...(form === 'gram' ? { form, gramRestarts: [...gramRestarts] } : {}),
+  };
 }
 
 /** `[rows, cols]` of the matrix a tensor of rank ≥ 2 stands for when flattened (conv → `[fanIn, fanOut]`). */
@@ -197,12 +226,48 @@ export function newtonSchulzWide(
   return tf.transpose(newtonSchulzTall(tf.transpose(x), ns, firstGram));
 }
 
+/**
+ * Gram Newton–Schulz on a tall `xt` (n×k): with `R = XXᵀ` and `Q = I`, each step sets `Z = bR + cR²`,
+ * `Q ← Q(Z + aI)`, `R ← (Z + aI)R(Z + aI)` — only k×k products — and the result is `Xᵀ·Q` (Q and R are
+ * polynomials in the same Gram matrix, so they commute and Q is symmetric). At each restart `Xᵀ ← Xᵀ·Q`,
+ * `R ← XXᵀ`, `Q ← I`, which bounds the rounding drift of R (Dao-AILab/gram-newton-schulz README: one
+ * restart, after step 2, for 5 steps). Mathematically equal to {@link newtonSchulzTall}. Not tidied.
+ */
+export function newtonSchulzGramTall(xt: tf.Tensor2D, ns: ResolvedNewtonSchulz): tf.Tensor2D {
+  const [n, k] = xt.shape;
+  const table = ns.table.perShape?.(n, k) ?? ns.table;
+  const explicit = explicitTranspose();
+  const gramOf = (m: tf.Tensor2D): tf.Tensor2D =>
+    explicit ? tf.matMul(tf.transpose(m), m) : tf.matMul(m, m, true, false);
+  const eye = tf.eye(k);
+  let R = gramOf(xt);
+  const d = tf.add(tf.mul(tf.sqrt(tf.sum(tf.mul(R, eye))), ns.normScale), ns.eps);
+  let X = tf.div(xt, d) as tf.Tensor2D;
+  R = tf.div(R, tf.square(d)) as tf.Tensor2D;
+  let Q: tf.Tensor2D | null = null;
+  const restarts = new Set(ns.gramRestarts ?? [2]);
+  for (let i = 0; i < ns.steps; i++) {
+    if (i > 0 && restarts.has(i) && Q !== null) {
+      X = tf.matMul(X, Q);
+      R = gramOf(X);
+      Q = null;
+    }
+    const [a, b, c] = coefficientsAt(table, i);
+    // W = Z + aI = aI + bR + cR²
+    const W = tf.add(tf.matMul(R, tf.add(tf.mul(R, c), tf.mul(eye, b))), tf.mul(eye, a)) as tf.Tensor2D;
+    Q = Q === null ? W : tf.matMul(Q, W);
+    if (i + 1 < ns.steps && !restarts.has(i + 1)) R = tf.matMul(W, tf.matMul(R, W));
+  }
+  return Q === null ? X : tf.matMul(X, Q);
+}
+
 function orthogonalizeMatrix(m: tf.Tensor2D, ns: ResolvedNewtonSchulz): tf.Tensor2D {
   const [rows, cols] = m.shape;
+  const iterate = ns.form === 'gram' ? newtonSchulzGramTall : newtonSchulzTall;
   // The reference makes the matrix wide and iterates on it; iterating on the tall orientation is the
   // same computation transposed (NS(Gᵀ) = NS(G)ᵀ).
-  if (rows >= cols) return newtonSchulzTall(m, ns);
-  return tf.transpose(newtonSchulzTall(tf.transpose(m), ns));
+  if (rows >= cols) return iterate(m, ns);
+  return tf.transpose(iterate(tf.transpose(m), ns));
 }
 
 /** The 2-D matrices a tensor stands for (`leadingDims`), and how to put their results back. */
@@ -222,10 +287,10 @@ function asMatrices(x: tf.Tensor, ns: ResolvedNewtonSchulz): { mats: tf.Tensor2D
 
 /**
  * The iteration a native engine runs for one matrix, or null when only tfjs can run it (AOL
- * preconditioning). ROOT-style per-shape tables are resolved for this matrix's shape.
+ * preconditioning, the Gram form). ROOT-style per-shape tables are resolved for this matrix's shape.
  */
 export function engineIteration(ns: ResolvedNewtonSchulz, rows: number, cols: number): EngineIteration | null {
-  if (ns.precondition === 'aol') return null;
+  if (ns.precondition === 'aol' || ns.form === 'gram') return null;
   const table = ns.table.perShape?.(Math.max(rows, cols), Math.min(rows, cols)) ?? ns.table;
   const steps: QuinticCoefficients[] = [];
   for (let i = 0; i < ns.steps; i++) steps.push(coefficientsAt(table, i));
@@ -271,7 +336,10 @@ export function newtonSchulzAll(gs: readonly tf.Tensor[], options: NewtonSchulzO
       const choice = ns.engine ?? currentEngine();
       const it = choice === 'tfjs' ? null : engineIteration(ns, m.shape[0], m.shape[1]);
       if (choice !== 'tfjs' && it === null && choice !== 'auto') {
-        throw new Error(`newtonSchulz: engine '${choice}' runs Frobenius-normalized iterations only; AOL preconditioning needs engine 'tfjs'`);
+        throw new Error(
+          `newtonSchulz: engine '${choice}' runs the standard Frobenius-normalized iteration only; ` +
+            `AOL preconditioning and the Gram form need engine 'tfjs'`,
+        );
       }
       const engine = it === null ? 'tfjs' : resolveEngine(choice, backend, m.size);
       if (engine === 'tfjs' || it === null) outs[index] = orthogonalizeMatrix(m, ns);

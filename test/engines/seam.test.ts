@@ -118,7 +118,7 @@ describe('engine seam', () => {
     calls.length = 0;
     newtonSchulz(x, { coefficients: 'turbo' }).dispose();
     assert.deepEqual(calls, [], 'AOL ran on tfjs');
-    assert.throws(() => newtonSchulz(x, { coefficients: 'turbo', engine: 'workers' }), /AOL preconditioning needs engine 'tfjs'/);
+    assert.throws(() => newtonSchulz(x, { coefficients: 'turbo', engine: 'workers' }), /AOL preconditioning and the Gram form need engine 'tfjs'/);
     const t = turboMuon({ engine: 'auto' });
     assert.equal(t.name, 'turboMuon');
     t.dispose();

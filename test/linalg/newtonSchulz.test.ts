@@ -144,6 +144,28 @@ for (const backend of ['cpu', 'wasm'] as const) {
       });
     });
 
+    it('the Gram form gives the standard iteration, with and without restarts, and zeros for zeros', () => {
+      for (const [shape, coefficients] of [
+        [[16, 96], 'jordan'],
+        [[96, 16], 'polarExpress5'],
+        [[24, 24], 'you'],
+      ] as [[number, number], 'jordan' | 'you' | 'polarExpress5'][]) {
+        const x = randomMatrix(shape[0], shape[1], shape[0] + shape[1]);
+        const ref = newtonSchulz(x, { coefficients });
+        for (const gramRestarts of [[2], [], [1, 3]]) {
+          const got = newtonSchulz(x, { coefficients, form: 'gram', gramRestarts });
+          const d = normwiseDeviation(got.dataSync(), ref.dataSync());
+          assert.ok(d < 2e-5, `${coefficients} [${shape.join('×')}] restarts ${JSON.stringify(gramRestarts)}: ${d}`);
+          got.dispose();
+        }
+        tf.dispose([x, ref]);
+      }
+      const z = newtonSchulz(tf.zeros([4, 9]), { form: 'gram' });
+      assert.ok(z.dataSync().every((v) => v === 0));
+      z.dispose();
+      assert.throws(() => newtonSchulz(tf.ones([2, 3]), { form: 'gram', coefficients: 'turbo' }), /form 'gram' needs the Frobenius normalization/);
+    });
+
     it('rejects bad input with clear errors and leaks no tensors', () => {
       const before = tf.memory().numTensors;
       const v = tf.ones([4]);
