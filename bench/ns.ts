@@ -12,7 +12,11 @@
  * NS (`tf.norm`, `matMul` with the transpose flag, `aX + B·X`) as a baseline. Repeats are sized from a
  * warm-up round so the section stays within its time budget.
  *
- * Section 2 (optimizer step): see `bench/step.ts`.
+ * Section 2 (every orthogonalizer: Jordan, You, Polar Express 5, Turbo AOL ×4, ROOT, Dion at rank ¼ and
+ * ½ — time, GFLOP/s, time ÷ Jordan ×5, quality against the float64 polar factor, and the papers' speed
+ * claims checked): see `bench/orthogonalizers.ts`.
+ *
+ * Section 3 (optimizer step): see `bench/step.ts`.
  *
  * Prints markdown tables to stdout (progress goes to stderr) and writes JSON (default
  * `results/bench-ns.json`). Timings are measured here and never asserted in tests.
@@ -41,6 +45,14 @@ import {
   type MachineInfo,
   type Stats,
 } from './timing.js';
+import {
+  fullOrthoConfig,
+  quickOrthoConfig,
+  renderOrthoReport,
+  runOrthoSection,
+  type OrthoBenchConfig,
+  type OrthoSectionResult,
+} from './orthogonalizers.js';
 import { defaultStepConfig, renderStepReport, runStepBench, type StepBenchConfig, type StepBenchResult } from './step.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -68,7 +80,9 @@ export interface BenchConfig {
   /** JSON output path, or null to write nothing. */
   readonly out: string | null;
   readonly ns: NsBenchConfig;
-  /** Section 2, or null to skip it. */
+  /** Section 2 (every orthogonalizer), or null to skip it. */
+  readonly ortho: OrthoBenchConfig | null;
+  /** Section 3, or null to skip it. */
   readonly step: StepBenchConfig | null;
 }
 
@@ -94,6 +108,7 @@ export function defaultConfig(quick: boolean): BenchConfig {
           naive: { maxMs: 10_000, maxRepeats: 1, budgetShare: 0.3 },
           seed: 42,
         },
+        ortho: quickOrthoConfig,
         step: { layers: [128, 256, 64, 10], warmup: 1, steps: 3, seed: 7 },
       }
     : {
@@ -108,6 +123,7 @@ export function defaultConfig(quick: boolean): BenchConfig {
           naive: { maxMs: 30_000, maxRepeats: 5, budgetShare: 0.3 },
           seed: 42,
         },
+        ortho: fullOrthoConfig,
         step: defaultStepConfig,
       };
 }
@@ -185,6 +201,8 @@ export interface BenchResult {
   readonly machine: MachineInfo;
   readonly quick: boolean;
   readonly ns: NsSectionResult;
+  /** Every orthogonalizer (null when skipped). */
+  readonly orthogonalizers: OrthoSectionResult | null;
   readonly step: StepBenchResult | null;
   readonly wallMs: number;
 }
@@ -438,12 +456,17 @@ export async function runBenchmark(config: BenchConfig, log: (msg: string) => vo
   const machine = await machineInfo({ wasm: version_wasm, layers: version_layers });
   log(`Newton–Schulz on ${machine.backend} (${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node})`);
   const ns = await runNsSection(config.ns, log);
+  let orthogonalizers: OrthoSectionResult | null = null;
+  if (config.ortho !== null) {
+    log('every orthogonalizer:');
+    orthogonalizers = await runOrthoSection(config.ortho, log);
+  }
   let step: StepBenchResult | null = null;
   if (config.step !== null) {
     log(`optimizer step: MLP ${config.step.layers.join('→')}`);
     step = await runStepBench(config.step);
   }
-  const result: BenchResult = { schema: 'orthoptim/bench-ns@1', machine, quick: config.quick, ns, step, wallMs: now() - start };
+  const result: BenchResult = { schema: 'orthoptim/bench-ns@1', machine, quick: config.quick, ns, orthogonalizers, step, wallMs: now() - start };
   if (config.out !== null) {
     mkdirSync(dirname(config.out), { recursive: true });
     writeFileSync(config.out, `${JSON.stringify(result, null, 2)}\n`);
@@ -512,18 +535,30 @@ export function renderReport(r: BenchResult): string {
     parts,
     ...skipped,
   ];
+  if (r.orthogonalizers !== null) sections.push(renderOrthoReport(r.orthogonalizers));
   if (r.step !== null) sections.push(`## Optimizer step on ${m.backend}`, renderStepReport(r.step));
-  sections.push(`total wall time ${formatMs(r.wallMs)} (section 1: ${formatMs(r.ns.wallMs)})`);
+  sections.push(
+    `total wall time ${formatMs(r.wallMs)} (Newton–Schulz: ${formatMs(r.ns.wallMs)}` +
+      `${r.orthogonalizers !== null ? `, every orthogonalizer: ${formatMs(r.orthogonalizers.wallMs)}` : ''}` +
+      `${r.step !== null ? `, optimizer step: ${formatMs(r.step.wallMs)}` : ''})`,
+  );
   return sections.join('\n\n');
 }
 
-export const usage = `usage: npm run bench:ns -- [--quick] [--shapes RxC,RxC,...] [--out PATH]
+export const usage = `usage: npm run bench:ns -- [--quick] [--shapes RxC,...] [--ortho-shapes RxC,...]
+                       [--quality-shapes RxC,...] [--no-ortho] [--out PATH]
 
-  --quick            smoke run: fewer repeats, small shapes only (256x256), a small MLP
-  --shapes LIST      matrix shapes to benchmark, e.g. 256x256,1024x1024 (default:
-                     ${fullShapes.map((s) => s.join('x')).join(',')})
-  --out PATH         JSON output (default results/bench-ns.json)
-  -h, --help         this text`;
+  --quick               smoke run: fewer repeats, small shapes only (256x256), small quality
+                        inputs, a small MLP
+  --shapes LIST         Newton–Schulz section shapes, e.g. 256x256,1024x1024 (default:
+                        ${fullShapes.map((s) => s.join('x')).join(',')})
+  --ortho-shapes LIST   timing shapes of the every-orthogonalizer section (default:
+                        ${fullOrthoConfig.shapes.map((s) => s.join('x')).join(',')})
+  --quality-shapes LIST its quality inputs (float64 SVD, keep them small; default:
+                        ${fullOrthoConfig.qualityShapes.map((s) => s.join('x')).join(',')})
+  --no-ortho            skip the every-orthogonalizer section
+  --out PATH            JSON output (default results/bench-ns.json)
+  -h, --help            this text`;
 
 /** Parsed command line: a config, a request for help, or an error message. */
 export type ParsedArgs = { kind: 'run'; config: BenchConfig } | { kind: 'help' } | { kind: 'error'; message: string };
@@ -532,6 +567,9 @@ export type ParsedArgs = { kind: 'run'; config: BenchConfig } | { kind: 'help' }
 export function parseArgs(argv: readonly string[], cwd = process.cwd()): ParsedArgs {
   let quick = false;
   let shapes: Shape[] | null = null;
+  let orthoShapes: Shape[] | null = null;
+  let qualityShapes: Shape[] | null = null;
+  let noOrtho = false;
   let out: string | null = null;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -553,20 +591,28 @@ export function parseArgs(argv: readonly string[], cwd = process.cwd()): ParsedA
         if (inline !== undefined) return { kind: 'error', message: '--quick takes no value' };
         quick = true;
         break;
-      case '--shapes': {
+      case '--shapes':
+      case '--ortho-shapes':
+      case '--quality-shapes': {
         const v = value();
-        if (v === null) return { kind: 'error', message: '--shapes needs a value, e.g. 256x256,1024x1024' };
+        if (v === null) return { kind: 'error', message: `${flag} needs a value, e.g. 256x256,1024x1024` };
         const parsed: Shape[] = [];
         for (const part of v.split(',')) {
           const match = /^(\d+)x(\d+)$/.exec(part.trim());
           const rows = match ? Number(match[1]) : 0;
           const cols = match ? Number(match[2]) : 0;
-          if (rows < 1 || cols < 1) return { kind: 'error', message: `--shapes: bad shape '${part}', expected ROWSxCOLS like 768x3072` };
+          if (rows < 1 || cols < 1) return { kind: 'error', message: `${flag}: bad shape '${part}', expected ROWSxCOLS like 768x3072` };
           parsed.push([rows, cols]);
         }
-        shapes = parsed;
+        if (flag === '--shapes') shapes = parsed;
+        else if (flag === '--ortho-shapes') orthoShapes = parsed;
+        else qualityShapes = parsed;
         break;
       }
+      case '--no-ortho':
+        if (inline !== undefined) return { kind: 'error', message: '--no-ortho takes no value' };
+        noOrtho = true;
+        break;
       case '--out': {
         const v = value();
         if (v === null || v === '') return { kind: 'error', message: '--out needs a path' };
@@ -578,9 +624,17 @@ export function parseArgs(argv: readonly string[], cwd = process.cwd()): ParsedA
     }
   }
   const base = defaultConfig(quick);
+  const ortho =
+    noOrtho || base.ortho === null
+      ? null
+      : {
+          ...base.ortho,
+          shapes: orthoShapes ?? base.ortho.shapes,
+          qualityShapes: qualityShapes ?? base.ortho.qualityShapes,
+        };
   return {
     kind: 'run',
-    config: { ...base, out: out ?? base.out, ns: shapes === null ? base.ns : { ...base.ns, shapes } },
+    config: { ...base, out: out ?? base.out, ns: shapes === null ? base.ns : { ...base.ns, shapes }, ortho },
   };
 }
 

@@ -1,7 +1,8 @@
 /**
- * Smoke test of `bench/ns.ts` (`npm run bench:ns`): runs both sections on a tiny shape with two repeats,
- * checks the JSON it writes and that the Newton–Schulz output it timed is `newtonSchulz`'s. Speed is
- * measured by the benchmark itself and never asserted here.
+ * Smoke test of `bench/ns.ts` (`npm run bench:ns`): runs every section on tiny shapes with two repeats,
+ * checks the JSON it writes, that the Newton–Schulz and Dion outputs it timed are the library's, the
+ * quality section's float64 references and the papers' claim checks. Speed is measured by the benchmark
+ * itself and never asserted here.
  */
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +25,21 @@ import {
   type BenchResult,
 } from '../../bench/ns.js';
 import { median, repeatsFor, stats } from '../../bench/timing.js';
+import {
+  checkClaims,
+  dionBenchOptions,
+  dionSetup,
+  fullOrthoConfig,
+  illConditioned64,
+  orthoMethodIds,
+  type OrthoShapeResult,
+  type OrthoTiming,
+  type QualityResult,
+} from '../../bench/orthogonalizers.js';
 import { resolveNewtonSchulz } from '../../src/linalg/newtonSchulz.js';
+import { orthogonalityError } from '../../src/linalg/diagnostics.js';
+import { matrix64, singularValues64 } from '../../src/linalg/reference.js';
+import { dionStep } from '../../src/transforms/dion.js';
 
 const tiny: BenchConfig = {
   quick: true,
@@ -38,8 +53,28 @@ const tiny: BenchConfig = {
     naive: { maxMs: 5000, maxRepeats: 2, budgetShare: 0.3 },
     seed: 3,
   },
+  ortho: {
+    shapes: [
+      [32, 64],
+      [24, 24],
+    ],
+    warmup: 1,
+    minRepeats: 2,
+    maxRepeats: 2,
+    budgetMs: 2000,
+    heavyRoundMs: 20_000,
+    maxRoundMs: 60_000,
+    qualityShapes: [
+      [8, 24],
+      [12, 12],
+    ],
+    seed: 11,
+  },
   step: { layers: [16, 32, 8], warmup: 1, steps: 2, seed: 5 },
 };
+
+const nsFlopsOf = (k: number, n: number, steps: number) => steps * (4 * k * k * n + 2 * k ** 3);
+const dionFlopsOf = (m: number, n: number, p: number, r: number) => 8 * m * n * r + 8 * p * r * r + (4 / 3) * r ** 3;
 
 function isStats(s: unknown, n: number): void {
   const o = s as { median: number; min: number; max: number; iqr: number; n: number; samples: number[] };
@@ -134,10 +169,121 @@ describe('bench:ns (quick, tiny shape)', () => {
     assert.deepEqual(st.params.map((p) => p.muonLabel), ['muon', 'adamw', 'muon', 'adamw']);
   });
 
+  it('times every orthogonalizer on every shape, with flops, GFLOP/s and ratios to Jordan', () => {
+    const o = json.orthogonalizers!;
+    assert.deepEqual(o.methods.map((m) => m.id), ['jordan', 'you', 'polarExpress5', 'turbo', 'root', 'dionQuarter', 'dionHalf']);
+    assert.deepEqual(orthoMethodIds, o.methods.map((m) => m.id));
+    assert.deepEqual(o.shapes.map((s) => s.shape), [[32, 64], [24, 24]]);
+    for (const s of o.shapes) {
+      assert.equal(s.status, 'measured');
+      if (s.status !== 'measured') continue;
+      assert.equal(s.repeats, 2);
+      assert.equal(s.warmup, 'rounds');
+      const [rows, cols] = s.shape;
+      const k = Math.min(rows, cols);
+      const n = Math.max(rows, cols);
+      const by = (id: string) => s.methods.find((m) => m.id === id)!;
+      for (const m of s.methods) {
+        isStats(m.ms, 2);
+        assert.ok(Math.abs(m.gflops - m.flops / (m.ms.median * 1e6)) < 1e-9 * m.gflops);
+        assert.ok(Math.abs(m.ratioToJordan - m.ms.median / by('jordan').ms.median) < 1e-12);
+        assert.ok(m.ratioOfMinsToJordan > 0);
+        assert.ok(Number.isFinite(m.orthogonalityError) && m.orthogonalityError > 0, `${m.id} E_F ${m.orthogonalityError}`);
+      }
+      assert.equal(by('jordan').ratioToJordan, 1);
+      for (const id of ['jordan', 'you', 'polarExpress5', 'root']) {
+        assert.equal(by(id).steps, 5);
+        assert.equal(by(id).flops, nsFlopsOf(k, n, 5));
+        assert.equal(by(id).rank, null);
+      }
+      assert.equal(by('turbo').steps, 4);
+      assert.equal(by('turbo').flops, nsFlopsOf(k, n, 4));
+      assert.equal(by('root').table, 'jordan'); // ROOT's rows cover 2048-wide shapes only
+      // [fanIn, fanOut] with fanOut ≥ fanIn: P spans fan-out (the longer side), Q fan-in.
+      for (const [id, r] of [['dionQuarter', Math.ceil(k / 4)], ['dionHalf', Math.ceil(k / 2)]] as const) {
+        assert.equal(by(id).rank, r);
+        assert.equal(by(id).steps, 1);
+        assert.equal(by(id).flops, dionFlopsOf(rows, cols, cols, r));
+      }
+    }
+  });
+
+  it('times the outputs the library gives (Jordan NS, one Dion step from the seeded Q)', () => {
+    const s = result.orthogonalizers!.shapes[0] as Extract<OrthoShapeResult, { status: 'measured' }>;
+    const seed = tiny.ortho!.seed;
+    const input = tf.randomNormal([32, 64], 0, 1, 'float32', seed) as tf.Tensor2D;
+    const ns = newtonSchulz(input) as tf.Tensor2D;
+    const d = dionSetup([32, 64], 0.25);
+    const dIndex = orthoMethodIds.indexOf('dionQuarter');
+    const q = tf.randomNormal([d.qDim, d.rank], 0, 1, 'float32', seed + 1 + dIndex) as tf.Tensor2D;
+    const dir = tf.tidy(() => dionStep(input, q, { ...dionBenchOptions, pSide: d.pSide }).direction);
+    const byId = (id: string) => s.methods.find((m) => m.id === id)!;
+    const eJ = orthogonalityError(ns);
+    const eD = orthogonalityError(dir);
+    tf.dispose([input, ns, q, dir]);
+    assert.ok(Math.abs(byId('jordan').orthogonalityError - eJ) < 1e-6, `${byId('jordan').orthogonalityError} vs ${eJ}`);
+    assert.ok(Math.abs(byId('dionQuarter').orthogonalityError - eD) < 1e-6, `${byId('dionQuarter').orthogonalityError} vs ${eD}`);
+    // Jordan's 5 steps on a Gaussian 32×64: σ in about [0.68, 1.13] → E_F well inside (0.1, 0.5).
+    assert.ok(eJ > 0.1 && eJ < 0.5, `Jordan E_F ${eJ}`);
+  });
+
+  it('measures quality on a Gaussian and an ill-conditioned input per quality shape', () => {
+    const q = json.orthogonalizers!.quality;
+    assert.deepEqual(
+      q.map((r) => [r.input.shape, r.input.kind]),
+      [[[8, 24], 'gaussian'], [[8, 24], 'illConditioned'], [[12, 12], 'gaussian'], [[12, 12], 'illConditioned']],
+    );
+    for (const r of q) {
+      const k = Math.min(...r.input.shape);
+      if (r.input.kind === 'illConditioned') {
+        // σ_i = 1/i exactly, up to the float32 rounding of G.
+        assert.ok(Math.abs(r.input.sigmaMax - 1) < 1e-5, `σ_max ${r.input.sigmaMax}`);
+        assert.ok(Math.abs(r.input.sigmaMin * k - 1) < 1e-4, `σ_min ${r.input.sigmaMin}`);
+      }
+      assert.deepEqual(
+        r.rows.map((row) => row.id),
+        ['jordan', 'you', 'polarExpress5', 'turbo', 'rootRow2048', 'dionQuarter', 'dionHalf', 'dionQuarterIters8'],
+      );
+      for (const row of r.rows) {
+        for (const v of [row.orthogonalityError, row.sigmaMin, row.sigmaMax, row.polarDistance]) assert.ok(Number.isFinite(v) && v >= 0);
+        assert.ok(row.sigmaMin <= row.sigmaMax);
+        if (!row.id.startsWith('dion')) {
+          assert.equal(row.lowRank, null);
+          assert.ok(row.sigmaMin > 0 && row.polarDistance < 0.6, `${row.id} on ${r.input.kind}: ${row.polarDistance}`);
+          continue;
+        }
+        const lr = row.lowRank!;
+        assert.equal(lr.rank, Math.ceil(k * (row.id === 'dionHalf' ? 0.5 : 0.25)));
+        assert.equal(lr.polarDistanceFloor, Math.sqrt((k - lr.rank) / k));
+        // No rank-r matrix is closer to UVᵀ than the floor; X has exactly r non-zero singular values.
+        assert.ok(row.polarDistance >= lr.polarDistanceFloor - 1e-6, `${row.polarDistance} < floor ${lr.polarDistanceFloor}`);
+        assert.ok(lr.sigmaMin > 1e-3 && lr.sigmaMin <= lr.sigmaMax && row.sigmaMin < 1e-3);
+        assert.ok(lr.rankPolarDistance >= 0 && Number.isFinite(lr.rankPolarDistance));
+      }
+    }
+  });
+
+  it('checks the two claims on the measured shapes and quality inputs', () => {
+    const [turbo, dion] = json.orthogonalizers!.claims;
+    assert.equal(turbo.id, 'turboFaster');
+    assert.equal(turbo.checks.length, 2 + 4);
+    assert.equal(dion.id, 'dionQuarterCheaper');
+    assert.deepEqual(dion.checks.map((c) => c.where), ['24×24 (r = 6)']);
+    for (const c of [...turbo.checks, ...dion.checks]) assert.ok(Number.isFinite(c.value) && c.value > 0);
+    assert.equal(dion.checks[0].holds, dion.checks[0].value >= 4);
+    const w = json.orthogonalizers!.warnings;
+    assert.ok(w.some((m) => m.includes("'root2048x2048' are unstable")), w.join('\n'));
+  });
+
   it('renders the markdown report', () => {
     const text = renderReport(result);
     assert.match(text, /\| 32×64 \| 32×64 \| 2 \|/);
     assert.match(text, /orthoptim muon\(\)/);
+    assert.match(text, /## Every orthogonalizer on wasm/);
+    assert.match(text, /\| 24×24 \| \*\*Jordan ×5\*\* \| 5 steps \|/);
+    assert.match(text, /\| 24×24 \| Dion r = ¼ \| r = 6 \|/);
+    assert.match(text, /\| 12×12 σ_i = 1\/i \| Turbo AOL ×4 \|/);
+    assert.match(text, /\*\*dionQuarterCheaper\*\*/);
   });
 });
 
@@ -167,6 +313,30 @@ describe('bench:ns helpers', () => {
     assert.equal(stats([1, 2, 3, 4, 5]).iqr, 2);
   });
 
+  it('builds the ill-conditioned input with σ_i = 1/i (tall too)', () => {
+    const sv = singularValues64(matrix64(30, 10, illConditioned64(30, 10, 4)));
+    sv.forEach((s, i) => assert.ok(Math.abs(s - 1 / (i + 1)) < 1e-12, `σ_${i + 1} = ${s}`));
+  });
+
+  it('judges the claims: thresholds, the orthogonality condition, mixed verdicts', () => {
+    const timing = (id: string, ms: number, err: number): OrthoTiming =>
+      ({ id, label: id, steps: 5, rank: id.startsWith('dion') ? 4 : null, table: null, flops: 1e9, ms: stats([ms]), gflops: 1, ratioToJordan: 1, ratioOfMinsToJordan: 1, orthogonalityError: err }) as OrthoTiming;
+    const shape = (s: readonly [number, number], turboMs: number, turboErr: number, dionMs: number): OrthoShapeResult => ({
+      status: 'measured', shape: s, k: 16, n: 16, repeats: 1, warmup: 'rounds', warmupMs: 1, predictedRoundMs: null, wallMs: 1,
+      methods: [timing('jordan', 100, 0.3), timing('turbo', turboMs, turboErr), timing('dionQuarter', dionMs, 0.9)],
+    });
+    const claims = checkClaims(
+      [shape([16, 16], 80, 0.1, 20), shape([32, 32], 70, 0.5, 30), shape([16, 64], 90, 0.1, 5), { status: 'skipped', shape: [64, 64], reason: 'x', predictedRoundMs: 1 }],
+      [] as QualityResult[],
+    );
+    const [turbo, dion] = claims;
+    assert.deepEqual(turbo.checks.map((c) => c.holds), [true, false, false]); // 1.25× ok; error worse; 1.11× too slow
+    assert.equal(turbo.holds, 'mixed');
+    assert.deepEqual(dion.checks.map((c) => [c.where, c.holds]), [['16×16 (r = 4)', true], ['32×32 (r = 4)', false]]); // 5×, 3.3×
+    assert.equal(dion.holds, 'mixed');
+    assert.equal(checkClaims([], [])[0].holds, 'notMeasured');
+  });
+
   it('parses flags; unknown flags are errors', () => {
     const r = parseArgs(['--quick', '--shapes', '256x256,64x128', '--out=x/y.json'], '/tmp');
     assert.equal(r.kind, 'run');
@@ -179,5 +349,17 @@ describe('bench:ns helpers', () => {
     assert.equal(parseArgs(['--shapes', '12']).kind, 'error');
     assert.equal(parseArgs(['--shapes']).kind, 'error');
     assert.equal(parseArgs(['--help']).kind, 'help');
+    const o = parseArgs(['--ortho-shapes=64x64', '--quality-shapes', '16x32']);
+    assert.ok(o.kind === 'run');
+    assert.deepEqual(o.config.ortho!.shapes, [[64, 64]]);
+    assert.deepEqual(o.config.ortho!.qualityShapes, [[16, 32]]);
+    assert.deepEqual(r.config.ortho!.shapes, [[256, 256]]);
+    const full = parseArgs([]);
+    assert.ok(full.kind === 'run');
+    assert.deepEqual(full.config.ortho, fullOrthoConfig);
+    assert.deepEqual(full.config.ortho!.shapes.map((x) => x.join('x')), ['256x256', '1024x1024', '768x3072', '2048x2048']);
+    const none = parseArgs(['--no-ortho']);
+    assert.ok(none.kind === 'run' && none.config.ortho === null);
+    assert.equal(parseArgs(['--ortho-shapes', '3x']).kind, 'error');
   });
 });
