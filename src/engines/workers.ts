@@ -1,0 +1,290 @@
+/**
+ * The `workers` Newton–Schulz engine: the iteration over a pool of worker threads, each running
+ * TensorFlow.js on its own wasm backend (`./workers.worker.ts`), called synchronously through
+ * `./bridge.ts`.
+ *
+ * Why: on Node, tfjs-wasm runs one thread. Newton–Schulz on a wide k×n matrix `X` splits by columns:
+ * with `X = [X_1 … X_T]`, the Gram matrix is `A = XXᵀ = Σ_j X_j X_jᵀ` and the update
+ * `X ← aX + (bA + cA²)X = P·X` acts on each block alone (`X_j ← P·X_j`, `P = aI + bA + cA²`). So each
+ * thread keeps its column block for the whole iteration and the threads exchange only k×k matrices per
+ * step — the partial Grams (all-reduce) and row blocks of `P` (all-gather) — through shared memory
+ * ({@link SharedCollective}). The k×n data crosses threads twice per call (in and out), not per step.
+ *
+ * Scheduling of one call (all matrices of an optimizer step): a matrix of at least `minShardElements`
+ * entries is split over every thread; smaller ones run whole, each on one thread (largest first, on the
+ * least loaded thread). A whole matrix gives exactly the tfjs engine's result on wasm; a sharded one
+ * differs by the summation order of the Gram matrix (float32 rounding).
+ *
+ * The calling thread copies the matrices into one shared buffer, posts one call per thread and blocks
+ * until every thread has written its blocks back in place. Threads start on the first `run`, never keep
+ * the process alive, and stop on `dispose()`.
+ * @module
+ */
+import { availableParallelism } from 'node:os';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { shardSizes } from '../linalg/collective.js';
+import { SharedCollective, SyncWorker, type SharedCollectiveBuffers } from './bridge.js';
+import type { EngineIteration, EngineMatrix, EngineProvider, NewtonSchulzEngine } from './engine.js';
+import type { WorkersCall, WorkersTask } from './workers.worker.js';
+
+const WORKER_URL = new URL('./workers.worker.js', import.meta.url);
+
+/**
+ * Smallest matrix (entries) for which `auto` picks this engine over tfjs on wasm. Measured on 2 shared
+ * cores (tfjs-wasm, 5 Jordan steps, 2 threads, copies off and back onto the backend included): one
+ * 64×64 matrix costs the same either way (0.7 ms; the bridge round trip is ≈ 0.2 ms), eight of them in
+ * one call run 1.6× faster (the threads take whole matrices in parallel); at 32×32 the engine is 1.6–4×
+ * slower.
+ */
+export const WORKERS_MINIMUM_ELEMENTS = 64 * 64;
+
+/**
+ * Default {@link WorkersEngineOptions.minShardElements}. Splitting pays for its per-step exchanges from
+ * about 300×300: measured 256×256 split 24–36 ms against 22 ms whole, 384×384 split 45 ms against 62–64
+ * ms whole, 512×512 split 85 ms against 146 ms whole.
+ */
+export const WORKERS_MIN_SHARD_ELEMENTS = 128 * 1024;
+
+/** Options of {@link WorkersEngine}. */
+export interface WorkersEngineOptions {
+  /** Worker threads (default: `os.availableParallelism()` clamped to [2, 4]). */
+  readonly threads?: number;
+  /** Longest wait for one call, thread start-up included, in milliseconds (default 300 000). */
+  readonly timeoutMs?: number;
+  /**
+   * A matrix with at least this many entries is split over all threads; a smaller one runs whole on
+   * one thread (default {@link WORKERS_MIN_SHARD_ELEMENTS}; 0 splits every matrix whose long side has at
+   * least `threads` entries).
+   */
+  readonly minShardElements?: number;
+  /**
+   * A split matrix whose short side k is at least this computes `P = aI + A(bI + cA)` by row blocks
+   * across threads (one more exchange per step); a smaller k is computed by every thread (default 128).
+   */
+  readonly splitPolynomialFrom?: number;
+}
+
+function checkOption(name: string, value: number | undefined, min: number, integer: boolean): void {
+  if (value === undefined) return;
+  if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    throw new RangeError(`workers engine: ${name} must be ${integer ? 'an integer ' : ''}in [${min}, inf), got ${String(value)}`);
+  }
+}
+
+/** `os.availableParallelism()` clamped to [2, 4]. */
+export function defaultWorkerThreads(): number {
+  return Math.min(4, Math.max(2, availableParallelism()));
+}
+
+interface Plan {
+  readonly index: number;
+  readonly offset: number;
+  readonly rows: number;
+  readonly cols: number;
+  readonly long: number;
+  readonly short: number;
+  readonly cost: number;
+  readonly sharded: boolean;
+}
+
+/**
+ * Newton–Schulz over worker threads (see the module comment). Synchronous: `run` blocks the calling
+ * thread until every result is written. The shared buffers (all matrices of the largest call, and
+ * `2·threads` k×k slots for the exchanges) are kept for the next call until `dispose()`.
+ *
+ * @example
+ * const engine = new WorkersEngine({ threads: 2 });
+ * const [o] = engine.run([{ rows: 1024, cols: 4096, data }], { steps: Array(5).fill([3.4445, -4.775, 2.0315]), normScale: 1, eps: 1e-7 });
+ * await engine.shutdown();
+ */
+export class WorkersEngine implements NewtonSchulzEngine {
+  readonly name = 'workers' as const;
+  readonly threads: number;
+  readonly timeoutMs: number;
+  readonly minShardElements: number;
+  readonly splitPolynomialFrom: number;
+  private readonly workers: SyncWorker[] = [];
+  private data = new SharedArrayBuffer(0);
+  private collective: SharedCollectiveBuffers | undefined;
+
+  constructor(options: WorkersEngineOptions = {}) {
+    checkOption('threads', options.threads, 1, true);
+    checkOption('timeoutMs', options.timeoutMs, 1, false);
+    checkOption('minShardElements', options.minShardElements, 0, false);
+    checkOption('splitPolynomialFrom', options.splitPolynomialFrom, 1, false);
+    this.threads = options.threads ?? defaultWorkerThreads();
+    this.timeoutMs = options.timeoutMs ?? 300_000;
+    this.minShardElements = options.minShardElements ?? WORKERS_MIN_SHARD_ELEMENTS;
+    this.splitPolynomialFrom = options.splitPolynomialFrom ?? 128;
+  }
+
+  run(matrices: readonly EngineMatrix[], iteration: EngineIteration): Float32Array[] {
+    checkIteration(iteration);
+    const plans = this.plan(matrices);
+    const results = matrices.map(() => new Float32Array(0));
+    const work = plans.filter((p) => p.rows * p.cols > 0);
+    if (work.length === 0) return results;
+
+    const total = plans.reduce((s, p) => s + p.rows * p.cols, 0);
+    if (total * 4 > this.data.byteLength) this.data = new SharedArrayBuffer(Math.max(total * 4, 2 * this.data.byteLength));
+    const view = new Float32Array(this.data);
+    for (const p of work) view.set(matrices[p.index].data, p.offset);
+
+    const tasks = this.schedule(work);
+    const sharded = work.filter((p) => p.sharded);
+    let collective: SharedCollectiveBuffers | undefined;
+    if (sharded.length > 0) {
+      const slot = Math.max(...sharded.map((p) => p.short * p.short));
+      if (this.collective === undefined || this.collective.slotElements < slot) {
+        this.collective = SharedCollective.allocate(this.threads, slot);
+      }
+      collective = this.collective;
+      SharedCollective.reset(collective);
+    }
+
+    while (this.workers.length < this.threads) {
+      this.workers.push(
+        new SyncWorker(WORKER_URL, { name: `workers engine thread ${this.workers.length}`, timeoutMs: this.timeoutMs }),
+      );
+    }
+    const steps = iteration.steps.map((r) => [r[0], r[1], r[2]] as const);
+    const posted: SyncWorker[] = [];
+    const errors: Error[] = [];
+    for (let rank = 0; rank < this.threads; rank++) {
+      if (tasks[rank].length === 0) continue;
+      const call: WorkersCall = {
+        data: this.data,
+        collective,
+        rank,
+        tasks: tasks[rank],
+        steps,
+        normScale: iteration.normScale,
+        eps: iteration.eps,
+        splitPolynomialFrom: this.splitPolynomialFrom,
+        timeoutMs: this.timeoutMs,
+      };
+      try {
+        this.workers[rank].post('newtonSchulz', [], call);
+        posted.push(this.workers[rank]);
+      } catch (e) {
+        errors.push(e as Error);
+        if (collective !== undefined) SharedCollective.abort(collective);
+        break;
+      }
+    }
+    for (const w of posted) {
+      try {
+        w.wait();
+      } catch (e) {
+        errors.push(e as Error);
+        // threads waiting for this one in a barrier give up at once instead of at their deadline
+        if (collective !== undefined) SharedCollective.abort(collective);
+      }
+    }
+    if (errors.length > 0) {
+      // the first failure is the cause; the others are threads that gave up because of it
+      const first = errors.find((e) => !e.message.includes('collective aborted')) ?? errors[0];
+      throw new Error(`workers engine: ${first.message}`, { cause: first });
+    }
+    for (const p of work) results[p.index] = view.slice(p.offset, p.offset + p.rows * p.cols);
+    return results;
+  }
+
+  /** Stops the threads and frees the shared buffers (a later `run` starts new threads). */
+  dispose(): void {
+    void this.shutdown();
+  }
+
+  /** {@link dispose}, resolving once every thread has exited. */
+  shutdown(): Promise<void> {
+    const stopped = this.workers.map((w) => w.terminate());
+    this.workers.length = 0;
+    this.data = new SharedArrayBuffer(0);
+    this.collective = undefined;
+    return Promise.all(stopped).then(() => undefined);
+  }
+
+  /** Live tensors in each started thread's TensorFlow.js (for leak tests). */
+  workerTensors(): number[] {
+    return this.workers.filter((w) => w.started).map((w) => w.call('numTensors')[0][0]);
+  }
+
+  private plan(matrices: readonly EngineMatrix[]): Plan[] {
+    let offset = 0;
+    return matrices.map((m, index) => {
+      const { rows, cols, data } = m;
+      if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(cols) || cols < 0) {
+        throw new RangeError(`workers engine: matrix ${index} must have non-negative integer rows and cols, got ${rows}×${cols}`);
+      }
+      if (!(data instanceof Float32Array) || data.length !== rows * cols) {
+        throw new RangeError(`workers engine: matrix ${index} (${rows}×${cols}) needs a Float32Array of ${rows * cols} values, got ${data instanceof Float32Array ? data.length : typeof data}`);
+      }
+      const long = Math.max(rows, cols);
+      const short = Math.min(rows, cols);
+      const sharded = this.threads > 1 && rows * cols >= this.minShardElements && long >= this.threads;
+      const plan: Plan = { index, offset, rows, cols, long, short, cost: short * short * (2 * long + short), sharded };
+      offset += rows * cols;
+      return plan;
+    });
+  }
+
+  /** Per thread: the shards of every split matrix (same order everywhere), then its whole matrices. */
+  private schedule(work: readonly Plan[]): WorkersTask[][] {
+    const tasks: WorkersTask[][] = Array.from({ length: this.threads }, () => []);
+    for (const p of work) {
+      if (!p.sharded) continue;
+      let start = 0;
+      shardSizes(p.long, this.threads).forEach((size, rank) => {
+        tasks[rank].push({ offset: p.offset, rows: p.rows, cols: p.cols, start, end: start + size, sharded: true });
+        start += size;
+      });
+    }
+    const load = new Array<number>(this.threads).fill(0);
+    for (const p of work.filter((q) => !q.sharded).sort((a, b) => b.cost - a.cost)) {
+      const rank = load.indexOf(Math.min(...load));
+      load[rank] += p.cost;
+      tasks[rank].push({ offset: p.offset, rows: p.rows, cols: p.cols, start: 0, end: p.long, sharded: false });
+    }
+    return tasks;
+  }
+}
+
+function checkIteration(iteration: EngineIteration): void {
+  const { steps, normScale, eps } = iteration;
+  if (!steps.every((r) => r.length === 3 && r.every((v) => Number.isFinite(v)))) {
+    throw new RangeError('workers engine: iteration.steps must be rows [a, b, c] of finite numbers');
+  }
+  if (!Number.isFinite(normScale) || normScale <= 0) throw new RangeError(`workers engine: normScale must be in (0, inf), got ${normScale}`);
+  if (!Number.isFinite(eps) || eps < 0) throw new RangeError(`workers engine: eps must be in [0, inf), got ${eps}`);
+}
+
+let availability: { ok: true } | { ok: false; reason: string } | undefined;
+
+/** Whether the `workers` engine can run in this process, and why not. */
+export function workersAvailability(): { ok: true } | { ok: false; reason: string } {
+  availability ??= (() => {
+    if (typeof SharedArrayBuffer !== 'function' || typeof Atomics.wait !== 'function') {
+      return { ok: false, reason: 'SharedArrayBuffer and Atomics.wait are not available' } as const;
+    }
+    try {
+      import.meta.resolve('@tensorflow/tfjs-backend-wasm');
+    } catch {
+      return { ok: false, reason: "the worker threads need '@tensorflow/tfjs-backend-wasm' (npm install @tensorflow/tfjs-backend-wasm)" } as const;
+    }
+    const js = fileURLToPath(WORKER_URL);
+    if (!existsSync(js) && !existsSync(js.replace(/\.js$/, '.ts'))) {
+      return { ok: false, reason: `the worker script ${js} is missing` } as const;
+    }
+    return { ok: true } as const;
+  })();
+  return availability;
+}
+
+/** The `workers` engine's provider (registered by `orthoptim/engines`). */
+export const workersEngineProvider: EngineProvider = {
+  name: 'workers',
+  available: workersAvailability,
+  minimumElements: WORKERS_MINIMUM_ELEMENTS,
+  create: () => new WorkersEngine(),
+};
