@@ -69,7 +69,7 @@ export type {
 } from './optimizers/definition.js';
 export { sgd, sgdDefinition, type SgdOptions, type ResolvedSgd } from './optimizers/sgd.js';
 export { adam, adamw, adamDefinition, adamwDefinition, type AdamOptions, type ResolvedAdam } from './optimizers/adam.js';
-export { muon, muonDefinition, type MuonOptions, type ResolvedMuon } from './optimizers/muon.js';
+export { muon, muonDefinition, muonMatrixChain, type MuonOptions, type ResolvedMuon, type MuonMatrixSettings } from './optimizers/muon.js';
 export {
   resolveAuxiliary,
   routeOf,

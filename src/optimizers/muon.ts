@@ -3,7 +3,7 @@
  * everything else.
  * @module
  */
-import { chain } from '../core/transform.js';
+import { chain, type GradientTransformation } from '../core/transform.js';
 import { checkBoolean, checkChoice, checkNumber, nonNegative, positive } from '../core/options.js';
 import { emaMomentum } from '../transforms/momentum.js';
 import { orthogonalize, scaleByShape, type ConvScale, type ShapeRule } from '../transforms/orthogonalize.js';
@@ -81,6 +81,27 @@ export interface ResolvedMuon {
 
 const NAME = 'muon';
 
+/** What {@link muonMatrixChain} reads: Muon's matrix options, resolved. */
+export type MuonMatrixSettings = Pick<
+  ResolvedMuon,
+  'learningRate' | 'momentum' | 'nesterov' | 'ns' | 'scaleRule' | 'rms' | 'convScale' | 'weightDecay'
+>;
+
+/**
+ * Muon's chain for one group of matrices: EMA momentum (Nesterov optional) → Newton–Schulz (with `ns`:
+ * Jordan, Turbo's AOL, any table) → shape scale → decoupled weight decay → learning rate. Shared by
+ * `muon` and `turboMuon`, which differ only in the orthogonalizer.
+ */
+export function muonMatrixChain(r: MuonMatrixSettings, owner = NAME): GradientTransformation {
+  return chain(
+    emaMomentum({ beta: r.momentum, nesterov: r.nesterov }),
+    orthogonalize(r.ns, owner),
+    scaleByShape(r.scaleRule, { rms: r.rms, convScale: r.convScale }),
+    addDecayedWeights(r.weightDecay),
+    scaleByLearningRate(asSchedule(r.learningRate, owner, 'learningRate')),
+  );
+}
+
 /** The definition behind {@link muon}. */
 export const muonDefinition: OptimizerDefinition<MuonOptions, ResolvedMuon> = {
   name: NAME,
@@ -110,17 +131,7 @@ export const muonDefinition: OptimizerDefinition<MuonOptions, ResolvedMuon> = {
     return r;
   },
   build(r) {
-    return routeMatrices(
-      NAME,
-      chain(
-        emaMomentum({ beta: r.momentum, nesterov: r.nesterov }),
-        orthogonalize(r.ns, NAME),
-        scaleByShape(r.scaleRule, { rms: r.rms, convScale: r.convScale }),
-        addDecayedWeights(r.weightDecay),
-        scaleByLearningRate(asSchedule(r.learningRate, NAME, 'learningRate')),
-      ),
-      r.aux,
-    );
+    return routeMatrices(NAME, muonMatrixChain(r), r.aux);
   },
   toConfig(r, params) {
     return {

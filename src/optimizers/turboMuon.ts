@@ -2,12 +2,9 @@
  * Turbo-Muon: Muon whose Newton–Schulz starts from an AOL-preconditioned input and runs one step fewer.
  * @module
  */
-import { chain } from '../core/transform.js';
+import { muonMatrixChain } from './muon.js';
 import { checkBoolean, checkChoice, checkNumber, nonNegative, positive } from '../core/options.js';
-import { emaMomentum } from '../transforms/momentum.js';
-import { orthogonalize, scaleByShape, type ConvScale, type ShapeRule } from '../transforms/orthogonalize.js';
-import { addDecayedWeights } from '../transforms/decay.js';
-import { scaleByLearningRate } from '../transforms/stepsize.js';
+import type { ConvScale, ShapeRule } from '../transforms/orthogonalize.js';
 import { resolveNewtonSchulz, type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
 import {
   coefficientTable,
@@ -152,17 +149,7 @@ export const turboMuonDefinition: OptimizerDefinition<TurboMuonOptions, Resolved
     return r;
   },
   build(r) {
-    return routeMatrices(
-      NAME,
-      chain(
-        emaMomentum({ beta: r.momentum, nesterov: r.nesterov }),
-        orthogonalize(r.ns, NAME),
-        scaleByShape(r.scaleRule, { rms: r.rms, convScale: r.convScale }),
-        addDecayedWeights(r.weightDecay),
-        scaleByLearningRate(asSchedule(r.learningRate, NAME, 'learningRate')),
-      ),
-      r.aux,
-    );
+    return routeMatrices(NAME, muonMatrixChain(r, NAME), r.aux);
   },
   toConfig(r, params) {
     return {
