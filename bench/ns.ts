@@ -18,6 +18,11 @@
  *
  * Section 3 (optimizer step): see `bench/step.ts`.
  *
+ * Section 4 (native engines: the machine's matmul limit measured in the run, Newton–Schulz per engine —
+ * tfjs, workers, onnxruntime — as "× of the limit" against the issue's targets, Gram Newton–Schulz
+ * against the standard form, and a muon step per engine): see `bench/engines.ts` (also
+ * `npm run bench:engines` alone); `--no-engines` skips it.
+ *
  * Prints markdown tables to stdout (progress goes to stderr) and writes JSON (default
  * `results/bench-ns.json`). Timings are measured here and never asserted in tests.
  * @module
@@ -54,6 +59,15 @@ import {
   type OrthoSectionResult,
 } from './orthogonalizers.js';
 import { defaultStepConfig, renderStepReport, runStepBench, type StepBenchConfig, type StepBenchResult } from './step.js';
+import {
+  fullEngineSections,
+  quickEngineSections,
+  renderEngineSections,
+  runEngineSections,
+  type EngineSectionsConfig,
+  type EngineSectionsResult,
+} from './engines.js';
+import { disposeEngines } from '../src/index.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -84,6 +98,8 @@ export interface BenchConfig {
   readonly ortho: OrthoBenchConfig | null;
   /** Section 3, or null to skip it. */
   readonly step: StepBenchConfig | null;
+  /** Section 4 (native engines, `bench/engines.ts`); null or absent skips it. */
+  readonly engines?: EngineSectionsConfig | null;
 }
 
 export const fullShapes: readonly Shape[] = [
@@ -110,6 +126,7 @@ export function defaultConfig(quick: boolean): BenchConfig {
         },
         ortho: quickOrthoConfig,
         step: { layers: [128, 256, 64, 10], warmup: 1, steps: 3, seed: 7 },
+        engines: quickEngineSections,
       }
     : {
         quick,
@@ -125,6 +142,7 @@ export function defaultConfig(quick: boolean): BenchConfig {
         },
         ortho: fullOrthoConfig,
         step: defaultStepConfig,
+        engines: fullEngineSections,
       };
 }
 
@@ -204,6 +222,8 @@ export interface BenchResult {
   /** Every orthogonalizer (null when skipped). */
   readonly orthogonalizers: OrthoSectionResult | null;
   readonly step: StepBenchResult | null;
+  /** Section 4 (null when skipped). */
+  readonly engines: EngineSectionsResult | null;
   readonly wallMs: number;
 }
 
@@ -466,7 +486,21 @@ export async function runBenchmark(config: BenchConfig, log: (msg: string) => vo
     log(`optimizer step: MLP ${config.step.layers.join('→')}`);
     step = await runStepBench(config.step);
   }
-  const result: BenchResult = { schema: 'orthoptim/bench-ns@1', machine, quick: config.quick, ns, orthogonalizers, step, wallMs: now() - start };
+  let engines: EngineSectionsResult | null = null;
+  if (config.engines) {
+    log('native engines:');
+    engines = await runEngineSections(config.engines, log);
+  }
+  const result: BenchResult = {
+    schema: 'orthoptim/bench-ns@1',
+    machine,
+    quick: config.quick,
+    ns,
+    orthogonalizers,
+    step,
+    engines,
+    wallMs: now() - start,
+  };
   if (config.out !== null) {
     mkdirSync(dirname(config.out), { recursive: true });
     writeFileSync(config.out, `${JSON.stringify(result, null, 2)}\n`);
@@ -537,16 +571,20 @@ export function renderReport(r: BenchResult): string {
   ];
   if (r.orthogonalizers !== null) sections.push(renderOrthoReport(r.orthogonalizers));
   if (r.step !== null) sections.push(`## Optimizer step on ${m.backend}`, renderStepReport(r.step));
+  // `?? null`: results files written before the engine section existed have no `engines`
+  const engines = r.engines ?? null;
+  if (engines !== null) sections.push(renderEngineSections(engines));
   sections.push(
     `total wall time ${formatMs(r.wallMs)} (Newton–Schulz: ${formatMs(r.ns.wallMs)}` +
       `${r.orthogonalizers !== null ? `, every orthogonalizer: ${formatMs(r.orthogonalizers.wallMs)}` : ''}` +
-      `${r.step !== null ? `, optimizer step: ${formatMs(r.step.wallMs)}` : ''})`,
+      `${r.step !== null ? `, optimizer step: ${formatMs(r.step.wallMs)}` : ''}` +
+      `${engines !== null ? `, native engines: ${formatMs(engines.wallMs)}` : ''})`,
   );
   return sections.join('\n\n');
 }
 
 export const usage = `usage: npm run bench:ns -- [--quick] [--shapes RxC,...] [--ortho-shapes RxC,...]
-                       [--quality-shapes RxC,...] [--no-ortho] [--out PATH]
+                       [--quality-shapes RxC,...] [--no-ortho] [--no-engines] [--out PATH]
 
   --quick               smoke run: fewer repeats, small shapes only (256x256), small quality
                         inputs, a small MLP
@@ -557,6 +595,8 @@ export const usage = `usage: npm run bench:ns -- [--quick] [--shapes RxC,...] [-
   --quality-shapes LIST its quality inputs (float64 SVD, keep them small; default:
                         ${fullOrthoConfig.qualityShapes.map((s) => s.join('x')).join(',')})
   --no-ortho            skip the every-orthogonalizer section
+  --no-engines          skip the native-engine section (limit, NS per engine, Gram NS, muon step per
+                        engine; run it alone, with its own flags, by npm run bench:engines)
   --out PATH            JSON output (default results/bench-ns.json)
   -h, --help            this text`;
 
@@ -570,6 +610,7 @@ export function parseArgs(argv: readonly string[], cwd = process.cwd()): ParsedA
   let orthoShapes: Shape[] | null = null;
   let qualityShapes: Shape[] | null = null;
   let noOrtho = false;
+  let noEngines = false;
   let out: string | null = null;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -613,6 +654,10 @@ export function parseArgs(argv: readonly string[], cwd = process.cwd()): ParsedA
         if (inline !== undefined) return { kind: 'error', message: '--no-ortho takes no value' };
         noOrtho = true;
         break;
+      case '--no-engines':
+        if (inline !== undefined) return { kind: 'error', message: '--no-engines takes no value' };
+        noEngines = true;
+        break;
       case '--out': {
         const v = value();
         if (v === null || v === '') return { kind: 'error', message: '--out needs a path' };
@@ -634,7 +679,13 @@ export function parseArgs(argv: readonly string[], cwd = process.cwd()): ParsedA
         };
   return {
     kind: 'run',
-    config: { ...base, out: out ?? base.out, ns: shapes === null ? base.ns : { ...base.ns, shapes }, ortho },
+    config: {
+      ...base,
+      out: out ?? base.out,
+      ns: shapes === null ? base.ns : { ...base.ns, shapes },
+      ortho,
+      engines: noEngines ? null : base.engines,
+    },
   };
 }
 
@@ -650,9 +701,13 @@ async function main(): Promise<void> {
     return;
   }
   const log = (msg: string) => process.stderr.write(`${msg}\n`);
-  const result = await runBenchmark(parsed.config, log);
-  process.stdout.write(`${renderReport(result)}\n`);
-  if (parsed.config.out !== null) log(`wrote ${parsed.config.out}`);
+  try {
+    const result = await runBenchmark(parsed.config, log);
+    process.stdout.write(`${renderReport(result)}\n`);
+    if (parsed.config.out !== null) log(`wrote ${parsed.config.out}`);
+  } finally {
+    disposeEngines(); // the native engines' threads and sessions
+  }
 }
 
 const invokedPath = process.argv[1] === undefined ? '' : resolve(process.argv[1]);

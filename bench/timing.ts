@@ -146,6 +146,8 @@ export interface MachineInfo {
   readonly backend: string;
   /** Backend flags that change the speed (wasm SIMD / threads), when the backend has them. */
   readonly backendFlags: Record<string, boolean | number | string>;
+  /** `os.loadavg()` (1, 5, 15 minutes) when described: other work on a shared machine skews timings. */
+  readonly loadAverage: readonly number[];
   readonly date: string;
 }
 
@@ -177,6 +179,7 @@ export async function machineInfo(versions: { wasm?: string; layers?: string } =
     tfjsLayers: versions.layers ?? null,
     backend,
     backendFlags,
+    loadAverage: os.loadavg().map((v) => Math.round(v * 100) / 100),
     date: new Date().toISOString(),
   };
 }
