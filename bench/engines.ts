@@ -68,11 +68,11 @@ import {
   type MachineInfo,
   type Stats,
 } from './timing.js';
+import { argTokens, parseShapes, type Shape } from './timing.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** `[rows, cols]` of a benchmarked matrix. */
-export type Shape = readonly [number, number];
+export { parseShapes, type Shape } from './timing.js';
 
 /** Every engine, in table order. */
 export const allEngines: readonly EngineName[] = ['tfjs', 'workers', 'onnxruntime'];
@@ -1298,18 +1298,6 @@ export const enginesUsage = `usage: npm run bench:engines -- [--quick] [--engine
 /** Parsed command line of `bench:engines`. */
 export type EnginesParsedArgs = { kind: 'run'; config: EnginesBenchConfig } | { kind: 'help' } | { kind: 'error'; message: string };
 
-/** Parses `ROWSxCOLS,…`, or returns an error message. */
-export function parseShapes(flag: string, v: string): Shape[] | string {
-  const parsed: Shape[] = [];
-  for (const part of v.split(',')) {
-    const match = /^(\d+)x(\d+)$/.exec(part.trim());
-    const rows = match ? Number(match[1]) : 0;
-    const cols = match ? Number(match[2]) : 0;
-    if (rows < 1 || cols < 1) return `${flag}: bad shape '${part}', expected ROWSxCOLS like 1024x4096`;
-    parsed.push([rows, cols]);
-  }
-  return parsed;
-}
 
 /** Parses the command line (flags as `--flag value` or `--flag=value`). */
 export function parseEnginesArgs(argv: readonly string[], cwd = process.cwd()): EnginesParsedArgs {
@@ -1320,18 +1308,7 @@ export function parseEnginesArgs(argv: readonly string[], cwd = process.cwd()): 
   let gramShapes: Shape[] | null = null;
   let limitSize: number | null = null;
   const skip = new Set<string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const eq = arg.indexOf('=');
-    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    const inline = arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : undefined;
-    const value = (): string | null => {
-      if (inline !== undefined) return inline;
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith('--')) return null;
-      i++;
-      return next;
-    };
+  for (const { arg, flag, inline, value } of argTokens(argv)) {
     switch (flag) {
       case '-h':
       case '--help':

@@ -50,6 +50,7 @@ import {
   type MachineInfo,
   type Stats,
 } from './timing.js';
+import { argTokens, parseShapes, type Shape } from './timing.js';
 import {
   fullOrthoConfig,
   quickOrthoConfig,
@@ -71,8 +72,7 @@ import { disposeEngines } from '../src/index.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** `[rows, cols]` of a benchmarked matrix. */
-export type Shape = readonly [number, number];
+export { parseShapes, type Shape } from './timing.js';
 
 /** Section 1 settings. */
 export interface NsBenchConfig {
@@ -612,18 +612,7 @@ export function parseArgs(argv: readonly string[], cwd = process.cwd()): ParsedA
   let noOrtho = false;
   let noEngines = false;
   let out: string | null = null;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const eq = arg.indexOf('=');
-    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    const inline = arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : undefined;
-    const value = (): string | null => {
-      if (inline !== undefined) return inline;
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith('--')) return null;
-      i++;
-      return next;
-    };
+  for (const { arg, flag, inline, value } of argTokens(argv)) {
     switch (flag) {
       case '-h':
       case '--help':
@@ -637,14 +626,8 @@ export function parseArgs(argv: readonly string[], cwd = process.cwd()): ParsedA
       case '--quality-shapes': {
         const v = value();
         if (v === null) return { kind: 'error', message: `${flag} needs a value, e.g. 256x256,1024x1024` };
-        const parsed: Shape[] = [];
-        for (const part of v.split(',')) {
-          const match = /^(\d+)x(\d+)$/.exec(part.trim());
-          const rows = match ? Number(match[1]) : 0;
-          const cols = match ? Number(match[2]) : 0;
-          if (rows < 1 || cols < 1) return { kind: 'error', message: `${flag}: bad shape '${part}', expected ROWSxCOLS like 768x3072` };
-          parsed.push([rows, cols]);
-        }
+        const parsed = parseShapes(flag, v);
+        if (typeof parsed === 'string') return { kind: 'error', message: parsed };
         if (flag === '--shapes') shapes = parsed;
         else if (flag === '--ortho-shapes') orthoShapes = parsed;
         else qualityShapes = parsed;

@@ -199,3 +199,53 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
   const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
+
+/** `[rows, cols]` of a benchmarked matrix. */
+export type Shape = readonly [number, number];
+
+/** Parses `256x256,1024x4096`; returns the shapes or an error message naming `flag`. */
+export function parseShapes(flag: string, v: string): Shape[] | string {
+  const parsed: Shape[] = [];
+  for (const part of v.split(',')) {
+    const match = /^(\d+)x(\d+)$/.exec(part.trim());
+    const rows = match ? Number(match[1]) : 0;
+    const cols = match ? Number(match[2]) : 0;
+    if (rows < 1 || cols < 1) return `${flag}: bad shape '${part}', expected ROWSxCOLS like 1024x4096`;
+    parsed.push([rows, cols]);
+  }
+  return parsed;
+}
+
+/** One command-line flag: `--flag value` or `--flag=value`. */
+export interface ArgToken {
+  /** The argument as given. */
+  readonly arg: string;
+  /** The flag without an inline `=value`. */
+  readonly flag: string;
+  /** The inline value of `--flag=value`. */
+  readonly inline: string | undefined;
+  /** The flag's value (inline, else the next argument unless it is a flag; consumes it); null if none. */
+  readonly value: () => string | null;
+}
+
+/** The flags of `argv` in order, for the bench scripts' small parsers. */
+export function* argTokens(argv: readonly string[]): Generator<ArgToken> {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const eq = arg.indexOf('=');
+    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
+    const inline = arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : undefined;
+    yield {
+      arg,
+      flag,
+      inline,
+      value: () => {
+        if (inline !== undefined) return inline;
+        const next = argv[i + 1];
+        if (next === undefined || next.startsWith('--')) return null;
+        i++;
+        return next;
+      },
+    };
+  }
+}
