@@ -41,7 +41,7 @@ import {
   type NewtonSchulzOptions,
   type ResolvedNewtonSchulz,
 } from '../src/index.js';
-import { mulberry32 } from '../src/bench/tasks.js';
+import { mulberry32 } from '../src/core/random.js';
 import { orthogonalityError, orthogonalityReport } from '../src/linalg/diagnostics.js';
 import { householderQ64 } from '../src/linalg/qr.js';
 import { matrix64, singularValues64, svd64 } from '../src/linalg/reference.js';

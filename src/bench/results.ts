@@ -89,6 +89,8 @@ export interface RunRecord {
   secondsToTarget: number | null;
   /** True when this run continued from a checkpoint of an interrupted one. */
   resumed: boolean;
+  /** The step whose training loss was not finite (the run stopped there), or null. */
+  diverged: number | null;
 }
 
 /** Mean and spread over seeds. */

@@ -1,170 +1,155 @@
 /**
- * A fair comparison of optimizers on one task: every optimizer trains the same model from the same
- * initial weights on the same batches in the same order, and its time inside the optimizer is measured
- * apart from the forward and backward passes.
+ * A fair comparison of optimizers on one task.
  *
- * Fairness: the weights are drawn once from the seed (Glorot-uniform kernels from {@link mulberry32},
- * zero biases — the same numbers on every backend), written into the model with `setWeights` before each
- * run; the batch order comes from a {@link BatchSampler} with a seed derived from the run's seed, made
- * afresh for each run. With the same seed, two comparisons produce identical per-step losses.
+ * Fairness: every optimizer trains the same model from the same initial parameters (drawn once per seed
+ * by the task, in float64 JavaScript) on the same batches in the same order (a {@link BatchSampler} with
+ * a seed derived from the run's seed); each may first get its own learning rate from a sweep (a small
+ * log grid around its default, best by validation loss after a few steps, on the first seed), so no
+ * optimizer is judged at a bad learning rate. Several seeds give a mean and a spread.
+ *
+ * Record: with `outDir`, every step and evaluation goes to a JSON-lines log, finished runs to
+ * `runs/<id>.json` and the comparison to `summary.json` (layout and types: {@link ./results.js}); an
+ * unfinished run leaves a checkpoint (parameters, optimizer state, timers) every `checkpointEvery` steps,
+ * and running the same comparison again resumes it from there with bit-identical results.
  *
  * Timing (see {@link timingMethod}): each step computes loss and gradients with `tf.variableGrads`, reads
  * the loss back (which waits for the forward and backward passes), then times
- * `optimizer.applyGradients(grads)` closed by a read-back of one element of the last updated parameter,
- * so asynchronous backends (webgl, webgpu, tfjs-node) are timed to completion too.
+ * `optimizer.applyGradients(grads)` closed by a read-back of one element of the last parameter, so
+ * asynchronous backends (webgl, webgpu, tfjs-node) are timed to completion too.
  * @module
  */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, appendFileSync, renameSync } from 'node:fs';
 import * as os from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 // In Node, only tfjs-layers registers the gradients of tfjs-core's ops.
 import '@tensorflow/tfjs-layers';
-import { createOptimizer, listOptimizers, type TransformOptimizer } from '../index.js';
-import { BatchSampler, deriveSeed, getTask, loadTaskData, mulberry32, type Split, type TaskDefinition, type TaskFallback } from './tasks.js';
+import { createOptimizer, listOptimizers, loadCheckpoint, saveCheckpoint, type TransformOptimizer } from '../index.js';
+import { describeEngine, type EngineChoice } from '../engines/engine.js';
+import { BatchSampler, deriveSeed } from '../core/random.js';
+import { getTask, loadTask, type TaskFallback } from './tasks/index.js';
+import type { ParamInit, TaskDefinition, TaskInstance } from './tasks/types.js';
+import type { Aggregate, ComparisonSummary, LogLine, RunFinal, RunRecord, Stat, SweepPoint } from './results.js';
 
-/** One optimizer to compare: a registry name and options (merged over {@link benchDefaults}). */
+/** One optimizer to compare: a registry name, options, and a display label (default: the name). */
 export interface OptimizerSpec {
   name: string;
-  options?: object;
+  /** Distinguishes two entries of the same optimizer with different options (default: `name`). */
+  label?: string;
+  options?: Record<string, unknown>;
+}
+
+/** A learning-rate sweep: factors × the optimizer's default learning rate, each trained `steps` steps. */
+export interface SweepOptions {
+  /** Multipliers of the default learning rate (default: `10^(-1, -0.5, 0, 0.5, 1)` for 5 points). */
+  factors?: readonly number[];
+  /** Number of log-spaced factors from 1/10 to 10 when `factors` is not given (default 5). */
+  points?: number;
+  /** Training steps per trial (default: a fifth of the run's steps, at least 10). */
+  steps?: number;
 }
 
 /** What the runner reports while it works. */
 export type ProgressEvent =
   | { type: 'data'; task: string; source: string; fallback: TaskFallback | null }
-  | { type: 'runStart'; optimizer: string; index: number; steps: number }
-  | { type: 'step'; optimizer: string; index: number; step: number; steps: number; loss: number }
-  | { type: 'eval'; optimizer: string; index: number; point: EvalPoint }
-  | { type: 'runEnd'; optimizer: string; index: number; run: RunResult };
+  | { type: 'sweepStart'; label: string; grid: number[]; steps: number }
+  | { type: 'sweepPoint'; label: string; point: SweepPoint }
+  | { type: 'sweepEnd'; label: string; learningRate: number | null }
+  | { type: 'runStart'; id: string; label: string; seed: number; steps: number; fromStep: number }
+  | { type: 'step'; id: string; step: number; steps: number; loss: number }
+  | { type: 'eval'; id: string; line: Extract<LogLine, { type: 'eval' }> }
+  | { type: 'runEnd'; id: string; run: RunRecord; skipped: boolean };
 
 export interface ComparisonOptions {
-  /** A registered task name (`'fashion-mnist-mlp'`, `'mnist-mlp'`, `'synthetic'`) or a task definition. */
+  /** A registered task name or a task definition. */
   task: string | TaskDefinition;
   optimizers: readonly OptimizerSpec[];
-  /** Training steps per optimizer. */
-  steps: number;
-  /** Batch size. */
-  batch: number;
-  /** Seeds data (synthetic task), initial weights and batch order. */
-  seed: number;
+  /** Training steps per run (default: the task's). */
+  steps?: number;
+  /** Batch size (default: the task's). */
+  batch?: number;
+  /** Seeds of the runs: initial parameters and batch order (default `[0]`); the data uses the first. */
+  seeds?: readonly number[];
+  /** Evaluate on the validation split every this many steps (0: only at the end; default: the task's). */
+  evalEvery?: number;
+  /** Examples of intermediate evaluations (default: the task's, else the whole split). */
+  evalLimit?: number;
+  /** Learning-rate sweep per optimizer before the runs (default: none). */
+  sweep?: SweepOptions | null;
+  /** Training-loss target for steps-to-target (default: chosen from the runs, see {@link targetRule}). */
+  target?: number | null;
+  /** Folder of this comparison's record (logs, checkpoints, summary); without it nothing is written. */
+  outDir?: string;
+  /** Checkpoint an unfinished run every this many steps (default 50; 0: never). Needs `outDir`. */
+  checkpointEvery?: number;
+  /** Continue from what `outDir` holds (default true); false starts over and replaces it. */
+  resume?: boolean;
   /** TensorFlow.js backend to select first (`'wasm'`, `'cpu'`, …); default: keep the current one. */
   backend?: string;
-  /** Evaluate on the test set every this many steps (0: only at the end; default 0). */
-  evalEvery?: number;
-  /** Dataset directory (see `loadMnist`). */
+  /** `engine` option given to every optimizer (default: each optimizer's own, normally `'auto'`). */
+  engine?: string;
   dataDir?: string;
-  /** Download a missing dataset instead of falling back to the synthetic task. */
   download?: boolean;
-  /** Root of the download cache. */
   cacheDir?: string;
-  /** Run the synthetic task when the dataset is not found (default true); false: throw `DataNotFoundError`. */
-  fallbackToSynthetic?: boolean;
+  /** Run a task that needs no data when the dataset is not found (default true). */
+  fallback?: boolean;
+  /** The command line, for the record. */
+  command?: readonly string[];
   onProgress?: (event: ProgressEvent) => void;
+  /** Stops with {@link RunInterrupted} after this many training steps in this call (to test resuming). */
+  interruptAfter?: number;
 }
 
-/** Test-set metrics after `step` training steps. */
-export interface EvalPoint {
-  step: number;
-  testLoss: number;
-  testAccuracy: number;
+/** Thrown when `interruptAfter` steps have run; the checkpoints on disk let a second call resume. */
+export class RunInterrupted extends Error {
+  constructor(readonly stepsRun: number) {
+    super(`interrupted after ${stepsRun} training steps`);
+    this.name = 'RunInterrupted';
+  }
 }
 
-/** Timings of one run, in milliseconds per step unless named otherwise. */
-export interface RunTiming {
-  /** Mean wall time of a whole step: batch upload, forward, backward, optimizer step, loss read-back. */
-  msPerStep: number;
-  /** Mean wall time of `optimizer.applyGradients` alone, synchronized (see {@link timingMethod}). */
-  msPerStepOptimizer: number;
-  /** Medians of the same (robust to the first step's warm-up and state creation). */
-  medianMsPerStep: number;
-  medianMsPerStepOptimizer: number;
-  /** Training time of the run in seconds, evaluations excluded. */
-  trainSeconds: number;
-  /** Time spent evaluating, seconds. */
-  evalSeconds: number;
+/** The summary plus the curves of every run (also in the logs when `outDir` is set). */
+export interface ComparisonOutcome {
+  summary: ComparisonSummary;
+  /** Per run id: the training loss of every step (`losses[i]` is step i + 1), and the evaluations. */
+  curves: Record<string, { losses: number[]; evals: Extract<LogLine, { type: 'eval' }>[] }>;
 }
 
-/** One optimizer's run. */
-export interface RunResult {
-  optimizer: string;
-  /** `optimizer.getConfig()` after training: every option with its default filled in. */
-  options: tf.serialization.ConfigDict;
-  /** Training loss (mean over the batch) before each step's update, one per step. */
-  losses: number[];
-  evals: EvalPoint[];
-  final: {
-    /** Mean training loss over the last 10 % of steps (at least one). */
-    trainLoss: number;
-    testLoss: number;
-    testAccuracy: number;
-  };
-  timing: RunTiming;
-}
-
-/** Where a comparison ran. */
-export interface MachineInfo {
-  cpu: string;
-  cores: number;
-  memoryGiB: number;
-  platform: string;
-  arch: string;
-  node: string;
-  tfjs: string;
-  backend: string;
-}
-
-export interface ComparisonResult {
-  /** Format tag of the results JSON. */
-  format: 'orthoptim-bench/1';
-  /** The task run (`'synthetic'` when it replaced a missing dataset). */
-  task: string;
-  /** The task asked for. */
-  requestedTask: string;
-  /** The dataset directory read, or `'synthetic'`. */
-  dataSource: string;
-  /** Set when the synthetic task replaced the requested one. */
-  fallback: TaskFallback | null;
-  backend: string;
-  steps: number;
-  batch: number;
-  seed: number;
-  evalEvery: number;
-  model: { layers: number[]; activation: 'relu'; loss: 'softmaxCrossEntropy'; parameters: number; init: string };
-  data: { trainCount: number; testCount: number };
-  timingMethod: string;
-  machine: MachineInfo;
-  startedAt: string;
-  wallSeconds: number;
-  runs: RunResult[];
-}
-
-/** How {@link RunTiming} is measured; written into every results file. */
+/** How the timings are measured; written into every summary. */
 export const timingMethod =
   'performance.now() per step. Total: the whole step (batch tensors created, forward + backward with ' +
   'tf.variableGrads, loss read back with await data(), optimizer.applyGradients, tensors disposed). ' +
   'Optimizer: optimizer.applyGradients(grads) alone, started after the loss read-back (so forward and ' +
-  'backward have finished) and stopped after awaiting data() of a 1-element slice of the last updated ' +
-  'parameter (so asynchronous backends have finished the update). Test-set evaluations are not timed.';
+  'backward have finished) and stopped after awaiting data() of a 1-element slice of the last ' +
+  'parameter (so asynchronous backends have finished the update). Evaluations are not timed.';
 
-/** Layer name of the output layer: its kernel is excluded from Muon (Muon's authors: output layers get AdamW). */
-export const outputLayerName = 'logits';
+/** How the default target of steps-to-target is chosen; written into the summary. */
+export const targetRule =
+  "the mean over seeds of AdamW's final smoothed training loss when adamw is compared (steps for each " +
+  "optimizer to reach what AdamW reaches at the end), else the worst optimizer's";
 
 /**
- * The learning rates (and momentum) this benchmark uses per optimizer unless told otherwise: Muon 0.02
- * for hidden matrices with its auxiliary-AdamW defaults for the rest and the output kernel sent to AdamW
- * (KellerJordan/Muon README), AdamW and Adam 1e-3, SGD 0.05 with momentum 0.9. Other optimizers: their
- * library defaults.
+ * Learning rates this benchmark uses when neither the command line nor the task gives one: the
+ * optimizer's library default otherwise. Muon 0.02 (KellerJordan/Muon README), AdamW/Adam 1e-3,
+ * SGD 0.05 with momentum 0.9.
  */
-export function benchDefaults(name: string): Record<string, unknown> {
-  switch (name) {
-    case 'muon':
-      return { learningRate: 0.02, exclude: [`${outputLayerName}/kernel`] };
-    case 'adamw':
-    case 'adam':
-      return { learningRate: 1e-3 };
-    case 'sgd':
-      return { learningRate: 0.05, momentum: 0.9 };
-    default:
-      return {};
+export const defaultLearningRates: Readonly<Record<string, number>> = { muon: 0.02, adamw: 1e-3, adam: 1e-3, sgd: 0.05 };
+
+/**
+ * Options the runner adds for an optimizer unless the spec sets them: SGD's momentum 0.9, and — for
+ * every optimizer with an auxiliary AdamW (an `exclude` option) — the task's embeddings and output layer
+ * sent to AdamW, as the Muon authors prescribe (vectors go there anyway).
+ */
+export function runnerOptions(name: string, params: readonly ParamInit[], variableName: (p: ParamInit) => string): Record<string, unknown> {
+  const info = listOptimizers().find((o) => o.name === name);
+  const out: Record<string, unknown> = {};
+  if (name === 'sgd') out.momentum = 0.9;
+  if (info?.options.includes('exclude') === true) {
+    out.exclude = params
+      .filter((p) => p.role === 'embedding' || p.role === 'head')
+      .map((p) => new RegExp(`^${variableName(p).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`));
   }
+  return out;
 }
 
 /** Selects a backend, importing its package first; an `Error` saying what to install when it is missing. */
@@ -191,7 +176,7 @@ export async function useBackend(name: string): Promise<void> {
 }
 
 /** What the run needs to know about the machine. */
-export function machineInfo(): MachineInfo {
+export function machineInfo(): ComparisonSummary['machine'] {
   const cpus = os.cpus();
   return {
     cpu: cpus[0]?.model.trim() ?? 'unknown',
@@ -205,129 +190,42 @@ export function machineInfo(): MachineInfo {
   };
 }
 
-/** Glorot-uniform kernels and zero biases for an MLP, from the seed (float64 JS, then float32). */
-function initialWeights(sizes: readonly number[], seed: number): { shape: number[]; values: Float32Array }[] {
-  const rand = mulberry32(deriveSeed(seed, 'initial-weights'));
-  const out: { shape: number[]; values: Float32Array }[] = [];
-  for (let l = 0; l + 1 < sizes.length; l++) {
-    const fanIn = sizes[l];
-    const fanOut = sizes[l + 1];
-    const limit = Math.sqrt(6 / (fanIn + fanOut));
-    const kernel = new Float32Array(fanIn * fanOut);
-    for (let i = 0; i < kernel.length; i++) kernel[i] = (2 * rand() - 1) * limit;
-    out.push({ shape: [fanIn, fanOut], values: kernel }, { shape: [fanOut], values: new Float32Array(fanOut) });
+function checkInteger(what: string, v: number, min: number): void {
+  if (!Number.isInteger(v) || v < min) throw new RangeError(`runComparison: ${what} must be an integer >= ${min}, got ${v}`);
+}
+
+/** Trailing mean over `window` steps: `out[i]` = mean of `xs[max(0, i−window+1) … i]`. */
+export function smooth(xs: readonly number[], window: number): number[] {
+  const out: number[] = [];
+  let sum = 0;
+  for (let i = 0; i < xs.length; i++) {
+    sum += xs[i];
+    if (i >= window) sum -= xs[i - window];
+    out.push(sum / Math.min(i + 1, window));
   }
   return out;
 }
 
-/**
- * The MLP's parameters as variables named like a tfjs-layers model's (`hidden1/kernel`, …,
- * `logits/kernel`), under a prefix unique in the process so that comparisons can follow one another.
- */
-function createVariables(init: readonly { shape: number[]; values: Float32Array }[]): tf.Variable[] {
-  const prefix = `bench${variableSet++}`;
-  const layers = init.length / 2;
-  return init.map((w, i) => {
-    const layer = Math.floor(i / 2);
-    const layerName = layer === layers - 1 ? outputLayerName : `hidden${layer + 1}`;
-    const value = tf.tensor(w.values, w.shape);
-    const variable = tf.variable(value, true, `${prefix}/${layerName}/${i % 2 === 0 ? 'kernel' : 'bias'}`);
-    value.dispose();
-    return variable;
-  });
-}
-let variableSet = 0;
-
-/**
- * A dense layer `x·W + b` whose gradient uses explicitly transposed operands: tfjs's own MatMul gradient
- * calls `matMul` with `transposeA`/`transposeB`, which on wasm leaves XNNPACK for a naive loop (8–20×
- * slower, measured: 35 ms instead of 5 ms for 128×512 · (784×512)ᵀ). `inputGrad` false skips dx (first layer).
- */
-function dense(x: tf.Tensor2D, w: tf.Variable, b: tf.Variable, inputGrad: boolean): tf.Tensor2D {
-  if (!inputGrad) {
-    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-      const [wi, bi] = args as [tf.Tensor2D, tf.Tensor1D];
-      return {
-        value: tf.add(tf.matMul(x, wi), bi),
-        gradFunc: (dy: tf.Tensor) => [tf.matMul(tf.transpose(x), dy as tf.Tensor2D), tf.sum(dy, 0)],
-      };
-    });
-    return op(w, b) as tf.Tensor2D;
-  }
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xi, wi, bi, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
-    save([xi, wi]);
-    return {
-      value: tf.add(tf.matMul(xi, wi), bi),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-        tf.matMul(dy as tf.Tensor2D, tf.transpose(saved[1] as tf.Tensor2D)),
-        tf.matMul(tf.transpose(saved[0] as tf.Tensor2D), dy as tf.Tensor2D),
-        tf.sum(dy, 0),
-      ],
-    };
-  });
-  return op(x, w, b) as tf.Tensor2D;
+/** The smoothing window of steps-to-target for a run of `steps` steps: 5 % of the steps, at least 1. */
+export function smoothingWindow(steps: number): number {
+  return Math.max(1, Math.round(steps / 20));
 }
 
-/** Logits of the ReLU MLP whose kernels and biases alternate in `variables`. */
-function forward(variables: readonly tf.Variable[], x: tf.Tensor2D): tf.Tensor2D {
-  let h = x;
-  const layers = variables.length / 2;
-  for (let l = 0; l < layers; l++) {
-    h = dense(h, variables[2 * l], variables[2 * l + 1], l > 0);
-    if (l < layers - 1) h = tf.relu(h);
-  }
-  return h;
+/** First step (1-based) whose smoothed loss is ≤ `target`, or null. */
+export function stepsToTarget(losses: readonly number[], target: number, window: number): number | null {
+  const s = smooth(losses, window);
+  const i = s.findIndex((v) => v <= target);
+  return i < 0 ? null : i + 1;
 }
 
-/** Rows `indices` of a split as an `[n, inputSize]` batch and one-hot `[n, numClasses]` labels. */
-function gather(split: Split, indices: ArrayLike<number>, inputSize: number, numClasses: number): { x: tf.Tensor2D; y: tf.Tensor2D } {
-  const n = indices.length;
-  const xs = new Float32Array(n * inputSize);
-  const ys = new Float32Array(n * numClasses);
-  for (let r = 0; r < n; r++) {
-    const i = indices[r];
-    xs.set(split.images.subarray(i * inputSize, (i + 1) * inputSize), r * inputSize);
-    ys[r * numClasses + split.labels[i]] = 1;
-  }
-  return { x: tf.tensor2d(xs, [n, inputSize]), y: tf.tensor2d(ys, [n, numClasses]) };
-}
-
-/**
- * One untimed forward and backward pass, so that the backend's one-time kernel set-up is not charged to
- * whichever optimizer runs first. Parameters are not changed.
- */
-function warmUp(variables: tf.Variable[], split: Split, batch: number, inputSize: number, numClasses: number): void {
-  const { x, y } = gather(split, Array.from({ length: batch }, (_, i) => i), inputSize, numClasses);
-  const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, forward(variables, x)) as tf.Scalar, variables);
-  value.dataSync();
-  tf.dispose([x, y, value, ...Object.values(grads)]);
-}
-
-const evalChunk = 1000;
-
-function evaluate(variables: readonly tf.Variable[], split: Split, inputSize: number, numClasses: number, step: number): EvalPoint {
-  let lossSum = 0;
-  let correct = 0;
-  for (let start = 0; start < split.count; start += evalChunk) {
-    const end = Math.min(split.count, start + evalChunk);
-    const indices = Array.from({ length: end - start }, (_, k) => start + k);
-    const [loss, hits] = tf.tidy(() => {
-      const { x, y } = gather(split, indices, inputSize, numClasses);
-      const logits = forward(variables, x);
-      const l = tf.losses.softmaxCrossEntropy(y, logits, undefined, 0, tf.Reduction.SUM);
-      const h = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(y, 1)), 'float32'));
-      return [l, h];
-    });
-    lossSum += loss.dataSync()[0];
-    correct += hits.dataSync()[0];
-    tf.dispose([loss, hits]);
-  }
-  return { step, testLoss: lossSum / split.count, testAccuracy: correct / split.count };
-}
-
-function mean(xs: readonly number[]): number {
-  return xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
+/** Mean, sample standard deviation, min and max of the finite values. */
+export function stat(values: readonly (number | null)[]): Stat {
+  const xs = values.filter((v): v is number => v !== null && Number.isFinite(v));
+  const n = xs.length;
+  if (n === 0) return { mean: NaN, std: NaN, min: NaN, max: NaN, n: 0 };
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  const std = n > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : 0;
+  return { mean, std, min: Math.min(...xs), max: Math.max(...xs), n };
 }
 
 function median(xs: readonly number[]): number {
@@ -337,174 +235,576 @@ function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-function checkInteger(what: string, v: number, min: number): void {
-  if (!Number.isInteger(v) || v < min) throw new RangeError(`runComparison: ${what} must be an integer >= ${min}, got ${v}`);
+/** JSON with non-finite numbers as null (JSON.stringify does that) and a trailing newline. */
+function toJson(value: unknown): string {
+  return `${JSON.stringify(value, null, 1)}\n`;
+}
+
+function writeAtomic(path: string, text: string | Uint8Array): void {
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
+}
+
+/** The log-spaced sweep factors. */
+export function sweepFactors(options: SweepOptions): number[] {
+  if (options.factors !== undefined) {
+    if (options.factors.length === 0 || !options.factors.every((f) => Number.isFinite(f) && f > 0)) {
+      throw new RangeError(`runComparison: sweep factors must be positive numbers, got [${options.factors.join(', ')}]`);
+    }
+    return [...options.factors];
+  }
+  const points = options.points ?? 5;
+  checkInteger('sweep points', points, 1);
+  if (points === 1) return [1];
+  return Array.from({ length: points }, (_, i) => 10 ** (-1 + (2 * i) / (points - 1)));
+}
+
+/** The variables of a task's parameters, named `orthoptim-bench/<name>` (names are stable across processes, so checkpoints match). */
+function createVariables(init: readonly ParamInit[]): tf.Variable[] {
+  return init.map((p) => {
+    const value = tf.tensor(p.values, p.shape);
+    const v = tf.variable(value, true, variableName(p));
+    value.dispose();
+    return v;
+  });
+}
+
+function variableName(p: ParamInit): string {
+  return `orthoptim-bench/${p.name}`;
+}
+
+function assignAll(variables: readonly tf.Variable[], values: readonly { shape: number[]; values: Float32Array }[]): void {
+  tf.tidy(() => variables.forEach((v, i) => v.assign(tf.tensor(values[i].values, values[i].shape))));
+}
+
+/** One untimed forward and backward pass, so the backend's one-time set-up is charged to no optimizer. */
+function warmUp(instance: TaskInstance, variables: tf.Variable[], batch: number): void {
+  const b = instance.batch(Uint32Array.from({ length: batch }, (_, i) => i));
+  const { value, grads } = tf.variableGrads(() => instance.loss(variables, b), variables);
+  value.dataSync();
+  tf.dispose([value, ...Object.values(grads), ...b.tensors]);
+}
+
+interface TrainContext {
+  instance: TaskInstance;
+  variables: tf.Variable[];
+  init: ParamInit[];
+  batch: number;
+  evalEvery: number;
+  evalLimit: number | undefined;
+  emit: (event: ProgressEvent) => void;
+  budget: { left: number; ran: number };
+}
+
+interface TrainRequest {
+  id: string;
+  label: string;
+  optimizerName: string;
+  options: Record<string, unknown>;
+  seed: number;
+  steps: number;
+  /** Log, checkpoint and record folder; null: keep everything in memory (sweep trials, no outDir). */
+  dir: string | null;
+  checkpointEvery: number;
+  /** Evaluate at the end only, on the validation split (sweep trials). */
+  trial: boolean;
+}
+
+interface TrainResult {
+  losses: number[];
+  evals: Extract<LogLine, { type: 'eval' }>[];
+  final: RunFinal;
+  timing: RunRecord['timing'];
+  options: Record<string, unknown>;
+  resumed: boolean;
+  diverged: number | null;
+  cumulativeWallMs: number[];
+}
+
+interface RunState {
+  step: number;
+  wallMs: number;
+  evalMs: number;
+  stepMs: number[];
+  optimizerMs: number[];
+}
+
+function readLog(path: string): LogLine[] {
+  if (!existsSync(path)) return [];
+  const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.length > 0);
+  return lines.map((l, i) => {
+    try {
+      return JSON.parse(l) as LogLine;
+    } catch {
+      throw new Error(`${path}:${i + 1}: not a JSON line`);
+    }
+  });
+}
+
+async function train(ctx: TrainContext, req: TrainRequest): Promise<TrainResult> {
+  const { instance, variables } = ctx;
+  const logPath = req.dir === null ? null : join(req.dir, 'logs', `${req.id}.jsonl`);
+  const ckptDir = req.dir === null ? null : join(req.dir, 'checkpoints', req.id);
+  const optimizer: TransformOptimizer = createOptimizer(req.optimizerName, req.options);
+  const sampler = new BatchSampler(instance.trainCount, ctx.batch, deriveSeed(req.seed, 'batch-order'));
+  const state: RunState = { step: 0, wallMs: 0, evalMs: 0, stepMs: [], optimizerMs: [] };
+  const losses: number[] = [];
+  const cumulative: number[] = [];
+  const evals: Extract<LogLine, { type: 'eval' }>[] = [];
+  let resumed = false;
+  const log = (line: LogLine): void => {
+    if (logPath !== null) appendFileSync(logPath, `${JSON.stringify(line)}\n`);
+  };
+  try {
+    const init = instance.initialParams(req.seed);
+    assignAll(variables, init);
+    if (ckptDir !== null && logPath !== null) {
+      mkdirSync(join(req.dir!, 'logs'), { recursive: true });
+      if (existsSync(join(ckptDir, 'run.json'))) {
+        // Resume: parameters, optimizer state, timers, the log up to the checkpoint, the sampler replayed.
+        const meta = JSON.parse(readFileSync(join(ckptDir, 'run.json'), 'utf8')) as RunState & { id: string };
+        const bytes = readFileSync(join(ckptDir, 'params.bin'));
+        const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+        let offset = 0;
+        assignAll(
+          variables,
+          init.map((p) => {
+            const values = all.subarray(offset, offset + p.values.length);
+            offset += p.values.length;
+            return { shape: p.shape, values };
+          }),
+        );
+        if (offset !== all.length) throw new Error(`${ckptDir}: params.bin does not fit the task's parameters`);
+        await loadCheckpoint(optimizer, ckptDir);
+        Object.assign(state, meta);
+        const kept = readLog(logPath).filter((l) => l.step <= meta.step);
+        writeFileSync(logPath, kept.map((l) => `${JSON.stringify(l)}\n`).join(''));
+        for (const l of kept) {
+          if (l.type === 'step') {
+            losses.push(l.loss);
+            cumulative.push(l.wallMs);
+          } else evals.push(l);
+        }
+        for (let s = 0; s < meta.step; s++) sampler.next();
+        resumed = true;
+      } else {
+        writeFileSync(logPath, '');
+      }
+    }
+    ctx.emit({ type: 'runStart', id: req.id, label: req.label, seed: req.seed, steps: req.steps, fromStep: state.step });
+    const last = variables[variables.length - 1];
+    const evaluate = (split: 'validation' | 'test', limit: number | undefined, step: number): Extract<LogLine, { type: 'eval' }> => {
+      const e0 = performance.now();
+      const m = instance.evaluate(variables, split, limit);
+      state.evalMs += performance.now() - e0;
+      const examples = Math.min(limit ?? Infinity, split === 'validation' ? instance.splits.validation : instance.splits.test);
+      return { type: 'eval', step, split, loss: m.loss, metric: m.metric, wallMs: state.wallMs, examples };
+    };
+    let diverged: number | null = null;
+    while (state.step < req.steps) {
+      if (ctx.budget.left <= 0) throw new RunInterrupted(ctx.budget.ran);
+      const t0 = performance.now();
+      const b = instance.batch(sampler.next());
+      const { value, grads } = tf.variableGrads(() => instance.loss(variables, b), variables);
+      const loss = (await value.data())[0];
+      const t1 = performance.now();
+      let t2 = t1;
+      if (Number.isFinite(loss)) {
+        optimizer.applyGradients(grads);
+        const probe = tf.tidy(() => tf.slice(tf.reshape(last, [-1]), 0, 1));
+        await probe.data();
+        probe.dispose();
+        t2 = performance.now();
+      }
+      tf.dispose([value, ...b.tensors, ...Object.values(grads)]);
+      const t3 = performance.now();
+      state.step++;
+      ctx.budget.left--;
+      ctx.budget.ran++;
+      state.wallMs += t3 - t0;
+      state.stepMs.push(t3 - t0);
+      state.optimizerMs.push(t2 - t1);
+      losses.push(loss);
+      cumulative.push(state.wallMs);
+      log({ type: 'step', step: state.step, loss, wallMs: state.wallMs, optimizerMs: t2 - t1 });
+      ctx.emit({ type: 'step', id: req.id, step: state.step, steps: req.steps, loss });
+      if (!Number.isFinite(loss)) {
+        diverged = state.step;
+        break;
+      }
+      if (!req.trial && ctx.evalEvery > 0 && state.step % ctx.evalEvery === 0 && state.step < req.steps) {
+        const line = evaluate('validation', ctx.evalLimit, state.step);
+        evals.push(line);
+        log(line);
+        ctx.emit({ type: 'eval', id: req.id, line });
+      }
+      if (ckptDir !== null && req.checkpointEvery > 0 && state.step % req.checkpointEvery === 0 && state.step < req.steps) {
+        await checkpoint(ckptDir, variables, optimizer, state, req.id);
+      }
+    }
+    let final: RunFinal;
+    const tail = Math.max(1, Math.ceil(req.steps / 10));
+    const trainLoss = losses.slice(-tail).reduce((a, b) => a + b, 0) / Math.min(tail, losses.length);
+    if (diverged !== null) {
+      final = { trainLoss: NaN, validationLoss: NaN, validationMetric: NaN, testLoss: NaN, testMetric: NaN };
+    } else if (req.trial) {
+      const v = evaluate('validation', undefined, state.step);
+      final = { trainLoss, validationLoss: v.loss, validationMetric: v.metric, testLoss: NaN, testMetric: NaN };
+    } else {
+      const v = evaluate('validation', undefined, state.step);
+      const t = evaluate('test', undefined, state.step);
+      for (const line of [v, t]) {
+        evals.push(line);
+        log(line);
+        ctx.emit({ type: 'eval', id: req.id, line });
+      }
+      final = { trainLoss, validationLoss: v.loss, validationMetric: v.metric, testLoss: t.loss, testMetric: t.metric };
+    }
+    const timing = {
+      msPerStep: state.stepMs.reduce((a, b) => a + b, 0) / Math.max(1, state.stepMs.length),
+      msPerStepOptimizer: state.optimizerMs.reduce((a, b) => a + b, 0) / Math.max(1, state.optimizerMs.length),
+      medianMsPerStep: median(state.stepMs),
+      medianMsPerStepOptimizer: median(state.optimizerMs),
+      trainSeconds: state.wallMs / 1000,
+      evalSeconds: state.evalMs / 1000,
+    };
+    return {
+      losses,
+      evals,
+      final,
+      timing,
+      options: optimizer.getConfig() as Record<string, unknown>,
+      resumed,
+      diverged,
+      cumulativeWallMs: cumulative,
+    };
+  } finally {
+    optimizer.dispose();
+  }
+}
+
+async function checkpoint(dir: string, variables: readonly tf.Variable[], optimizer: TransformOptimizer, state: RunState, id: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  // The marker goes first and last: a checkpoint is complete only when run.json matches the step.
+  rmSync(join(dir, 'run.json'), { force: true });
+  const arrays = await Promise.all(variables.map((v) => v.data() as Promise<Float32Array>));
+  const total = arrays.reduce((n, a) => n + a.length, 0);
+  const all = new Float32Array(total);
+  let offset = 0;
+  for (const a of arrays) {
+    all.set(a, offset);
+    offset += a.length;
+  }
+  writeAtomic(join(dir, 'params.bin'), new Uint8Array(all.buffer));
+  await saveCheckpoint(optimizer, dir);
+  writeAtomic(join(dir, 'run.json'), toJson({ id, ...state }));
 }
 
 /**
- * Trains the task's MLP once per optimizer, from identical initial weights on identical batches, and
- * returns losses, test metrics and timings. The backend is selected first when `backend` is given.
+ * Trains the task's model once per optimizer and seed — same initial parameters, same batches — after an
+ * optional learning-rate sweep, and returns (and with `outDir`, writes) the record of the comparison.
  */
-export async function runComparison(options: ComparisonOptions): Promise<ComparisonResult> {
-  const { steps, batch, seed } = options;
-  const evalEvery = options.evalEvery ?? 0;
-  checkInteger('steps', steps, 1);
-  checkInteger('batch', batch, 1);
-  checkInteger('seed', seed, 0);
-  checkInteger('evalEvery', evalEvery, 0);
+export async function runComparison(options: ComparisonOptions): Promise<ComparisonOutcome> {
+  const requested = typeof options.task === 'string' ? getTask(options.task) : options.task;
   if (options.optimizers.length === 0) throw new RangeError('runComparison: optimizers is empty');
   const known = new Set(listOptimizers().map((o) => o.name));
+  const labels = new Set<string>();
   for (const o of options.optimizers) {
     if (!known.has(o.name)) throw new RangeError(`runComparison: unknown optimizer '${o.name}' (known: ${[...known].join(', ')})`);
+    const label = o.label ?? o.name;
+    if (labels.has(label)) throw new RangeError(`runComparison: two entries are labelled '${label}': give them different labels`);
+    labels.add(label);
   }
-  const requested = typeof options.task === 'string' ? getTask(options.task) : options.task;
+  const seeds = options.seeds ?? [0];
+  if (seeds.length === 0) throw new RangeError('runComparison: seeds is empty');
+  for (const s of seeds) checkInteger('seed', s, 0);
+  if (new Set(seeds).size !== seeds.length) throw new RangeError(`runComparison: seeds repeat: [${seeds.join(', ')}]`);
+  const checkpointEvery = options.checkpointEvery ?? 50;
+  checkInteger('checkpointEvery', checkpointEvery, 0);
+  if (options.interruptAfter !== undefined) checkInteger('interruptAfter', options.interruptAfter, 0);
 
   const startedAt = new Date();
   const wallStart = performance.now();
   if (options.backend !== undefined) await useBackend(options.backend);
   const emit = options.onProgress ?? (() => undefined);
 
-  const { task, data, fallback } = await loadTaskData(requested, {
-    seed,
+  const { task, instance, fallback } = await loadTask(requested, {
+    seed: seeds[0],
     dataDir: options.dataDir,
     download: options.download,
     cacheDir: options.cacheDir,
-    fallback: options.fallbackToSynthetic ?? true,
+    fallback: options.fallback ?? true,
   });
-  emit({ type: 'data', task: task.name, source: data.source, fallback });
-  if (batch > data.train.count) {
-    throw new RangeError(`runComparison: batch ${batch} is larger than the training set (${data.train.count} examples)`);
+  // When another task replaced the requested one, its own defaults apply.
+  const d = task.defaults;
+  const steps = fallback === null ? (options.steps ?? d.steps) : Math.min(options.steps ?? d.steps, d.steps);
+  const batch = fallback === null ? (options.batch ?? d.batch) : d.batch;
+  const evalEvery = options.evalEvery ?? d.evalEvery;
+  const evalLimit = options.evalLimit ?? d.evalLimit;
+  checkInteger('steps', steps, 1);
+  checkInteger('batch', batch, 1);
+  checkInteger('evalEvery', evalEvery, 0);
+  emit({ type: 'data', task: task.name, source: instance.source, fallback });
+  if (batch > instance.trainCount) {
+    instance.dispose();
+    throw new RangeError(`runComparison: batch ${batch} is larger than the training set (${instance.trainCount} examples)`);
   }
-  const { inputSize, numClasses } = task;
-  const sizes = [inputSize, ...task.hidden, numClasses];
-  const init = initialWeights(sizes, seed);
-  const batchSeed = deriveSeed(seed, 'batch-order');
+  const dir = options.outDir ?? null;
+  if (dir !== null) {
+    if (options.resume === false) rmSync(dir, { recursive: true, force: true });
+    mkdirSync(join(dir, 'runs'), { recursive: true });
+    // What was run there must be what runs now, or resuming would mix two experiments.
+    const settings = {
+      task: task.name,
+      steps,
+      batch,
+      seeds,
+      evalEvery,
+      evalLimit: evalLimit ?? null,
+      sweep: options.sweep == null ? null : { factors: sweepFactors(options.sweep), steps: options.sweep.steps ?? null },
+      engine: options.engine ?? null,
+      backend: tf.getBackend(),
+      optimizers: options.optimizers.map((o) => ({ name: o.name, label: o.label ?? o.name, options: o.options ?? {} })),
+    };
+    const file = join(dir, 'settings.json');
+    const text = JSON.stringify(settings, (_k, v: unknown) => (v instanceof RegExp ? String(v) : v), 1);
+    if (existsSync(file)) {
+      const before = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      const now = JSON.parse(text) as Record<string, unknown>;
+      const differ = Object.keys(now).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(now[k]));
+      if (differ.length > 0) {
+        instance.dispose();
+        throw new Error(
+          `${dir} holds runs made with other settings (${differ.map((k) => `${k}: ${JSON.stringify(before[k])} there, ${JSON.stringify(now[k])} now`).join('; ')}): ` +
+            'use another output folder, or start over (--fresh)',
+        );
+      }
+    } else {
+      writeAtomic(file, `${text}\n`);
+    }
+  }
 
-  const variables = createVariables(init);
-  const runs: RunResult[] = [];
+  const sweepSteps = options.sweep == null ? 0 : (options.sweep.steps ?? Math.max(10, Math.round(steps / 5)));
+  const factors = options.sweep == null ? null : sweepFactors(options.sweep);
+  const init0 = instance.initialParams(seeds[0]);
+  const variables = createVariables(init0);
+  const ctx: TrainContext = {
+    instance,
+    variables,
+    init: init0,
+    batch,
+    evalEvery,
+    evalLimit,
+    emit,
+    budget: { left: options.interruptAfter ?? Infinity, ran: 0 },
+  };
+  const runs: RunRecord[] = [];
+  const curves: ComparisonOutcome['curves'] = {};
+  const sweeps = new Map<string, SweepPoint[]>();
+  const chosen = new Map<string, number | null>();
   try {
-    warmUp(variables, data.train, batch, inputSize, numClasses);
-    const lastVariable = variables[variables.length - 1];
-    for (const [index, spec] of options.optimizers.entries()) {
-      // Every run starts from the same weights.
-      tf.tidy(() => variables.forEach((v, i) => v.assign(tf.tensor(init[i].values, init[i].shape))));
-      const optimizer = createOptimizer(spec.name, { ...benchDefaults(spec.name), ...(spec.options ?? {}) });
-      try {
-        runs.push(await trainOne({ variables, lastVariable, optimizer, spec, index, data, inputSize, numClasses, batchSeed, steps, batch, evalEvery, emit }));
-      } finally {
-        optimizer.dispose();
+    warmUp(instance, variables, batch);
+    for (const spec of options.optimizers) {
+      const label = spec.label ?? spec.name;
+      const base: Record<string, unknown> = {
+        ...runnerOptions(spec.name, init0, variableName),
+        ...(options.engine === undefined ? {} : { engine: options.engine }),
+        ...(spec.options ?? {}),
+      };
+      const given = spec.options?.learningRate;
+      const lr0 = typeof given === 'number' ? given : (d.learningRates?.[spec.name] ?? defaultLearningRates[spec.name]);
+      let learningRate: number | null = typeof lr0 === 'number' ? lr0 : null;
+      if (factors !== null) {
+        const defaultLr = learningRate ?? defaultOptimizerLearningRate(spec.name);
+        const grid = factors.map((f) => defaultLr * f);
+        const sweepFile = dir === null ? null : join(dir, 'runs', `sweep-${label}.json`);
+        let points: SweepPoint[];
+        if (sweepFile !== null && existsSync(sweepFile)) {
+          points = (JSON.parse(readFileSync(sweepFile, 'utf8')) as { points: SweepPoint[] }).points;
+        } else {
+          emit({ type: 'sweepStart', label, grid, steps: sweepSteps });
+          points = [];
+          for (const lr of grid) {
+            const r = await train(ctx, {
+              id: `${label}-sweep-lr${lr}`,
+              label,
+              optimizerName: spec.name,
+              options: { ...base, learningRate: lr },
+              seed: seeds[0],
+              steps: sweepSteps,
+              dir: null,
+              checkpointEvery: 0,
+              trial: true,
+            });
+            const v = r.final.validationLoss;
+            const point = { learningRate: lr, validationLoss: Number.isFinite(v) ? v : null };
+            points.push(point);
+            emit({ type: 'sweepPoint', label, point });
+          }
+          if (sweepFile !== null) writeAtomic(sweepFile, toJson({ label, steps: sweepSteps, points }));
+        }
+        let best: SweepPoint | null = null;
+        for (const p of points) if (p.validationLoss !== null && (best === null || p.validationLoss < best.validationLoss!)) best = p;
+        learningRate = best?.learningRate ?? null;
+        sweeps.set(label, points);
+        emit({ type: 'sweepEnd', label, learningRate });
+        if (learningRate === null) continue; // every trial diverged: nothing to run
+      }
+      chosen.set(label, learningRate);
+      const runOptions = learningRate === null ? base : { ...base, learningRate };
+      for (const seed of seeds) {
+        const id = `${label}-s${seed}`;
+        const recordFile = dir === null ? null : join(dir, 'runs', `${id}.json`);
+        if (recordFile !== null && existsSync(recordFile) && options.resume !== false) {
+          const saved = JSON.parse(readFileSync(recordFile, 'utf8')) as RunRecord;
+          const lines = readLog(join(dir!, saved.log));
+          curves[id] = {
+            losses: lines.filter((l) => l.type === 'step').map((l) => l.loss ?? NaN),
+            evals: lines.filter((l): l is Extract<LogLine, { type: 'eval' }> => l.type === 'eval'),
+          };
+          runs.push(saved);
+          emit({ type: 'runEnd', id, run: saved, skipped: true });
+          continue;
+        }
+        const r = await train(ctx, {
+          id,
+          label,
+          optimizerName: spec.name,
+          options: runOptions,
+          seed,
+          steps,
+          dir,
+          checkpointEvery: dir === null ? 0 : checkpointEvery,
+          trial: false,
+        });
+        const record: RunRecord = {
+          id,
+          optimizer: spec.name,
+          label,
+          seed,
+          learningRate,
+          options: r.options,
+          log: `logs/${id}.jsonl`,
+          final: r.final,
+          timing: r.timing,
+          stepsToTarget: null,
+          secondsToTarget: null,
+          resumed: r.resumed,
+          diverged: r.diverged,
+        };
+        curves[id] = { losses: r.losses, evals: r.evals };
+        if (recordFile !== null) {
+          writeAtomic(recordFile, toJson(record));
+          rmSync(join(dir!, 'checkpoints', id), { recursive: true, force: true });
+        }
+        runs.push(record);
+        emit({ type: 'runEnd', id, run: record, skipped: false });
       }
     }
   } finally {
     tf.dispose(variables);
+    instance.dispose();
   }
 
-  const parameters = init.reduce((a, w) => a + w.values.length, 0);
-  return {
-    format: 'orthoptim-bench/1',
+  // Steps-to-target, from the logged curves.
+  const window = smoothingWindow(steps);
+  let target: ComparisonSummary['target'] = null;
+  const finalSmoothed = (id: string): number => {
+    const s = smooth(curves[id].losses, window);
+    return s.length === 0 ? NaN : s[s.length - 1];
+  };
+  if (options.target != null) {
+    target = { value: options.target, rule: 'given on the command line', smoothing: window };
+  } else if (runs.length > 0) {
+    const byLabel = new Map<string, number[]>();
+    for (const r of runs) byLabel.set(r.label, [...(byLabel.get(r.label) ?? []), finalSmoothed(r.id)]);
+    const means = [...byLabel.entries()].map(([l, v]) => [l, stat(v).mean] as const).filter(([, m]) => Number.isFinite(m));
+    const adamw = means.find(([l]) => l === 'adamw');
+    const value = adamw?.[1] ?? Math.max(...means.map(([, m]) => m));
+    if (Number.isFinite(value)) target = { value, rule: targetRule, smoothing: window };
+  }
+  if (target !== null) {
+    for (const r of runs) {
+      const s = stepsToTarget(curves[r.id].losses, target.value, window);
+      r.stepsToTarget = s;
+      r.secondsToTarget = s === null ? null : stepWallSeconds(dir, r, curves[r.id].losses.length, s);
+    }
+  }
+  const aggregates: Aggregate[] = [];
+  for (const spec of options.optimizers) {
+    const label = spec.label ?? spec.name;
+    const rs = runs.filter((r) => r.label === label);
+    aggregates.push({
+      label,
+      optimizer: spec.name,
+      learningRate: chosen.get(label) ?? null,
+      trainLoss: stat(rs.map((r) => r.final.trainLoss)),
+      validationLoss: stat(rs.map((r) => r.final.validationLoss)),
+      validationMetric: stat(rs.map((r) => r.final.validationMetric)),
+      testLoss: stat(rs.map((r) => r.final.testLoss)),
+      testMetric: stat(rs.map((r) => r.final.testMetric)),
+      msPerStep: stat(rs.map((r) => r.timing.msPerStep)),
+      msPerStepOptimizer: stat(rs.map((r) => r.timing.msPerStepOptimizer)),
+      stepsToTarget: stat(rs.map((r) => r.stepsToTarget)),
+      secondsToTarget: stat(rs.map((r) => r.secondsToTarget)),
+      sweep: sweeps.get(label) ?? null,
+    });
+  }
+  const summary: ComparisonSummary = {
+    format: 'orthoptim-bench/2',
     task: task.name,
     requestedTask: requested.name,
-    dataSource: data.source,
-    fallback,
+    taskSummary: task.summary,
+    model: instance.model,
+    metric: instance.metric,
+    dataSource: instance.source,
+    fallback: fallback?.message ?? null,
+    splits: instance.splits,
+    parameters: init0.reduce((a, p) => a + p.values.length, 0),
     backend: tf.getBackend(),
+    engine: describeEngineSafe(options.engine),
     steps,
     batch,
-    seed,
+    seeds: [...seeds],
     evalEvery,
-    model: {
-      layers: sizes,
-      activation: 'relu',
-      loss: 'softmaxCrossEntropy',
-      parameters,
-      init: 'Glorot-uniform kernels (mulberry32 from the seed), zero biases; identical for every optimizer',
-    },
-    data: { trainCount: data.train.count, testCount: data.test.count },
+    sweep: factors === null ? null : { grid: factors, steps: sweepSteps },
+    target,
     timingMethod,
     machine: machineInfo(),
+    command: [...(options.command ?? [])],
     startedAt: startedAt.toISOString(),
     wallSeconds: (performance.now() - wallStart) / 1000,
     runs,
+    aggregates,
   };
+  if (dir !== null) writeAtomic(join(dir, 'summary.json'), toJson(summary));
+  return { summary, curves };
 }
 
-interface TrainArgs {
-  variables: tf.Variable[];
-  lastVariable: tf.Variable;
-  optimizer: TransformOptimizer;
-  spec: OptimizerSpec;
-  index: number;
-  data: { train: Split; test: Split };
-  inputSize: number;
-  numClasses: number;
-  batchSeed: number;
-  steps: number;
-  batch: number;
-  evalEvery: number;
-  emit: (event: ProgressEvent) => void;
-}
-
-async function trainOne(a: TrainArgs): Promise<RunResult> {
-  const { variables, lastVariable, optimizer, spec, index, data, inputSize, numClasses, steps, evalEvery, emit } = a;
-  const sampler = new BatchSampler(data.train.count, a.batch, a.batchSeed);
-  const losses: number[] = [];
-  const stepMs: number[] = [];
-  const optimizerMs: number[] = [];
-  const evals: EvalPoint[] = [];
-  let evalMs = 0;
-  emit({ type: 'runStart', optimizer: spec.name, index, steps });
-
-  for (let step = 0; step < steps; step++) {
-    const t0 = performance.now();
-    const { x, y } = gather(data.train, sampler.next(), inputSize, numClasses);
-    const { value, grads } = tf.variableGrads(
-      () => tf.losses.softmaxCrossEntropy(y, forward(variables, x)) as tf.Scalar,
-      variables,
-    );
-    const loss = (await value.data())[0];
-    const t1 = performance.now();
-    optimizer.applyGradients(grads);
-    const probe = tf.tidy(() => tf.slice(tf.reshape(lastVariable, [-1]), 0, 1));
-    await probe.data();
-    const t2 = performance.now();
-    tf.dispose([x, y, value, probe, ...Object.values(grads)]);
-    const t3 = performance.now();
-    losses.push(loss);
-    stepMs.push(t3 - t0);
-    optimizerMs.push(t2 - t1);
-    emit({ type: 'step', optimizer: spec.name, index, step: step + 1, steps, loss });
-    if (!Number.isFinite(loss)) {
-      throw new Error(`${spec.name}: the training loss became ${loss} at step ${step} (learning rate too high?)`);
-    }
-    if (evalEvery > 0 && (step + 1) % evalEvery === 0 && step + 1 < steps) {
-      const e0 = performance.now();
-      const point = evaluate(variables, data.test, inputSize, numClasses, step + 1);
-      evalMs += performance.now() - e0;
-      evals.push(point);
-      emit({ type: 'eval', optimizer: spec.name, index, point });
-    }
+/** Training seconds at step `s` of a run, from its log (or from the mean step time when there is no log). */
+function stepWallSeconds(dir: string | null, r: RunRecord, total: number, s: number): number {
+  if (dir !== null) {
+    const line = readLog(join(dir, r.log)).find((l) => l.type === 'step' && l.step === s);
+    if (line !== undefined) return line.wallMs / 1000;
   }
-  const e0 = performance.now();
-  const last = evaluate(variables, data.test, inputSize, numClasses, steps);
-  evalMs += performance.now() - e0;
-  evals.push(last);
-  emit({ type: 'eval', optimizer: spec.name, index, point: last });
+  return (r.timing.trainSeconds * s) / Math.max(1, total);
+}
 
-  const tail = Math.max(1, Math.ceil(steps / 10));
-  const run: RunResult = {
-    optimizer: spec.name,
-    options: optimizer.getConfig(),
-    losses,
-    evals,
-    final: { trainLoss: mean(losses.slice(-tail)), testLoss: last.testLoss, testAccuracy: last.testAccuracy },
-    timing: {
-      msPerStep: mean(stepMs),
-      msPerStepOptimizer: mean(optimizerMs),
-      medianMsPerStep: median(stepMs),
-      medianMsPerStepOptimizer: median(optimizerMs),
-      trainSeconds: stepMs.reduce((s, v) => s + v, 0) / 1000,
-      evalSeconds: evalMs / 1000,
-    },
-  };
-  emit({ type: 'runEnd', optimizer: spec.name, index, run });
-  return run;
+function defaultOptimizerLearningRate(name: string): number {
+  const o = createOptimizer(name);
+  try {
+    const lr = o.getConfig().learningRate;
+    if (typeof lr !== 'number') throw new RangeError(`runComparison: cannot sweep ${name}: its learning rate is not a number`);
+    return lr;
+  } finally {
+    o.dispose();
+  }
+}
+
+function describeEngineSafe(engine: string | undefined): string {
+  try {
+    return describeEngine(engine as EngineChoice | undefined, tf.getBackend());
+  } catch {
+    return 'unknown';
+  }
 }

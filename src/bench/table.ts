@@ -3,7 +3,8 @@
  * so the same text reads well in a terminal and renders as a table when pasted into a README or an issue.
  * @module
  */
-import type { ComparisonResult } from './runner.js';
+import type { ComparisonSummary, Stat } from './results.js';
+import type { MetricInfo } from './tasks/types.js';
 
 /** Column alignment. */
 export type Align = 'left' | 'right';
@@ -63,27 +64,47 @@ export function formatNumber(value: number, digits: number): string {
   return Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
 }
 
+/** `mean ± std` (just the mean for one value), `n/a` when there is none. */
+export function formatStat(st: Stat, digits: number, scale = 1): string {
+  if (st.n === 0) return 'n/a';
+  const m = (st.mean * scale).toFixed(digits);
+  return st.n > 1 ? `${m} ± ${(st.std * scale).toFixed(digits)}` : m;
+}
+
+/** A metric's value as text: accuracies as percentages, others with 4 decimals. */
+export function formatMetric(metric: MetricInfo, st: Stat): string {
+  return metric.name === 'accuracy' ? (st.n === 0 ? 'n/a' : `${formatStat(st, 2, 100)}%`) : formatStat(st, 4);
+}
+
 /**
- * The summary table of a comparison: per optimizer the final training loss (mean of the last 10 % of
- * steps), test accuracy and loss, and milliseconds per step in total and inside the optimizer.
+ * The summary table of a comparison, one row per optimizer (mean ± std over seeds): learning rate,
+ * final training loss (mean of the last 10 % of steps), validation loss and metric, test metric,
+ * steps to the target loss (with how many seeds reached it), ms per step in total and in the optimizer.
  */
-export function comparisonTable(result: Pick<ComparisonResult, 'runs'>): string {
+export function comparisonTable(summary: Pick<ComparisonSummary, 'aggregates' | 'metric' | 'seeds'>): string {
+  const seeds = summary.seeds.length;
   return formatTable(
     [
       { header: 'optimizer' },
-      { header: 'train loss (last 10%)', align: 'right' },
-      { header: 'test acc', align: 'right' },
-      { header: 'test loss', align: 'right' },
+      { header: 'lr', align: 'right' },
+      { header: 'train loss', align: 'right' },
+      { header: 'val loss', align: 'right' },
+      { header: `val ${summary.metric.name}`, align: 'right' },
+      { header: `test ${summary.metric.name}`, align: 'right' },
+      { header: 'steps to target', align: 'right' },
       { header: 'ms/step', align: 'right' },
       { header: 'optimizer ms/step', align: 'right' },
     ],
-    result.runs.map((r) => [
-      r.optimizer,
-      formatNumber(r.final.trainLoss, 4),
-      Number.isFinite(r.final.testAccuracy) ? `${(100 * r.final.testAccuracy).toFixed(2)}%` : 'n/a',
-      formatNumber(r.final.testLoss, 4),
-      formatNumber(r.timing.msPerStep, 1),
-      formatNumber(r.timing.msPerStepOptimizer, 1),
+    summary.aggregates.map((a) => [
+      a.label,
+      a.learningRate === null ? 'default' : String(Number(a.learningRate.toPrecision(3))),
+      formatStat(a.trainLoss, 4),
+      formatStat(a.validationLoss, 4),
+      formatMetric(summary.metric, a.validationMetric),
+      formatMetric(summary.metric, a.testMetric),
+      a.stepsToTarget.n === 0 ? 'not reached' : `${formatStat(a.stepsToTarget, 0)}${a.stepsToTarget.n < seeds ? ` (${a.stepsToTarget.n}/${seeds})` : ''}`,
+      formatStat(a.msPerStep, 1),
+      formatStat(a.msPerStepOptimizer, 1),
     ]),
   );
 }

@@ -11,15 +11,15 @@
  * {@link main} is exported so tests (and other programs) can run the command in-process.
  * @module
  */
-import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { listOptimizers } from '../index.js';
 import { ProgressBar, formatDuration, type ProgressStream } from '../bench/progress.js';
-import { benchDefaults, runComparison, type ComparisonResult, type OptimizerSpec } from '../bench/runner.js';
+import { defaultLearningRates, runComparison, type OptimizerSpec } from '../bench/runner.js';
 import { comparisonTable } from '../bench/table.js';
-import { listTasks } from '../bench/tasks.js';
+import { listTasks } from '../bench/tasks/index.js';
 import { UsageError, errorUsage, formatUsage, parseArgs, suggestion, type CommandSpec } from './args.js';
 
 /** Where the command writes: the process's streams, or fakes in tests. */
@@ -30,29 +30,36 @@ export interface Io {
 }
 
 const backends = ['wasm', 'cpu'] as const;
+const engines = ['auto', 'tfjs', 'workers', 'onnxruntime'] as const;
 
 function benchCommand(): CommandSpec<typeof benchFlags> {
   const taskLines = listTasks().map((t) => `  ${t.name.padEnd(20)} ${t.summary}`);
   const optimizerNames = listOptimizers().map((o) => o.name);
-  const lrDefaults = optimizerNames
-    .map((n) => [n, benchDefaults(n).learningRate] as const)
-    .filter(([, lr]) => lr !== undefined)
+  const lrDefaults = Object.entries(defaultLearningRates)
     .map(([n, lr]) => `${n}=${String(lr)}`)
     .join(', ');
   return {
     name: 'orthoptim bench',
     summary:
-      'Trains the same model with each optimizer — same initial weights, same batches in the same order — ' +
-      'and prints final train loss, test accuracy and loss, and ms/step in total and inside the optimizer.',
+      'Trains the same model with each optimizer — same initial weights, same batches in the same order, ' +
+      'optionally after a learning-rate sweep per optimizer and over several seeds — and prints losses, ' +
+      'the task\'s metric, steps to a target loss and ms/step; the record (JSON-lines logs per run, ' +
+      'summary.json) goes to --out/<task>, and `orthoptim report` turns it into plots.',
     flags: benchFlags,
     notes: [
-      ['Tasks:', ...taskLines].join('\n'),
+      ['Tasks (steps, batch and evaluation default to the task\'s own settings):', ...taskLines].join('\n'),
       `Optimizers: ${optimizerNames.join(', ')} (orthoptim list describes them).`,
-      `Learning rates unless --lr says otherwise: ${lrDefaults}; sgd uses momentum 0.9; muon trains the ` +
-        'output layer kernel and all vectors with its auxiliary AdamW (lr 3e-4).',
-      'When a dataset is not found (see --data-dir, ORTHOPTIM_DATA_DIR, --download), the embedded synthetic ' +
-        'task runs instead, and the results file records it.',
-      'Example:\n  orthoptim bench --task fashion-mnist-mlp --optimizers muon,adamw --steps 300 --lr muon=0.02,adamw=1e-3',
+      `Learning rates unless --lr, --sweep or the task say otherwise: ${lrDefaults}, else the optimizer's ` +
+        'default; sgd uses momentum 0.9; optimizers with an auxiliary AdamW (muon and its family) send ' +
+        'embeddings, the output layer and all vectors to it.',
+      '--sweep trains each optimizer --sweep-steps steps at each of --sweep-points learning rates from ' +
+        '1/10 to 10 times its default (log grid) on the first seed, keeps the one with the lowest ' +
+        'validation loss, then runs every seed with it.',
+      'Interrupted? Run the same command again: finished runs are kept, an unfinished one continues ' +
+        'from its last checkpoint (--checkpoint-every); --fresh starts over.',
+      'When a dataset is not found (see --data-dir, ORTHOPTIM_DATA_DIR, --download), a task that needs ' +
+        'no data runs instead, and the results record it.',
+      'Example:\n  orthoptim bench --task fashion-mnist-mlp --optimizers muon,adamw --steps 300 --seeds 3 --sweep',
     ],
   };
 }
@@ -65,38 +72,46 @@ const benchFlags = {
     valueName: 'A,B,…',
     description: 'Comma-separated optimizer names, as createOptimizer takes them.',
   },
-  steps: { type: 'integer', default: 300, min: 1, description: 'Training steps per optimizer.' },
-  batch: { type: 'integer', default: 128, min: 1, description: 'Batch size.' },
+  steps: { type: 'integer', min: 1, description: 'Training steps per run (default: the task\'s).' },
+  batch: { type: 'integer', min: 1, description: 'Batch size (default: the task\'s).' },
   seed: {
     type: 'integer',
     default: 0,
     min: 0,
-    description: 'Seed of the initial weights, the batch order and the synthetic data.',
+    description: 'First seed: initial weights, batch order, validation split and generated data.',
   },
+  seeds: { type: 'integer', default: 1, min: 1, valueName: 'N', description: 'Runs per optimizer, seeds seed … seed+N−1 (mean ± std).' },
   'eval-every': {
     type: 'integer',
-    default: 100,
     min: 0,
     valueName: 'K',
-    description: 'Evaluate on the test set every K steps (0: only after the last step, which is always evaluated).',
+    description: 'Evaluate on the validation split every K steps (0: only at the end; default: the task\'s).',
   },
   lr: {
     type: 'string',
     valueName: 'NAME=LR,…',
     description: 'Learning rates per optimizer, e.g. muon=0.02,adamw=1e-3 (for muon: the rate of its Muon matrices).',
   },
+  sweep: { type: 'boolean', description: 'Choose each optimizer\'s learning rate by a sweep first (see below).' },
+  'sweep-points': { type: 'integer', default: 5, min: 1, valueName: 'N', description: 'Learning rates tried by --sweep.' },
+  'sweep-steps': { type: 'integer', min: 1, valueName: 'K', description: 'Steps per sweep trial (default: steps/5, at least 10).' },
+  target: { type: 'number', valueName: 'LOSS', description: 'Training-loss target of steps-to-target (default: AdamW\'s final loss).' },
   'data-dir': {
     type: 'string',
     valueName: 'DIR',
-    description: 'Directory holding the dataset files (or a mnist/ or fashion-mnist/ subdirectory).',
+    description: 'Directory holding the dataset files (or its mnist/, fashion-mnist/, cifar10-subset/, tinyshakespeare/ subdirectory).',
   },
   download: { type: 'boolean', description: 'Download the dataset (sha256-checked) when it is not found.' },
   backend: { type: 'string', default: 'wasm', choices: backends, description: 'TensorFlow.js backend.' },
+  engine: { type: 'string', choices: engines, description: 'Orthogonalization engine for every optimizer (default: the library\'s).' },
   out: {
     type: 'string',
-    valueName: 'FILE',
-    description: 'Results JSON path (default: results/bench-<task>-<timestamp>.json).',
+    default: 'results/bench',
+    valueName: 'DIR',
+    description: 'Results folder; this comparison goes to DIR/<task>.',
   },
+  'checkpoint-every': { type: 'integer', default: 50, min: 0, valueName: 'K', description: 'Checkpoint unfinished runs every K steps (0: never).' },
+  fresh: { type: 'boolean', description: 'Discard what DIR/<task> holds instead of resuming.' },
   verbose: { type: 'boolean', description: 'Print stack traces of runtime errors.' },
 } as const;
 
@@ -163,19 +178,6 @@ export function optimizerSpecs(list: string, lr: string | undefined, usage: stri
   return names.map((name) => (rates.has(name) ? { name, options: { learningRate: rates.get(name) } } : { name }));
 }
 
-/** `results/bench-<task>-<timestamp>.json`, with a timestamp safe in file names. */
-function defaultOutPath(task: string, at: Date): string {
-  const stamp = at.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
-  return `results/bench-${task}-${stamp}.json`;
-}
-
-/** JSON with two-space indentation, but arrays of numbers on one line (the per-step losses). */
-export function resultsJson(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(/\[\s*(-?[\d.eE+-]+|null)(?:,\s*(?:-?[\d.eE+-]+|null))*\s*\]/g, (m) =>
-    m.replace(/\s+/g, ''),
-  ) + '\n';
-}
-
 async function bench(argv: readonly string[], io: Io): Promise<number> {
   const command = benchCommand();
   const parsed = parseArgs(argv, command);
@@ -193,42 +195,73 @@ async function bench(argv: readonly string[], io: Io): Promise<number> {
     );
   }
   const optimizers = optimizerSpecs(f.optimizers, f.lr, usage);
+  if (!f.sweep && (argv.some((a) => a.startsWith('--sweep-')))) {
+    throw new UsageError('orthoptim bench: --sweep-points and --sweep-steps need --sweep', usage);
+  }
+  if (f.sweep && f.lr !== undefined) {
+    throw new UsageError('orthoptim bench: --lr and --sweep exclude each other (the sweep chooses the learning rates)', usage);
+  }
 
   // Production mode: no per-op debug checks while timing, and no "install tfjs-node" banner on stderr.
   tf.enableProdMode();
-  const started = new Date();
   const wallStart = performance.now();
+  const seeds = Array.from({ length: f.seeds }, (_, i) => f.seed + i);
+  const outDir = resolve(f.out, f.task);
   io.stderr.write(
-    `orthoptim bench: ${f.task}, ${optimizers.map((o) => o.name).join(' vs ')}, ${f.steps} steps of batch ${f.batch}, ` +
-      `seed ${f.seed}, backend ${f.backend}\n`,
+    `orthoptim bench: ${f.task}, ${optimizers.map((o) => o.name).join(' vs ')}, seed${seeds.length > 1 ? 's' : ''} ` +
+      `${seeds.join(', ')}, backend ${f.backend}${f.sweep ? ', learning-rate sweep first' : ''}\n`,
   );
   let bar: ProgressBar | undefined;
-  const result: ComparisonResult = await runComparison({
+  const width = Math.max(...optimizers.map((o) => o.name.length)) + 4;
+  const { summary } = await runComparison({
     task: f.task,
     optimizers,
     steps: f.steps,
     batch: f.batch,
-    seed: f.seed,
-    backend: f.backend,
+    seeds,
     evalEvery: f['eval-every'],
+    sweep: f.sweep ? { points: f['sweep-points'], steps: f['sweep-steps'] } : null,
+    target: f.target ?? null,
+    backend: f.backend,
+    engine: f.engine,
+    outDir,
+    checkpointEvery: f['checkpoint-every'],
+    resume: !f.fresh,
     dataDir: f['data-dir'],
     download: f.download,
+    command: ['orthoptim', 'bench', ...argv],
     onProgress(e) {
       switch (e.type) {
         case 'data':
           if (e.fallback !== null) io.stderr.write(`warning: ${e.fallback.message}\n`);
           else io.stderr.write(`data: ${e.source}\n`);
           break;
+        case 'sweepStart':
+          bar = new ProgressBar({ label: `${e.label} lr`.padEnd(width), total: e.grid.length, stream: io.stderr });
+          break;
+        case 'sweepPoint':
+          bar?.tick(1, `lr ${e.point.learningRate.toPrecision(3)}: val loss ${e.point.validationLoss?.toFixed(4) ?? 'diverged'}`);
+          break;
+        case 'sweepEnd':
+          bar?.finish(e.learningRate === null ? 'every learning rate diverged' : `chose lr ${e.learningRate.toPrecision(3)}`);
+          bar = undefined;
+          break;
         case 'runStart':
-          bar = new ProgressBar({ label: e.optimizer.padEnd(Math.max(...optimizers.map((o) => o.name.length))), total: e.steps, stream: io.stderr });
+          bar = new ProgressBar({ label: e.id.padEnd(width), total: e.steps, stream: io.stderr });
+          if (e.fromStep > 0) bar.tick(e.fromStep, `resumed at step ${e.fromStep}`);
           break;
         case 'step':
           bar?.tick(1, `loss ${e.loss.toFixed(4)}`);
           break;
         case 'runEnd':
-          bar?.finish(
-            `loss ${e.run.final.trainLoss.toFixed(4)}, test acc ${(100 * e.run.final.testAccuracy).toFixed(2)}%`,
-          );
+          if (e.skipped) {
+            io.stderr.write(`${e.id.padEnd(width)} finished earlier (${e.run.log})\n`);
+          } else {
+            bar?.finish(
+              `loss ${e.run.final.trainLoss.toFixed(4)}, val loss ${e.run.final.validationLoss.toFixed(4)}` +
+                (e.run.diverged !== null ? ` (diverged at step ${e.run.diverged})` : ''),
+            );
+          }
           bar = undefined;
           break;
         case 'eval':
@@ -237,19 +270,15 @@ async function bench(argv: readonly string[], io: Io): Promise<number> {
     },
   });
 
-  const out = resolve(f.out ?? defaultOutPath(result.task, started));
-  mkdirSync(dirname(out), { recursive: true });
-  const record = { ...result, command: ['orthoptim', 'bench', ...argv] };
-  writeFileSync(out, resultsJson(record));
-
-  let title = `${result.task} (${result.dataSource})`;
-  if (result.fallback !== null) title = `${result.task} (instead of ${result.requestedTask}: no data found)`;
-  else if (result.dataSource === 'synthetic') title = `${result.task} (data generated from the seed)`;
+  let title = `${summary.task} (${summary.dataSource})`;
+  if (summary.fallback !== null) title = `${summary.task} (instead of ${summary.requestedTask}: no data found)`;
+  else if (summary.dataSource === 'synthetic' || summary.dataSource === 'generated') title = `${summary.task} (data generated from the seed)`;
+  const target = summary.target === null ? '' : `; steps to target: to a training loss of ${summary.target.value.toFixed(4)}`;
   io.stdout.write(
-    `\n${title}, ${result.steps} steps × batch ${result.batch}, seed ${result.seed}, backend ${result.backend}\n\n` +
-      `${comparisonTable(result)}\n\n`,
+    `\n${title}, ${summary.steps} steps × batch ${summary.batch}, seeds ${summary.seeds.join(', ')}, backend ${summary.backend}${target}\n\n` +
+      `${comparisonTable(summary)}\n\n`,
   );
-  io.stderr.write(`results: ${out}\ndone in ${formatDuration((performance.now() - wallStart) / 1000)}\n`);
+  io.stderr.write(`results: ${outDir}\ndone in ${formatDuration((performance.now() - wallStart) / 1000)}\n`);
   return 0;
 }
 

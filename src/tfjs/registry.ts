@@ -24,6 +24,8 @@ export interface OptimizerInfo {
   readonly summary: string;
   readonly paper: string;
   readonly reference: string;
+  /** The option names it accepts besides the common ones (`nonFinite`, `clipGlobalNorm`, `engine`). */
+  readonly options: readonly string[];
 }
 
 const registry = new Map<string, OptimizerFactory<object, object>>();
@@ -103,5 +105,6 @@ export function listOptimizers(): OptimizerInfo[] {
     summary: d.summary,
     paper: d.paper,
     reference: d.reference,
+    options: [...d.keys],
   }));
 }

@@ -7,7 +7,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { useBackend } from '../support/backend.js';
 import { listOptimizers } from '../../src/index.js';
-import { main, optimizerSpecs, resultsJson, type Io } from '../../src/cli/main.js';
+import { listTasks } from '../../src/bench/tasks/index.js';
+import { main, optimizerSpecs, type Io } from '../../src/cli/main.js';
 import { UsageError, parseArgs, type CommandSpec } from '../../src/cli/args.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -40,10 +41,10 @@ describe('orthoptim (in-process)', () => {
     const bench = await run('bench', '--help');
     assert.equal(bench.code, 0);
     assert.match(bench.stdout, /^Usage: orthoptim bench/);
-    for (const flag of ['--task', '--optimizers', '--steps', '--batch', '--seed', '--data-dir', '--download', '--backend', '--out', '--lr', '--eval-every']) {
+    for (const flag of ['--task', '--optimizers', '--steps', '--batch', '--seed', '--seeds', '--sweep', '--sweep-points', '--sweep-steps', '--target', '--data-dir', '--download', '--backend', '--engine', '--out', '--checkpoint-every', '--fresh', '--lr', '--eval-every']) {
       assert.ok(bench.stdout.includes(flag), `bench --help mentions ${flag}`);
     }
-    assert.match(bench.stdout, /fashion-mnist-mlp .*\n.*mnist-mlp .*\n.*synthetic/);
+    for (const t of listTasks()) assert.match(bench.stdout, new RegExp(`\\n  ${t.name} +\\S`), `bench --help lists ${t.name}`);
     assert.equal(bench.stderr, '');
   });
 
@@ -74,7 +75,12 @@ describe('orthoptim (in-process)', () => {
       [['--steps=1.5'], /--steps must be an integer/],
       [['--steps', '0'], /--steps must be >= 1/],
       [['--batch'], /--batch needs a value/],
-      [['--task', 'cifar'], /unknown task 'cifar' \(known: fashion-mnist-mlp, mnist-mlp, synthetic\)/],
+      [['--task', 'cifar'], /unknown task 'cifar' \(known: fashion-mnist-mlp, mnist-mlp, synthetic/],
+      [['--seeds', '0'], /--seeds must be >= 1/],
+      [['--sweep-points', '3'], /--sweep-points and --sweep-steps need --sweep/],
+      [['--sweep', '--lr', 'muon=0.1'], /--lr and --sweep exclude each other/],
+      [['--engine', 'gpu'], /--engine must be one of auto, tfjs, workers, onnxruntime/],
+      [['--target', 'low'], /--target must be a finite number/],
       [['--backend', 'webgl'], /--backend must be one of wasm, cpu/],
       [['--lr', 'muon:0.1'], /--lr entries are NAME=LR/],
       [['--lr', 'muon=-1'], /positive number/],
@@ -110,45 +116,48 @@ describe('orthoptim (in-process)', () => {
     assert.match(verbose.stderr, /\n\s+at /);
   });
 
-  it('bench writes the results JSON; both optimizers start from the same loss', async () => {
-    const out = join(dir, 'nested', 'bench.json');
+  it('bench writes the summary and logs under --out/<task>; both optimizers start from the same loss', async () => {
+    const out = join(dir, 'nested');
     const r = await run('bench', '--task', 'synthetic', '--steps', '5', '--batch', '16', '--optimizers', 'muon,adamw', '--eval-every', '0', '--out', out);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /\| optimizer +\| train loss/);
-    assert.match(r.stdout, /\| muon +\|/);
-    assert.match(r.stdout, /\| adamw +\|/);
-    assert.ok(r.stderr.includes(`results: ${out}`));
-    const json = JSON.parse(readFileSync(out, 'utf8'));
-    for (const key of ['task', 'dataSource', 'backend', 'steps', 'batch', 'seed', 'machine', 'runs', 'timingMethod', 'fallback']) {
-      assert.ok(key in json, `results has ${key}`);
-    }
+    assert.match(r.stdout, /\| optimizer +\| +lr +\| train loss/);
+    assert.match(r.stdout, /\| muon +\| +0\.02 \|/);
+    assert.match(r.stdout, /\| adamw +\| +0\.001 \|/);
+    assert.ok(r.stderr.includes(`results: ${join(out, 'synthetic')}`));
+    const json = JSON.parse(readFileSync(join(out, 'synthetic', 'summary.json'), 'utf8'));
+    assert.equal(json.format, 'orthoptim-bench/2');
     assert.equal(json.task, 'synthetic');
     assert.equal(json.dataSource, 'synthetic');
     assert.equal(json.backend, 'wasm');
     assert.equal(json.steps, 5);
     assert.equal(json.batch, 16);
-    assert.equal(json.seed, 0);
-    assert.equal(typeof json.machine.cpu, 'string');
-    assert.ok(json.machine.cores >= 1);
+    assert.deepEqual(json.seeds, [0]);
+    assert.deepEqual(json.command, ['orthoptim', 'bench', '--task', 'synthetic', '--steps', '5', '--batch', '16', '--optimizers', 'muon,adamw', '--eval-every', '0', '--out', out]);
     assert.equal(json.machine.node, process.version);
-    assert.deepEqual(json.runs.map((x: { optimizer: string }) => x.optimizer), ['muon', 'adamw']);
+    assert.deepEqual(json.runs.map((x: { id: string }) => x.id), ['muon-s0', 'adamw-s0']);
+    const first: number[] = [];
     for (const run of json.runs) {
-      assert.equal(run.losses.length, 5);
-      assert.equal(typeof run.options, 'object');
-      assert.ok(run.evals.length === 1 && run.evals[0].step === 5);
-      for (const k of ['trainLoss', 'testLoss', 'testAccuracy']) assert.equal(typeof run.final[k], 'number');
-      for (const k of ['msPerStep', 'msPerStepOptimizer']) assert.ok(run.timing[k] > 0);
+      const lines = readFileSync(join(out, 'synthetic', run.log), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const steps = lines.filter((l) => l.type === 'step');
+      assert.deepEqual(steps.map((l) => l.step), [1, 2, 3, 4, 5]);
+      first.push(steps[0].loss);
+      assert.deepEqual(lines.filter((l) => l.type === 'eval').map((l) => l.split), ['validation', 'test']);
+      for (const k of ['trainLoss', 'validationLoss', 'testLoss', 'testMetric']) assert.equal(typeof run.final[k], 'number');
     }
     assert.equal(json.runs[0].options.learningRate, 0.02);
     assert.equal(json.runs[1].options.learningRate, 0.001);
-    assert.equal(json.runs[0].losses[0], json.runs[1].losses[0], 'same init and first batch → same step-0 loss');
+    assert.equal(first[0], first[1], 'same init and first batch → same first loss');
+    // The same command again keeps the finished runs.
+    const again = await run('bench', '--task', 'synthetic', '--steps', '5', '--batch', '16', '--optimizers', 'muon,adamw', '--eval-every', '0', '--out', out);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /muon-s0 +finished earlier/);
   });
 
   it('--lr overrides the learning rates', async () => {
-    const out = join(dir, 'lr.json');
+    const out = join(dir, 'lr');
     const r = await run('bench', '--task=synthetic', '--steps=2', '--batch=8', '--optimizers=adamw,sgd', '--lr', 'adamw=0.005,sgd=0.1', '--out', out);
     assert.equal(r.code, 0, r.stderr);
-    const json = JSON.parse(readFileSync(out, 'utf8'));
+    const json = JSON.parse(readFileSync(join(out, 'synthetic', 'summary.json'), 'utf8'));
     assert.equal(json.runs[0].options.learningRate, 0.005);
     assert.equal(json.runs[1].options.learningRate, 0.1);
     assert.equal(json.runs[1].options.momentum, 0.9, 'other bench defaults stay');
@@ -197,15 +206,11 @@ describe('args', () => {
     assert.deepEqual(optimizerSpecs('muon,adamw', 'muon=0.05', 'usage'), [{ name: 'muon', options: { learningRate: 0.05 } }, { name: 'adamw' }]);
     assert.throws(() => optimizerSpecs('muon,muon', undefined, 'usage'), /listed twice/);
   });
-
-  it('resultsJson keeps number arrays on one line', () => {
-    assert.equal(resultsJson({ a: [1, 2.5, -3e-7], b: { c: 'x' } }), '{\n  "a": [1,2.5,-3e-7],\n  "b": {\n    "c": "x"\n  }\n}\n');
-  });
 });
 
 describe('orthoptim (child process)', () => {
   it('runs a tiny benchmark end to end and exits 0', () => {
-    const out = join(dir, 'smoke.json');
+    const out = join(dir, 'smoke');
     const r = spawnSync(
       process.execPath,
       ['--import', 'tsx', 'src/cli/main.ts', 'bench', '--task', 'synthetic', '--steps', '2', '--batch', '8', '--optimizers', 'adamw', '--eval-every', '0', '--out', out],
@@ -213,6 +218,6 @@ describe('orthoptim (child process)', () => {
     );
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /\| adamw +\|/);
-    assert.equal(JSON.parse(readFileSync(out, 'utf8')).runs[0].losses.length, 2);
+    assert.equal(JSON.parse(readFileSync(join(out, 'synthetic', 'summary.json'), 'utf8')).runs[0].id, 'adamw-s0');
   });
 });

@@ -1,5 +1,5 @@
 /** Deterministic test data: mulberry32 + Box–Muller, so tests do not depend on tfjs's RNG. */
-import { mulberry32 } from '../../src/bench/tasks.js';
+import { mulberry32 } from '../../src/core/random.js';
 
 export { mulberry32 };
 

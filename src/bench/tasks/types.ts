@@ -119,6 +119,11 @@ export interface TaskDefinition {
   /** True when it reads a dataset from disk (false: generated from the seed). */
   readonly needsData: boolean;
   readonly defaults: TaskDefaults;
+  /**
+   * The task to run instead when this one's dataset is not on disk (default: the embedded
+   * `function-regression` task, which needs no data).
+   */
+  readonly fallback?: TaskDefinition;
   /** Loads (or generates) the data; throws `DataNotFoundError` when a dataset is not on disk. */
   load(options: TaskLoadOptions): Promise<TaskInstance>;
 }

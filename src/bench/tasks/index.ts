@@ -1,0 +1,76 @@
+/**
+ * The benchmark task registry. Built in: `fashion-mnist-mlp`, `mnist-mlp`, `synthetic` (MLPs, see
+ * `mlp.ts`); the other tasks register themselves here too.
+ * @module
+ */
+import { DataNotFoundError } from '../data/index.js';
+import { mnistMlpTask, syntheticTask } from './mlp.js';
+import type { TaskDefinition, TaskInstance, TaskLoadOptions } from './types.js';
+
+export type * from './types.js';
+export { mlpLogits, mlpParams, mnistMlpTask, syntheticTask, type SyntheticTaskOptions } from './mlp.js';
+export { classificationInstance, holdOut, takeRows, type ClassificationSpec, type Split } from './classification.js';
+
+const registry = new Map<string, TaskDefinition>();
+
+/** Adds a task to the registry (replacing one of the same name). */
+export function registerTask(task: TaskDefinition): TaskDefinition {
+  registry.set(task.name, task);
+  return task;
+}
+
+registerTask(mnistMlpTask('fashion-mnist-mlp', 'fashionMnist', 'Fashion-MNIST'));
+registerTask(mnistMlpTask('mnist-mlp', 'mnist', 'MNIST'));
+registerTask(syntheticTask());
+
+/** The registered tasks, in registration order. */
+export function listTasks(): TaskDefinition[] {
+  return [...registry.values()];
+}
+
+/** A registered task by name; `RangeError` naming the known tasks otherwise. */
+export function getTask(name: string): TaskDefinition {
+  const task = registry.get(name);
+  if (task === undefined) {
+    throw new RangeError(`unknown task '${name}' (known: ${[...registry.keys()].join(', ')})`);
+  }
+  return task;
+}
+
+/** Why a run uses another task than the one asked for. */
+export interface TaskFallback {
+  requestedTask: string;
+  /** Directories searched for the dataset, in order. */
+  lookedIn: string[];
+  /** The one-line notice printed by the CLI. */
+  message: string;
+}
+
+/** The task actually run, its loaded instance, and the fallback taken, if any. */
+export interface LoadedTask {
+  task: TaskDefinition;
+  instance: TaskInstance;
+  fallback: TaskFallback | null;
+}
+
+/**
+ * Loads a task. When its dataset is not on disk (`DataNotFoundError`) and `fallback` is true (default),
+ * loads the task's {@link TaskDefinition.fallback} (default: `function-regression` when registered, else
+ * `synthetic`) — tasks that need no data — and describes the substitution.
+ */
+export async function loadTask(task: TaskDefinition, options: TaskLoadOptions & { fallback?: boolean }): Promise<LoadedTask> {
+  try {
+    return { task, instance: await task.load(options), fallback: null };
+  } catch (e) {
+    if (!(e instanceof DataNotFoundError) || options.fallback === false) throw e;
+    const substitute = task.fallback ?? registry.get('function-regression') ?? getTask('synthetic');
+    const message =
+      `no data found for ${task.name} (looked in: ${e.tried.join(', ')}); running the embedded ${substitute.name} task ` +
+      `instead (pass --download or --data-dir, or set ORTHOPTIM_DATA_DIR, to use the real data)`;
+    return {
+      task: substitute,
+      instance: await substitute.load(options),
+      fallback: { requestedTask: task.name, lookedIn: e.tried, message },
+    };
+  }
+}

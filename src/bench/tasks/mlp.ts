@@ -1,0 +1,219 @@
+/**
+ * Multilayer-perceptron classification tasks: `fashion-mnist-mlp` and `mnist-mlp` (784-512-512-10 ReLU,
+ * read through `loadMnist`) and `synthetic`, a teacher–student problem generated from the seed — the
+ * offline fallback, so a benchmark always has something to run.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { deriveSeed, gaussian, mulberry32, uniformArray } from '../../core/random.js';
+import { loadMnist, type MnistDataset } from '../data/index.js';
+import { classificationInstance, holdOut, type Split } from './classification.js';
+import { dense } from './ops.js';
+import type { ParamInit, TaskDefinition } from './types.js';
+
+/**
+ * Parameters of a ReLU MLP with layer sizes `sizes`: Glorot-uniform kernels `[fanIn, fanOut]` drawn with
+ * mulberry32 from the seed, zero biases. Kernels are named `hidden<l>/kernel` and the last `logits/kernel`
+ * (role `head`: Muon's authors give the output layer to AdamW); biases have role `vector`.
+ */
+export function mlpParams(sizes: readonly number[], seed: number): ParamInit[] {
+  const rand = mulberry32(deriveSeed(seed, 'init'));
+  const out: ParamInit[] = [];
+  for (let l = 0; l + 1 < sizes.length; l++) {
+    const fanIn = sizes[l];
+    const fanOut = sizes[l + 1];
+    const last = l + 2 === sizes.length;
+    const layer = last ? 'logits' : `hidden${l + 1}`;
+    out.push(
+      { name: `${layer}/kernel`, shape: [fanIn, fanOut], values: uniformArray(fanIn * fanOut, Math.sqrt(6 / (fanIn + fanOut)), rand), role: last ? 'head' : 'hidden' },
+      { name: `${layer}/bias`, shape: [fanOut], values: new Float32Array(fanOut), role: 'vector' },
+    );
+  }
+  return out;
+}
+
+/** Logits of the ReLU MLP whose kernels and biases alternate in `params`. */
+export function mlpLogits(params: readonly tf.Tensor[], x: tf.Tensor): tf.Tensor2D {
+  let h = x as tf.Tensor2D;
+  const layers = params.length / 2;
+  for (let l = 0; l < layers; l++) {
+    h = dense(h, params[2 * l] as tf.Tensor2D, params[2 * l + 1] as tf.Tensor1D, l > 0);
+    if (l < layers - 1) h = tf.relu(h);
+  }
+  return h;
+}
+
+function mlpDescription(sizes: readonly number[]): string {
+  return `${sizes.join('-')} ReLU MLP (Glorot-uniform init), softmax cross-entropy`;
+}
+
+/** Learning rates for the MLP tasks (KellerJordan/Muon README: 0.02 for Muon; AdamW 1e-3). */
+const mlpLearningRates = { muon: 0.02, adamw: 1e-3, adam: 1e-3, sgd: 0.05 };
+
+/** A 784-512-512-10 ReLU MLP on MNIST or Fashion-MNIST; 5,000 training images (seeded) are held out for validation. */
+export function mnistMlpTask(name: string, dataset: MnistDataset, title: string): TaskDefinition {
+  const sizes = [784, 512, 512, 10];
+  return {
+    name,
+    fallback: syntheticTask(),
+    summary: `${title} (55k train / 5k validation / 10k test), 784-512-512-10 ReLU MLP, softmax cross-entropy`,
+    needsData: true,
+    defaults: { steps: 600, batch: 128, evalEvery: 100, evalLimit: 2000, learningRates: mlpLearningRates },
+    async load(o) {
+      const data = await loadMnist({ dataset, dataDir: o.dataDir, download: o.download, cacheDir: o.cacheDir });
+      const { train, validation } = holdOut(data.train, 5000, 784, o.seed);
+      return classificationInstance({
+        name,
+        source: data.dir,
+        model: mlpDescription(sizes),
+        exampleShape: [784],
+        numClasses: 10,
+        train,
+        validation,
+        test: data.test,
+        initialParams: (seed) => mlpParams(sizes, seed),
+        logits: mlpLogits,
+      });
+    },
+  };
+}
+
+/** Sizes of a {@link syntheticTask}. */
+export interface SyntheticTaskOptions {
+  /** Registry name (default `'synthetic'`). */
+  name?: string;
+  /** Input dimension (default 784, as MNIST). */
+  inputSize?: number;
+  /** Classes (default 10). */
+  numClasses?: number;
+  /** Hidden widths of the student MLP (default [512, 512], as the MNIST tasks). */
+  hidden?: readonly number[];
+  /** Hidden width of the teacher (default 64). */
+  teacherHidden?: number;
+  /** Training examples, validation included (default 8192). */
+  trainCount?: number;
+  /** Of which held out for validation (default 1/8 of trainCount). */
+  validationCount?: number;
+  /** Test examples (default 2048). */
+  testCount?: number;
+}
+
+/**
+ * A teacher–student classification task that needs no files. Inputs are standard Gaussian vectors; a
+ * random teacher MLP `x → tanh(W₁x) → W₂h` (W₁ ~ N(0, 1/inputSize), W₂ ~ N(0, 1/teacherHidden)) scores
+ * the classes and the label is the highest score, after one offset per class is fitted so that the
+ * classes come out roughly balanced. Everything is drawn from the seed in float64.
+ */
+export function syntheticTask(options: SyntheticTaskOptions = {}): TaskDefinition {
+  const inputSize = options.inputSize ?? 784;
+  const numClasses = options.numClasses ?? 10;
+  const hidden = options.hidden ?? [512, 512];
+  const teacherHidden = options.teacherHidden ?? 64;
+  const trainCount = options.trainCount ?? 8192;
+  const validationCount = options.validationCount ?? Math.max(1, Math.floor(trainCount / 8));
+  const testCount = options.testCount ?? 2048;
+  for (const [k, v] of Object.entries({ inputSize, numClasses, teacherHidden, trainCount, testCount, validationCount })) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`syntheticTask: ${k} must be a positive integer, got ${v}`);
+  }
+  if (numClasses < 2) throw new RangeError(`syntheticTask: numClasses must be at least 2, got ${numClasses}`);
+  if (validationCount >= trainCount) {
+    throw new RangeError(`syntheticTask: validationCount (${validationCount}) must be smaller than trainCount (${trainCount})`);
+  }
+  const name = options.name ?? 'synthetic';
+  const sizes = [inputSize, ...hidden, numClasses];
+  return {
+    name,
+    summary:
+      `embedded teacher–student task (no data needed): ${inputSize}-d Gaussian inputs, ${numClasses} classes ` +
+      `from a random tanh teacher, ${trainCount - validationCount} train / ${validationCount} validation / ${testCount} test, ` +
+      `${sizes.join('-')} ReLU MLP`,
+    needsData: false,
+    defaults: { steps: 300, batch: 128, evalEvery: 100, evalLimit: 1024, learningRates: mlpLearningRates },
+    load(o) {
+      const data = generateTeacherStudent(o.seed, inputSize, numClasses, teacherHidden, trainCount, testCount);
+      const { train, validation } = holdOut(data.train, validationCount, inputSize, o.seed);
+      return Promise.resolve(
+        classificationInstance({
+          name,
+          source: 'synthetic',
+          model: mlpDescription(sizes),
+          exampleShape: [inputSize],
+          numClasses,
+          train,
+          validation,
+          test: data.test,
+          initialParams: (seed) => mlpParams(sizes, seed),
+          logits: mlpLogits,
+        }),
+      );
+    },
+  };
+}
+
+function generateTeacherStudent(
+  seed: number,
+  inputSize: number,
+  numClasses: number,
+  teacherHidden: number,
+  trainCount: number,
+  testCount: number,
+): { train: Split; test: Split } {
+  const rand = mulberry32(deriveSeed(seed, 'synthetic-task'));
+  const w1 = new Float64Array(teacherHidden * inputSize);
+  const s1 = 1 / Math.sqrt(inputSize);
+  for (let i = 0; i < w1.length; i++) w1[i] = gaussian(rand) * s1;
+  const w2 = new Float64Array(numClasses * teacherHidden);
+  const s2 = 1 / Math.sqrt(teacherHidden);
+  for (let i = 0; i < w2.length; i++) w2[i] = gaussian(rand) * s2;
+
+  const total = trainCount + testCount;
+  const images = new Float32Array(total * inputSize);
+  for (let i = 0; i < images.length; i++) images[i] = gaussian(rand);
+  const scores = new Float64Array(total * numClasses);
+  const h = new Float64Array(teacherHidden);
+  for (let n = 0; n < total; n++) {
+    const x = n * inputSize;
+    for (let j = 0; j < teacherHidden; j++) {
+      let acc = 0;
+      const w = j * inputSize;
+      for (let i = 0; i < inputSize; i++) acc += w1[w + i] * images[x + i];
+      h[j] = Math.tanh(acc);
+    }
+    for (let c = 0; c < numClasses; c++) {
+      let acc = 0;
+      const w = c * teacherHidden;
+      for (let j = 0; j < teacherHidden; j++) acc += w2[w + j] * h[j];
+      scores[n * numClasses + c] = acc;
+    }
+  }
+  // argmax of the raw scores favours a few classes: fit one offset per class so that each class wins on
+  // about 1/numClasses of the examples (a few rounds of multiplicative-style offset updates).
+  const offset = new Float64Array(numClasses);
+  const labels = new Uint8Array(total);
+  const counts = new Float64Array(numClasses);
+  const assign = (): void => {
+    counts.fill(0);
+    for (let n = 0; n < total; n++) {
+      let best = 0;
+      for (let c = 1; c < numClasses; c++) {
+        if (scores[n * numClasses + c] + offset[c] > scores[n * numClasses + best] + offset[best]) best = c;
+      }
+      labels[n] = best;
+      counts[best]++;
+    }
+  };
+  let spread = 0;
+  for (let i = 0; i < scores.length; i++) spread += scores[i] * scores[i];
+  spread = Math.sqrt(spread / scores.length);
+  for (let round = 0; round < 50; round++) {
+    assign();
+    for (let c = 0; c < numClasses; c++) {
+      offset[c] += 0.1 * spread * Math.log(total / numClasses / (counts[c] + 1));
+    }
+  }
+  assign();
+  return {
+    train: { images: images.subarray(0, trainCount * inputSize), labels: labels.subarray(0, trainCount), count: trainCount },
+    test: { images: images.subarray(trainCount * inputSize), labels: labels.subarray(trainCount), count: testCount },
+  };
+}
