@@ -568,6 +568,36 @@ export class SharedCollective {
   }
 
   /**
+   * This rank's slot for the next collective (`length` floats): write into it, then {@link publish}. Lets
+   * a rank fill its slot straight from where its data is (no intermediate copy).
+   */
+  outbox(length: number): Float32Array {
+    if (length > this.buffers.slotElements) {
+      throw new RangeError(`SharedCollective: block of ${length} floats exceeds the slot size ${this.buffers.slotElements}`);
+    }
+    return this.slotsView(this.rank, this.parity, length);
+  }
+
+  /**
+   * Completes the collective whose block this rank wrote into its {@link outbox}: waits for every rank
+   * and returns views of every rank's slot (rank order; `lengths[r]` floats of rank r, default the slot
+   * size). The views stay valid until this rank's collective call after next (slots alternate between
+   * two sets): read or copy them first.
+   */
+  publish(lengths?: readonly number[]): Float32Array[] {
+    const sizes = lengths ?? new Array<number>(this.size).fill(this.buffers.slotElements);
+    if (sizes.length !== this.size) throw new RangeError(`SharedCollective: lengths must list ${this.size} blocks`);
+    const longest = Math.max(...sizes);
+    if (longest > this.buffers.slotElements) {
+      throw new RangeError(`SharedCollective: block of ${longest} floats exceeds the slot size ${this.buffers.slotElements}`);
+    }
+    const parity = this.parity;
+    this.parity ^= 1;
+    this.barrier();
+    return sizes.map((n, r) => this.slotsView(r, parity, n));
+  }
+
+  /**
    * Writes `local` into this rank's slot, waits for every rank, and returns views of every rank's slot
    * (rank order; `lengths[r]` floats of rank r, default `local.length` each). The views stay valid until
    * this rank's collective call after next (slots alternate between two sets): read or copy them first.
@@ -577,15 +607,8 @@ export class SharedCollective {
     if (sizes.length !== this.size || sizes[this.rank] !== local.length) {
       throw new RangeError(`SharedCollective: lengths must list ${this.size} blocks, this rank's being ${local.length}`);
     }
-    const longest = Math.max(...sizes);
-    if (longest > this.buffers.slotElements) {
-      throw new RangeError(`SharedCollective: block of ${longest} floats exceeds the slot size ${this.buffers.slotElements}`);
-    }
-    const parity = this.parity;
-    this.parity ^= 1;
-    this.slotsView(this.rank, parity, local.length).set(local);
-    this.barrier();
-    return sizes.map((n, r) => this.slotsView(r, parity, n));
+    this.outbox(local.length).set(local);
+    return this.publish(sizes);
   }
 
   /** Element-wise sum of every rank's `local` (same length on every rank), added in rank order. */

@@ -63,7 +63,24 @@ export interface WorkersEngineOptions {
    * across threads (one more exchange per step); a smaller k is computed by every thread (default 128).
    */
   readonly splitPolynomialFrom?: number;
+  /**
+   * Record where each thread's time goes (per-phase wall times of the last call, in
+   * {@link WorkersEngine.lastProfile}); for benchmarks (default false).
+   */
+  readonly profile?: boolean;
 }
+
+/** The phases of {@link WorkersProfile}, in the order a thread reports them. */
+export const PROFILE_PHASES = ['in', 'transpose', 'gram', 'copy', 'wait', 'sum', 'poly', 'combine', 'update', 'out'] as const;
+
+/**
+ * Per-thread wall times (ms) of one call, by phase: `in`/`out` copies between the call's shared buffer and
+ * the thread's wasm heap; per step `transpose` (the block, for its Gram), `gram` (`X_jᵀX_j`), `copy` (the
+ * partial Gram into shared memory), `wait` (barriers: other threads still computing, and wake-up),
+ * `sum` (the all-reduce and, at step 0, the norm), `poly` (the `A_r·A` product), `combine` (this thread's
+ * rows of P), `update` (`X_j·P`). Whole (unsplit) matrices count under `gram` … as one `update` phase.
+ */
+export type WorkersProfile = Readonly<Record<(typeof PROFILE_PHASES)[number], number>>;
 
 function checkOption(name: string, value: number | undefined, min: number, integer: boolean): void {
   if (value === undefined) return;
@@ -104,7 +121,11 @@ export class WorkersEngine implements NewtonSchulzEngine {
   readonly timeoutMs: number;
   readonly minShardElements: number;
   readonly splitPolynomialFrom: number;
+  readonly profile: boolean;
+  /** With `profile`: each thread's phase times in the last call (threads given no work are left out). */
+  lastProfile: WorkersProfile[] | undefined;
   private readonly workers: SyncWorker[] = [];
+  private gather = new SharedArrayBuffer(0);
   private data = new SharedArrayBuffer(0);
   private collective: SharedCollectiveBuffers | undefined;
 
@@ -117,6 +138,7 @@ export class WorkersEngine implements NewtonSchulzEngine {
     this.timeoutMs = options.timeoutMs ?? 300_000;
     this.minShardElements = options.minShardElements ?? WORKERS_MIN_SHARD_ELEMENTS;
     this.splitPolynomialFrom = options.splitPolynomialFrom ?? 128;
+    this.profile = options.profile ?? false;
   }
 
   run(matrices: readonly EngineMatrix[], iteration: EngineIteration): Float32Array[] {
@@ -141,6 +163,7 @@ export class WorkersEngine implements NewtonSchulzEngine {
       }
       collective = this.collective;
       SharedCollective.reset(collective);
+      if (slot * 4 > this.gather.byteLength) this.gather = new SharedArrayBuffer(slot * 4);
     }
 
     while (this.workers.length < this.threads) {
@@ -156,6 +179,7 @@ export class WorkersEngine implements NewtonSchulzEngine {
       const call: WorkersCall = {
         data: this.data,
         collective,
+        gather: collective === undefined ? undefined : this.gather,
         rank,
         tasks: tasks[rank],
         steps,
@@ -163,6 +187,7 @@ export class WorkersEngine implements NewtonSchulzEngine {
         eps: iteration.eps,
         splitPolynomialFrom: this.splitPolynomialFrom,
         timeoutMs: this.timeoutMs,
+        profile: this.profile,
       };
       try {
         this.workers[rank].post('newtonSchulz', [], call);
@@ -173,9 +198,11 @@ export class WorkersEngine implements NewtonSchulzEngine {
         break;
       }
     }
+    const profiles: WorkersProfile[] = [];
     for (const w of posted) {
       try {
-        w.wait();
+        const [times] = w.wait();
+        if (times !== undefined) profiles.push(Object.fromEntries(PROFILE_PHASES.map((p, i) => [p, times[i]])) as WorkersProfile);
       } catch (e) {
         errors.push(e as Error);
         // threads waiting for this one in a barrier give up at once instead of at their deadline
@@ -187,6 +214,7 @@ export class WorkersEngine implements NewtonSchulzEngine {
       const first = errors.find((e) => !e.message.includes('collective aborted')) ?? errors[0];
       throw new Error(`workers engine: ${first.message}`, { cause: first });
     }
+    this.lastProfile = this.profile ? profiles : undefined;
     for (const p of work) results[p.index] = view.slice(p.offset, p.offset + p.rows * p.cols);
     return results;
   }
@@ -201,6 +229,7 @@ export class WorkersEngine implements NewtonSchulzEngine {
     const stopped = this.workers.map((w) => w.terminate());
     this.workers.length = 0;
     this.data = new SharedArrayBuffer(0);
+    this.gather = new SharedArrayBuffer(0);
     this.collective = undefined;
     return Promise.all(stopped).then(() => undefined);
   }
