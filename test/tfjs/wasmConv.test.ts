@@ -119,7 +119,7 @@ describe('conv2d gradients on wasm match the cpu backend', () => {
     const x: Shape4 = [2, 3, 7, 6];
     const filterShape: Shape4 = [3, 3, 3, 4];
     const dyShape: Shape4 = [2, 4, 4, 3];
-    const attrs = { strides: [2, 2], pad: 'same', dataFormat: 'NCHW', dimRoundingMode: undefined };
+    const attrs = { strides: [2, 2], pad: 'same', dataFormat: 'NCHW' };
     const run = (): tf.Tensor[] => {
       const xt = tf.tensor4d(values(x, 1), x);
       const dy = tf.tensor4d(values(dyShape, 2), dyShape);
@@ -217,7 +217,7 @@ describe('dilation 2 in the backprop kernels', () => {
 /** A small conv net: conv 3→4 3×3 same, ReLU, max-pool, depthwise ×2 stride 2, ReLU, avg-pool, dense. */
 function smallNet(params: tf.Tensor[], x: tf.Tensor4D, labels: tf.Tensor1D): tf.Scalar {
   const [w1, b1, w2, w3, b3] = params;
-  let h = tf.maxPool(tf.relu(tf.add(tf.conv2d(x, w1 as tf.Tensor4D, 1, 'same'), b1)), 2, 2, 'valid');
+  let h = tf.maxPool(tf.relu(tf.add(tf.conv2d(x, w1 as tf.Tensor4D, 1, 'same'), b1) as tf.Tensor4D), 2, 2, 'valid');
   h = tf.avgPool(tf.relu(tf.depthwiseConv2d(h, w2 as tf.Tensor4D, 2, 'same')), 2, 1, 'valid');
   const flat = tf.reshape(h, [x.shape[0], -1]) as tf.Tensor2D;
   const logits = tf.add(tf.matMul(flat, w3 as tf.Tensor2D), b3) as tf.Tensor2D;
