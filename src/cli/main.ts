@@ -121,8 +121,24 @@ const listCommand: CommandSpec = {
   flags: {},
 };
 
+const reportCommand = {
+  name: 'orthoptim report',
+  summary:
+    'Writes a Markdown report and a self-contained HTML page with tables and plots (SVG and PNG: loss vs step, ' +
+    'loss vs wall-clock, metric, steps-to-target bars, NS time vs size) from a results folder of orthoptim bench.',
+  flags: {
+    out: { type: 'string', valueName: 'DIR', description: 'Output folder (default RESULTS_DIR/report).' },
+    'no-png': { type: 'boolean', description: 'Write SVG plots only (no @resvg/resvg-js needed).' },
+    title: { type: 'string', valueName: 'TEXT', description: 'Page title.' },
+    verbose: { type: 'boolean', description: 'Print stack traces of runtime errors.' },
+  },
+  positionals: [{ name: 'RESULTS_DIR', description: 'A folder written by orthoptim bench --out (or npm run bench:quick).' }],
+  notes: ['Example:\n  orthoptim bench --task synthetic --out results/demo && orthoptim report results/demo'],
+} as const satisfies CommandSpec;
+
 const commands: readonly { name: string; summary: string }[] = [
-  { name: 'bench', summary: 'Compare optimizers on a small task: same init, same batches; table + JSON.' },
+  { name: 'bench', summary: 'Compare optimizers on a task: same init, same batches; table, logs, summary.json.' },
+  { name: 'report', summary: 'Markdown + HTML report with plots (SVG, PNG) from a results folder.' },
   { name: 'list', summary: 'List the optimizers (name, summary, paper).' },
   { name: 'help', summary: 'Show help for a command: orthoptim help bench.' },
 ];
@@ -282,6 +298,24 @@ async function bench(argv: readonly string[], io: Io): Promise<number> {
   return 0;
 }
 
+async function report(argv: readonly string[], io: Io): Promise<number> {
+  const parsed = parseArgs(argv, reportCommand);
+  if (parsed.help) {
+    io.stdout.write(`${formatUsage(reportCommand)}\n`);
+    return 0;
+  }
+  const dir = parsed.positionals[0];
+  if (dir === undefined) throw new UsageError('orthoptim report: which results folder? (orthoptim report RESULTS_DIR)', errorUsage(reportCommand));
+  // The plotting packages are loaded only here: the library does not depend on them.
+  const { writeReport } = await import('../report/index.js');
+  const f = parsed.flags;
+  const out = await writeReport(resolve(dir), { out: f.out === undefined ? undefined : resolve(f.out), png: !f['no-png'], title: f.title });
+  const pages = out.files.filter((p) => p.endsWith('.md') || p.endsWith('.html'));
+  io.stdout.write(`${pages.join('\n')}\n`);
+  io.stderr.write(`report: ${out.files.length} files (${out.files.filter((p) => p.endsWith('.png')).length} PNG, ${out.files.filter((p) => p.endsWith('.svg')).length} SVG)\n`);
+  return 0;
+}
+
 function list(argv: readonly string[], io: Io): number {
   const parsed = parseArgs(argv, listCommand);
   if (parsed.help) {
@@ -321,6 +355,7 @@ export async function main(argv: readonly string[], io: Io = { stdout: process.s
         const topic = rest[0];
         if (topic === 'bench') return await bench(['--help'], io);
         if (topic === 'list') return list(['--help'], io);
+        if (topic === 'report') return await report(['--help'], io);
         if (topic === undefined) {
           io.stdout.write(`${topUsage()}\n`);
           return 0;
@@ -329,6 +364,8 @@ export async function main(argv: readonly string[], io: Io = { stdout: process.s
       }
       case 'bench':
         return await bench(rest, io);
+      case 'report':
+        return await report(rest, io);
       case 'list':
         return list(rest, io);
       default: {

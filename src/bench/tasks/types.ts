@@ -49,7 +49,7 @@ export interface EvalMetrics {
 
 /** A batch made from example indices: the tensors the task's loss reads. The runner disposes them. */
 export interface Batch {
-  readonly tensors: readonly tf.Tensor[];
+  readonly tensors: tf.Tensor[];
 }
 
 /** A task with its data loaded: everything the runner needs to train and evaluate a model. */

@@ -1,0 +1,216 @@
+/**
+ * `npm run bench:quick` / `bench:claims` / `bench:full`: the comparisons behind CLAIMS.md, then the report.
+ *
+ * Runs, per profile (see {@link profiles}): Newton–Schulz / Turbo / AuON time vs size, the deep-tanh-init
+ * experiment, and optimizer comparisons on function-regression, fashion-mnist-mlp, shakespeare-char and
+ * cifar10-cnn. Everything goes to `--out` (one folder per comparison, resumable: run the same command
+ * again after an interruption and finished parts are kept); then `writeReport` makes the Markdown/HTML
+ * report with plots there, and the claims are evaluated into `CLAIMS.md` in the results folder (and at
+ * `--claims FILE`, which `bench:claims` points at the repository's CLAIMS.md).
+ *
+ * Flags: `--profile quick|claims|full` (default quick), `--out DIR` (default results/<profile>),
+ * `--claims FILE`, `--fresh` (start over), `--only a,b` (run only these parts: ns, deep-tanh, or task names).
+ * @module
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { runComparison, useBackend, machineInfo, type OptimizerSpec } from '../src/bench/runner.js';
+import { runNsTiming } from '../src/bench/nsTiming.js';
+import { runDeepTanh, type DeepTanhSummary } from '../src/bench/experiments/deepTanh.js';
+import { evaluateClaims, renderClaims } from '../src/bench/claims.js';
+import { comparisonTable } from '../src/bench/table.js';
+import type { ComparisonSummary, NsTimingSummary } from '../src/bench/results.js';
+import { ProgressBar, formatDuration } from '../src/bench/progress.js';
+import { writeReport } from '../src/report/index.js';
+import type { EngineChoice } from '../src/engines/engine.js';
+
+interface ComparisonPlan {
+  task: string;
+  optimizers: OptimizerSpec[];
+  steps: number;
+  batch?: number;
+  seeds: number;
+  evalEvery?: number;
+  sweep?: { points?: number; factors?: number[]; steps?: number };
+}
+
+interface Profile {
+  name: string;
+  /** What it is for, and how long it takes here. */
+  about: string;
+  ns: { sizes: number[]; repeats: number };
+  deepTanh: 'quick' | 'full';
+  comparisons: ComparisonPlan[];
+}
+
+const names = (...xs: string[]): OptimizerSpec[] => xs.map((name) => ({ name }));
+
+/** The runs of each profile. */
+export const profiles: Record<string, Profile> = {
+  quick: {
+    name: 'quick',
+    about: 'every claim once, one seed, short runs, fixed learning rates: under 10 minutes on a 2-core CPU',
+    ns: { sizes: [128, 256, 512], repeats: 2 },
+    deepTanh: 'quick',
+    comparisons: [
+      { task: 'function-regression', optimizers: names('adaGO', 'muon', 'adam', 'adamw'), steps: 300, seeds: 1 },
+      { task: 'fashion-mnist-mlp', optimizers: names('muon', 'adamw', 'norMuon', 'turboMuon', 'auon'), steps: 150, seeds: 1, evalEvery: 50 },
+      { task: 'shakespeare-char-small', optimizers: names('muon', 'adamw', 'norMuon'), steps: 150, seeds: 1, evalEvery: 50 },
+      { task: 'cifar10-cnn', optimizers: names('adaGO', 'muon', 'adam'), steps: 120, seeds: 1, evalEvery: 40 },
+    ],
+  },
+  claims: {
+    name: 'claims',
+    about: 'the committed CLAIMS.md: 2 seeds, learning rates swept on a 3-point grid, longer runs (about 40 minutes here)',
+    ns: { sizes: [128, 256, 512, 1024], repeats: 3 },
+    deepTanh: 'quick',
+    comparisons: [
+      { task: 'function-regression', optimizers: names('adaGO', 'muon', 'adam', 'adamw'), steps: 600, seeds: 2, sweep: { points: 3, steps: 150 } },
+      { task: 'fashion-mnist-mlp', optimizers: names('muon', 'adamw', 'norMuon', 'turboMuon', 'auon'), steps: 400, seeds: 2, sweep: { points: 3, steps: 100 } },
+      { task: 'shakespeare-char-small', optimizers: names('muon', 'adamw', 'norMuon', 'turboMuon'), steps: 400, seeds: 2, sweep: { points: 3, steps: 100 } },
+      { task: 'cifar10-cnn', optimizers: names('adaGO', 'muon', 'adam'), steps: 300, seeds: 2, sweep: { points: 3, steps: 75 } },
+    ],
+  },
+  full: {
+    name: 'full',
+    about: '3 seeds, 5-point sweeps, the full-size transformer, long runs (several hours here)',
+    ns: { sizes: [128, 256, 512, 1024, 2048], repeats: 5 },
+    deepTanh: 'full',
+    comparisons: [
+      { task: 'function-regression', optimizers: names('adaGO', 'muon', 'adam', 'adamw'), steps: 3000, seeds: 3, sweep: { points: 5, steps: 500 } },
+      {
+        task: 'fashion-mnist-mlp',
+        optimizers: names('muon', 'adamw', 'norMuon', 'turboMuon', 'auon', 'adaMuon', 'adaGO', 'root', 'dion', 'scion'),
+        steps: 2000,
+        seeds: 3,
+        sweep: { points: 5, steps: 300 },
+      },
+      { task: 'shakespeare-char', optimizers: names('muon', 'adamw', 'norMuon', 'turboMuon', 'adaMuon'), steps: 3000, seeds: 3, sweep: { points: 5, steps: 300 } },
+      { task: 'cifar10-cnn', optimizers: names('adaGO', 'muon', 'adam', 'adamw'), steps: 2000, seeds: 3, sweep: { points: 5, steps: 300 } },
+    ],
+  },
+};
+
+function parse(argv: readonly string[]): { profile: Profile; out: string; claims: string | null; fresh: boolean; only: string[] | null; engine: EngineChoice } {
+  let profile = profiles.quick;
+  let out: string | null = null;
+  let claims: string | null = null;
+  let fresh = false;
+  let only: string[] | null = null;
+  let engine: EngineChoice = 'auto';
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--profile') {
+      const p = profiles[value()];
+      if (p === undefined) throw new Error(`--profile must be one of ${Object.keys(profiles).join(', ')}`);
+      profile = p;
+    } else if (a === '--out') out = value();
+    else if (a === '--claims') claims = value();
+    else if (a === '--fresh') fresh = true;
+    else if (a === '--only') only = value().split(',');
+    else if (a === '--engine') engine = value() as EngineChoice;
+    else throw new Error(`unknown flag ${a} (flags: --profile quick|claims|full, --out DIR, --claims FILE, --fresh, --only PARTS, --engine E)`);
+  }
+  return { profile, out: resolve(out ?? `results/${profile.name}`), claims, fresh, only, engine };
+}
+
+function readJson<T>(path: string): T | null {
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : null;
+}
+
+async function main(): Promise<void> {
+  const { profile, out, claims, fresh, only, engine } = parse(process.argv.slice(2));
+  const wanted = (part: string): boolean => only === null || only.includes(part);
+  tf.enableProdMode();
+  await useBackend('wasm');
+  if (fresh) rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  const started = performance.now();
+  const log = (m: string): void => void process.stderr.write(`${m}\n`);
+  log(`bench claims, profile ${profile.name} (${profile.about}) → ${out}`);
+
+  if (wanted('ns')) {
+    const file = join(out, 'ns', 'summary.json');
+    if (!existsSync(file)) {
+      log('Newton–Schulz / Turbo / AuON time vs size');
+      const ns = await runNsTiming({ sizes: profile.ns.sizes, repeats: profile.ns.repeats, engine: 'tfjs', onProgress: (m) => log(`  ${m}`) });
+      mkdirSync(join(out, 'ns'), { recursive: true });
+      writeFileSync(file, `${JSON.stringify(ns, null, 1)}\n`);
+    }
+  }
+  if (wanted('deep-tanh')) {
+    const file = join(out, 'deep-tanh', 'summary.json');
+    if (!existsSync(file)) {
+      log('deep-tanh-init: Gaussian vs orthogonal initialization');
+      const d = await runDeepTanh({ preset: profile.deepTanh, onProgress: (m: string) => log(`  ${m}`) });
+      mkdirSync(join(out, 'deep-tanh'), { recursive: true });
+      writeFileSync(file, `${JSON.stringify(d, null, 1)}\n`);
+    }
+  }
+  for (const plan of profile.comparisons) {
+    if (!wanted(plan.task)) continue;
+    log(`${plan.task}: ${plan.optimizers.map((o) => o.name).join(', ')}; ${plan.steps} steps, ${plan.seeds} seed(s)${plan.sweep ? ', sweep' : ''}`);
+    let bar: ProgressBar | undefined;
+    const { summary } = await runComparison({
+      task: plan.task,
+      optimizers: plan.optimizers,
+      steps: plan.steps,
+      batch: plan.batch,
+      seeds: Array.from({ length: plan.seeds }, (_, i) => i),
+      evalEvery: plan.evalEvery,
+      sweep: plan.sweep ?? null,
+      engine,
+      outDir: join(out, plan.task),
+      command: ['npm', 'run', `bench:${profile.name}`],
+      onProgress(e) {
+        if (e.type === 'data' && e.fallback !== null) log(`  warning: ${e.fallback.message}`);
+        if (e.type === 'sweepStart') bar = new ProgressBar({ label: `  ${e.label} lr`.padEnd(24), total: e.grid.length });
+        if (e.type === 'sweepPoint') bar?.tick(1, `lr ${e.point.learningRate.toPrecision(3)}: ${e.point.validationLoss?.toFixed(4) ?? 'diverged'}`);
+        if (e.type === 'sweepEnd') bar?.finish(`lr ${e.learningRate?.toPrecision(3) ?? 'none'}`);
+        if (e.type === 'runStart') {
+          bar = new ProgressBar({ label: `  ${e.id}`.padEnd(24), total: e.steps });
+          if (e.fromStep > 0) bar.tick(e.fromStep, 'resumed');
+        }
+        if (e.type === 'step') bar?.tick(1, `loss ${e.loss.toFixed(4)}`);
+        if (e.type === 'runEnd') {
+          if (e.skipped) log(`  ${e.id}: kept from an earlier run`);
+          else bar?.finish(`val loss ${e.run.final.validationLoss.toFixed(4)}`);
+        }
+      },
+    });
+    log(comparisonTable(summary));
+  }
+
+  // Report and claims from whatever the folder holds.
+  const comparisons: Record<string, ComparisonSummary> = {};
+  for (const plan of profile.comparisons) {
+    const s = readJson<ComparisonSummary>(join(out, plan.task, 'summary.json'));
+    if (s !== null) comparisons[s.task] = s;
+  }
+  const ns = readJson<NsTimingSummary>(join(out, 'ns', 'summary.json'));
+  const deepTanh = readJson<DeepTanhSummary>(join(out, 'deep-tanh', 'summary.json'));
+  const rows = evaluateClaims({ comparisons, ns, deepTanh });
+  const m = machineInfo();
+  const text = renderClaims(rows, {
+    command: `npm run bench:${profile.name}`,
+    machine: `${m.cpu}, ${m.cores} cores, Node ${m.node}, tfjs ${m.tfjs}`,
+    backend: m.backend,
+    date: new Date().toISOString().slice(0, 10),
+    comparisons: Object.values(comparisons),
+  });
+  writeFileSync(join(out, 'CLAIMS.md'), text);
+  if (claims !== null) writeFileSync(resolve(claims), text);
+  const report = await writeReport(out, { title: `orthoptim benchmarks (${profile.name} profile)` });
+  log(`report: ${report.files.filter((f) => f.endsWith('.html') || f.endsWith('.md')).join(', ')}`);
+  log(`claims: ${join(out, 'CLAIMS.md')}${claims === null ? '' : ` and ${resolve(claims)}`}`);
+  for (const r of rows) log(`  ${r.verdict.padEnd(18)} ${r.claim}`);
+  log(`done in ${formatDuration((performance.now() - started) / 1000)}`);
+}
+
+await main();
