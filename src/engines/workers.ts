@@ -46,6 +46,9 @@ export const WORKERS_MINIMUM_ELEMENTS = 64 * 64;
  */
 export const WORKERS_MIN_SHARD_ELEMENTS = 128 * 1024;
 
+/** Default {@link WorkersEngineOptions.gramBlocks}. */
+export const WORKERS_GRAM_BLOCKS = 2;
+
 /** Options of {@link WorkersEngine}. */
 export interface WorkersEngineOptions {
   /** Worker threads (default: `os.availableParallelism()` clamped to [2, 4]). */
@@ -63,6 +66,12 @@ export interface WorkersEngineOptions {
    * across threads (one more exchange per step); a smaller k is computed by every thread (default 128).
    */
   readonly splitPolynomialFrom?: number;
+  /**
+   * A split matrix's partial Gram `X_jᵀX_j` (symmetric) is computed by this many column blocks, only
+   * those on and above the diagonal: `(1 + 1/g)/2` of the product's flops in g products (default
+   * {@link WORKERS_GRAM_BLOCKS}).
+   */
+  readonly gramBlocks?: number;
   /**
    * Record where each thread's time goes (per-phase wall times of the last call, in
    * {@link WorkersEngine.lastProfile}); for benchmarks (default false).
@@ -121,6 +130,7 @@ export class WorkersEngine implements NewtonSchulzEngine {
   readonly timeoutMs: number;
   readonly minShardElements: number;
   readonly splitPolynomialFrom: number;
+  readonly gramBlocks: number;
   readonly profile: boolean;
   /** With `profile`: each thread's phase times in the last call (threads given no work are left out). */
   lastProfile: WorkersProfile[] | undefined;
@@ -134,10 +144,12 @@ export class WorkersEngine implements NewtonSchulzEngine {
     checkOption('timeoutMs', options.timeoutMs, 1, false);
     checkOption('minShardElements', options.minShardElements, 0, false);
     checkOption('splitPolynomialFrom', options.splitPolynomialFrom, 1, false);
+    checkOption('gramBlocks', options.gramBlocks, 1, true);
     this.threads = options.threads ?? defaultWorkerThreads();
     this.timeoutMs = options.timeoutMs ?? 300_000;
     this.minShardElements = options.minShardElements ?? WORKERS_MIN_SHARD_ELEMENTS;
     this.splitPolynomialFrom = options.splitPolynomialFrom ?? 128;
+    this.gramBlocks = options.gramBlocks ?? WORKERS_GRAM_BLOCKS;
     this.profile = options.profile ?? false;
   }
 
@@ -186,6 +198,7 @@ export class WorkersEngine implements NewtonSchulzEngine {
         normScale: iteration.normScale,
         eps: iteration.eps,
         splitPolynomialFrom: this.splitPolynomialFrom,
+        gramBlocks: this.gramBlocks,
         timeoutMs: this.timeoutMs,
         profile: this.profile,
       };

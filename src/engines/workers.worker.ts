@@ -24,6 +24,7 @@ import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { SharedCollective, serveSync, type SharedCollectiveBuffers } from './bridge.js';
 import { shardSizes } from '../linalg/collective.js';
 import { PROFILE_PHASES } from './workers.js';
+import { symmetricRowBlocks, transposeInto } from './blocks.js';
 
 /** One matrix (or this thread's shard of it) in an engine call. */
 export interface WorkersTask {
@@ -52,6 +53,8 @@ export interface WorkersCall {
   readonly eps: number;
   /** A sharded matrix with k at least this computes `P` by row blocks (else every thread computes it all). */
   readonly splitPolynomialFrom: number;
+  /** Column blocks of a sharded matrix's partial Gram: only those on and above the diagonal are computed. */
+  readonly gramBlocks: number;
   readonly timeoutMs: number;
   /** Return per-phase wall times (ms) as the call's output: see {@link PROFILE_PHASES}. */
   readonly profile?: boolean;
@@ -75,35 +78,6 @@ function wasmBackend(): Promise<void> {
 function valuesOf(t: tf.Tensor): Float32Array {
   const b = tf.backend();
   return b instanceof BackendWasm ? (b.typedArrayFromHeap(t) as Float32Array) : (t.dataSync() as Float32Array);
-}
-
-/**
- * `dst[dstOffset + j·dstStride + i] = src[srcOffset + i·srcStride + j]` for i < rows, j < cols: a tiled
- * transpose in JavaScript (16×16 tiles). Measured 2–4× faster than tfjs-wasm's `Transpose` kernel on
- * 512×1024 – 2048×1024 float32 (1.1 ms against 4–19 ms; 16 ms against 35–46 ms).
- */
-export function transposeInto(
-  src: Float32Array,
-  srcOffset: number,
-  srcStride: number,
-  rows: number,
-  cols: number,
-  dst: Float32Array,
-  dstOffset: number,
-  dstStride: number,
-): void {
-  const T = 16;
-  for (let i0 = 0; i0 < rows; i0 += T) {
-    const i1 = Math.min(rows, i0 + T);
-    for (let j0 = 0; j0 < cols; j0 += T) {
-      const j1 = Math.min(cols, j0 + T);
-      for (let i = i0; i < i1; i++) {
-        const s = srcOffset + i * srcStride;
-        const d = dstOffset + i;
-        for (let j = j0; j < j1; j++) dst[d + j * dstStride] = src[s + j];
-      }
-    }
-  }
 }
 
 /** Per-phase wall time of one call (ms), when `call.profile` is set. */
@@ -136,17 +110,18 @@ function scratchOf(name: string, length: number): Float32Array {
 
 /**
  * Newton–Schulz on this rank's block `xt` (m×k, tall) of a matrix split over the ranks (module comment),
- * with every k×k step done in JavaScript on shared memory and only the three products in tfjs-wasm:
- * 1. `G_j = X_jᵀ·X_j` (the transpose by {@link transposeInto}), copied from the wasm heap into this
- *    rank's slot; barrier; `A = Σ_j G_j` summed in rank order in JavaScript (bit-identical on every
- *    rank). At step 0 `trace A = ‖X‖²_F` gives `d = ‖X‖_F·normScale + eps` and `A ← A/d²`.
- * 2. This rank's rows `A_r` of A times A: `M_r = A_r·A` (a rows×k by k×k product), then
- *    `P_r = aI_r + bA_r + cM_r` (at step 0 also divided by d, which normalizes X inside the update),
- *    written straight into the shared k×k `P`; barrier (only when the rows are split).
+ * with only the products in tfjs-wasm and every k×k step in JavaScript on shared memory:
+ * 1. The partial Gram `G_j = X_jᵀ·X_j` by `gramBlocks` column blocks: only the blocks on and above the
+ *    diagonal (`X_jᵀ[g_i:g_{i+1}]·X_j[:, g_i:k]`, ¾ of the flops for 2 blocks — G is symmetric), written
+ *    from the wasm heap into this rank's slot; barrier; `A = Σ_j G_j` summed in rank order in JavaScript
+ *    (bit-identical on every rank) and mirrored below the diagonal. At step 0 `trace A = ‖X‖²_F` gives
+ *    `d = ‖X‖_F·normScale + eps` and `A ← A/d²`.
+ * 2. The upper part of this rank's rows of `A²` ({@link symmetricRowBlocks}: the ranks share ¾ of the
+ *    product for 2 ranks), `P = aI + bA + cA²` there (at step 0 divided by d as well, which normalizes X
+ *    inside the update), written with its mirror image straight into the shared k×k `P`; barrier.
  * 3. `X_j ← X_j·P`.
- * Per step that is 2 barriers, one k×k copy out of and two into the wasm heap; no element-wise tfjs op
- * (tfjs-wasm's scalar-broadcast element-wise ops and slices were measured at 10–30 ms per k×k step).
- * Takes ownership of `xt`.
+ * No element-wise tfjs op (tfjs-wasm's scalar-broadcast element-wise ops and slices were measured at
+ * 10–30 ms per k×k step here) and no `dataSync` (a view of the wasm heap instead). Takes ownership of `xt`.
  */
 function iterateSharded(
   xt: tf.Tensor2D,
@@ -158,13 +133,19 @@ function iterateSharded(
   const [m, k] = xt.shape;
   const kk = k * k;
   const split = k >= Math.max(call.splitPolynomialFrom, collective.size);
-  const blocks = split ? shardSizes(k, collective.size) : [k];
+  const rowBlocks = split ? symmetricRowBlocks(k, collective.size) : [0, k];
   const rank = split ? collective.rank : 0;
-  const first = blocks.slice(0, rank).reduce((s, r) => s + r, 0);
-  const rows = blocks[rank];
+  const first = rowBlocks[rank];
+  const last = rowBlocks[rank + 1];
+  const rows = last - first;
+  const width = k - first;
+  const gramBounds = [0];
+  for (const size of shardSizes(k, Math.max(1, Math.min(call.gramBlocks, k)))) gramBounds.push(gramBounds[gramBounds.length - 1] + size);
   const A = scratchOf('A', kk);
   const sizes = new Array<number>(collective.size).fill(kk);
   const xtT = scratchOf('xtT', k * m);
+  const tail = scratchOf('tail', m * k);
+  const columns = scratchOf('columns', k * width);
   // P: in shared memory when every rank computes a block of its rows, else this thread's own
   const P = split ? gather.subarray(0, kk) : scratchOf('P', kk);
   let x = xt;
@@ -174,21 +155,44 @@ function iterateSharded(
     timings.start();
     transposeInto(valuesOf(x), 0, k, m, k, xtT, 0, m);
     timings.mark('transpose');
-    const xT = tf.tensor2d(xtT, [k, m]);
-    const g = tf.matMul(xT, x);
-    xT.dispose();
-    timings.mark('gram');
-    collective.outbox(kk).set(valuesOf(g));
-    g.dispose();
-    timings.mark('copy');
-    const views = collective.publish(sizes);
-    let scale = 1; // 1/d at step 0 (the normalization folded into P)
-    timings.mark('wait');
-    A.set(views[0]);
-    for (let r = 1; r < views.length; r++) {
-      const v = views[r];
-      for (let e = 0; e < kk; e++) A[e] += v[e];
+    const outbox = collective.outbox(kk);
+    for (let g = 0; g + 1 < gramBounds.length; g++) {
+      const g0 = gramBounds[g];
+      const g1 = gramBounds[g + 1];
+      const w = k - g0;
+      const left = tf.tensor2d(xtT.subarray(g0 * m, g1 * m), [g1 - g0, m]);
+      let right = x;
+      if (g0 > 0) {
+        const xv = valuesOf(x);
+        for (let r = 0; r < m; r++) tail.set(xv.subarray(r * k + g0, r * k + k), r * w);
+        right = tf.tensor2d(tail.subarray(0, m * w), [m, w]);
+      }
+      const block = tf.matMul(left, right);
+      const bv = valuesOf(block);
+      for (let r = 0; r < g1 - g0; r++) outbox.set(bv.subarray(r * w, (r + 1) * w), (g0 + r) * k + g0);
+      tf.dispose(right === x ? [left, block] : [left, right, block]);
     }
+    timings.mark('gram');
+    const views = collective.publish(sizes);
+    timings.mark('wait');
+    for (let g = 0; g + 1 < gramBounds.length; g++) {
+      const g0 = gramBounds[g];
+      for (let r = g0; r < gramBounds[g + 1]; r++) {
+        const from = r * k + g0;
+        const to = r * k + k;
+        A.set(views[0].subarray(from, to), from);
+        for (let v = 1; v < views.length; v++) {
+          const view = views[v];
+          for (let e = from; e < to; e++) A[e] += view[e];
+        }
+      }
+    }
+    for (let g = 0; g + 2 < gramBounds.length; g++) {
+      const g0 = gramBounds[g];
+      const g1 = gramBounds[g + 1];
+      transposeInto(A, g0 * k + g1, k, g1 - g0, k - g1, A, g1 * k + g0, k);
+    }
+    let scale = 1; // 1/d at step 0 (the normalization folded into P)
     if (i === 0) {
       let trace = 0;
       for (let e = 0; e < k; e++) trace += A[e * k + e];
@@ -204,21 +208,26 @@ function iterateSharded(
       for (let e = 0; e < kk; e++) A[e] *= s2;
     }
     timings.mark('sum');
+    // the upper part of this rank's rows of A²: A[first:last, :]·A[:, first:k]
     const [a, b, c] = call.steps[i];
-    const aT = tf.tensor2d(A, [k, k]);
-    const aR = rows === k ? aT : tf.tensor2d(A.subarray(first * k, (first + rows) * k), [rows, k]);
-    const mR = tf.matMul(aR, aT);
-    timings.mark('poly');
-    const mv = valuesOf(mR);
-    for (let r = 0; r < rows; r++) {
-      const row = (first + r) * k;
-      for (let col = 0; col < k; col++) {
-        const e = row + col;
-        P[e] = scale * (c * mv[r * k + col] + b * A[e]);
-      }
-      P[row + first + r] += scale * a;
+    const aR = tf.tensor2d(A.subarray(first * k, last * k), [rows, k]);
+    let aC: tf.Tensor2D;
+    if (first === 0) aC = rows === k ? aR : tf.tensor2d(A, [k, k]);
+    else {
+      for (let r = 0; r < k; r++) columns.set(A.subarray(r * k + first, r * k + k), r * width);
+      aC = tf.tensor2d(columns, [k, width]);
     }
-    tf.dispose(rows === k ? [aT, mR] : [aT, aR, mR]);
+    const sq = tf.matMul(aR, aC);
+    timings.mark('poly');
+    const sv = valuesOf(sq);
+    for (let r = 0; r < rows; r++) {
+      const row = (first + r) * k + first;
+      for (let col = 0; col < width; col++) P[row + col] = scale * (c * sv[r * width + col] + b * A[row + col]);
+      P[row + r] += scale * a;
+    }
+    // and its mirror image below the diagonal
+    transposeInto(P, first * k + last, k, rows, k - last, P, last * k + first, k);
+    tf.dispose(aC === aR ? [aR, sq] : [aR, aC, sq]);
     timings.mark('combine');
     if (split) {
       collective.barrier();
@@ -282,6 +291,7 @@ function runTask(task: WorkersTask, call: WorkersCall, collective: SharedCollect
   if (collective === undefined) {
     out = iterateTall(xt, call);
     xt.dispose();
+    timings.mark('update');
   } else {
     const gather = new Float32Array(call.gather!);
     out = iterateSharded(xt, call, collective, gather, timings);

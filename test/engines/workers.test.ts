@@ -16,7 +16,7 @@ import { gaussian } from '../support/random.js';
 import { goldenCases, goldenDir, loadGolden, normwiseDeviation, repoRoot, requireGolden } from '../support/golden.js';
 import { coefficientTable, coefficientsAt, newtonSchulz, type CoefficientsOption } from '../../src/index.js';
 import type { EngineIteration, EngineMatrix } from '../../src/engines/engine.js';
-import { WorkersEngine, workersEngineProvider, WORKERS_MINIMUM_ELEMENTS } from '../../src/engines/workers.js';
+import { PROFILE_PHASES, WorkersEngine, workersEngineProvider, WORKERS_MINIMUM_ELEMENTS } from '../../src/engines/workers.js';
 
 await useBackend('wasm');
 
@@ -159,9 +159,50 @@ describe('workers engine: scheduling, errors, lifetime', () => {
     await engine.shutdown();
   });
 
+  it('split matrices: every Gram block count and 2–3 threads match tfjs; the symmetric blocks change no bit', async () => {
+    // k ≥ splitPolynomialFrom: the rows of A² are split over the threads (symmetricRowBlocks); the partial
+    // Gram by gramBlocks column blocks, only those on and above the diagonal. Both products are symmetric
+    // and their mirrored entries are the same dot products, so the block count gives identical bits.
+    const matrices = [randomMatrix(150, 70, 21), randomMatrix(60, 200, 22)];
+    const it5 = iterationFor([JORDAN], 5);
+    const refs = matrices.map((m) => tfjsReference(m, [JORDAN], 5));
+    for (const threads of [2, 3]) {
+      let baseline: Float32Array[] | undefined;
+      for (const gramBlocks of [1, 2, 3, 7]) {
+        const engine = new WorkersEngine({ threads, minShardElements: 0, splitPolynomialFrom: 1, gramBlocks });
+        const got = engine.run(matrices, it5);
+        await engine.shutdown();
+        got.forEach((o, i) => {
+          const dev = normwiseDeviation(o, refs[i]);
+          assert.ok(dev <= 1e-5, `threads ${threads}, gramBlocks ${gramBlocks}, ${matrices[i].rows}×${matrices[i].cols}: ${dev}`);
+        });
+        baseline ??= got;
+        assert.deepEqual(got, baseline, `threads ${threads}, gramBlocks ${gramBlocks}`);
+      }
+    }
+  });
+
+  it('profile: per-thread phase times of the last call, only when asked for', async () => {
+    const engine = new WorkersEngine({ threads: 2, minShardElements: 0, profile: true });
+    engine.run([randomMatrix(64, 96, 31)], iterationFor([JORDAN], 5));
+    const p = engine.lastProfile;
+    assert.ok(p !== undefined && p.length === 2);
+    for (const t of p) {
+      assert.deepEqual(Object.keys(t), [...PROFILE_PHASES]);
+      assert.ok(Object.values(t).every((v) => Number.isFinite(v) && v >= 0));
+      assert.ok(t.gram > 0 && t.update > 0, JSON.stringify(t));
+    }
+    await engine.shutdown();
+    const quiet = new WorkersEngine({ threads: 2, minShardElements: 0 });
+    quiet.run([randomMatrix(64, 96, 31)], iterationFor([JORDAN], 5));
+    assert.equal(quiet.lastProfile, undefined);
+    await quiet.shutdown();
+  });
+
   it('validates options and inputs', () => {
     assert.throws(() => new WorkersEngine({ threads: 0 }), /workers engine: threads must be an integer in \[1, inf\), got 0/);
     assert.throws(() => new WorkersEngine({ timeoutMs: -1 }), /workers engine: timeoutMs must be in \[1, inf\), got -1/);
+    assert.throws(() => new WorkersEngine({ gramBlocks: 1.5 }), /workers engine: gramBlocks must be an integer in \[1, inf\), got 1.5/);
     const engine = new WorkersEngine({ threads: 2 });
     assert.throws(() => engine.run([{ rows: 2, cols: 3, data: new Float32Array(5) }], iterationFor([JORDAN], 5)), /workers engine: matrix 0 \(2×3\) needs a Float32Array of 6 values, got 5/);
     assert.throws(() => engine.run([randomMatrix(2, 2, 1)], { steps: [[1, 2, Number.NaN]], normScale: 1, eps: 0 }), /iteration\.steps must be rows \[a, b, c\] of finite numbers/);
