@@ -55,6 +55,7 @@ import {
 } from '../src/index.js';
 import { IR_VERSION, OPSET, type OnnxRuntime, type OrtSession } from '../src/engines/onnxGraph.js';
 import { loadOnnxRuntime } from '../src/engines/onnxruntime.js';
+import { PROFILE_PHASES, WorkersEngine, type WorkersProfile } from '../src/engines/workers.js';
 import {
   formatMs,
   machineInfo,
@@ -99,6 +100,11 @@ export interface LimitConfig {
   readonly workerThreads: number;
   /** onnxruntime intra-op threads (default: available cores). */
   readonly onnxThreads?: number;
+  /**
+   * Engines whose plain matmul measures the limit (default: the engines the run measures). Lets a run
+   * time only some engines' Newton–Schulz against the full limit (`--limit-engines`).
+   */
+  readonly engines?: readonly EngineName[];
 }
 
 /** Section 2 settings. */
@@ -111,6 +117,11 @@ export interface EngineNsConfig {
   /** Target wall time of the section (ms), split over the shapes still to run. */
   readonly budgetMs: number;
   readonly seed: number;
+  /**
+   * Calls per shape of a separate `WorkersEngine({profile: true})` to show where the workers engine's time
+   * goes (per thread and phase; 0 or absent: none). `--workers-profile N`.
+   */
+  readonly workersProfile?: number;
 }
 
 /** Section 3 settings. */
@@ -278,6 +289,15 @@ export interface EngineNsRow {
   readonly check: { readonly frobenius: number; readonly sample: readonly number[] };
 }
 
+/** Where the workers engine's time goes on one shape: median per thread and phase over `calls` calls. */
+export interface WorkersBreakdown {
+  readonly calls: number;
+  /** Median wall time of the calls (ms). */
+  readonly wallMs: number;
+  /** Per thread: median ms per phase ({@link PROFILE_PHASES}). */
+  readonly threads: readonly WorkersProfile[];
+}
+
 export interface EngineNsShape {
   readonly shape: Shape;
   readonly k: number;
@@ -290,6 +310,8 @@ export interface EngineNsShape {
   readonly repeats: number;
   readonly warmupRoundMs: number;
   readonly rows: readonly EngineNsRow[];
+  /** With {@link EngineNsConfig.workersProfile}. */
+  readonly workersBreakdown?: WorkersBreakdown;
 }
 
 export interface EngineNsResult {
@@ -838,12 +860,48 @@ async function benchEngineShape(
         rows.map((r) => `${r.engine} ${r.ms === null ? 'n/a' : `${formatMs(r.ms.median)} (×${r.xLimit.toFixed(2)})`}`).join(', ') +
         ` (${measured.rounds.length} repeats, ${formatMs(now() - start)})`,
     );
+    let breakdown: WorkersBreakdown | undefined;
+    if ((config.workersProfile ?? 0) > 0 && usable.includes('workers')) {
+      breakdown = await workersBreakdown((await input.data()) as Float32Array, shape, config.workersProfile!);
+      log(`  workers breakdown ${shape.join('x')}: wall ${formatMs(breakdown.wallMs)}; ` +
+        breakdown.threads.map((t, i) => `thread ${i}: ${PROFILE_PHASES.map((p) => `${p} ${t[p].toFixed(0)}`).join(' ')}`).join(' | '));
+    }
     return {
       shape, k, n, steps, flops, idealMs,
       repeats: measured.rounds.length, warmupRoundMs: measured.warmupRoundMs, rows,
+      ...(breakdown === undefined ? {} : { workersBreakdown: breakdown }),
     };
   } finally {
     input.dispose();
+  }
+}
+
+/**
+ * The workers engine's time on one shape by thread and phase: `calls` calls (after one untimed) of a
+ * separate `WorkersEngine({profile: true})` with the default options on the raw float32 data.
+ */
+export async function workersBreakdown(input: Float32Array, shape: Shape, calls: number): Promise<WorkersBreakdown> {
+  const engine = new WorkersEngine({ profile: true });
+  const ns = resolveNewtonSchulz({ coefficients: 'jordan' });
+  const iteration = { steps: Array.from({ length: ns.steps }, () => [3.4445, -4.775, 2.0315] as const), normScale: 1, eps: 1e-7 };
+  const matrix = { rows: shape[0], cols: shape[1], data: input };
+  try {
+    engine.run([matrix], iteration);
+    const walls: number[] = [];
+    const runs: WorkersProfile[][] = [];
+    for (let c = 0; c < calls; c++) {
+      const t0 = now();
+      engine.run([matrix], iteration);
+      walls.push(now() - t0);
+      runs.push(engine.lastProfile ?? []);
+    }
+    const median = (v: number[]) => stats(v).median;
+    const threads = (runs[0] ?? []).map((_, t) =>
+      Object.fromEntries(PROFILE_PHASES.map((p) => [p, median(runs.map((r) => r[t]?.[p] ?? NaN))])) as WorkersProfile,
+    );
+    return { calls, wallMs: median(walls), threads };
+  } finally {
+    await engine.shutdown();
   }
 }
 
@@ -1075,7 +1133,7 @@ export async function runEngineSections(
   let limit: LimitResult | null = null;
   if (config.limit !== null) {
     log(`limit: ${config.limit.size}×${config.limit.size} float32 matmul per engine`);
-    limit = await runLimitSection(config.limit, config.engines, log);
+    limit = await runLimitSection(config.limit, config.limit.engines ?? config.engines, log);
   }
   const rates = matmulRates(limit);
   let ns: EngineNsResult | null = null;
@@ -1193,6 +1251,29 @@ export function renderEngineSections(r: EngineSectionsResult): string {
           ),
       );
     }
+    const broken = r.ns.shapes.filter((s) => s.workersBreakdown !== undefined);
+    if (broken.length) {
+      out.push(
+        '### Where the workers engine\'s time goes\n\n' +
+          'Median ms per phase and thread over the profiled calls (a separate engine with the default options): ' +
+          '`in`/`out` copies between the call\'s shared buffer and the thread\'s wasm heap; per step `transpose` (JS), ' +
+          '`gram` (X_jᵀX_j), `copy` (partial Gram into shared memory), `wait` (barriers), `sum` (all-reduce, norm), ' +
+          '`poly` (A_r·A), `combine` (P rows), `update` (X_j·P). "products" = gram + poly + update.',
+        markdownTable(
+          ['shape', 'wall (median)', 'thread', ...PROFILE_PHASES, 'products', 'other'],
+          broken.flatMap((s) =>
+            s.workersBreakdown!.threads.map((t, i) => {
+              const products = t.gram + t.poly + t.update;
+              const all = PROFILE_PHASES.reduce((sum, p) => sum + t[p], 0);
+              return [
+                s.shape.join('×'), formatMs(s.workersBreakdown!.wallMs), String(i),
+                ...PROFILE_PHASES.map((p) => t[p].toFixed(1)), products.toFixed(1), (all - products).toFixed(1),
+              ];
+            }),
+          ),
+        ),
+      );
+    }
     if (r.targets.length) {
       const engines = [...new Set(r.targets.map((t) => t.engine))];
       const shapes = [...new Set(r.targets.map((t) => t.shape.join('×')))];
@@ -1282,13 +1363,17 @@ export function renderEnginesReport(r: EnginesBenchResult): string {
 }
 
 export const enginesUsage = `usage: npm run bench:engines -- [--quick] [--engines LIST] [--shapes RxC,...] [--gram-shapes RxC,...]
-                            [--limit-size N] [--no-limit] [--no-ns] [--no-gram] [--no-step] [--out PATH]
+                            [--limit-size N] [--limit-engines LIST] [--workers-profile N]
+                            [--no-limit] [--no-ns] [--no-gram] [--no-step] [--out PATH]
 
   --quick              smoke run: small shapes, few repeats, a small MLP
   --engines LIST       engines to measure, e.g. tfjs,onnxruntime (default: ${allEngines.join(',')})
   --shapes LIST        Newton–Schulz shapes (default: ${fullEngineSections.ns!.shapes.map((s) => s.join('x')).join(',')})
   --gram-shapes LIST   Gram-vs-standard shapes (default: ${fullEngineSections.gram!.shapes.map((s) => s.join('x')).join(',')})
   --limit-size N       side of the square matmul that measures the limit (default ${fullEngineSections.limit!.size})
+  --limit-engines LIST engines whose plain matmul measures the limit (default: --engines), e.g.
+                       --engines tfjs,workers --limit-engines tfjs,workers,onnxruntime
+  --workers-profile N  N profiled calls per shape: where the workers engine's time goes (default 0)
   --no-limit           skip the limit (× of the limit is then not computed)
   --no-ns, --no-gram, --no-step
                        skip that section
@@ -1307,6 +1392,8 @@ export function parseEnginesArgs(argv: readonly string[], cwd = process.cwd()): 
   let shapes: Shape[] | null = null;
   let gramShapes: Shape[] | null = null;
   let limitSize: number | null = null;
+  let limitEngines: EngineName[] | null = null;
+  let workersProfile: number | null = null;
   const skip = new Set<string>();
   for (const { arg, flag, inline, value } of argTokens(argv)) {
     switch (flag) {
@@ -1322,13 +1409,22 @@ export function parseEnginesArgs(argv: readonly string[], cwd = process.cwd()): 
         if (flag === '--quick') quick = true;
         else skip.add(flag.slice(5));
         break;
-      case '--engines': {
+      case '--engines':
+      case '--limit-engines': {
         const v = value();
-        if (v === null) return { kind: 'error', message: '--engines needs a value, e.g. tfjs,onnxruntime' };
+        if (v === null) return { kind: 'error', message: `${flag} needs a value, e.g. tfjs,onnxruntime` };
         const list = v.split(',').map((s) => s.trim());
         const bad = list.find((e) => !(allEngines as readonly string[]).includes(e));
-        if (bad !== undefined) return { kind: 'error', message: `--engines: unknown engine '${bad}' (one of ${allEngines.join(', ')})` };
-        engines = allEngines.filter((e) => list.includes(e));
+        if (bad !== undefined) return { kind: 'error', message: `${flag}: unknown engine '${bad}' (one of ${allEngines.join(', ')})` };
+        if (flag === '--engines') engines = allEngines.filter((e) => list.includes(e));
+        else limitEngines = allEngines.filter((e) => list.includes(e));
+        break;
+      }
+      case '--workers-profile': {
+        const v = value();
+        const n = v === null ? NaN : Number(v);
+        if (!Number.isInteger(n) || n < 0) return { kind: 'error', message: `--workers-profile needs a non-negative integer, got ${v ?? 'nothing'}` };
+        workersProfile = n;
         break;
       }
       case '--shapes':
@@ -1362,8 +1458,16 @@ export function parseEnginesArgs(argv: readonly string[], cwd = process.cwd()): 
   const b = base.sections;
   const sections: EngineSectionsConfig = {
     engines: engines ?? b.engines,
-    limit: skip.has('limit') || b.limit === null ? null : { ...b.limit, size: limitSize ?? b.limit.size },
-    ns: skip.has('ns') || b.ns === null ? null : { ...b.ns, shapes: shapes ?? b.ns.shapes },
+    limit: skip.has('limit') || b.limit === null ? null : {
+      ...b.limit,
+      size: limitSize ?? b.limit.size,
+      ...(limitEngines === null ? {} : { engines: limitEngines }),
+    },
+    ns: skip.has('ns') || b.ns === null ? null : {
+      ...b.ns,
+      shapes: shapes ?? b.ns.shapes,
+      ...(workersProfile === null ? {} : { workersProfile }),
+    },
     gram: skip.has('gram') || b.gram === null ? null : { ...b.gram, shapes: gramShapes ?? b.gram.shapes },
     step: skip.has('step') ? null : b.step,
   };

@@ -30,6 +30,7 @@ import {
   standardFlops,
   stepLayers,
   targetChecks,
+  workersBreakdown,
   type EngineNsResult,
   type EngineSectionsConfig,
   type EnginesBenchResult,
@@ -244,6 +245,16 @@ describe('bench:engines helpers', () => {
     assert.deepEqual(Array.from(y.Y.data as Float32Array), [1 * 1 + 2 * -1 + 3 * 0.5, 1 * 0 + 2 * 2 + 3 * 3, 4 - 5 + 3, 0 + 10 + 18]);
   });
 
+  it('workersBreakdown: per-thread phase medians of a split matrix', async () => {
+    // 384×384 has the default minShardElements (131 072 entries): split over both threads
+    const data = Float32Array.from({ length: 384 * 384 }, (_, i) => Math.sin(i));
+    const b = await workersBreakdown(data, [384, 384], 2);
+    assert.equal(b.calls, 2);
+    assert.ok(b.wallMs > 0);
+    assert.equal(b.threads.length, 2);
+    for (const t of b.threads) assert.ok(t.gram > 0 && t.poly > 0 && t.update > 0 && t.transpose >= 0, JSON.stringify(t));
+  });
+
   it('relDiffs: max relative and Frobenius', () => {
     const d = relDiffs([1, 2, 4], [1, 2, 3]);
     assert.equal(d.maxRel, 1 / 3);
@@ -281,9 +292,16 @@ describe('bench:engines helpers', () => {
     assert.equal(r.config.sections.gram, null);
     assert.equal(r.config.sections.limit!.size, 256);
     assert.equal(r.config.out, '/tmp/x.json');
+    const some = parseEnginesArgs(['--engines', 'tfjs,workers', '--limit-engines=tfjs,workers,onnxruntime', '--workers-profile', '3']);
+    assert.ok(some.kind === 'run');
+    assert.deepEqual(some.config.sections.engines, ['tfjs', 'workers']);
+    assert.deepEqual(some.config.sections.limit!.engines, ['tfjs', 'workers', 'onnxruntime']);
+    assert.equal(some.config.sections.ns!.workersProfile, 3);
+    assert.equal(r.config.sections.limit!.engines, undefined);
+    assert.equal(r.config.sections.ns!.workersProfile, undefined);
     const none = parseEnginesArgs(['--no-limit', '--no-ns', '--no-step']);
     assert.ok(none.kind === 'run' && none.config.sections.limit === null && none.config.sections.ns === null && none.config.sections.step === null);
-    for (const bad of [['--engines', 'gpu'], ['--shapes', '3x'], ['--limit-size', '0'], ['--no-gram=1'], ['--bogus']]) {
+    for (const bad of [['--engines', 'gpu'], ['--limit-engines', 'gpu'], ['--workers-profile', '-1'], ['--shapes', '3x'], ['--limit-size', '0'], ['--no-gram=1'], ['--bogus']]) {
       assert.equal(parseEnginesArgs(bad).kind, 'error', bad.join(' '));
     }
     assert.equal(parseEnginesArgs(['-h']).kind, 'help');
