@@ -242,3 +242,10 @@ export {
   type NewtonSchulzEngine,
   type EngineProvider,
 } from './engines/engine.js';
+export {
+  registerWasmConvKernels,
+  wasmConvKernelConfig,
+  wasmConvKernelNames,
+  type RegisterWasmConvOptions,
+  type WasmConvKernelName,
+} from './tfjs/wasmConv.js';

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import {
   DataNotFoundError,
+  MnistNotFoundError,
   datasetCacheDir,
   datasetSources,
   debianFashionMnistDir,
@@ -325,7 +326,7 @@ describe('locateDataset', () => {
   });
 
   it('tells Fashion-MNIST users about the Debian package', () => {
-    const error = new DataNotFoundError('fashionMnist', [{ dir: '/d', source: 'dataDir option', missing: undefined }], '/c/fashion-mnist');
+    const error = new MnistNotFoundError('fashionMnist', [{ dir: '/d', source: 'dataDir option', missing: undefined }], '/c/fashion-mnist');
     assert.match(error.message, /^Fashion-MNIST not found/);
     assert.match(error.message, /\n {2}\/d {2}\(dataDir option: no such directory\)\n/);
     assert.match(error.message, /apt-get install dataset-fashion-mnist \(Debian\/Ubuntu; installs them into \/usr\/share\/datasets\/fashion-mnist\)/);

@@ -155,8 +155,7 @@ export function searchCifar10(variant: Cifar10Variant, dataDir?: string, cacheDi
 /**
  * The error for a CIFAR-10 directory found nowhere: a `DataNotFoundError` (so the task registry's
  * fallback treats it like a missing MNIST), whose message lists each place searched and where to put
- * the files. (`DataNotFoundError`'s constructor writes the MNIST message, so the error is made on its
- * prototype here.)
+ * the files.
  */
 export function cifar10NotFoundError(variant: Cifar10Variant, searched: SearchedPlace[], cacheDir: string): DataNotFoundError {
   const layout = cifar10Layouts[variant];
@@ -179,13 +178,7 @@ export function cifar10NotFoundError(variant: Cifar10Variant, searched: Searched
   } else {
     lines.push(`  - copy the two files of the project's cifar10-subset directory into ${cacheDir}.`);
   }
-  const error = Object.setPrototypeOf(new Error(lines.join('\n')), DataNotFoundError.prototype) as DataNotFoundError;
-  Object.defineProperties(error, {
-    name: { value: 'DataNotFoundError', enumerable: false },
-    dataset: { value: 'cifar10', enumerable: true },
-    tried: { value: searched.map((p) => p.dir), enumerable: true },
-  });
-  return error;
+  return new DataNotFoundError('cifar10', searched.map((p) => p.dir), lines.join('\n'));
 }
 
 /**

@@ -15,6 +15,7 @@ export {
 } from './mnist.js';
 export {
   DataNotFoundError,
+  MnistNotFoundError,
   datasetCacheDir,
   datasetInfo,
   debianFashionMnistDir,
@@ -30,3 +31,21 @@ export {
   type SearchedPlace,
 } from './locate.js';
 export { datasetSources, downloadDataset, type DatasetSource, type DownloadOptions, type SourceFile } from './download.js';
+export {
+  loadCifar10,
+  parseCifar10Records,
+  searchCifar10,
+  cifar10NotFoundError,
+  cifar10CacheDir,
+  cifar10Layouts,
+  cifar10ClassNames,
+  cifar10Mean,
+  cifar10Std,
+  cifar10ImageSide,
+  cifar10ImageSize,
+  cifar10RecordBytes,
+  type Cifar10Data,
+  type Cifar10Split,
+  type Cifar10Variant,
+  type LoadCifar10Options,
+} from './cifar10.js';

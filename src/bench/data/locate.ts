@@ -132,10 +132,10 @@ export function locateDataset(dataset: MnistDataset, dataDir?: string, cacheDir?
   return found === undefined ? null : { dir: found, tried: searched.map((p) => p.dir) };
 }
 
-/** Like {@link locateDataset}, but throws {@link DataNotFoundError} instead of returning null. */
+/** Like {@link locateDataset}, but throws {@link MnistNotFoundError} instead of returning null. */
 export function requireDataset(dataset: MnistDataset, dataDir?: string, cacheDir?: string): LocatedDataset {
   const { found, searched } = searchDataset(dataset, dataDir, cacheDir);
-  if (found === undefined) throw new DataNotFoundError(dataset, searched, datasetCacheDir(dataset, cacheDir));
+  if (found === undefined) throw new MnistNotFoundError(dataset, searched, datasetCacheDir(dataset, cacheDir));
   return { dir: found, tried: searched.map((p) => p.dir) };
 }
 
@@ -150,8 +150,22 @@ function describeMissing(missing: string[] | undefined): string {
  * there and says how to fix it; `tried` carries the same directories for programs.
  */
 export class DataNotFoundError extends Error {
-  readonly dataset: MnistDataset;
+  /** Which dataset, e.g. `'fashionMnist'`, `'cifar10'`, `'tinyshakespeare'`. */
+  readonly dataset: string;
+  /** The directories searched, in order. */
   readonly tried: string[];
+
+  constructor(dataset: string, tried: readonly string[], message: string) {
+    super(message);
+    this.name = 'DataNotFoundError';
+    this.dataset = dataset;
+    this.tried = [...tried];
+  }
+}
+
+/** MNIST or Fashion-MNIST was not found: the message lists each place searched and the ways to fix it. */
+export class MnistNotFoundError extends DataNotFoundError {
+  declare readonly dataset: MnistDataset;
 
   constructor(dataset: MnistDataset, searched: SearchedPlace[], cacheDir: string) {
     const { title, dirName } = datasetInfo[dataset];
@@ -167,9 +181,6 @@ export class DataNotFoundError extends Error {
       lines.push(`  - apt-get install dataset-fashion-mnist (Debian/Ubuntu; installs them into ${debianFashionMnistDir});`);
     }
     lines.push(`  - pass --download (loadMnist: download: true) to download them, sha256-checked, into ${cacheDir}.`);
-    super(lines.join('\n'));
-    this.name = 'DataNotFoundError';
-    this.dataset = dataset;
-    this.tried = searched.map((p) => p.dir);
+    super(dataset, searched.map((p) => p.dir), lines.join('\n'));
   }
 }

@@ -9,7 +9,7 @@ import { basename } from 'node:path';
 import { downloadDataset } from './download.js';
 import { parseIdx } from './idx.js';
 import {
-  DataNotFoundError,
+  MnistNotFoundError,
   datasetCacheDir,
   datasetInfo,
   findIdxFile,
@@ -76,7 +76,7 @@ export async function loadMnist(options: LoadMnistOptions): Promise<MnistData> {
   let dir = found;
   if (dir === undefined) {
     const cache = datasetCacheDir(dataset, cacheDir);
-    if (options.download !== true) throw new DataNotFoundError(dataset, searched, cache);
+    if (options.download !== true) throw new MnistNotFoundError(dataset, searched, cache);
     dir = await downloadDataset(dataset, cache, { fetch: options.fetch, progress: options.progress });
   }
   const [train, test] = await Promise.all([

@@ -4,6 +4,7 @@
  * @module
  */
 import { DataNotFoundError } from '../data/index.js';
+import { cifar10CnnTask } from './cifar10.js';
 import { mnistMlpTask, syntheticTask } from './mlp.js';
 import type { TaskDefinition, TaskInstance, TaskLoadOptions } from './types.js';
 
@@ -22,6 +23,7 @@ export function registerTask(task: TaskDefinition): TaskDefinition {
 registerTask(mnistMlpTask('fashion-mnist-mlp', 'fashionMnist', 'Fashion-MNIST'));
 registerTask(mnistMlpTask('mnist-mlp', 'mnist', 'MNIST'));
 registerTask(syntheticTask());
+registerTask(cifar10CnnTask);
 
 /** The registered tasks, in registration order. */
 export function listTasks(): TaskDefinition[] {
