@@ -249,3 +249,15 @@ export {
   type RegisterWasmConvOptions,
   type WasmConvKernelName,
 } from './tfjs/wasmConv.js';
+export {
+  orthogonalInit,
+  deltaOrthogonalInit,
+  gaussianInit,
+  glorotUniformInit,
+  heNormalInit,
+  haarOrthogonal64,
+  fans,
+  type OrthogonalInitOptions,
+  type GaussianInitOptions,
+  type ScaledInitOptions,
+} from './nn/init.js';

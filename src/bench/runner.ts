@@ -138,12 +138,19 @@ export const defaultLearningRates: Readonly<Record<string, number>> = { muon: 0.
 /**
  * Options the runner adds for an optimizer unless the spec sets them: SGD's momentum 0.9, and — for
  * every optimizer with an auxiliary AdamW (an `exclude` option) — the task's embeddings and output layer
- * sent to AdamW, as the Muon authors prescribe (vectors go there anyway).
+ * sent to AdamW, as the Muon authors prescribe (vectors go there anyway), at the task's
+ * `auxiliaryLearningRate` when it sets one.
  */
-export function runnerOptions(name: string, params: readonly ParamInit[], variableName: (p: ParamInit) => string): Record<string, unknown> {
+export function runnerOptions(
+  name: string,
+  params: readonly ParamInit[],
+  variableName: (p: ParamInit) => string,
+  auxiliaryLearningRate?: number,
+): Record<string, unknown> {
   const info = listOptimizers().find((o) => o.name === name);
   const out: Record<string, unknown> = {};
   if (name === 'sgd') out.momentum = 0.9;
+  if (auxiliaryLearningRate !== undefined && info?.options.includes('adamwLearningRate') === true) out.adamwLearningRate = auxiliaryLearningRate;
   if (info?.options.includes('exclude') === true) {
     out.exclude = params
       .filter((p) => p.role === 'embedding' || p.role === 'head')
@@ -607,7 +614,7 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
     for (const spec of options.optimizers) {
       const label = spec.label ?? spec.name;
       const base: Record<string, unknown> = {
-        ...runnerOptions(spec.name, init0, variableName),
+        ...runnerOptions(spec.name, init0, variableName, d.auxiliaryLearningRate),
         ...(options.engine === undefined ? {} : { engine: options.engine }),
         ...(spec.options ?? {}),
       };

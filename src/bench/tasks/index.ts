@@ -6,6 +6,7 @@
 import { DataNotFoundError } from '../data/index.js';
 import { cifar10CnnTask } from './cifar10.js';
 import { mnistMlpTask, syntheticTask } from './mlp.js';
+import { functionRegression } from './regression.js';
 import type { TaskDefinition, TaskInstance, TaskLoadOptions } from './types.js';
 
 export type * from './types.js';
@@ -24,6 +25,7 @@ registerTask(mnistMlpTask('fashion-mnist-mlp', 'fashionMnist', 'Fashion-MNIST'))
 registerTask(mnistMlpTask('mnist-mlp', 'mnist', 'MNIST'));
 registerTask(syntheticTask());
 registerTask(cifar10CnnTask);
+registerTask(functionRegression);
 
 /** The registered tasks, in registration order. */
 export function listTasks(): TaskDefinition[] {

@@ -238,6 +238,8 @@ export function functionRegressionTask(options: RegressionTaskOptions = {}): Tas
       evalLimit: 1024,
       // Single-seed probes (seed 1, 500 steps): AdamW 1e-2 > 3e-3, Muon 0.02 ≈ 0.01 > 0.05, AdaGO 0.5 > 0.2, 1.
       learningRates: { adamw: 1e-2, adam: 1e-2, muon: 0.02, adaGO: 0.5 },
+      // The 128×1 head and the biases train with the auxiliary AdamW: the library's 3e-4 is too slow here.
+      auxiliaryLearningRate: 3e-3,
     },
     load(loadOptions) {
       const data = generateRegressionData(loadOptions.seed, options);

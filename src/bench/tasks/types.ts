@@ -108,6 +108,11 @@ export interface TaskDefaults {
    * table, then to the optimizer's default). A sweep ignores them.
    */
   learningRates?: Readonly<Record<string, number>>;
+  /**
+   * Learning rate of the auxiliary AdamW (embeddings, head, vectors) of the optimizers that have one
+   * (`adamwLearningRate`), when this task's small model needs another than the library's 3e-4.
+   */
+  auxiliaryLearningRate?: number;
 }
 
 /** A registered benchmark task. */
