@@ -1,0 +1,227 @@
+/**
+ * Reading a results directory (the layout of `src/bench/results.ts`) for the report: every
+ * `<task>/summary.json` with its JSON-lines logs, the optional `ns/summary.json`, and the optional
+ * `deep-tanh/summary.json` (read as loosely structured data). Every problem names the file, and for a
+ * log the line, that is wrong.
+ * @module
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { ComparisonSummary, LogLine, NsTimingSummary } from '../bench/results.js';
+
+/** The format tag of a comparison summary this report reads. */
+export const comparisonFormat = 'orthoptim-bench/2';
+/** The format tag of a Newton–Schulz timing summary this report reads. */
+export const nsFormat = 'orthoptim-ns/1';
+
+/** A results file that cannot be read as the format says; `file` (and `line` for a log) say where. */
+export class ResultsFormatError extends Error {
+  constructor(
+    readonly file: string,
+    readonly line: number | null,
+    problem: string,
+  ) {
+    super(`${line === null ? file : `${file}:${line}`}: ${problem}`);
+    this.name = 'ResultsFormatError';
+  }
+}
+
+/** One task comparison: its summary and the parsed log of each run (by run id). */
+export interface ComparisonData {
+  /** Folder name under the results directory. */
+  folder: string;
+  /** Absolute path of the folder. */
+  dir: string;
+  summary: ComparisonSummary;
+  logs: Map<string, LogLine[]>;
+}
+
+/** A summary written by another experiment (e.g. deep-tanh), rendered generically. */
+export interface ExtraData {
+  folder: string;
+  dir: string;
+  file: string;
+  data: Record<string, unknown>;
+}
+
+/** Everything the report draws from. */
+export interface ResultsData {
+  dir: string;
+  comparisons: ComparisonData[];
+  ns: NsTimingSummary | null;
+  extras: ExtraData[];
+  /** Things that did not stop the report but that a reader should know (missing logs, unfinished runs). */
+  warnings: string[];
+}
+
+/** Folders that hold generic experiment summaries rather than comparisons. */
+const extraFolders = new Set(['deep-tanh']);
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ResultsFormatError(file, null, `cannot read: ${(error as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new ResultsFormatError(file, null, `not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A number, or `null` (how the results files write non-finite numbers). */
+function isNumberOrNull(value: unknown): value is number | null {
+  return value === null || typeof value === 'number';
+}
+
+function requireFields(file: string, where: string, value: Record<string, unknown>, fields: Record<string, string>): void {
+  for (const [key, kind] of Object.entries(fields)) {
+    const v = value[key];
+    const ok =
+      kind === 'array' ? Array.isArray(v) : kind === 'object' ? isRecord(v) : kind === 'number?' ? isNumberOrNull(v) : typeof v === kind;
+    if (!ok) {
+      const got = v === undefined ? 'missing' : Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v;
+      throw new ResultsFormatError(file, null, `${where}${key} must be ${kind === 'number?' ? 'a number or null' : `a ${kind}`}, got ${got}`);
+    }
+  }
+}
+
+function checkComparison(file: string, data: Record<string, unknown>): ComparisonSummary {
+  requireFields(file, '', data, {
+    task: 'string',
+    model: 'string',
+    metric: 'object',
+    splits: 'object',
+    machine: 'object',
+    steps: 'number',
+    batch: 'number',
+    seeds: 'array',
+    runs: 'array',
+    aggregates: 'array',
+  });
+  (data.runs as unknown[]).forEach((run, i) => {
+    if (!isRecord(run)) throw new ResultsFormatError(file, null, `runs[${i}] must be an object`);
+    requireFields(file, `runs[${i}].`, run, { id: 'string', label: 'string', log: 'string', seed: 'number', final: 'object', timing: 'object' });
+  });
+  (data.aggregates as unknown[]).forEach((agg, i) => {
+    if (!isRecord(agg)) throw new ResultsFormatError(file, null, `aggregates[${i}] must be an object`);
+    requireFields(file, `aggregates[${i}].`, agg, { label: 'string', trainLoss: 'object', validationLoss: 'object', msPerStep: 'object' });
+  });
+  return data as unknown as ComparisonSummary;
+}
+
+function checkNs(file: string, data: Record<string, unknown>): NsTimingSummary {
+  requireFields(file, '', data, { rows: 'array' });
+  (data.rows as unknown[]).forEach((row, i) => {
+    if (!isRecord(row)) throw new ResultsFormatError(file, null, `rows[${i}] must be an object`);
+    requireFields(file, `rows[${i}].`, row, { method: 'string', rows: 'number', cols: 'number', ms: 'number?' });
+  });
+  return data as unknown as NsTimingSummary;
+}
+
+/**
+ * Parses a run's JSON-lines log. Blank lines are allowed (a trailing newline); any other line must be
+ * a JSON `step` or `eval` record, else the error names the file and the 1-based line.
+ */
+export function parseLog(file: string, text: string): LogLine[] {
+  const out: LogLine[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i].trim();
+    if (raw === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw) as unknown;
+    } catch (error) {
+      throw new ResultsFormatError(file, i + 1, `malformed JSON line (${(error as Error).message}): ${raw.slice(0, 80)}`);
+    }
+    if (!isRecord(value)) throw new ResultsFormatError(file, i + 1, 'a log line must be a JSON object');
+    const bad = (what: string) => new ResultsFormatError(file, i + 1, `${what}: ${raw.slice(0, 80)}`);
+    if (typeof value.step !== 'number' || !isNumberOrNull(value.loss) || !isNumberOrNull(value.wallMs)) {
+      throw bad('a log line needs numeric step, loss (or null) and wallMs');
+    }
+    if (value.type === 'step') {
+      if (!isNumberOrNull(value.optimizerMs)) throw bad('a step line needs optimizerMs');
+    } else if (value.type === 'eval') {
+      if ((value.split !== 'validation' && value.split !== 'test') || !isNumberOrNull(value.metric)) {
+        throw bad("an eval line needs split 'validation' or 'test' and a metric");
+      }
+    } else {
+      throw bad(`unknown line type ${JSON.stringify(value.type)} (expected 'step' or 'eval')`);
+    }
+    out.push(value as unknown as LogLine);
+  }
+  return out;
+}
+
+function readComparison(folder: string, dir: string, file: string, summary: ComparisonSummary, warnings: string[]): ComparisonData {
+  const logs = new Map<string, LogLine[]>();
+  for (const run of summary.runs) {
+    const logFile = join(dir, run.log);
+    if (!existsSync(logFile)) {
+      warnings.push(`${folder}: the log of run ${run.id} (${logFile}) is missing; its curves are left out`);
+      continue;
+    }
+    logs.set(run.id, parseLog(logFile, readFileSync(logFile, 'utf8')));
+  }
+  if (summary.runs.length === 0) warnings.push(`${file}: no runs recorded`);
+  return { folder, dir, summary, logs };
+}
+
+/**
+ * Reads a results directory. Throws when the directory does not exist, holds no results at all, or
+ * holds a file in the wrong format (a {@link ResultsFormatError} naming it).
+ */
+export function readResults(resultsDir: string): ResultsData {
+  const dir = resolve(resultsDir);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new Error(`results directory ${dir} does not exist (run \`orthoptim bench\` to create it)`);
+  }
+  const data: ResultsData = { dir, comparisons: [], ns: null, extras: [], warnings: [] };
+  const folders = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
+  for (const folder of folders) {
+    const sub = join(dir, folder);
+    const file = join(sub, 'summary.json');
+    if (!existsSync(file)) {
+      if (existsSync(join(sub, 'logs'))) {
+        data.warnings.push(`${folder}: logs but no summary.json (an unfinished comparison?); left out`);
+      }
+      continue;
+    }
+    const json = readJson(file);
+    if (!isRecord(json)) throw new ResultsFormatError(file, null, 'must hold a JSON object');
+    const format = json.format;
+    if (extraFolders.has(folder)) {
+      data.extras.push({ folder, dir: sub, file, data: json });
+    } else if (folder === 'ns') {
+      if (format !== nsFormat) {
+        throw new ResultsFormatError(file, null, `format is ${JSON.stringify(format)}, expected '${nsFormat}'`);
+      }
+      data.ns = checkNs(file, json);
+    } else {
+      if (format !== comparisonFormat) {
+        throw new ResultsFormatError(
+          file,
+          null,
+          `format is ${JSON.stringify(format)}, expected '${comparisonFormat}' (a comparison written by \`orthoptim bench\`)`,
+        );
+      }
+      data.comparisons.push(readComparison(folder, sub, file, checkComparison(file, json), data.warnings));
+    }
+  }
+  if (data.comparisons.length === 0 && data.ns === null && data.extras.length === 0) {
+    throw new Error(
+      `no results in ${dir}: expected <task>/summary.json (written by \`orthoptim bench\`), ns/summary.json or deep-tanh/summary.json`,
+    );
+  }
+  return data;
+}

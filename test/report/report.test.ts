@@ -1,0 +1,578 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { crc32, inflateSync } from 'node:zlib';
+import type { Aggregate, ComparisonSummary, LogLine, NsTimingSummary, RunRecord, Stat } from '../../src/bench/results.js';
+import { colorScale, restrictScale, smooth } from '../../src/report/curves.js';
+import { formatNumber, formatStat, formatSteps, ResultsFormatError, writeReport, type ReportOutput } from '../../src/report/index.js';
+import { importPlotting, loadRenderers, prefixSvgIds, svgToPng } from '../../src/report/render.js';
+
+let scratch = '';
+let count = 0;
+before(() => {
+  scratch = mkdtempSync(join(tmpdir(), 'orthoptim-report-test-'));
+});
+after(() => {
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+function freshDir(name: string): string {
+  const dir = join(scratch, `${count++}-${name}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Fixture: a results directory written the way the runner writes one.
+
+/** Mean and sample standard deviation, computed here independently of the report. */
+function stat(values: number[]): Stat {
+  const n = values.length;
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  const std = n > 1 ? Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1)) : 0;
+  return { mean, std, min: Math.min(...values), max: Math.max(...values), n };
+}
+
+interface RunSpec {
+  label: string;
+  seed: number;
+  lr: number;
+  /** Loss decays from 2.3 at this rate per step. */
+  rate: number;
+  final: RunRecord['final'];
+  msPerStep: number;
+  msPerStepOptimizer: number;
+  stepsToTarget: number | null;
+  diverged?: number;
+}
+
+const steps = 60;
+const evalEvery = 20;
+
+function logOf(r: RunSpec): LogLine[] {
+  const lines: LogLine[] = [];
+  for (let step = 1; step <= steps; step++) {
+    const noise = 0.05 * Math.sin(step * 1.7 + r.seed);
+    lines.push({ type: 'step', step, loss: 2.3 * Math.exp(-r.rate * step) + 0.1 + noise, wallMs: step * r.msPerStep, optimizerMs: r.msPerStepOptimizer });
+    if (step % evalEvery === 0) {
+      const metric = 1 - Math.exp(-r.rate * step * 2) * 0.9;
+      lines.push({ type: 'eval', step, split: 'validation', loss: 2.3 * Math.exp(-r.rate * step), metric, wallMs: step * r.msPerStep, examples: 100 });
+    }
+  }
+  lines.push({ type: 'eval', step: steps, split: 'test', loss: r.final.testLoss, metric: r.final.testMetric, wallMs: steps * r.msPerStep, examples: 200 });
+  return lines;
+}
+
+function writeComparison(dir: string, task: string, specs: RunSpec[], target: ComparisonSummary['target']): ComparisonSummary {
+  mkdirSync(join(dir, task, 'logs'), { recursive: true });
+  const runs: RunRecord[] = specs.map((r) => {
+    const id = `${r.label}-s${r.seed}`;
+    const log = `logs/${id}.jsonl`;
+    writeFileSync(join(dir, task, log), logOf(r).map((l) => JSON.stringify(l)).join('\n') + '\n');
+    return {
+      id,
+      optimizer: r.label,
+      label: r.label,
+      seed: r.seed,
+      learningRate: r.lr,
+      options: { learningRate: r.lr },
+      log,
+      final: r.final,
+      timing: {
+        msPerStep: r.msPerStep,
+        msPerStepOptimizer: r.msPerStepOptimizer,
+        medianMsPerStep: r.msPerStep,
+        medianMsPerStepOptimizer: r.msPerStepOptimizer,
+        trainSeconds: (steps * r.msPerStep) / 1000,
+        evalSeconds: 0.1,
+      },
+      stepsToTarget: r.stepsToTarget,
+      secondsToTarget: r.stepsToTarget === null ? null : (r.stepsToTarget * r.msPerStep) / 1000,
+      resumed: false,
+      diverged: r.diverged ?? null,
+    };
+  });
+  const labels = [...new Set(specs.map((r) => r.label))];
+  const aggregates: Aggregate[] = labels.map((label) => {
+    const mine = runs.filter((r) => r.label === label);
+    const reached = mine.map((r) => r.stepsToTarget).filter((s): s is number => s !== null);
+    const noneReached: Stat = { mean: Number.NaN, std: Number.NaN, min: Number.NaN, max: Number.NaN, n: 0 };
+    return {
+      label,
+      optimizer: label,
+      learningRate: mine[0].learningRate,
+      trainLoss: stat(mine.map((r) => r.final.trainLoss)),
+      validationLoss: stat(mine.map((r) => r.final.validationLoss)),
+      validationMetric: stat(mine.map((r) => r.final.validationMetric)),
+      testLoss: stat(mine.map((r) => r.final.testLoss)),
+      testMetric: stat(mine.map((r) => r.final.testMetric)),
+      msPerStep: stat(mine.map((r) => r.timing.msPerStep)),
+      msPerStepOptimizer: stat(mine.map((r) => r.timing.msPerStepOptimizer)),
+      stepsToTarget: reached.length ? stat(reached) : noneReached,
+      secondsToTarget: noneReached,
+      // The runner tries the default rate × each factor of the grid, in grid order.
+      sweep: [0.5, 1, 2].map((f, i) => ({
+        learningRate: mine[0].learningRate! * f,
+        validationLoss: label === 'muon' ? [0.9, 0.7, null][i] : [0.9, 0.5, 0.7][i],
+      })),
+    };
+  });
+  const summary: ComparisonSummary = {
+    format: 'orthoptim-bench/2',
+    task,
+    requestedTask: task === 'synthetic' ? 'fashion-mnist-mlp' : task,
+    taskSummary: 'a fixture task',
+    model: '8-16-4 ReLU MLP',
+    metric: { name: 'accuracy', label: 'validation accuracy', higherIsBetter: true },
+    dataSource: task === 'synthetic' ? 'generated' : '/data/fashion-mnist',
+    fallback: task === 'synthetic' ? 'fashion-mnist not found: ran the synthetic task instead' : null,
+    splits: { train: 900, validation: 100, test: 200 },
+    parameters: 212,
+    backend: 'wasm',
+    engine: 'tfjs',
+    steps,
+    batch: 32,
+    seeds: [...new Set(specs.map((r) => r.seed))],
+    evalEvery,
+    sweep: { grid: [0.5, 1, 2], steps: 10 },
+    target,
+    timingMethod: 'applyGradients + read-back',
+    machine: { cpu: 'Fixture CPU @ 3GHz', cores: 2, memoryGiB: 8, platform: 'linux', arch: 'x64', node: 'v20.20.2', tfjs: '4.22.0', backend: 'wasm' },
+    command: ['orthoptim', 'bench', task],
+    startedAt: '2025-01-01T00:00:00.000Z',
+    wallSeconds: 12.5,
+    runs,
+    aggregates,
+  };
+  writeFileSync(join(dir, task, 'summary.json'), JSON.stringify(summary, null, 2));
+  return summary;
+}
+
+const mainRuns: RunSpec[] = [
+  { label: 'muon', seed: 1, lr: 0.02, rate: 0.08, final: { trainLoss: 0.2311, validationLoss: 0.3342, validationMetric: 0.9121, testLoss: 0.3411, testMetric: 0.9034 }, msPerStep: 12.5, msPerStepOptimizer: 4.1, stepsToTarget: 21 },
+  { label: 'muon', seed: 2, lr: 0.02, rate: 0.07, final: { trainLoss: 0.2477, validationLoss: 0.3518, validationMetric: 0.9066, testLoss: 0.3599, testMetric: 0.8981 }, msPerStep: 13.1, msPerStepOptimizer: 4.4, stepsToTarget: 25 },
+  { label: 'adamw', seed: 1, lr: 0.01, rate: 0.03, final: { trainLoss: 0.4102, validationLoss: 0.4821, validationMetric: 0.8712, testLoss: 0.4933, testMetric: 0.8655 }, msPerStep: 10.2, msPerStepOptimizer: 1.9, stepsToTarget: 47 },
+  { label: 'adamw', seed: 2, lr: 0.01, rate: 0.025, final: { trainLoss: 0.4388, validationLoss: 0.5012, validationMetric: 0.8599, testLoss: 0.5144, testMetric: 0.8523 }, msPerStep: 10.6, msPerStepOptimizer: 2.0, stepsToTarget: null },
+];
+
+const nsSummary: NsTimingSummary = {
+  format: 'orthoptim-ns/1',
+  backend: 'wasm',
+  engine: 'tfjs',
+  machine: { cpu: 'Fixture CPU @ 3GHz', cores: 2, memoryGiB: 8, platform: 'linux', arch: 'x64', node: 'v20.20.2', tfjs: '4.22.0', backend: 'wasm' },
+  rows: [64, 128, 256].flatMap((n) => [
+    { method: 'jordan×5', rows: n, cols: n, ms: 1e-4 * n ** 2.6, error: 0.2 },
+    { method: 'turbo×4', rows: n, cols: n, ms: 0.8e-4 * n ** 2.6, error: 0.21 },
+  ]),
+};
+
+/** Writes the full fixture: a two-optimizer two-seed comparison, a one-optimizer one-seed one, ns, deep-tanh. */
+function writeFixture(dir: string): { main: ComparisonSummary } {
+  const main = writeComparison(dir, 'fashion-mnist-mlp', mainRuns, { value: 0.8, rule: 'fixture rule', smoothing: 3 });
+  writeComparison(dir, 'synthetic', [{ ...mainRuns[0] }], null);
+  mkdirSync(join(dir, 'ns'));
+  writeFileSync(join(dir, 'ns', 'summary.json'), JSON.stringify(nsSummary));
+  mkdirSync(join(dir, 'deep-tanh'));
+  writeFileSync(
+    join(dir, 'deep-tanh', 'summary.json'),
+    JSON.stringify({
+      format: 'orthoptim-deep-tanh/1',
+      title: 'Deep tanh at criticality',
+      depths: 3,
+      plots: [
+        {
+          $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+          name: 'fluctuation-vs-depth',
+          title: 'preactivation fluctuation vs depth',
+          data: { values: [{ depth: 2, v: 0.1, init: 'gaussian' }, { depth: 8, v: 0.5, init: 'gaussian' }, { depth: 2, v: 0.1, init: 'orthogonal' }, { depth: 8, v: 0.12, init: 'orthogonal' }] },
+          mark: 'line',
+          encoding: { x: { field: 'depth', type: 'quantitative', title: 'depth L' }, y: { field: 'v', type: 'quantitative', title: 'fluctuation' }, color: { field: 'init' } },
+        },
+        { title: 'broken plot', spec: { mark: 'line', data: { url: 'missing.csv' }, encoding: { x: { field: 'a', type: 'quantitative' } } } },
+        { title: 'invalid plot', spec: { mark: 'notamark', data: { values: [] } } },
+      ],
+      settings: { preset: 'quick', widths: [64] },
+      findings: [{ claim: 'orthogonal stays flat', verdict: 'reproduced' }],
+      table: [
+        { init: 'gaussian', depth: 8, fluctuation: 0.5 },
+        { init: 'orthogonal', depth: 8, fluctuation: 0.12 },
+      ],
+    }),
+  );
+  return { main };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// A PNG decoder that checks the container: signature, chunk CRCs, IHDR, the inflated size.
+
+interface DecodedPng {
+  width: number;
+  height: number;
+  bytesPerPixel: number;
+  /** Unfiltered pixel bytes, row after row. */
+  pixels: Uint8Array;
+}
+
+function decodePng(file: string): DecodedPng {
+  const buf = readFileSync(file);
+  assert.deepEqual([...buf.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], `${file}: PNG signature`);
+  let offset = 8;
+  let ihdr: Buffer | null = null;
+  const idat: Buffer[] = [];
+  let ended = false;
+  while (offset < buf.length) {
+    const length = buf.readUInt32BE(offset);
+    const type = buf.toString('latin1', offset + 4, offset + 8);
+    const body = buf.subarray(offset + 8, offset + 8 + length);
+    const crc = buf.readUInt32BE(offset + 8 + length);
+    assert.equal(crc32(buf.subarray(offset + 4, offset + 8 + length)) >>> 0, crc, `${file}: CRC of chunk ${type}`);
+    if (type === 'IHDR') ihdr = body;
+    if (type === 'IDAT') idat.push(body);
+    if (type === 'IEND') ended = true;
+    offset += 12 + length;
+  }
+  assert.ok(ended, `${file}: IEND chunk`);
+  assert.ok(ihdr, `${file}: IHDR chunk`);
+  const width = ihdr.readUInt32BE(0);
+  const height = ihdr.readUInt32BE(4);
+  const bitDepth = ihdr[8];
+  const colorType = ihdr[9];
+  assert.equal(bitDepth, 8, `${file}: bit depth`);
+  const channels = ({ 0: 1, 2: 3, 4: 2, 6: 4 } as Record<number, number>)[colorType];
+  assert.ok(channels, `${file}: colour type ${colorType}`);
+  assert.ok(width > 100 && height > 50, `${file}: ${width}×${height}`);
+  const raw = inflateSync(Buffer.concat(idat));
+  const bpp = channels;
+  const stride = width * bpp;
+  assert.equal(raw.length, height * (1 + stride), `${file}: inflated IDAT size`);
+  // Undo the per-row filters (PNG spec §9) to compare pixels.
+  const pixels = new Uint8Array(height * stride);
+  for (let y = 0; y < height; y++) {
+    const filter = raw[y * (1 + stride)];
+    const src = raw.subarray(y * (1 + stride) + 1, (y + 1) * (1 + stride));
+    for (let x = 0; x < stride; x++) {
+      const a = x >= bpp ? pixels[y * stride + x - bpp] : 0;
+      const b = y > 0 ? pixels[(y - 1) * stride + x] : 0;
+      const c = x >= bpp && y > 0 ? pixels[(y - 1) * stride + x - bpp] : 0;
+      let v: number;
+      if (filter === 0) v = src[x];
+      else if (filter === 1) v = src[x] + a;
+      else if (filter === 2) v = src[x] + b;
+      else if (filter === 3) v = src[x] + ((a + b) >> 1);
+      else if (filter === 4) {
+        const p = a + b - c;
+        const pa = Math.abs(p - a);
+        const pb = Math.abs(p - b);
+        const pc = Math.abs(p - c);
+        v = src[x] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
+      } else throw new Error(`${file}: row ${y} has filter ${filter}`);
+      pixels[y * stride + x] = v & 0xff;
+    }
+  }
+  return { width, height, bytesPerPixel: bpp, pixels };
+}
+
+/** Pixels that differ from the top-left one (the background). */
+function nonBackground(png: DecodedPng): number {
+  const { pixels, bytesPerPixel: bpp } = png;
+  let count = 0;
+  for (let i = 0; i < pixels.length; i += bpp) {
+    for (let k = 0; k < bpp; k++) {
+      if (pixels[i + k] !== pixels[k]) {
+        count++;
+        break;
+      }
+    }
+  }
+  return count;
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+const expectedPlots = [
+  'fashion-mnist-mlp-loss-vs-step',
+  'fashion-mnist-mlp-loss-vs-time',
+  'fashion-mnist-mlp-validation-metric',
+  'fashion-mnist-mlp-steps-to-target',
+  'synthetic-loss-vs-step',
+  'synthetic-loss-vs-time',
+  'synthetic-validation-metric',
+  'ns-time-vs-size',
+  'fluctuation-vs-depth',
+];
+
+describe('writeReport on a fixture results directory', () => {
+  let dir = '';
+  let out = '';
+  let report: ReportOutput;
+  let main: ComparisonSummary;
+
+  before(async () => {
+    dir = freshDir('results');
+    main = writeFixture(dir).main;
+    out = join(dir, 'report');
+    report = await writeReport(dir);
+  });
+
+  it('writes report.md, report.html and an SVG and a PNG per plot, and nothing else', () => {
+    const want = [join(out, 'report.md'), join(out, 'report.html'), ...expectedPlots.flatMap((p) => [join(out, 'plots', `${p}.svg`), join(out, 'plots', `${p}.png`)])];
+    assert.deepEqual([...report.files].sort(), want.sort());
+    for (const f of want) assert.ok(existsSync(f), f);
+    assert.equal(readdirSync(join(out, 'plots')).length, expectedPlots.length * 2);
+    assert.equal(readFileSync(join(out, 'report.md'), 'utf8'), report.markdown);
+    assert.equal(readFileSync(join(out, 'report.html'), 'utf8'), report.html);
+  });
+
+  it('every PNG decodes (signature, CRCs, IHDR, IDAT size) and is not blank', () => {
+    for (const p of expectedPlots) {
+      const png = decodePng(join(out, 'plots', `${p}.png`));
+      const svg = readFileSync(join(out, 'plots', `${p}.svg`), 'utf8');
+      const svgWidth = Number(/<svg[^>]*\bwidth="(\d+(?:\.\d+)?)"/.exec(svg)?.[1]);
+      assert.equal(png.width, Math.round(2 * svgWidth), `${p}: PNG is the SVG at 2×`);
+      // Lines, bands, axes and text: far more than a few stray pixels differ from the background.
+      assert.ok(nonBackground(png) > 0.005 * png.width * png.height, `${p}: PNG is blank`);
+    }
+  });
+
+  it('SVGs are well-formed-looking and carry the axis titles and optimizer names', () => {
+    const read = (p: string) => readFileSync(join(out, 'plots', `${p}.svg`), 'utf8');
+    for (const p of expectedPlots) {
+      const svg = read(p);
+      assert.match(svg, /^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/, p);
+      assert.match(svg, /<\/svg>\s*$/, p);
+      const opens = (svg.match(/<g\b/g) ?? []).length;
+      const closes = (svg.match(/<\/g>/g) ?? []).length;
+      assert.equal(opens, closes, `${p}: balanced <g> tags`);
+    }
+    const has = (p: string, ...texts: string[]) => {
+      const svg = read(p);
+      for (const t of texts) assert.ok(svg.includes(`>${t}</text>`), `${p}: text "${t}"`);
+    };
+    has('fashion-mnist-mlp-loss-vs-step', 'step', 'training loss (smoothed)', 'muon', 'adamw', 'optimizer', 'target 0.8000');
+    has('fashion-mnist-mlp-loss-vs-time', 'training wall-clock (s)', 'training loss (smoothed)', 'muon', 'adamw');
+    has('fashion-mnist-mlp-validation-metric', 'step', 'validation accuracy', 'muon', 'adamw');
+    has('fashion-mnist-mlp-steps-to-target', 'steps to target', 'muon', 'adamw', '23', '47 (1/2 reached)');
+    has('ns-time-vs-size', 'matrix size n (n × n)', 'time per call (ms)', 'jordan×5', 'turbo×4');
+    has('fluctuation-vs-depth', 'depth L', 'fluctuation', 'orthogonal');
+  });
+
+  it('gives each optimizer one colour in every plot, also where it is the only one drawn', () => {
+    const read = (p: string) => readFileSync(join(out, 'plots', `${p}.svg`), 'utf8');
+    const scale = colorScale(['muon', 'adamw']);
+    const muon = scale.range[scale.domain.indexOf('muon')];
+    const adamw = scale.range[scale.domain.indexOf('adamw')];
+    assert.notEqual(muon, adamw);
+    for (const p of expectedPlots.filter((n) => n.startsWith('fashion'))) {
+      assert.ok(read(p).includes(muon) && read(p).includes(adamw), p);
+    }
+    // The synthetic comparison ran muon alone: it keeps muon's colour, not the palette's first.
+    for (const p of expectedPlots.filter((n) => n.startsWith('synthetic'))) {
+      assert.ok(read(p).includes(muon), p);
+      assert.ok(!read(p).includes(adamw), p);
+    }
+    assert.deepEqual(restrictScale(scale, ['muon']), { domain: ['muon'], range: [muon] });
+  });
+
+  it('the Markdown table holds the fixture means ± stds, computed here', () => {
+    const md = report.markdown;
+    const f = (x: number) => x.toPrecision(4);
+    const g = (x: number) => x.toPrecision(2);
+    for (const label of ['muon', 'adamw']) {
+      const runs = mainRuns.filter((r) => r.label === label);
+      const row = md.split('\n').find((l) => l.startsWith(`| ${label} `) && l.includes(' ± '));
+      assert.ok(row, `a table row for ${label}`);
+      for (const key of ['trainLoss', 'validationLoss', 'validationMetric', 'testMetric'] as const) {
+        const s = stat(runs.map((r) => r.final[key]));
+        assert.ok(row.includes(`${f(s.mean)} ± ${g(s.std)}`), `${label} ${key}: ${f(s.mean)} ± ${g(s.std)} in ${row}`);
+      }
+      const ms = stat(runs.map((r) => r.msPerStep));
+      assert.ok(row.includes(`${f(ms.mean)} ± ${g(ms.std)}`), `${label} ms/step`);
+      const opt = stat(runs.map((r) => r.msPerStepOptimizer));
+      assert.ok(row.includes(`${f(opt.mean)} ± ${g(opt.std)}`), `${label} optimizer ms/step`);
+    }
+    // Steps to target: muon 21 and 25 → 23 ± 3; adamw reached once of two.
+    assert.match(md, /\| muon .*\*\*23 ± 3\*\* \|/);
+    assert.match(md, /\| adamw .* 47 \(1\/2 reached\) \|/);
+    // The best validation metric (muon's, higher is better) is bold.
+    const muonMetric = stat(mainRuns.filter((r) => r.label === 'muon').map((r) => r.final.validationMetric));
+    assert.ok(md.includes(`**${f(muonMetric.mean)} ± ${g(muonMetric.std)}**`));
+    // Header facts, the fallback notice, the sweep table (muon diverged at 0.01; its chosen 0.02 is bold).
+    assert.ok(md.includes('- **machine:** Fixture CPU @ 3GHz (2 cores, 8 GiB), linux/x64, Node v20.20.2, tfjs 4.22.0'));
+    assert.ok(md.includes('- **splits:** train 900, validation 100, test 200'));
+    assert.ok(md.includes('- **seeds:** 1, 2'));
+    assert.ok(md.includes('> **Notice:** fashion-mnist not found: ran the synthetic task instead'));
+    assert.match(md, /\| optimizer \| +lr × 0\.5 \| +lr × 1 \| +lr × 2 \|/);
+    assert.match(md, /\| muon +\| +0\.9000 \(lr 0\.01\) \| \*\*0\.7000 \(lr 0\.02\)\*\* \| +diverged \(lr 0\.04\) \|/);
+    assert.match(md, /\| adamw +\| +0\.9000 \(lr 0\.005\) \| \*\*0\.5000 \(lr 0\.01\)\*\* \| +0\.7000 \(lr 0\.02\) \|/);
+    assert.ok(md.includes('(plots/fashion-mnist-mlp-loss-vs-step.svg)'));
+    assert.ok(md.includes('loss smoothed per run by a trailing 3-step window mean.'));
+    assert.ok(md.includes('(fixture rule, loss smoothed over 3 steps)'));
+    // NS and the generic deep-tanh section; its broken plot is reported, not fatal.
+    assert.match(md, new RegExp(`\\| jordan×5 +\\| 256×256 +\\| +${(1e-4 * 256 ** 2.6).toPrecision(4)} +\\| +0\\.2000 \\|`));
+    assert.match(md, /\| orthogonal +\| +8 \| +0\.1200 \|/);
+    assert.match(md, /\*\*broken plot\*\*: not drawn \(.*missing\.csv/);
+    assert.match(md, /\*\*invalid plot\*\*: not drawn \(/);
+    assert.ok(md.includes('- **settings.preset:** quick'));
+    assert.match(md, /\| orthogonal stays flat \| reproduced \|\n\n_findings_/);
+    assert.equal(main.aggregates.length, 2);
+  });
+
+  it('the HTML page is self-contained: inline CSS and SVG, no script, nothing fetched', () => {
+    const html = report.html;
+    assert.match(html, /^<!DOCTYPE html>/);
+    assert.match(html, /<style>[^<]+<\/style>/);
+    assert.equal((html.match(/<svg\b/g) ?? []).length, expectedPlots.length);
+    assert.doesNotMatch(html, /<script|<link|<img|\bsrc=|href="https?:|url\(['"]?https?:|@import/i);
+    assert.ok(html.includes('<strong>Notice:</strong> fashion-mnist not found'));
+    // Clip-path ids are unique across the inlined SVGs.
+    const ids = [...html.matchAll(/\bid="([^"]+)"/g)].map((m) => m[1]);
+    assert.equal(new Set(ids).size, ids.length);
+  });
+});
+
+describe('writeReport options and errors', () => {
+  it('png: false writes only SVGs; out and title are honoured', async () => {
+    const dir = freshDir('nopng');
+    writeComparison(dir, 'mnist-mlp', mainRuns.slice(0, 2), null);
+    const out = join(dir, 'elsewhere');
+    const r = await writeReport(dir, { out, png: false, title: 'My title' });
+    assert.ok(r.files.every((f) => f.startsWith(out) && !f.endsWith('.png')));
+    assert.ok(r.files.some((f) => f.endsWith('mnist-mlp-loss-vs-step.svg')));
+    assert.ok(r.markdown.startsWith('# My title\n'));
+    assert.ok(r.markdown.includes('No steps-to-target'));
+    assert.ok(!r.markdown.includes('[PNG]'));
+  });
+
+  it('an optimizer that never reached the target is marked "not reached" in the table and the bars', async () => {
+    const dir = freshDir('notreached');
+    const runs = mainRuns.map((r) => (r.label === 'adamw' ? { ...r, stepsToTarget: null } : r));
+    runs[3] = { ...runs[3], diverged: 17 };
+    writeComparison(dir, 'mnist-mlp', runs, { value: 0.8, rule: 'fixture rule', smoothing: 3 });
+    const r = await writeReport(dir, { png: false });
+    assert.match(r.markdown, /\| adamw .*\| +not reached \|/);
+    const svg = readFileSync(join(dir, 'report', 'plots', 'mnist-mlp-steps-to-target.svg'), 'utf8');
+    assert.ok(svg.includes('>not reached</text>'));
+    assert.ok(svg.includes('>23</text>'));
+    assert.ok(r.markdown.includes('adamw (seed 2) stopped at step 17: the training loss was not finite.'));
+  });
+
+  it('a wrong format tag names the file', async () => {
+    const dir = freshDir('badformat');
+    writeComparison(dir, 'mnist-mlp', mainRuns.slice(0, 1), null);
+    const file = join(dir, 'mnist-mlp', 'summary.json');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('orthoptim-bench/2', 'orthoptim-bench/1'));
+    await assert.rejects(writeReport(dir), (e: Error) => {
+      assert.ok(e instanceof ResultsFormatError);
+      assert.ok(e.message.startsWith(`${file}: format is "orthoptim-bench/1", expected 'orthoptim-bench/2'`), e.message);
+      return true;
+    });
+    const ns = freshDir('badns');
+    mkdirSync(join(ns, 'ns'));
+    writeFileSync(join(ns, 'ns', 'summary.json'), JSON.stringify({ ...nsSummary, format: 'nope' }));
+    await assert.rejects(writeReport(ns), new RegExp(`${join(ns, 'ns', 'summary.json')}: format is "nope", expected 'orthoptim-ns/1'`));
+  });
+
+  it('a malformed JSON-lines log names the file and the line', async () => {
+    const dir = freshDir('badlog');
+    writeComparison(dir, 'mnist-mlp', mainRuns.slice(0, 1), null);
+    const log = join(dir, 'mnist-mlp', 'logs', 'muon-s1.jsonl');
+    const lines = readFileSync(log, 'utf8').split('\n');
+    lines[6] = '{"type":"step","step":7,"loss":0.5,'; // truncated by a crash
+    writeFileSync(log, lines.join('\n'));
+    await assert.rejects(writeReport(dir), (e: Error) => {
+      assert.ok(e instanceof ResultsFormatError);
+      assert.equal(e.file, log);
+      assert.equal(e.line, 7);
+      assert.ok(e.message.startsWith(`${log}:7: malformed JSON line`), e.message);
+      return true;
+    });
+    lines[6] = '{"type":"stop","step":7,"loss":0.5,"wallMs":1}';
+    writeFileSync(log, lines.join('\n'));
+    await assert.rejects(writeReport(dir), new RegExp(`muon-s1\\.jsonl:7: unknown line type "stop"`));
+  });
+
+  it('a summary missing a field names the file and the field', async () => {
+    const dir = freshDir('badfield');
+    writeComparison(dir, 'mnist-mlp', mainRuns.slice(0, 1), null);
+    const file = join(dir, 'mnist-mlp', 'summary.json');
+    const json = JSON.parse(readFileSync(file, 'utf8'));
+    delete json.runs[0].log;
+    writeFileSync(file, JSON.stringify(json));
+    await assert.rejects(writeReport(dir), (e: Error) => e.message === `${file}: runs[0].log must be a string, got missing`);
+  });
+
+  it('an empty or missing directory gives a clear error', async () => {
+    const empty = freshDir('empty');
+    await assert.rejects(writeReport(empty), /^Error: no results in .*-empty: expected <task>\/summary\.json/);
+    await assert.rejects(writeReport(join(empty, 'nope')), /results directory .*nope does not exist/);
+    assert.deepEqual(readdirSync(empty), [], 'nothing written for an empty directory');
+  });
+
+  it('a missing log is a warning, not a failure', async () => {
+    const dir = freshDir('missinglog');
+    writeComparison(dir, 'mnist-mlp', mainRuns.slice(0, 2), null);
+    rmSync(join(dir, 'mnist-mlp', 'logs', 'muon-s2.jsonl'));
+    const r = await writeReport(dir, { png: false });
+    assert.match(r.markdown, /> \*\*Warning:\*\* mnist-mlp: the log of run muon-s2 .* is missing/);
+  });
+});
+
+describe('report pieces', () => {
+  it('smooth: debiased EMA keeps a constant, follows a step; window mean; nulls pass through', () => {
+    assert.deepEqual(
+      smooth([2, 2, 2], { kind: 'ema', beta: 0.9 }).map((v) => Number(v?.toFixed(12))),
+      [2, 2, 2],
+    );
+    const ema = smooth([0, 1, null, 1], { kind: 'ema', beta: 0.5 });
+    // m1 = 0 → 0/0.5 = 0; m2 = 0.5 → 0.5/0.75; null; m3 = 0.75 → 0.75/0.875.
+    assert.deepEqual(ema, [0, 0.5 / 0.75, null, 0.75 / 0.875]);
+    assert.deepEqual(smooth([1, 3, 5, null, 7], { kind: 'window', size: 2 }), [1, 2, 4, null, 7]);
+  });
+
+  it('numbers: four significant digits, no exponent below 1e5, std with two digits, missing as —', () => {
+    assert.deepEqual(
+      [0.123456, 12.3456, 1085.3, 12345.6, 123456.7, 0.00012345, 8, null, Number.NaN].map(formatNumber),
+      ['0.1235', '12.35', '1085', '12346', '1.23e+5', '1.23e-4', '8', '—', '—'],
+    );
+    const st = (mean: number, std: number, n: number) => ({ mean, std, min: mean - std, max: mean + std, n });
+    assert.equal(formatStat(st(1085.3, 141.2, 2)), '1085 ± 141');
+    assert.equal(formatStat(st(0.9093, 0.003889, 2)), '0.9093 ± 0.0039');
+    assert.equal(formatStat(st(0.5, 0, 1)), '0.5000');
+    assert.equal(formatStat(st(Number.NaN, Number.NaN, 0)), '—');
+    assert.equal(formatSteps(st(23, 2.83, 2), 2), '23 ± 3');
+    assert.equal(formatSteps(st(47, 0, 1), 2), '47 (1/2 reached)');
+    assert.equal(formatSteps({ mean: null, std: null, min: null, max: null, n: 0 } as never, 2), 'not reached');
+  });
+
+  it('a missing plotting package is named with the command that installs it', async () => {
+    const missing = 'orthoptim-no-such-plotting-package';
+    await assert.rejects(
+      importPlotting(missing, () => import(missing)),
+      new RegExp(`needs the package '${missing}' to draw plots; install it: npm install --save-dev vega vega-lite @resvg/resvg-js`),
+    );
+    // Other import failures are not disguised as a missing package.
+    await assert.rejects(
+      importPlotting('x', () => Promise.reject(new TypeError('boom'))),
+      /^TypeError: boom$/,
+    );
+  });
+
+  it('prefixSvgIds renames ids and their references only', () => {
+    const svg = '<svg><defs><clipPath id="clip1"><rect/></clipPath></defs><g clip-path="url(#clip1)"><use href="#clip1"/><a href="#other"/></g></svg>';
+    assert.equal(
+      prefixSvgIds(svg, 'p-'),
+      '<svg><defs><clipPath id="p-clip1"><rect/></clipPath></defs><g clip-path="url(#p-clip1)"><use href="#p-clip1"/><a href="#other"/></g></svg>',
+    );
+  });
+
+  it('PNG text is drawn: a font is found and a text-only SVG rasterizes to visible pixels', async () => {
+    const r = await loadRenderers(true);
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="60"><text x="10" y="40" font-family="sans-serif" font-size="24">step</text></svg>';
+    const file = join(freshDir('text'), 'text.png');
+    writeFileSync(file, svgToPng(r, svg));
+    const png = decodePng(file);
+    assert.ok(nonBackground(png) > 200, `text pixels: ${nonBackground(png)}`);
+  });
+});
