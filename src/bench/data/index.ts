@@ -49,3 +49,19 @@ export {
   type Cifar10Variant,
   type LoadCifar10Options,
 } from './cifar10.js';
+export {
+  loadShakespeare,
+  downloadShakespeare,
+  searchShakespeare,
+  shakespeareCacheDir,
+  shakespeareSource,
+  shakespeareDirName,
+  textSplits,
+  encodeChars,
+  ShakespeareNotFoundError,
+  type ShakespeareData,
+  type LoadShakespeareOptions,
+  type CharText,
+  type TextSpan,
+  type TextSplits,
+} from './shakespeare.js';

@@ -7,10 +7,21 @@ import { DataNotFoundError } from '../data/index.js';
 import { cifar10CnnTask } from './cifar10.js';
 import { mnistMlpTask, syntheticTask } from './mlp.js';
 import { functionRegression } from './regression.js';
+import { shakespeareCharTask } from './shakespeare.js';
 import type { TaskDefinition, TaskInstance, TaskLoadOptions } from './types.js';
 
 export type * from './types.js';
 export { mlpLogits, mlpParams, mnistMlpTask, syntheticTask, type SyntheticTaskOptions } from './mlp.js';
+export {
+  shakespeareCharTask,
+  charTransformerLogits,
+  charTransformerParams,
+  charTransformerSize,
+  type ShakespeareCharOptions,
+  type CharTransformerConfig,
+} from './shakespeare.js';
+export { functionRegressionTask, functionRegression } from './regression.js';
+export { cifar10CnnTask } from './cifar10.js';
 export { classificationInstance, holdOut, takeRows, type ClassificationSpec, type Split } from './classification.js';
 
 const registry = new Map<string, TaskDefinition>();
@@ -26,6 +37,8 @@ registerTask(mnistMlpTask('mnist-mlp', 'mnist', 'MNIST'));
 registerTask(syntheticTask());
 registerTask(cifar10CnnTask);
 registerTask(functionRegression);
+registerTask(shakespeareCharTask());
+registerTask(shakespeareCharTask({ name: 'shakespeare-char-small' }));
 
 /** The registered tasks, in registration order. */
 export function listTasks(): TaskDefinition[] {

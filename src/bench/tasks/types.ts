@@ -8,8 +8,8 @@
  *
  * Fairness rules every task keeps: parameters and data come only from the seed through `mulberry32`
  * (float64 JavaScript, never a backend RNG), so every optimizer and every backend starts from the same
- * numbers; a task's validation split is carved out of its training data (never the test set), because
- * learning-rate sweeps select on it.
+ * numbers; a task's validation split is never its test set (classification tasks carve it out of the
+ * training data; the language model holds out a stretch of text), because learning-rate sweeps select on it.
  * @module
  */
 import type * as tf from '@tensorflow/tfjs-core';
@@ -60,7 +60,7 @@ export interface TaskInstance {
   readonly source: string;
   /** Number of training examples (or window starts): batch indices are drawn from `[0, trainCount)`. */
   readonly trainCount: number;
-  /** Sizes of the splits, for the record: `{ train, validation, test }`. */
+  /** Sizes of the splits, for the record: `{ train, validation, test }` (examples, or characters for text). */
   readonly splits: { train: number; validation: number; test: number };
   readonly metric: MetricInfo;
   /** One line describing the model, e.g. `'784-512-512-10 ReLU MLP'`. */
