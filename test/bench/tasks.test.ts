@@ -9,7 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { useBackend } from '../support/backend.js';
 import { requireData, testDataDir } from '../support/data.js';
-import { DataNotFoundError } from '../../src/bench/data/index.js';
+import { existsSync } from 'node:fs';
+import { DataNotFoundError, debianFashionMnistDir } from '../../src/bench/data/index.js';
 import { listTasks, loadTask } from '../../src/bench/tasks/index.js';
 
 const missing = '/nonexistent/orthoptim-task-data';
@@ -58,7 +59,12 @@ describe('every task', () => {
         }
         assert.ok(params.some((p) => p.role === 'hidden'), 'there is something to orthogonalize');
         // One batch: a finite loss and a gradient for every parameter.
-        const vars = params.map((p) => tf.variable(tf.tensor(p.values, p.shape), true, `tasks-test/${task.name}/${p.name}`));
+        const vars = params.map((p) => {
+          const value = tf.tensor(p.values, p.shape);
+          const v = tf.variable(value, true, `tasks-test/${task.name}/${p.name}`);
+          value.dispose();
+          return v;
+        });
         const batch = instance.batch(Uint32Array.from({ length: Math.min(4, instance.trainCount) }, (_, i) => i));
         const { value, grads } = tf.variableGrads(() => instance.loss(vars, batch), vars);
         assert.ok(Number.isFinite(value.dataSync()[0]), 'finite loss');
@@ -76,6 +82,13 @@ describe('every task', () => {
       it(`${task.name}: without its data, fails saying where it looked`, async () => {
         process.env.ORTHOPTIM_DATA_DIR = missing;
         process.env.ORTHOPTIM_CACHE_DIR = missing;
+        if (task.name === 'fashion-mnist-mlp' && existsSync(debianFashionMnistDir)) {
+          // Found anyway: the Debian package's directory is searched after the options and the cache.
+          const found = await loadTask(task, { seed: 0, dataDir: missing, fallback: false });
+          assert.equal(found.instance.source, debianFashionMnistDir);
+          found.instance.dispose();
+          return;
+        }
         await assert.rejects(loadTask(task, { seed: 0, dataDir: missing, fallback: false }), (e: unknown) => {
           assert.ok(e instanceof DataNotFoundError, `a DataNotFoundError, got ${String(e)}`);
           assert.ok(e.tried.includes(missing), 'names the directory it searched');
