@@ -16,6 +16,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { listOptimizers } from '../index.js';
+// The command runs in Node: the native Newton–Schulz engines (onnxruntime, worker threads) are available.
+import '../engines/node.js';
 import { ProgressBar, formatDuration, type ProgressStream } from '../bench/progress.js';
 import { defaultLearningRates, runComparison, type OptimizerSpec } from '../bench/runner.js';
 import { comparisonTable } from '../bench/table.js';
@@ -103,7 +105,12 @@ const benchFlags = {
   },
   download: { type: 'boolean', description: 'Download the dataset (sha256-checked) when it is not found.' },
   backend: { type: 'string', default: 'wasm', choices: backends, description: 'TensorFlow.js backend.' },
-  engine: { type: 'string', choices: engines, description: 'Orthogonalization engine for every optimizer (default: the library\'s).' },
+  engine: {
+    type: 'string',
+    default: 'auto',
+    choices: engines,
+    description: 'Newton–Schulz engine for every optimizer: auto = onnxruntime when installed, else worker threads for large matrices, else tfjs.',
+  },
   out: {
     type: 'string',
     default: 'results/bench',

@@ -118,7 +118,7 @@ describe('orthoptim (in-process)', () => {
 
   it('bench writes the summary and logs under --out/<task>; both optimizers start from the same loss', async () => {
     const out = join(dir, 'nested');
-    const r = await run('bench', '--task', 'synthetic', '--steps', '5', '--batch', '16', '--optimizers', 'muon,adamw', '--eval-every', '0', '--out', out);
+    const r = await run('bench', '--task', 'synthetic', '--steps', '5', '--batch', '16', '--optimizers', 'muon,adamw', '--eval-every', '0', '--engine', 'tfjs', '--out', out);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /\| optimizer +\| +lr +\| train loss/);
     assert.match(r.stdout, /\| muon +\| +0\.02 \|/);
@@ -132,7 +132,7 @@ describe('orthoptim (in-process)', () => {
     assert.equal(json.steps, 5);
     assert.equal(json.batch, 16);
     assert.deepEqual(json.seeds, [0]);
-    assert.deepEqual(json.command, ['orthoptim', 'bench', '--task', 'synthetic', '--steps', '5', '--batch', '16', '--optimizers', 'muon,adamw', '--eval-every', '0', '--out', out]);
+    assert.deepEqual(json.command, ['orthoptim', 'bench', '--task', 'synthetic', '--steps', '5', '--batch', '16', '--optimizers', 'muon,adamw', '--eval-every', '0', '--engine', 'tfjs', '--out', out]);
     assert.equal(json.machine.node, process.version);
     assert.deepEqual(json.runs.map((x: { id: string }) => x.id), ['muon-s0', 'adamw-s0']);
     const first: number[] = [];
@@ -148,7 +148,7 @@ describe('orthoptim (in-process)', () => {
     assert.equal(json.runs[1].options.learningRate, 0.001);
     assert.equal(first[0], first[1], 'same init and first batch → same first loss');
     // The same command again keeps the finished runs.
-    const again = await run('bench', '--task', 'synthetic', '--steps', '5', '--batch', '16', '--optimizers', 'muon,adamw', '--eval-every', '0', '--out', out);
+    const again = await run('bench', '--task', 'synthetic', '--steps', '5', '--batch', '16', '--optimizers', 'muon,adamw', '--eval-every', '0', '--engine', 'tfjs', '--out', out);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /muon-s0 +finished earlier/);
   });
@@ -213,7 +213,7 @@ describe('orthoptim (child process)', () => {
     const out = join(dir, 'smoke');
     const r = spawnSync(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'bench', '--task', 'synthetic', '--steps', '2', '--batch', '8', '--optimizers', 'adamw', '--eval-every', '0', '--out', out],
+      ['--import', 'tsx', 'src/cli/main.ts', 'bench', '--task', 'synthetic', '--steps', '2', '--batch', '8', '--optimizers', 'adamw', '--eval-every', '0', '--engine', 'tfjs', '--out', out],
       { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 },
     );
     assert.equal(r.status, 0, r.stderr);
