@@ -337,8 +337,11 @@ function deepTanh(inputs: ClaimInputs): ClaimRow {
   return row;
 }
 
-/** Every claim, evaluated on what `inputs` holds. */
-export function evaluateClaims(inputs: ClaimInputs): ClaimRow[] {
+/** Every claim, evaluated on what `given` holds (comparisons that fell back to another task are ignored). */
+export function evaluateClaims(given: ClaimInputs): ClaimRow[] {
+  // A comparison that ran a substitute task (its dataset was missing) says nothing about a claim.
+  const comparisons = Object.fromEntries(Object.entries(given.comparisons).filter(([, s]) => s.fallback === null));
+  const inputs: ClaimInputs = { ...given, comparisons };
   const lm = ['shakespeare-char', 'shakespeare-char-small'];
   const lmRun = lm.filter((t) => inputs.comparisons[t] !== undefined);
   return [
