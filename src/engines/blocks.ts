@@ -1,6 +1,7 @@
 /**
  * Plain-JavaScript block helpers of the `workers` engine's sharded Newton–Schulz (`./workers.worker.ts`):
- * a tiled transpose between float32 arrays, and the row split of a symmetric product over threads.
+ * a tiled transpose between float32 arrays, the blocks of a symmetric product shared by threads, and
+ * how many blocks a partial Gram matrix is computed in.
  * No TensorFlow.js, no threads: tested directly.
  * @module
  */
@@ -35,29 +36,35 @@ export function transposeInto(
 }
 
 /**
- * Row blocks `[c_r, c_{r+1})` of a symmetric k×k product `S = A·A` such that computing each block's
- * upper part `S[c_r:c_{r+1}, c_r:k]` costs every rank about the same, `(c_{r+1} − c_r)(k − c_r)`: the
- * first rank takes few rows of full width, the last many rows of a short width (for 2 ranks 38 % and
- * 62 % of the rows). Together they compute about `(1 + 1/p)/2` of the full product (¾ for p = 2).
+ * Equal row blocks of a symmetric k×k product `S` whose upper part `S[c_i:c_{i+1}, c_i:k]` (block i and
+ * everything right of it) `parts` ranks compute between them: `2·parts` blocks, rank r taking blocks r and
+ * `2·parts − 1 − r` — a long and a short one, so every rank does the same work, and together
+ * `(2·parts + 1)/(4·parts)` of the full product (5/8 for 2 ranks, 3/4 for one). The bounds `c_i`
+ * (`2·parts + 1` entries, from 0 to k); needs k ≥ 2·parts.
  */
-export function symmetricRowBlocks(k: number, parts: number): number[] {
-  const bounds = (work: number): number[] => {
-    const c = [0];
-    for (let r = 0; r < parts - 1; r++) {
-      const at = c[r];
-      c.push(Math.min(k - (parts - 1 - r), Math.max(at + 1, Math.round(at + work / (k - at)))));
-    }
-    c.push(k);
-    return c;
-  };
-  let lo = 0;
-  let hi = k * k;
-  for (let i = 0; i < 60 && hi - lo > 0.5; i++) {
-    const mid = (lo + hi) / 2;
-    const c = bounds(mid);
-    const last = (k - c[parts - 1]) ** 2;
-    if (last > mid) lo = mid;
-    else hi = mid;
+export function triangleBlocks(k: number, parts: number): number[] {
+  if (!Number.isInteger(parts) || parts < 1 || !Number.isInteger(k) || k < 2 * parts) {
+    throw new RangeError(`triangleBlocks: needs integers parts ≥ 1 and k ≥ 2·parts, got k = ${k}, parts = ${parts}`);
   }
-  return bounds(hi);
+  const count = 2 * parts;
+  const base = Math.floor(k / count);
+  const extra = k % count;
+  const bounds = [0];
+  for (let i = 0; i < count; i++) bounds.push(bounds[i] + base + (i < extra ? 1 : 0));
+  return bounds;
+}
+
+/** The blocks of {@link triangleBlocks} rank r computes: r and `2·parts − 1 − r`. */
+export function triangleBlocksOf(rank: number, parts: number): [number, number] {
+  return [rank, 2 * parts - 1 - rank];
+}
+
+/**
+ * How many column blocks a partial Gram `X_jᵀX_j` (k×k, symmetric) is computed in, only those on and
+ * above the diagonal, `(1 + 1/g)/2` of the flops: 4, or fewer so that a block keeps ≥ 128 columns
+ * (measured on one thread, 512×1024 – 2048×1024 blocks: 1 → 2 → 3 → 4 blocks take 100 → 78–81 → 72–76 →
+ * 70–74 % of the time).
+ */
+export function autoGramBlocks(k: number): number {
+  return Math.max(1, Math.min(4, Math.floor(k / 128)));
 }

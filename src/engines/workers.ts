@@ -7,13 +7,17 @@
  * with `X = [X_1 … X_T]`, the Gram matrix is `A = XXᵀ = Σ_j X_j X_jᵀ` and the update
  * `X ← aX + (bA + cA²)X = P·X` acts on each block alone (`X_j ← P·X_j`, `P = aI + bA + cA²`). So each
  * thread keeps its column block for the whole iteration and the threads exchange only k×k matrices per
- * step — the partial Grams (all-reduce) and row blocks of `P` (all-gather) — through shared memory
+ * step — the partial Grams (all-reduce) and blocks of `P` (all-gather) — through shared memory
  * ({@link SharedCollective}). The k×n data crosses threads twice per call (in and out), not per step.
+ * Both k×k products are symmetric: the partial Grams and `A²` are computed only on and above the
+ * diagonal, by blocks (`./blocks.ts`), and the k×k work between the products runs in JavaScript on the
+ * shared memory (`./workers.worker.ts`). Per thread and step on a k×n matrix over T = 2 threads with 4
+ * Gram blocks that is `(5/8)(2k²n + 2k³)/T + 2k²n/T` flops, against `(4k²n + 2k³)/T` without the symmetry.
  *
  * Scheduling of one call (all matrices of an optimizer step): a matrix of at least `minShardElements`
  * entries is split over every thread; smaller ones run whole, each on one thread (largest first, on the
  * least loaded thread). A whole matrix gives exactly the tfjs engine's result on wasm; a sharded one
- * differs by the summation order of the Gram matrix (float32 rounding).
+ * differs by float32 rounding (the summation order of the Gram matrix, `bA + cA²` for `A(bI + cA)`).
  *
  * The calling thread copies the matrices into one shared buffer, posts one call per thread and blocks
  * until every thread has written its blocks back in place. Threads start on the first `run`, never keep
@@ -46,9 +50,6 @@ export const WORKERS_MINIMUM_ELEMENTS = 64 * 64;
  */
 export const WORKERS_MIN_SHARD_ELEMENTS = 128 * 1024;
 
-/** Default {@link WorkersEngineOptions.gramBlocks}. */
-export const WORKERS_GRAM_BLOCKS = 2;
-
 /** Options of {@link WorkersEngine}. */
 export interface WorkersEngineOptions {
   /** Worker threads (default: `os.availableParallelism()` clamped to [2, 4]). */
@@ -62,14 +63,15 @@ export interface WorkersEngineOptions {
    */
   readonly minShardElements?: number;
   /**
-   * A split matrix whose short side k is at least this computes `P = aI + A(bI + cA)` by row blocks
-   * across threads (one more exchange per step); a smaller k is computed by every thread (default 128).
+   * A split matrix whose short side k is at least this (and at least 2·threads) computes
+   * `P = aI + bA + cA²` by blocks across threads (one more exchange per step); for a smaller k every
+   * thread computes all of P (default 128).
    */
   readonly splitPolynomialFrom?: number;
   /**
    * A split matrix's partial Gram `X_jᵀX_j` (symmetric) is computed by this many column blocks, only
-   * those on and above the diagonal: `(1 + 1/g)/2` of the product's flops in g products (default
-   * {@link WORKERS_GRAM_BLOCKS}).
+   * those on and above the diagonal: `(1 + 1/g)/2` of the product's flops in g products (default: 4,
+   * fewer for k < 512 so that a block keeps ≥ 128 columns, see `autoGramBlocks` in `./blocks.ts`).
    */
   readonly gramBlocks?: number;
   /**
@@ -130,6 +132,7 @@ export class WorkersEngine implements NewtonSchulzEngine {
   readonly timeoutMs: number;
   readonly minShardElements: number;
   readonly splitPolynomialFrom: number;
+  /** 0: automatic (see {@link WorkersEngineOptions.gramBlocks}). */
   readonly gramBlocks: number;
   readonly profile: boolean;
   /** With `profile`: each thread's phase times in the last call (threads given no work are left out). */
@@ -149,7 +152,7 @@ export class WorkersEngine implements NewtonSchulzEngine {
     this.timeoutMs = options.timeoutMs ?? 300_000;
     this.minShardElements = options.minShardElements ?? WORKERS_MIN_SHARD_ELEMENTS;
     this.splitPolynomialFrom = options.splitPolynomialFrom ?? 128;
-    this.gramBlocks = options.gramBlocks ?? WORKERS_GRAM_BLOCKS;
+    this.gramBlocks = options.gramBlocks ?? 0;
     this.profile = options.profile ?? false;
   }
 

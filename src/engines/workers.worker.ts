@@ -6,7 +6,7 @@
  * *sharded*: every thread holds a block of rows of the tall orientation `Xᵀ` (n×k, n ≥ k) — a block of
  * columns of the wide `X` — and per step the threads exchange only k×k matrices through a
  * {@link SharedCollective}: the Gram matrix `A = XXᵀ = Σ_j X_j X_jᵀ` (all-reduce of the partial Grams;
- * at step 0 its trace also gives `‖X‖²_F`), then `P = aI + bA + cA²` computed by row blocks into shared
+ * at step 0 its trace also gives `‖X‖²_F`), then `P = aI + bA + cA²` computed by blocks into shared
  * memory, and each thread updates its block `X_jᵀ ← X_jᵀ·P`. Sharded matrices are processed first, in
  * the same order on every thread (their collectives pair up), then this thread's whole ones.
  *
@@ -24,7 +24,7 @@ import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { SharedCollective, serveSync, type SharedCollectiveBuffers } from './bridge.js';
 import { shardSizes } from '../linalg/collective.js';
 import { PROFILE_PHASES } from './workers.js';
-import { symmetricRowBlocks, transposeInto } from './blocks.js';
+import { autoGramBlocks, transposeInto, triangleBlocks, triangleBlocksOf } from './blocks.js';
 
 /** One matrix (or this thread's shard of it) in an engine call. */
 export interface WorkersTask {
@@ -53,7 +53,7 @@ export interface WorkersCall {
   readonly eps: number;
   /** A sharded matrix with k at least this computes `P` by row blocks (else every thread computes it all). */
   readonly splitPolynomialFrom: number;
-  /** Column blocks of a sharded matrix's partial Gram: only those on and above the diagonal are computed. */
+  /** Column blocks of a sharded matrix's partial Gram, only those on and above the diagonal computed (0: {@link autoGramBlocks}). */
   readonly gramBlocks: number;
   readonly timeoutMs: number;
   /** Return per-phase wall times (ms) as the call's output: see {@link PROFILE_PHASES}. */
@@ -111,17 +111,20 @@ function scratchOf(name: string, length: number): Float32Array {
 /**
  * Newton–Schulz on this rank's block `xt` (m×k, tall) of a matrix split over the ranks (module comment),
  * with only the products in tfjs-wasm and every k×k step in JavaScript on shared memory:
- * 1. The partial Gram `G_j = X_jᵀ·X_j` by `gramBlocks` column blocks: only the blocks on and above the
- *    diagonal (`X_jᵀ[g_i:g_{i+1}]·X_j[:, g_i:k]`, ¾ of the flops for 2 blocks — G is symmetric), written
- *    from the wasm heap into this rank's slot; barrier; `A = Σ_j G_j` summed in rank order in JavaScript
- *    (bit-identical on every rank) and mirrored below the diagonal. At step 0 `trace A = ‖X‖²_F` gives
+ * 1. The partial Gram `G_j = X_jᵀ·X_j` by g column blocks ({@link autoGramBlocks}), only those on and
+ *    above the diagonal (`X_jᵀ[g_i:g_{i+1}]·X_j[:, g_i:k]`; G is symmetric), written from the wasm heap
+ *    into this rank's slot; barrier; `A = Σ_j G_j` summed in rank order in JavaScript (bit-identical on
+ *    every rank) and mirrored below the diagonal. At step 0 `trace A = ‖X‖²_F` gives
  *    `d = ‖X‖_F·normScale + eps` and `A ← A/d²`.
- * 2. The upper part of this rank's rows of `A²` ({@link symmetricRowBlocks}: the ranks share ¾ of the
- *    product for 2 ranks), `P = aI + bA + cA²` there (at step 0 divided by d as well, which normalizes X
- *    inside the update), written with its mirror image straight into the shared k×k `P`; barrier.
+ * 2. `A²` by the row blocks of {@link triangleBlocks}, only on and above the diagonal, each rank a long
+ *    and a short block (5/8 of the product per rank for 2 ranks); there `P = aI + bA + cA²` (at step 0
+ *    divided by d as well, which normalizes X inside the update), written with its mirror image
+ *    straight into the shared k×k `P`; barrier.
  * 3. `X_j ← X_j·P`.
- * No element-wise tfjs op (tfjs-wasm's scalar-broadcast element-wise ops and slices were measured at
- * 10–30 ms per k×k step here) and no `dataSync` (a view of the wasm heap instead). Takes ownership of `xt`.
+ * The mirrored entries are the same dot products as the ones computed (same terms, same order), so the
+ * blocks change no bit of the result. No element-wise tfjs op (tfjs-wasm's scalar-broadcast element-wise
+ * ops and slices were measured at 10–30 ms per k×k step here) and no `dataSync` (a view of the wasm heap
+ * instead). Takes ownership of `xt`.
  */
 function iterateSharded(
   xt: tf.Tensor2D,
@@ -132,21 +135,20 @@ function iterateSharded(
 ): tf.Tensor2D {
   const [m, k] = xt.shape;
   const kk = k * k;
-  const split = k >= Math.max(call.splitPolynomialFrom, collective.size);
-  const rowBlocks = split ? symmetricRowBlocks(k, collective.size) : [0, k];
-  const rank = split ? collective.rank : 0;
-  const first = rowBlocks[rank];
-  const last = rowBlocks[rank + 1];
-  const rows = last - first;
-  const width = k - first;
+  const split = k >= Math.max(call.splitPolynomialFrom, 2 * collective.size);
+  const parts = split ? collective.size : 1;
+  // (k = 1: one block)
+  const bounds = k >= 2 * parts ? triangleBlocks(k, parts) : [0, k];
+  const mine = k >= 2 * parts ? triangleBlocksOf(split ? collective.rank : 0, parts) : [0];
   const gramBounds = [0];
-  for (const size of shardSizes(k, Math.max(1, Math.min(call.gramBlocks, k)))) gramBounds.push(gramBounds[gramBounds.length - 1] + size);
+  const gramBlocks = Math.min(call.gramBlocks > 0 ? call.gramBlocks : autoGramBlocks(k), k);
+  for (const size of shardSizes(k, gramBlocks)) gramBounds.push(gramBounds[gramBounds.length - 1] + size);
   const A = scratchOf('A', kk);
   const sizes = new Array<number>(collective.size).fill(kk);
   const xtT = scratchOf('xtT', k * m);
   const tail = scratchOf('tail', m * k);
-  const columns = scratchOf('columns', k * width);
-  // P: in shared memory when every rank computes a block of its rows, else this thread's own
+  const columns = scratchOf('columns', kk);
+  // P: in shared memory when every rank computes blocks of it, else this thread's own
   const P = split ? gather.subarray(0, kk) : scratchOf('P', kk);
   let x = xt;
   const steps = call.steps.length;
@@ -208,27 +210,33 @@ function iterateSharded(
       for (let e = 0; e < kk; e++) A[e] *= s2;
     }
     timings.mark('sum');
-    // the upper part of this rank's rows of A²: A[first:last, :]·A[:, first:k]
+    // this rank's blocks of A²: A[c_i:c_{i+1}, :]·A[:, c_i:k], then P there and its mirror image
     const [a, b, c] = call.steps[i];
-    const aR = tf.tensor2d(A.subarray(first * k, last * k), [rows, k]);
-    let aC: tf.Tensor2D;
-    if (first === 0) aC = rows === k ? aR : tf.tensor2d(A, [k, k]);
-    else {
-      for (let r = 0; r < k; r++) columns.set(A.subarray(r * k + first, r * k + k), r * width);
-      aC = tf.tensor2d(columns, [k, width]);
+    const aT = tf.tensor2d(A, [k, k]);
+    for (const block of mine) {
+      const first = bounds[block];
+      const last = bounds[block + 1];
+      const rows = last - first;
+      const width = k - first;
+      const aR = tf.tensor2d(A.subarray(first * k, last * k), [rows, k]);
+      let aC = aT;
+      if (first > 0) {
+        for (let r = 0; r < k; r++) columns.set(A.subarray(r * k + first, r * k + k), r * width);
+        aC = tf.tensor2d(columns.subarray(0, k * width), [k, width]);
+      }
+      const sq = tf.matMul(aR, aC);
+      timings.mark('poly');
+      const sv = valuesOf(sq);
+      for (let r = 0; r < rows; r++) {
+        const row = (first + r) * k + first;
+        for (let col = 0; col < width; col++) P[row + col] = scale * (c * sv[r * width + col] + b * A[row + col]);
+        P[row + r] += scale * a;
+      }
+      transposeInto(P, first * k + last, k, rows, k - last, P, last * k + first, k);
+      tf.dispose(aC === aT ? [aR, sq] : [aR, aC, sq]);
+      timings.mark('combine');
     }
-    const sq = tf.matMul(aR, aC);
-    timings.mark('poly');
-    const sv = valuesOf(sq);
-    for (let r = 0; r < rows; r++) {
-      const row = (first + r) * k + first;
-      for (let col = 0; col < width; col++) P[row + col] = scale * (c * sv[r * width + col] + b * A[row + col]);
-      P[row + r] += scale * a;
-    }
-    // and its mirror image below the diagonal
-    transposeInto(P, first * k + last, k, rows, k - last, P, last * k + first, k);
-    tf.dispose(aC === aR ? [aR, sq] : [aR, aC, sq]);
-    timings.mark('combine');
+    aT.dispose();
     if (split) {
       collective.barrier();
       timings.mark('wait');

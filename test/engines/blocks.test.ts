@@ -1,10 +1,11 @@
 /**
  * Block helpers of the workers engine's sharded Newton–Schulz (src/engines/blocks.ts): the tiled
- * transpose between strided float32 regions, and the balanced row split of a symmetric product.
+ * transpose between strided float32 regions, the blocks of a symmetric product shared by ranks, and the
+ * Gram block count.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { symmetricRowBlocks, transposeInto } from '../../src/engines/blocks.js';
+import { autoGramBlocks, transposeInto, triangleBlocks, triangleBlocksOf } from '../../src/engines/blocks.js';
 
 describe('transposeInto', () => {
   it('transposes whole matrices of sizes around the 16×16 tile', () => {
@@ -46,31 +47,46 @@ describe('transposeInto', () => {
   });
 });
 
-describe('symmetricRowBlocks', () => {
-  it('covers [0, k) with increasing bounds, at least one row each', () => {
-    for (const k of [2, 3, 7, 128, 1000, 1024]) {
-      for (let p = 1; p <= Math.min(4, k); p++) {
-        const c = symmetricRowBlocks(k, p);
-        assert.equal(c.length, p + 1);
-        assert.equal(c[0], 0);
-        assert.equal(c[p], k);
-        for (let r = 0; r < p; r++) assert.ok(c[r + 1] > c[r], `k=${k} p=${p}: ${c.join(',')}`);
-      }
-    }
+describe('triangleBlocks', () => {
+  it('2·parts equal blocks covering [0, k); rank r takes blocks r and 2·parts − 1 − r', () => {
+    assert.deepEqual(triangleBlocks(1024, 2), [0, 256, 512, 768, 1024]);
+    assert.deepEqual(triangleBlocks(10, 2), [0, 3, 6, 8, 10]);
+    assert.deepEqual(triangleBlocks(7, 1), [0, 4, 7]);
+    assert.deepEqual(triangleBlocksOf(0, 2), [0, 3]);
+    assert.deepEqual(triangleBlocksOf(1, 2), [1, 2]);
+    assert.throws(() => triangleBlocks(3, 2), /k ≥ 2·parts, got k = 3, parts = 2/);
   });
 
-  it('balances the work (rows × width to the right of the first row) across ranks', () => {
-    // 2 ranks: the first takes (3 − √5)/2 ≈ 38.2 % of the rows at full width, the second the rest
-    assert.deepEqual(symmetricRowBlocks(1024, 2), [0, 391, 1024]);
-    for (const p of [2, 3, 4]) {
-      const k = 1024;
-      const c = symmetricRowBlocks(k, p);
-      const work = c.slice(0, p).map((start, r) => (c[r + 1] - start) * (k - start));
+  it('every rank does the same work, together (2·parts + 1)/(4·parts) of the product, every upper entry once', () => {
+    for (const [k, parts] of [[1024, 2], [1000, 3], [96, 4], [9, 1]]) {
+      const c = triangleBlocks(k, parts);
+      const owner = new Int32Array(k * k).fill(-1);
+      const work: number[] = [];
+      for (let r = 0; r < parts; r++) {
+        let w = 0;
+        for (const block of triangleBlocksOf(r, parts)) {
+          w += (c[block + 1] - c[block]) * (k - c[block]);
+          for (let i = c[block]; i < c[block + 1]; i++) {
+            for (let j = c[block]; j < k; j++) {
+              assert.equal(owner[i * k + j], -1);
+              owner[i * k + j] = r;
+            }
+          }
+        }
+        work.push(w);
+      }
+      // every entry on or above the diagonal computed by exactly one rank
+      for (let i = 0; i < k; i++) for (let j = i; j < k; j++) assert.notEqual(owner[i * k + j], -1, `k=${k}: (${i}, ${j})`);
       const spread = (Math.max(...work) - Math.min(...work)) / Math.max(...work);
-      assert.ok(spread < 0.02, `p=${p}: ${work.join(', ')}`);
-      // together about (1 + 1/p)/2 of the full k×k product
+      assert.ok(spread < 0.02, `k=${k} parts=${parts}: ${work.join(', ')}`);
       const share = work.reduce((s, w) => s + w, 0) / (k * k);
-      assert.ok(Math.abs(share - (1 + 1 / p) / 2) < 0.05, `p=${p}: ${share}`);
+      assert.ok(Math.abs(share - (2 * parts + 1) / (4 * parts)) < 0.03, `k=${k} parts=${parts}: ${share}`);
     }
+  });
+});
+
+describe('autoGramBlocks', () => {
+  it('4 blocks from k = 512, fewer below so that a block keeps ≥ 128 columns, at least 1', () => {
+    assert.deepEqual([1, 127, 255, 256, 383, 384, 511, 512, 4096].map(autoGramBlocks), [1, 1, 1, 2, 2, 3, 3, 4, 4]);
   });
 });

@@ -166,9 +166,9 @@ describe('workers engine: scheduling, errors, lifetime', () => {
     const matrices = [randomMatrix(150, 70, 21), randomMatrix(60, 200, 22)];
     const it5 = iterationFor([JORDAN], 5);
     const refs = matrices.map((m) => tfjsReference(m, [JORDAN], 5));
-    for (const threads of [2, 3]) {
+    for (const [threads, blockCounts] of [[2, [1, 3]], [3, [1, 7]]] as const) {
       let baseline: Float32Array[] | undefined;
-      for (const gramBlocks of [1, 2, 3, 7]) {
+      for (const gramBlocks of blockCounts) {
         const engine = new WorkersEngine({ threads, minShardElements: 0, splitPolynomialFrom: 1, gramBlocks });
         const got = engine.run(matrices, it5);
         await engine.shutdown();
