@@ -139,7 +139,8 @@ export const defaultLearningRates: Readonly<Record<string, number>> = { muon: 0.
  * Options the runner adds for an optimizer unless the spec sets them: SGD's momentum 0.9, and — for
  * every optimizer with an auxiliary AdamW (an `exclude` option) — the task's embeddings and output layer
  * sent to AdamW, as the Muon authors prescribe (vectors go there anyway), at the task's
- * `auxiliaryLearningRate` when it sets one.
+ * `auxiliaryLearningRate`, else at the task's AdamW learning rate — so the parameters that every
+ * optimizer trains with AdamW train at the same rate whichever optimizer is compared.
  */
 export function runnerOptions(
   name: string,
@@ -614,7 +615,7 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
     for (const spec of options.optimizers) {
       const label = spec.label ?? spec.name;
       const base: Record<string, unknown> = {
-        ...runnerOptions(spec.name, init0, variableName, d.auxiliaryLearningRate),
+        ...runnerOptions(spec.name, init0, variableName, d.auxiliaryLearningRate ?? d.learningRates?.adamw),
         ...(options.engine === undefined ? {} : { engine: options.engine }),
         ...(spec.options ?? {}),
       };
