@@ -63,14 +63,14 @@ export const profiles: Record<string, Profile> = {
   },
   claims: {
     name: 'claims',
-    about: 'the committed CLAIMS.md: 2 seeds, learning rates swept on a 3-point grid, longer runs (about 40 minutes here)',
+    about: 'the committed CLAIMS.md: 2 seeds, learning rates swept over ×1/3, ×1, ×3, longer runs (about 40 minutes here)',
     ns: { sizes: [128, 256, 512, 1024], repeats: 3 },
     deepTanh: 'quick',
     comparisons: [
-      { task: 'function-regression', optimizers: names('adaGO', 'muon', 'adam', 'adamw'), steps: 600, seeds: 2, sweep: { points: 3, steps: 150 } },
-      { task: 'fashion-mnist-mlp', optimizers: names('muon', 'adamw', 'norMuon', 'turboMuon', 'auon'), steps: 400, seeds: 2, sweep: { points: 3, steps: 100 } },
-      { task: 'shakespeare-char-small', optimizers: names('muon', 'adamw', 'norMuon', 'turboMuon'), steps: 400, seeds: 2, sweep: { points: 3, steps: 100 } },
-      { task: 'cifar10-cnn', optimizers: names('adaGO', 'muon', 'adam'), steps: 300, seeds: 2, sweep: { points: 3, steps: 75 } },
+      { task: 'function-regression', optimizers: names('adaGO', 'muon', 'adam', 'adamw'), steps: 600, seeds: 2, sweep: { factors: [1 / 3, 1, 3], steps: 150 } },
+      { task: 'fashion-mnist-mlp', optimizers: names('muon', 'adamw', 'norMuon', 'turboMuon', 'auon'), steps: 400, seeds: 2, sweep: { factors: [1 / 3, 1, 3], steps: 100 } },
+      { task: 'shakespeare-char-small', optimizers: names('muon', 'adamw', 'norMuon', 'turboMuon'), steps: 400, seeds: 2, sweep: { factors: [1 / 3, 1, 3], steps: 100 } },
+      { task: 'cifar10-cnn', optimizers: names('adaGO', 'muon', 'adam'), steps: 300, seeds: 2, sweep: { factors: [1 / 3, 1, 3], steps: 75 } },
     ],
   },
   full: {
