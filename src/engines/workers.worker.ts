@@ -284,26 +284,26 @@ function runTask(task: WorkersTask, call: WorkersCall, collective: SharedCollect
   const tall = rows >= cols;
   const k = tall ? cols : rows;
   timings.start();
-  let xt: tf.Tensor2D;
-  if (tall) {
-    // the block is rows [start, end), contiguous
-    xt = tf.tensor2d(view.subarray(offset + start * k, offset + end * k), [m, k]);
-  } else {
-    // wide k×n: the block is columns [start, end); iterate on its transpose
-    const block = scratchOf('in', m * k);
-    transposeInto(view, offset + start, cols, k, m, block, 0, k);
-    xt = tf.tensor2d(block, [m, k]);
-  }
-  timings.mark('in');
-  let out: tf.Tensor2D;
-  if (collective === undefined) {
-    out = iterateTall(xt, call);
-    xt.dispose();
-    timings.mark('update');
-  } else {
-    const gather = new Float32Array(call.gather!);
-    out = iterateSharded(xt, call, collective, gather, timings);
-  }
+  // one scope: an error (another thread gave up) leaves no tensor behind either
+  const out = tf.tidy(() => {
+    let xt: tf.Tensor2D;
+    if (tall) {
+      // the block is rows [start, end), contiguous
+      xt = tf.tensor2d(view.subarray(offset + start * k, offset + end * k), [m, k]);
+    } else {
+      // wide k×n: the block is columns [start, end); iterate on its transpose
+      const block = scratchOf('in', m * k);
+      transposeInto(view, offset + start, cols, k, m, block, 0, k);
+      xt = tf.tensor2d(block, [m, k]);
+    }
+    timings.mark('in');
+    if (collective === undefined) {
+      const whole = iterateTall(xt, call);
+      timings.mark('update');
+      return whole;
+    }
+    return iterateSharded(xt, call, collective, new Float32Array(call.gather!), timings);
+  });
   timings.start();
   const o = valuesOf(out);
   if (tall) view.set(o, offset + start * k);
