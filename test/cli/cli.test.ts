@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -97,6 +97,18 @@ describe('orthoptim (in-process)', () => {
     assert.equal((await run('frobnicate')).code, 2);
   });
 
+  it('report: a missing argument exits 2, a folder without results exits 1 saying so', async () => {
+    const none = await run('report');
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /which results folder\?/);
+    const empty = await run('report', dir);
+    assert.equal(empty.code, 1);
+    assert.match(empty.stderr, /no results in/);
+    const help = await run('help', 'report');
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: orthoptim report RESULTS_DIR/);
+  });
+
   it('list prints every optimizer with its summary and paper', async () => {
     const r = await run('list');
     assert.equal(r.code, 0);
@@ -147,6 +159,12 @@ describe('orthoptim (in-process)', () => {
     assert.equal(json.runs[0].options.learningRate, 0.02);
     assert.equal(json.runs[1].options.learningRate, 0.001);
     assert.equal(first[0], first[1], 'same init and first batch → same first loss');
+    // The report of that folder: pages and plots.
+    const rep = await run('report', out, '--no-png');
+    assert.equal(rep.code, 0, rep.stderr);
+    assert.ok(rep.stdout.includes(join(out, 'report', 'report.html')));
+    assert.ok(existsSync(join(out, 'report', 'report.md')));
+    assert.ok(existsSync(join(out, 'report', 'plots', 'synthetic-loss-vs-step.svg')));
     // The same command again keeps the finished runs.
     const again = await run('bench', '--task', 'synthetic', '--steps', '5', '--batch', '16', '--optimizers', 'muon,adamw', '--eval-every', '0', '--engine', 'tfjs', '--out', out);
     assert.equal(again.code, 0, again.stderr);
