@@ -9,7 +9,7 @@
  * Every matrix of one optimizer step goes to an engine in one call, to pay the thread bridge once per step.
  * @module
  */
-import type { QuinticCoefficients } from '../linalg/coefficients.js';
+import type { Preconditioning, QuinticCoefficients } from '../linalg/coefficients.js';
 
 /** Engine names (single camelCase words: they are saved in optimizer configs). */
 export type EngineName = 'tfjs' | 'workers' | 'onnxruntime';
@@ -24,15 +24,25 @@ export interface EngineMatrix {
 }
 
 /**
- * The iteration a native engine runs on each matrix, exactly as `newtonSchulz` with Frobenius
- * normalization: make it wide (k = min side), divide by `‖X‖_F·normScale + eps`, then for each row
- * `(a, b, c)` of `steps`: `X ← aX + (bA + cA²)X` with `A = XXᵀ`; return it in the input's orientation.
+ * The iteration a native engine runs on each matrix, exactly as `newtonSchulz` (standard form): make it
+ * wide (k = min side; a square matrix counts as tall, i.e. its columns are the short side's), bring it to
+ * spectral norm ≤ 1 (`precondition`), then for each row `(a, b, c)` of `steps`: `X ← aX + (bA + cA²)X`
+ * with `A = XXᵀ`; return it in the input's orientation.
+ *
+ * Preconditioning (`src/linalg/aol.ts`): `'frobenius'` (default) divides by `‖X‖_F·normScale + eps`;
+ * `'aol'` (Turbo-Muon) scales the rows of the wide `X` by `s_i = 1/√max(Σ_j |A_ij|, eps)` with the
+ * input's Gram matrix `A = XXᵀ`, and the first step reuses `diag(s)·A·diag(s)` as its Gram matrix
+ * (`normScale` is then unused).
  */
 export interface EngineIteration {
   /** One coefficient row per step (already expanded: `steps.length` = number of steps). */
   readonly steps: readonly QuinticCoefficients[];
+  /** Frobenius only: the norm's multiplier. */
   readonly normScale: number;
+  /** `'frobenius'`: added to the scaled norm; `'aol'`: the floor of the row sums of `|XXᵀ|`. */
   readonly eps: number;
+  /** How the input is brought to spectral norm ≤ 1 (absent: `'frobenius'`). */
+  readonly precondition?: Preconditioning;
 }
 
 /** A native engine: synchronous, float32 in, float32 out (same shapes). */

@@ -17,6 +17,15 @@
  *   A ← Xᵀ·X (next step)                       A ← X·Xᵀ
  * ```
  *
+ * With AOL preconditioning (`iteration.precondition === 'aol'`, Turbo-Muon, `src/linalg/aol.ts`) the
+ * normalization is replaced, as in `aolPreconditionTall`, by
+ *
+ * ```
+ * s  = 1/√max(Σ_j |G_ij|, eps)                 (ReduceL1 over rows, k×1; its transpose 1×k)
+ * X ← X·diag(s)  (columns)                     X ← diag(s)·X  (rows)
+ * A ← diag(s)·G·diag(s)                        (the first step's Gram matrix, no new product)
+ * ```
+ *
  * Both orientations exist so that neither the engine nor the graph ever transposes the k×n matrix: the
  * transposed operand of a Gram product is a `Transpose` node that onnxruntime fuses into its GEMM
  * (`FusedMatMul`). Each step costs three matmuls (2·k²n + 2·k³ + 2·k²n flops) and k×k element-wise work.
@@ -37,7 +46,7 @@ export function orientationOf(rows: number, cols: number): Orientation {
 /** A string that identifies an iteration: equal keys give the same graph (and share a session). */
 export function iterationKey(iteration: EngineIteration): string {
   const rows = iteration.steps.map(([a, b, c]) => `${a},${b},${c}`).join(';');
-  return `${rows}|${iteration.normScale}|${iteration.eps}`;
+  return `${iteration.precondition ?? 'frobenius'}|${rows}|${iteration.normScale}|${iteration.eps}`;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -204,13 +213,25 @@ function iterationGraph(iteration: EngineIteration, orientation: Orientation): {
 
   const g = gram('X', '_input');
   const eye = op('EyeLike', 'I', [g]);
-  const trace = op('ReduceSum', 'trace', [op('Mul', 'G_diag', [g, eye])], { keepdims: 0 });
-  const d = op('Add', 'd', [
-    op('Mul', 'norm_scaled', [op('Sqrt', 'norm', [trace]), scalar('normScale', iteration.normScale)]),
-    scalar('eps', iteration.eps),
-  ]);
-  let x = op('Div', 'X0', ['X', d]);
-  let a = op('Div', 'A0', [g, op('Mul', 'd2', [d, d])]);
+  let x: string;
+  let a: string;
+  if (iteration.precondition === 'aol') {
+    // s = 1/√max(Σ_j |G_ij|, eps) as a column [k, 1] (G is symmetric: row sums = column sums), and as a row
+    const rowSums = op('ReduceL1', 'G_rowsum', [g], { axes: [1], keepdims: 1 });
+    const col = op('Reciprocal', 's_col', [op('Sqrt', 's_sqrt', [op('Max', 's_floor', [rowSums, scalar('eps', iteration.eps)])])]);
+    const row = op('Transpose', 's_row', [col], { perm: [1, 0] });
+    // the short side is scaled: the columns of a tall X, the rows of a wide one
+    x = op('Mul', 'X0', ['X', tall ? row : col]);
+    a = op('Mul', 'A0', [op('Mul', 'G_col', [g, col]), row]);
+  } else {
+    const trace = op('ReduceSum', 'trace', [op('Mul', 'G_diag', [g, eye])], { keepdims: 0 });
+    const d = op('Add', 'd', [
+      op('Mul', 'norm_scaled', [op('Sqrt', 'norm', [trace]), scalar('normScale', iteration.normScale)]),
+      scalar('eps', iteration.eps),
+    ]);
+    x = op('Div', 'X0', ['X', d]);
+    a = op('Div', 'A0', [g, op('Mul', 'd2', [d, d])]);
+  }
   iteration.steps.forEach(([ca, cb, cc], i) => {
     if (i > 0) a = gram(x, String(i));
     const a2 = op('MatMul', `A${i}_sq`, [a, a]);
@@ -234,6 +255,10 @@ function iterationGraph(iteration: EngineIteration, orientation: Orientation): {
  * @throws RangeError when a coefficient, `normScale` or `eps` is not finite.
  */
 export function newtonSchulzModel(iteration: EngineIteration, orientation: Orientation): Uint8Array {
+  const precondition = iteration.precondition ?? 'frobenius';
+  if (precondition !== 'frobenius' && precondition !== 'aol') {
+    throw new RangeError(`onnxGraph: precondition must be 'frobenius' or 'aol', got '${String(precondition)}'`);
+  }
   const values = [iteration.normScale, iteration.eps, ...iteration.steps.flat()];
   if (!values.every((v) => Number.isFinite(v))) {
     throw new RangeError(`onnxGraph: coefficients, normScale and eps must be finite, got ${iterationKey(iteration)}`);

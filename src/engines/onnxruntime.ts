@@ -6,8 +6,8 @@
  * onnxruntime's `session.run` is asynchronous and tfjs calls `applyGradients` synchronously, so the
  * sessions live on one worker thread (`./onnxruntime.worker.ts`) and `run` blocks the caller on the
  * synchronous bridge (`./bridge.ts`) until every matrix of the call is back: one bridge round trip per
- * call, one session run per matrix inside it. Sessions are cached per iteration (coefficient rows,
- * normScale, eps) and orientation, created on first use. The worker starts on the first `run`, never
+ * call, one session run per matrix inside it. Sessions are cached per iteration (preconditioning —
+ * Frobenius or Turbo-Muon's AOL —, coefficient rows, normScale, eps) and orientation, created on first use. The worker starts on the first `run`, never
  * keeps the process alive, and `dispose()` terminates it (its sessions go with it).
  * @module
  */
@@ -113,6 +113,10 @@ function checkIteration(iteration: EngineIteration): void {
     throw new RangeError(`onnxruntime engine: normScale must be in (0, inf), got ${normScale}`);
   }
   if (!Number.isFinite(eps) || eps < 0) throw new RangeError(`onnxruntime engine: eps must be in [0, inf), got ${eps}`);
+  const p = iteration.precondition;
+  if (p !== undefined && p !== 'frobenius' && p !== 'aol') {
+    throw new RangeError(`onnxruntime engine: precondition must be one of 'frobenius', 'aol', got '${String(p)}'`);
+  }
 }
 
 /**
@@ -167,6 +171,7 @@ export class OnnxRuntimeEngine implements NewtonSchulzEngine {
       steps: iteration.steps.map((r) => [r[0], r[1], r[2]] as const),
       normScale: iteration.normScale,
       eps: iteration.eps,
+      precondition: iteration.precondition ?? 'frobenius',
     };
     let outputs: Float32Array[];
     try {

@@ -19,6 +19,9 @@
  * least loaded thread). A whole matrix gives exactly the tfjs engine's result on wasm; a sharded one
  * differs by float32 rounding (the summation order of the Gram matrix, `bA + cA²` for `A(bI + cA)`).
  *
+ * AOL preconditioning (Turbo-Muon, `src/linalg/aol.ts`) needs nothing more: its scaling comes from the
+ * first step's all-reduced Gram matrix, identical on every thread (`./workers.worker.ts`).
+ *
  * The calling thread copies the matrices into one shared buffer, posts one call per thread and blocks
  * until every thread has written its blocks back in place. Threads start on the first `run`, never keep
  * the process alive, and stop on `dispose()`.
@@ -200,6 +203,7 @@ export class WorkersEngine implements NewtonSchulzEngine {
         steps,
         normScale: iteration.normScale,
         eps: iteration.eps,
+        precondition: iteration.precondition ?? 'frobenius',
         splitPolynomialFrom: this.splitPolynomialFrom,
         gramBlocks: this.gramBlocks,
         timeoutMs: this.timeoutMs,
@@ -302,6 +306,10 @@ function checkIteration(iteration: EngineIteration): void {
   }
   if (!Number.isFinite(normScale) || normScale <= 0) throw new RangeError(`workers engine: normScale must be in (0, inf), got ${normScale}`);
   if (!Number.isFinite(eps) || eps < 0) throw new RangeError(`workers engine: eps must be in [0, inf), got ${eps}`);
+  const p = iteration.precondition;
+  if (p !== undefined && p !== 'frobenius' && p !== 'aol') {
+    throw new RangeError(`workers engine: precondition must be one of 'frobenius', 'aol', got '${String(p)}'`);
+  }
 }
 
 let availability: { ok: true } | { ok: false; reason: string } | undefined;

@@ -17,6 +17,11 @@
  * the normalization folded into the first update): ≤ 3e-6 relative on the golden inputs, except the
  * rank-deficient one, whose null space amplifies rounding noise (3.2e-5, within that file's own
  * float32-vs-float64 disagreement).
+ *
+ * With AOL preconditioning (Turbo-Muon, `src/linalg/aol.ts`) a whole matrix runs `aolPreconditionTall`
+ * itself (tfjs's bits again); a sharded one computes `s_i = 1/√max(Σ_j |A_ij|, eps)` from the all-reduced
+ * Gram matrix of step 0 (identical on every rank), uses `diag(s)·A·diag(s)` as that step's Gram matrix,
+ * and scales X inside the first update: `X_j·diag(s)·P = X_j·(diag(s)·P)`.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -25,6 +30,7 @@ import { SharedCollective, serveSync, type SharedCollectiveBuffers } from './bri
 import { shardSizes } from '../linalg/collective.js';
 import { PROFILE_PHASES } from './workers.js';
 import { autoGramBlocks, transposeInto, triangleBlocks, triangleBlocksOf } from './blocks.js';
+import { aolPreconditionTall } from '../linalg/aol.js';
 
 /** One matrix (or this thread's shard of it) in an engine call. */
 export interface WorkersTask {
@@ -50,7 +56,10 @@ export interface WorkersCall {
   readonly tasks: readonly WorkersTask[];
   readonly steps: readonly (readonly [number, number, number])[];
   readonly normScale: number;
+  /** Frobenius: added to the scaled norm; AOL: the floor of the row sums of `|A|`. */
   readonly eps: number;
+  /** `'frobenius'`, or Turbo-Muon's `'aol'` (`src/linalg/aol.ts`). */
+  readonly precondition: 'frobenius' | 'aol';
   /** A sharded matrix with k at least this computes `P` by row blocks (else every thread computes it all). */
   readonly splitPolynomialFrom: number;
   /** Column blocks of a sharded matrix's partial Gram, only those on and above the diagonal computed (0: {@link autoGramBlocks}). */
@@ -115,12 +124,13 @@ function scratchOf(name: string, length: number): Float32Array {
  *    above the diagonal (`X_jᵀ[g_i:g_{i+1}]·X_j[:, g_i:k]`; G is symmetric), written from the wasm heap
  *    into this rank's slot; barrier; `A = Σ_j G_j` summed in rank order in JavaScript (bit-identical on
  *    every rank) and mirrored below the diagonal. At step 0 `trace A = ‖X‖²_F` gives
- *    `d = ‖X‖_F·normScale + eps` and `A ← A/d²`.
+ *    `d = ‖X‖_F·normScale + eps` and `A ← A/d²` — or, with AOL, `s_i = 1/√max(Σ_j |A_ij|, eps)` and
+ *    `A ← diag(s)·A·diag(s)`.
  * 2. `A²` by the row blocks of {@link triangleBlocks}, only on and above the diagonal, each rank a long
  *    and a short block (5/8 of the product per rank for 2 ranks); there `P = aI + bA + cA²` (at step 0
  *    divided by d as well, which normalizes X inside the update), written with its mirror image
  *    straight into the shared k×k `P`; barrier.
- * 3. `X_j ← X_j·P`.
+ * 3. `X_j ← X_j·P` (AOL, step 0: `X_j ← X_j·(diag(s)·P)`, a row-scaled copy of P).
  * The mirrored entries are the same dot products as the ones computed (same terms, same order), so the
  * blocks change no bit of the result. No element-wise tfjs op (tfjs-wasm's scalar-broadcast element-wise
  * ops and slices were measured at 10–30 ms per k×k step here) and no `dataSync` (a view of the wasm heap
@@ -195,7 +205,26 @@ function iterateSharded(
       transposeInto(A, g0 * k + g1, k, g1 - g0, k - g1, A, g1 * k + g0, k);
     }
     let scale = 1; // 1/d at step 0 (the normalization folded into P)
-    if (i === 0) {
+    let aol: Float32Array | undefined; // AOL's s at step 0 (folded into the update)
+    if (i === 0 && call.precondition === 'aol') {
+      aol = scratchOf('aol', k);
+      for (let r = 0; r < k; r++) {
+        let sum = 0;
+        for (let e = r * k; e < (r + 1) * k; e++) sum += Math.abs(A[e]);
+        aol[r] = 1 / Math.sqrt(Math.max(Math.fround(sum), call.eps));
+      }
+      if (steps === 0) {
+        timings.mark('sum');
+        const sT = tf.tensor2d(aol, [1, k]);
+        const out = tf.mul(x, sT) as tf.Tensor2D;
+        tf.dispose([x, sT]);
+        return out;
+      }
+      for (let r = 0; r < k; r++) {
+        const sr = aol[r];
+        for (let col = 0; col < k; col++) A[r * k + col] *= sr * aol[col];
+      }
+    } else if (i === 0) {
       let trace = 0;
       for (let e = 0; e < k; e++) trace += A[e * k + e];
       const d = Math.fround(Math.fround(Math.sqrt(trace) * call.normScale) + call.eps);
@@ -241,7 +270,16 @@ function iterateSharded(
       collective.barrier();
       timings.mark('wait');
     }
-    const pT = tf.tensor2d(P, [k, k]);
+    let pUsed = P;
+    if (aol !== undefined) {
+      // X·diag(s)·P = X·(diag(s)·P): scale the rows of (a copy of) P
+      pUsed = scratchOf('Ps', kk);
+      for (let r = 0; r < k; r++) {
+        const sr = aol[r];
+        for (let col = 0; col < k; col++) pUsed[r * k + col] = sr * P[r * k + col];
+      }
+    }
+    const pT = tf.tensor2d(pUsed, [k, k]);
     const next = tf.matMul(x, pT) as tf.Tensor2D;
     tf.dispose([pT, x]);
     x = next;
@@ -250,14 +288,21 @@ function iterateSharded(
   return x;
 }
 
-/** Newton–Schulz on a whole tall matrix `xt` (m×k): `newtonSchulzTall`'s op sequence, so tfjs's bits. */
+/**
+ * Newton–Schulz on a whole tall matrix `xt` (m×k): `newtonSchulzTall`'s op sequence (with AOL,
+ * `aolPreconditionTall` itself), so tfjs's bits.
+ */
 function iterateTall(xt: tf.Tensor2D, call: WorkersCall): tf.Tensor2D {
   const k = xt.shape[1];
   const eye = tf.eye(k);
   const gram = (x: tf.Tensor2D): tf.Tensor2D => tf.matMul(tf.transpose(x), x) as tf.Tensor2D;
-  // ‖X‖²_F = trace(X Xᵀ); X ← X/d with d = ‖X‖_F·normScale + eps, and A₀ ← A₀/d²
+  // ‖X‖²_F = trace(X Xᵀ); X ← X/d with d = ‖X‖_F·normScale + eps, and A₀ ← A₀/d² (or AOL's scaling)
   const [normalized, a0] = tf.tidy(() => {
     const g = gram(xt);
+    if (call.precondition === 'aol') {
+      const p = aolPreconditionTall(xt, g, call.eps);
+      return [p.x, p.gram];
+    }
     const d = tf.add(tf.mul(tf.sqrt(tf.sum(tf.mul(g, eye))), call.normScale), call.eps);
     return [tf.div(xt, d) as tf.Tensor2D, tf.div(g, tf.square(d)) as tf.Tensor2D];
   });

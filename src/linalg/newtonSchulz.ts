@@ -286,15 +286,15 @@ function asMatrices(x: tf.Tensor, ns: ResolvedNewtonSchulz): { mats: tf.Tensor2D
 }
 
 /**
- * The iteration a native engine runs for one matrix, or null when only tfjs can run it (AOL
- * preconditioning, the Gram form). ROOT-style per-shape tables are resolved for this matrix's shape.
+ * The iteration a native engine runs for one matrix (Frobenius or AOL preconditioning), or null when only
+ * tfjs can run it (the Gram form). ROOT-style per-shape tables are resolved for this matrix's shape.
  */
 export function engineIteration(ns: ResolvedNewtonSchulz, rows: number, cols: number): EngineIteration | null {
-  if (ns.precondition === 'aol' || ns.form === 'gram') return null;
+  if (ns.form === 'gram') return null;
   const table = ns.table.perShape?.(Math.max(rows, cols), Math.min(rows, cols)) ?? ns.table;
   const steps: QuinticCoefficients[] = [];
   for (let i = 0; i < ns.steps; i++) steps.push(coefficientsAt(table, i));
-  return { steps, normScale: ns.normScale, eps: ns.eps };
+  return { steps, normScale: ns.normScale, eps: ns.eps, precondition: ns.precondition ?? 'frobenius' };
 }
 
 /** Runs the matrices that resolved to native engines: one engine call per (engine, iteration table). */
@@ -337,8 +337,7 @@ export function newtonSchulzAll(gs: readonly tf.Tensor[], options: NewtonSchulzO
       const it = choice === 'tfjs' ? null : engineIteration(ns, m.shape[0], m.shape[1]);
       if (choice !== 'tfjs' && it === null && choice !== 'auto') {
         throw new Error(
-          `newtonSchulz: engine '${choice}' runs the standard Frobenius-normalized iteration only; ` +
-            `AOL preconditioning and the Gram form need engine 'tfjs'`,
+          `newtonSchulz: engine '${choice}' runs the standard form only; the Gram form needs engine 'tfjs'`,
         );
       }
       const engine = it === null ? 'tfjs' : resolveEngine(choice, backend, m.size);
