@@ -6,13 +6,14 @@
  * cifar10-cnn. Everything goes to `--out` (one folder per comparison, resumable: run the same command
  * again after an interruption and finished parts are kept); then `writeReport` makes the Markdown/HTML
  * report with plots there, and the claims are evaluated into `CLAIMS.md` in the results folder (and at
- * `--claims FILE`, which `bench:claims` points at the repository's CLAIMS.md).
+ * `--claims FILE`, which `bench:claims` points at the repository's CLAIMS.md). Every comparison in the
+ * folder is read, also ones added with `orthoptim bench --out <folder>`.
  *
  * Flags: `--profile quick|claims|full` (default quick), `--out DIR` (default results/<profile>),
  * `--claims FILE`, `--fresh` (start over), `--only a,b` (run only these parts: ns, deep-tanh, or task names).
  * @module
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { runComparison, useBackend, machineInfo, type OptimizerSpec } from '../src/bench/runner.js';
@@ -214,12 +215,15 @@ async function main(): Promise<void> {
   }
 
   // Report and claims from whatever the folder holds.
+  // Every comparison in the folder counts, also ones added by hand (orthoptim bench --out <this folder>).
   const comparisons: Record<string, ComparisonSummary> = {};
-  for (const plan of profile.comparisons) {
-    const s = readJson<ComparisonSummary>(join(out, plan.task, 'summary.json'));
+  for (const entry of readdirSync(out, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const s = readJson<ComparisonSummary>(join(out, entry.name, 'summary.json'));
+    if (s === null || s.format !== 'orthoptim-bench/2') continue;
     // A comparison that ran a substitute task (its data was missing) says nothing about the claim.
-    if (s !== null && s.fallback === null) comparisons[s.task] = s;
-    else if (s !== null) log(`note: ${plan.task} ran ${s.task} instead (no data): left out of the claims`);
+    if (s.fallback === null) comparisons[s.task] = s;
+    else log(`note: ${entry.name} ran ${s.task} instead (no data): left out of the claims`);
   }
   const ns = readJson<NsTimingSummary>(join(out, 'ns', 'summary.json'));
   const deepTanh = readJson<DeepTanhSummary>(join(out, 'deep-tanh', 'summary.json'));
