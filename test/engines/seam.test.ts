@@ -1,7 +1,8 @@
 /**
  * The engine seam inside newtonSchulz, with a fake native engine (float64 JavaScript, in process):
  * selection (explicit, auto, global default, per optimizer), one engine call per optimizer step for all
- * matrices, exactness against the tfjs engine, AOL staying on tfjs, and errors that write nothing.
+ * matrices, exactness against the tfjs engine, AOL going to the engine (the Gram form staying on tfjs),
+ * and errors that write nothing.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { gaussian } from '../support/random.js';
 import {
   describeEngine,
   disposeEngines,
+  matmul64,
   matrix64,
   muon,
   newtonSchulz,
@@ -18,6 +20,7 @@ import {
   registerEngine,
   resolveEngine,
   setDefaultEngine,
+  transpose64,
   turboMuon,
   type EngineIteration,
   type EngineMatrix,
@@ -38,11 +41,36 @@ registerEngine({
     run(ms: readonly EngineMatrix[], it: EngineIteration): Float32Array[] {
       calls.push(ms.length);
       if (fail) throw new Error('fake engine failed');
-      return ms.map((m) => Float32Array.from(newtonSchulz64(matrix64(m.rows, m.cols, m.data), it.steps, { eps: it.eps, normScale: it.normScale }).data));
+      return ms.map((m) => Float32Array.from(fake64(m, it)));
     },
     dispose() {},
   }),
 });
+
+/**
+ * The fake engine's iteration in float64: `newtonSchulz64` for Frobenius; for AOL the tfjs orientation
+ * (tall, square included: columns scaled by `1/√max(Σ_j |XᵀX|_ij, eps)`) and the plain loop.
+ */
+function fake64(m: EngineMatrix, it: EngineIteration): Float64Array {
+  if (it.precondition !== 'aol') return newtonSchulz64(matrix64(m.rows, m.cols, m.data), it.steps, { eps: it.eps, normScale: it.normScale }).data;
+  const tall = m.rows >= m.cols;
+  let x = tall ? matrix64(m.rows, m.cols, m.data) : transpose64(matrix64(m.rows, m.cols, m.data));
+  const k = x.cols;
+  const a0 = matmul64(transpose64(x), x);
+  const s = Array.from({ length: k }, (_, i) => {
+    let sum = 0;
+    for (let j = 0; j < k; j++) sum += Math.abs(a0.data[i * k + j]);
+    return 1 / Math.sqrt(Math.max(sum, it.eps));
+  });
+  x = { ...x, data: x.data.map((v, e) => v * s[e % k]) };
+  for (const [a, b, c] of it.steps) {
+    const A = matmul64(transpose64(x), x);
+    const A2 = matmul64(A, A);
+    const P = { ...A, data: A.data.map((v, e) => b * v + c * A2.data[e] + (Math.floor(e / k) === e % k ? a : 0)) };
+    x = matmul64(x, P);
+  }
+  return tall ? x.data : transpose64(x).data;
+}
 
 function rand(shape: number[], seed: number): tf.Tensor {
   return tf.tensor(gaussian(shape.reduce((a, b) => a * b, 1), seed), shape);
@@ -108,7 +136,7 @@ describe('engine seam', () => {
     tf.dispose([...a, ...b]);
   });
 
-  it('the global default applies where nothing is said; AOL stays on tfjs under auto and is refused explicitly', () => {
+  it('the global default applies where nothing is said; AOL goes to the engine, the Gram form stays on tfjs', () => {
     setDefaultEngine('workers');
     calls.length = 0;
     const x = rand([20, 30], 5);
@@ -116,9 +144,19 @@ describe('engine seam', () => {
     assert.deepEqual(calls, [1]);
     setDefaultEngine('auto');
     calls.length = 0;
-    newtonSchulz(x, { coefficients: 'turbo' }).dispose();
-    assert.deepEqual(calls, [], 'AOL ran on tfjs');
-    assert.throws(() => newtonSchulz(x, { coefficients: 'turbo', engine: 'workers' }), /AOL preconditioning and the Gram form need engine 'tfjs'/);
+    for (const shape of [[20, 30], [30, 20], [24, 24]]) {
+      const m = rand(shape, shape[0] + shape[1]);
+      const got = newtonSchulz(m, { coefficients: 'turbo' });
+      const ref = newtonSchulz(m, { coefficients: 'turbo', engine: 'tfjs' });
+      const d = maxRel(got, ref);
+      assert.ok(d <= 1e-5, `AOL [${shape.join(', ')}]: ${d}`);
+      tf.dispose([m, got, ref]);
+    }
+    assert.deepEqual(calls, [1, 1, 1], 'AOL ran on the engine');
+    calls.length = 0;
+    newtonSchulz(x, { form: 'gram' }).dispose();
+    assert.deepEqual(calls, [], 'the Gram form ran on tfjs');
+    assert.throws(() => newtonSchulz(x, { form: 'gram', engine: 'workers' }), /the Gram form needs engine 'tfjs'/);
     const t = turboMuon({ engine: 'auto' });
     assert.equal(t.name, 'turboMuon');
     t.dispose();
