@@ -25,6 +25,10 @@ export interface ClaimRow {
   setting: string;
   /** Our numbers. */
   ours: string;
+  /** The paper's number, short (for the summary table). */
+  paperShort: string;
+  /** Our headline number, short (for the summary table). */
+  headline: string;
   verdict: Verdict;
   /** Why this verdict. */
   why: string;
@@ -84,12 +88,15 @@ function muonVsAdamw(inputs: ClaimInputs, tasks: readonly string[]): ClaimRow {
     id: 'muon-faster-than-adamw',
     claim: 'Muon trains faster than AdamW',
     paper: 'NanoGPT speedrun 1.35× faster (8×H100); Moonlight: ~2× compute efficiency vs AdamW (~52 % of the FLOPs)',
+    paperShort: '1.35× (speedrun), ~2× (Moonlight)',
+    headline: '',
     setting: '',
     ours: '',
     verdict: 'not testable here',
     why: '',
   };
   const parts: string[] = [];
+  const heads: string[] = [];
   const settings: string[] = [];
   const outcomes: Outcome[] = [];
   for (const t of tasks) {
@@ -106,6 +113,7 @@ function muonVsAdamw(inputs: ClaimInputs, tasks: readonly string[]): ClaimRow {
         (Number.isFinite(timeRatio) ? `, ${timeRatio.toFixed(2)}× in wall-clock here` : '') +
         `; validation loss ${fmt(m.validationLoss)} vs ${fmt(w.validationLoss)}`,
     );
+    heads.push(`${t}: ${Number.isFinite(ratio) ? `${ratio.toFixed(2)}× fewer steps` : 'target not reached'}`);
     // Faster: Muon reaches AdamW's end point in fewer steps, beyond the spread.
     let o: Outcome = 'tie';
     if (m.stepsToTarget.n === 0) o = 'worse';
@@ -118,6 +126,7 @@ function muonVsAdamw(inputs: ClaimInputs, tasks: readonly string[]): ClaimRow {
   }
   row.setting = settings.join(' | ');
   row.ours = parts.join(' | ');
+  row.headline = heads.join('; ');
   if (outcomes.length === 0) {
     row.why = `needs a muon-vs-adamw comparison on ${tasks.join(' or ')}`;
     return row;
@@ -139,10 +148,12 @@ function winsOver(
   losers: readonly string[],
   tasks: readonly string[],
   by: 'test' | 'validationLoss',
+  paperShort: string,
 ): ClaimRow {
-  const row: ClaimRow = { id, claim, paper, setting: '', ours: '', verdict: 'not testable here', why: '' };
+  const row: ClaimRow = { id, claim, paper, paperShort, headline: '', setting: '', ours: '', verdict: 'not testable here', why: '' };
   const settings: string[] = [];
   const parts: string[] = [];
+  const heads: string[] = [];
   const outcomes: Outcome[] = [];
   const missing: string[] = [];
   for (const t of tasks) {
@@ -158,6 +169,9 @@ function winsOver(
       by === 'test' ? `${x.label} ${metricText(s, x)}` : `${x.label} ${fmt(x.validationLoss)}`;
     const what = by === 'test' ? `test ${s.metric.label}` : 'validation loss';
     parts.push(`${t} (${what}): ${[a, ...others].map(show).join(', ')}`);
+    const short = (x: Aggregate): string =>
+      by === 'test' ? (s.metric.name === 'accuracy' ? `${(100 * x.testMetric.mean).toFixed(1)} %` : x.testMetric.mean.toPrecision(3)) : x.validationLoss.mean.toFixed(3);
+    heads.push(`${t}: ${short(a)} vs ${others.map(short).join(' / ')}`);
     for (const o of others) {
       outcomes.push(
         by === 'test' ? compareStats(a.testMetric, o.testMetric, s.metric.higherIsBetter) : compareStats(a.validationLoss, o.validationLoss, false),
@@ -166,6 +180,7 @@ function winsOver(
   }
   row.setting = settings.join(' | ');
   row.ours = parts.join(' | ');
+  row.headline = heads.join('; ');
   if (outcomes.length === 0) {
     row.why = `needs ${winner} and ${losers.join('/')} runs on ${tasks.join(' and ')}`;
     return row;
@@ -201,12 +216,15 @@ function turbo(inputs: ClaimInputs, tasks: readonly string[]): ClaimRow {
     id: 'turbo-one-fewer-iteration',
     claim: 'Turbo-Muon (AOL preconditioning) keeps quality with one fewer Newton–Schulz iteration',
     paper: 'NS 2.8× faster (GPU kernels); val loss 3.28 with 4 iterations = Muon with 5 (NanoGPT); 5–10 % end to end',
+    paperShort: 'NS 2.8× faster; same val loss (3.28)',
+    headline: '',
     setting: '',
     ours: '',
     verdict: 'not testable here',
     why: '',
   };
   const parts: string[] = [];
+  const heads: string[] = [];
   const settings: string[] = [];
   let nsOk: boolean | null = null;
   if (inputs.ns != null) {
@@ -220,6 +238,8 @@ function turbo(inputs: ClaimInputs, tasks: readonly string[]): ClaimRow {
           pairs.map(([r, x]) => `${r.rows}×${r.cols} ${(r.ms / x!.ms).toFixed(2)}× (error ${r.error?.toFixed(3)} → ${x!.error?.toFixed(3)})`).join(', '),
       );
       nsOk = pairs.every(([r, x]) => r.ms > x!.ms && (x!.error ?? Infinity) <= (r.error ?? 0) * 1.05);
+      const [r, x] = pairs[pairs.length - 1];
+      heads.push(`NS ${(r.ms / x!.ms).toFixed(2)}× faster at ${r.rows}×${r.cols}`);
     }
   }
   const train: Outcome[] = [];
@@ -234,9 +254,11 @@ function turbo(inputs: ClaimInputs, tasks: readonly string[]): ClaimRow {
     const spread = tb.validationLoss.n > 1 && m.validationLoss.n > 1 ? tb.validationLoss.std + m.validationLoss.std : 0;
     const gap = tb.validationLoss.mean - m.validationLoss.mean;
     train.push(gap > Math.max(spread, 0.01 * Math.abs(m.validationLoss.mean)) ? 'worse' : gap < -spread ? 'better' : 'tie');
+    heads.push(`${task} val loss ${tb.validationLoss.mean.toFixed(3)} vs ${m.validationLoss.mean.toFixed(3)}`);
   }
   row.setting = settings.join(' | ');
   row.ours = parts.join(' | ');
+  row.headline = heads.join('; ');
   if (nsOk === null && train.length === 0) {
     row.why = 'needs the NS timing (jordan×5, turbo×4) or a muon-vs-turboMuon comparison';
     return row;
@@ -257,6 +279,8 @@ function auon(inputs: ClaimInputs, tasks: readonly string[]): ClaimRow {
     id: 'auon-linear-time',
     claim: 'AuON is a linear-time alternative to Newton–Schulz orthogonalization',
     paper: 'O(mn) per step, no matmuls; own results below Muon/AdamW (tiny LM loss 0.43 vs 0.038 Muon)',
+    paperShort: 'O(mn); accuracy below Muon',
+    headline: '',
     setting: '',
     ours: '',
     verdict: 'not testable here',
@@ -282,6 +306,7 @@ function auon(inputs: ClaimInputs, tasks: readonly string[]): ClaimRow {
           (jl === undefined ? '' : `; at ${largest.rows}×${largest.cols} AuON ${largest.ms.toFixed(2)} ms vs NS ${jl.ms.toFixed(1)} ms (${cheaper.toFixed(1)}× cheaper)`),
       );
       linear = sa < 1.3 && cheaper >= 5;
+      row.headline = `time ∝ elements^${sa.toFixed(2)}; ${cheaper.toFixed(0)}× cheaper than NS at ${largest.rows}²`;
     }
   }
   for (const task of tasks) {
@@ -292,6 +317,7 @@ function auon(inputs: ClaimInputs, tasks: readonly string[]): ClaimRow {
     settings.push(settingOf(s));
     const w = agg(s, 'adamw');
     parts.push(`${task} test ${s.metric.label}: auon ${metricText(s, x)}, muon ${metricText(s, m)}${w === undefined ? '' : `, adamw ${metricText(s, w)}`}`);
+    row.headline += `${row.headline === '' ? '' : '; '}${task}: ${(100 * x.testMetric.mean).toFixed(1)} % vs Muon ${(100 * m.testMetric.mean).toFixed(1)} %`;
   }
   row.setting = settings.join(' | ');
   row.ours = parts.join(' | ');
@@ -313,6 +339,8 @@ function deepTanh(inputs: ClaimInputs): ClaimRow {
     paper:
       'Day et al., "Feature Learning and Generalization in Deep Networks with Orthogonal Weights": with orthogonal weights the ' +
       'four-point vertex (fluctuations of the preactivation kernel) stays ~flat in depth, while Gaussian weights grow ~2L/(3N)',
+    paperShort: 'flat (orthogonal) vs ∝ L (Gaussian)',
+    headline: '',
     setting: '',
     ours: '',
     verdict: 'not testable here',
@@ -329,6 +357,7 @@ function deepTanh(inputs: ClaimInputs): ClaimRow {
     `slope of N·vertex per layer (deeper half): Gaussian ${g.map((s) => s.slope.toFixed(3)).join(', ')}, orthogonal ${o.map((s) => s.slope.toFixed(3)).join(', ')}` +
     ` (by width ${st.widths.join(', ')}); Var(q)/E[q]² at the deepest layer Gaussian ÷ orthogonal: ` +
     d.findings.map((f) => `${f.ratio.toFixed(1)}× (N=${f.width}, L=${f.depth})`).join(', ');
+  row.headline = `N·vertex slope per layer: Gaussian ${g.map((x) => x.slope.toFixed(2)).join('/')}, orthogonal ${o.map((x) => x.slope.toFixed(3)).join('/')}`;
   if (d.trainingSummary.length > 0) {
     row.ours += `; full-batch training final loss: ${d.trainingSummary.map((t) => `${t.init} ${t.finalLoss.toPrecision(3)}`).join(', ')}`;
   }
@@ -360,6 +389,7 @@ export function evaluateClaims(given: ClaimInputs): ClaimRow[] {
       ['muon', 'adam'],
       ['cifar10-cnn', 'function-regression'],
       'test',
+      'AdaGO best (numbers unconfirmed)',
     ),
     turbo(inputs, ['fashion-mnist-mlp', ...lm]),
     winsOver(
@@ -371,6 +401,7 @@ export function evaluateClaims(given: ClaimInputs): ClaimRow[] {
       ['muon'],
       lmRun.length > 0 ? lmRun : [lm[0]],
       'validationLoss',
+      '+11.31 % efficiency vs Muon',
     ),
     deepTanh(inputs),
     auon(inputs, ['fashion-mnist-mlp']),
@@ -417,7 +448,7 @@ export function renderClaims(
 ): string {
   const table = formatTable(
     [{ header: 'claim' }, { header: 'paper' }, { header: 'ours' }, { header: 'verdict' }],
-    rows.map((r) => [r.claim, r.paper, r.ours === '' ? '—' : r.ours, `**${r.verdict}**`]),
+    rows.map((r) => [r.claim, r.paperShort, r.headline === '' ? '—' : r.headline, `**${r.verdict}**`]),
   );
   const details = rows.map((r) =>
     [

@@ -70,6 +70,7 @@ describe('claims', () => {
     assert.equal(r.verdict, 'reproduced');
     assert.match(r.ours, /2\.00× fewer steps/);
     assert.match(r.ours, /0\.25× in wall-clock/);
+    assert.equal(r.headline, 'fashion-mnist-mlp: 2.00× fewer steps');
     const slow = summary('shakespeare-char', [aggregate('muon', { stepsToTarget: none }), aggregate('adamw', { stepsToTarget: st(100, 5) })]);
     const both = byId(evaluateClaims({ comparisons: { 'fashion-mnist-mlp': fast, 'shakespeare-char': slow } }), 'muon-faster-than-adamw');
     assert.equal(both.verdict, 'not reproduced');
@@ -139,7 +140,7 @@ describe('claims', () => {
     const text = renderClaims(rows, { command: 'npm run bench:claims', machine: 'a CPU', backend: 'wasm', date: '2026-11-28', comparisons: [s] });
     assert.match(text, /^# Claims of the seed papers/);
     assert.match(text, /\| claim +\| paper +\| ours +\| verdict +\|/);
-    assert.match(text, /\*\*reproduced\*\*/);
+    assert.match(text, /\| Muon trains faster than AdamW +\| 1\.35× \(speedrun\), ~2× \(Moonlight\) +\| fashion-mnist-mlp: 2\.00× fewer steps +\| \*\*reproduced\*\* +\|/);
     assert.match(text, /\| fashion-mnist-mlp \| muon +\| +0\.5000 \| +50 ± 5 \|/);
     for (const r of rows) assert.ok(text.includes(`### ${r.claim}`));
   });
