@@ -23,8 +23,8 @@
  * form (as implemented, and the spec's §13.1 formulas 20k²n + 10k³ and 8k²n + 32k³), and how far the
  * outputs are apart.
  *
- * Section 4 (optimizer step): ms per `optimizer.applyGradients` (fixed gradients) of `muon({engine})` for
- * each engine beside `adamw()`, on an MLP with four 1024×1024 hidden kernels.
+ * Section 4 (optimizer step): ms per `optimizer.applyGradients` (fixed gradients) of `muon({engine})` and
+ * `turboMuon({engine})` for each engine beside `adamw()`, on an MLP with four 1024×1024 hidden kernels.
  *
  * Prints markdown tables to stdout (progress to stderr), writes JSON (default
  * `results/bench-engines.json`). `bench/ns.ts` runs the same sections (`--no-engines` skips them).
@@ -49,6 +49,7 @@ import {
   disposeEngines,
   listEngines,
   muon,
+  turboMuon,
   newtonSchulz,
   resolveNewtonSchulz,
   type EngineName,
@@ -992,7 +993,7 @@ export async function runGramSection(config: GramConfig, log: (msg: string) => v
 
 let stepInstance = 0;
 
-/** Section 4: ms per `applyGradients` of `adamw()` and `muon({engine})` on an MLP (fixed gradients). */
+/** Section 4: ms per `applyGradients` of `adamw()`, `muon({engine})` and `turboMuon({engine})` on an MLP (fixed gradients). */
 export async function runEngineStepSection(
   config: EngineStepConfig,
   engines: readonly EngineName[],
@@ -1031,13 +1032,16 @@ export async function runEngineStepSection(
   contenders.push(make('adamw()', null, adamw(), 'adamw'));
   for (const engine of engines) {
     const a = availability(engine);
-    const name = `muon({engine: '${engine}'})`;
-    if (a.ok) contenders.push(make(name, engine, muon({ engine }), `muon_${engine}`));
-    else {
-      unavailable.push({
-        name, engine, description: describeEngine(engine, backend), status: 'unavailable', reason: a.reason,
-        firstStepMs: NaN, msPerStep: null, ratioToAdamw: NaN, xLimitNs: NaN, leakedTensorsPerStep: NaN,
-      });
+    // Muon, and Turbo-Muon (AOL preconditioning + 4 steps; its "× of the limit" is taken against Muon's NS flops).
+    for (const [recipe, factory] of [['muon', muon], ['turboMuon', turboMuon]] as const) {
+      const name = `${recipe}({engine: '${engine}'})`;
+      if (a.ok) contenders.push(make(name, engine, factory({ engine }), `${recipe}_${engine}`));
+      else {
+        unavailable.push({
+          name, engine, description: describeEngine(engine, backend), status: 'unavailable', reason: a.reason,
+          firstStepMs: NaN, msPerStep: null, ratioToAdamw: NaN, xLimitNs: NaN, leakedTensorsPerStep: NaN,
+        });
+      }
     }
   }
   const growth = new Map<string, number>();

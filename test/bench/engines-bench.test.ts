@@ -182,7 +182,7 @@ describe('bench:engines (tiny shapes)', () => {
     assert.ok(g.shapes[1].flopRatio > 1, 'square: Gram costs more');
   });
 
-  it('times a muon step per engine beside adamw', () => {
+  it('times a muon and a turboMuon step per engine beside adamw', () => {
     const st = json.engines.step!;
     assert.deepEqual(st.layers, [16, 32, 32, 8]);
     assert.equal(st.totalParams, 16 * 32 + 32 + 32 * 32 + 32 + 32 * 8 + 8);
@@ -193,6 +193,9 @@ describe('bench:engines (tiny shapes)', () => {
       "muon({engine: 'onnxruntime'})",
       "muon({engine: 'tfjs'})",
       "muon({engine: 'workers'})",
+      "turboMuon({engine: 'onnxruntime'})",
+      "turboMuon({engine: 'tfjs'})",
+      "turboMuon({engine: 'workers'})",
     ]);
     for (const r of st.rows) {
       if (r.status === 'unavailable') continue;
