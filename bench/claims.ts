@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { runComparison, useBackend, machineInfo, type OptimizerSpec } from '../src/bench/runner.js';
 import { runNsTiming } from '../src/bench/nsTiming.js';
 import { runDeepTanh, type DeepTanhSummary } from '../src/bench/experiments/deepTanh.js';
-import { evaluateClaims, renderClaims } from '../src/bench/claims.js';
+import { evaluateClaims, renderClaims, type ClaimsFile } from '../src/bench/claims.js';
 import { comparisonTable } from '../src/bench/table.js';
 import type { ComparisonSummary, NsTimingSummary } from '../src/bench/results.js';
 import { ProgressBar, formatDuration } from '../src/bench/progress.js';
@@ -237,6 +237,8 @@ async function main(): Promise<void> {
     comparisons: Object.values(comparisons),
   });
   writeFileSync(join(out, 'CLAIMS.md'), text);
+  const file: ClaimsFile = { format: 'orthoptim-claims/1', command: `npm run bench:${profile.name}`, rows };
+  writeFileSync(join(out, 'claims.json'), `${JSON.stringify(file, null, 1)}\n`);
   if (claims !== null) writeFileSync(resolve(claims), text);
   const report = await writeReport(out, { title: `orthoptim benchmarks (${profile.name} profile)` });
   log(`report: ${report.files.filter((f) => f.endsWith('.html') || f.endsWith('.md')).join(', ')}`);

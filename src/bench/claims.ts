@@ -34,6 +34,14 @@ export interface ClaimRow {
   why: string;
 }
 
+/** `claims.json` in a results folder (written by the claims script; the report shows it first). */
+export interface ClaimsFile {
+  format: 'orthoptim-claims/1';
+  /** The command that produced the runs. */
+  command: string;
+  rows: ClaimRow[];
+}
+
 /** What the claims read. */
 export interface ClaimInputs {
   /** Comparison summaries by task name. */

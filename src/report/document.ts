@@ -4,6 +4,7 @@
  * document; `index.ts` renders its figures.
  * @module
  */
+import type { ClaimsFile } from '../bench/claims.js';
 import type { Aggregate, ComparisonSummary, NsTimingSummary } from '../bench/results.js';
 import { colorScale, describeSmoothing, evalCurves, lossCurves, restrictScale, smoothingFor, type ColorScale, type LabelledLog } from './curves.js';
 import { formatNumber, formatRate, formatSeconds, formatStat, formatSteps } from './format.js';
@@ -389,11 +390,34 @@ function isTitleObject(v: unknown): v is { text: string } {
   return typeof v === 'object' && v !== null && typeof (v as { text?: unknown }).text === 'string';
 }
 
+/** The claims section: the verdict table, then why each verdict. */
+function claimsSection(claims: ClaimsFile): Section {
+  const table: Table = {
+    caption: `Claims of the seed papers, rerun by \`${claims.command}\` (CLAIMS.md in this folder has the settings).`,
+    columns: [{ header: 'claim' }, { header: 'paper' }, { header: 'ours' }, { header: 'verdict' }],
+    rows: claims.rows.map((r) => [
+      { text: r.claim },
+      { text: r.paperShort ?? r.paper },
+      { text: (r.headline ?? '') === '' ? '—' : r.headline },
+      { text: r.verdict, strong: r.verdict === 'reproduced' },
+    ]),
+  };
+  return {
+    id: 'claims',
+    title: 'Claims of the seed papers',
+    facts: [],
+    notices: [],
+    blocks: [{ kind: 'table', table }, ...claims.rows.map((r): Block => ({ kind: 'text', text: `${r.claim} — ${r.verdict}: ${r.why}.` }))],
+  };
+}
+
 /** The document of a whole results directory (figures not yet rendered). */
 export function buildDocument(data: ResultsData, title: string): ReportDocument {
   const labels = data.comparisons.flatMap((c) => [...c.summary.aggregates.map((a) => a.label), ...c.summary.runs.map((r) => r.label)]);
   const colors = colorScale(labels);
-  const sections = [...data.comparisons.map((c) => comparisonSection(c, colors)), ...(data.ns ? [nsSection(data.ns)] : []), ...data.extras.map(extraSection)];
+  const sections = [
+    ...(data.claims ? [claimsSection(data.claims)] : []),
+    ...data.comparisons.map((c) => comparisonSection(c, colors)), ...(data.ns ? [nsSection(data.ns)] : []), ...data.extras.map(extraSection)];
   // One file per figure: a name met again (plots named by another experiment) gets a suffix.
   const seen = new Set<string>();
   for (const section of sections) {

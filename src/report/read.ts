@@ -5,6 +5,7 @@
  * log the line, that is wrong.
  * @module
  */
+import type { ClaimsFile } from '../bench/claims.js';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ComparisonSummary, LogLine, NsTimingSummary } from '../bench/results.js';
@@ -50,6 +51,8 @@ export interface ResultsData {
   comparisons: ComparisonData[];
   ns: NsTimingSummary | null;
   extras: ExtraData[];
+  /** `claims.json` (the claims script's verdicts), when the folder has one. */
+  claims: ClaimsFile | null;
   /** Things that did not stop the report but that a reader should know (missing logs, unfinished runs). */
   warnings: string[];
 }
@@ -183,7 +186,18 @@ export function readResults(resultsDir: string): ResultsData {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new Error(`results directory ${dir} does not exist (run \`orthoptim bench\` to create it)`);
   }
-  const data: ResultsData = { dir, comparisons: [], ns: null, extras: [], warnings: [] };
+  const data: ResultsData = { dir, comparisons: [], ns: null, extras: [], claims: null, warnings: [] };
+  const claimsFile = join(dir, 'claims.json');
+  if (existsSync(claimsFile)) {
+    const json = readJson(claimsFile);
+    if (!isRecord(json) || json.format !== 'orthoptim-claims/1') {
+      throw new ResultsFormatError(claimsFile, null, `format is ${JSON.stringify(isRecord(json) ? json.format : json)}, expected 'orthoptim-claims/1'`);
+    }
+    if (!Array.isArray(json.rows) || !json.rows.every((r) => isRecord(r) && typeof r.claim === 'string' && typeof r.verdict === 'string')) {
+      throw new ResultsFormatError(claimsFile, null, 'rows must be a list of claims, each with claim and verdict');
+    }
+    data.claims = json as unknown as ClaimsFile;
+  }
   const folders = readdirSync(dir, { withFileTypes: true })
     .filter((e) => e.isDirectory())
     .map((e) => e.name)
@@ -218,7 +232,7 @@ export function readResults(resultsDir: string): ResultsData {
       data.comparisons.push(readComparison(folder, sub, file, checkComparison(file, json), data.warnings));
     }
   }
-  if (data.comparisons.length === 0 && data.ns === null && data.extras.length === 0) {
+  if (data.comparisons.length === 0 && data.ns === null && data.extras.length === 0 && data.claims === null) {
     throw new Error(
       `no results in ${dir}: expected <task>/summary.json (written by \`orthoptim bench\`), ns/summary.json or deep-tanh/summary.json`,
     );

@@ -445,6 +445,27 @@ describe('writeReport options and errors', () => {
     assert.ok(!r.markdown.includes('[PNG]'));
   });
 
+  it('claims.json becomes the first section: the verdict table and why each verdict', async () => {
+    const dir = freshDir('claims');
+    writeComparison(dir, 'mnist-mlp', mainRuns.slice(0, 2), null);
+    const row = (claim: string, verdict: string, headline: string) => ({
+      id: claim, claim, paper: 'long paper text', paperShort: 'short paper', headline, setting: 's', ours: 'o', verdict, why: `because ${claim}`,
+    });
+    writeFileSync(
+      join(dir, 'claims.json'),
+      JSON.stringify({ format: 'orthoptim-claims/1', command: 'npm run bench:quick', rows: [row('A wins', 'reproduced', '2× fewer steps'), row('B wins', 'not reproduced', '')] }),
+    );
+    const r = await writeReport(dir, { png: false });
+    const claimsAt = r.markdown.indexOf('Claims of the seed papers');
+    assert.ok(claimsAt > 0 && claimsAt < r.markdown.indexOf('mnist-mlp'), 'the claims come first');
+    assert.match(r.markdown, /\| A wins +\| short paper +\| 2× fewer steps +\| \*\*reproduced\*\* +\|/);
+    assert.match(r.markdown, /\| B wins +\| short paper +\| — +\| not reproduced +\|/);
+    assert.ok(r.markdown.includes('B wins — not reproduced: because B wins.'));
+    assert.ok(r.html.includes('because A wins'));
+    writeFileSync(join(dir, 'claims.json'), JSON.stringify({ format: 'other', rows: [] }));
+    await assert.rejects(writeReport(dir, { png: false }), /claims\.json.*expected 'orthoptim-claims\/1'/);
+  });
+
   it('an optimizer that never reached the target is marked "not reached" in the table and the bars', async () => {
     const dir = freshDir('notreached');
     const runs = mainRuns.map((r) => (r.label === 'adamw' ? { ...r, stepsToTarget: null } : r));
