@@ -393,7 +393,7 @@ function isTitleObject(v: unknown): v is { text: string } {
 /** The claims section: the verdict table, then why each verdict. */
 function claimsSection(claims: ClaimsFile): Section {
   const table: Table = {
-    caption: `Claims of the seed papers, rerun by \`${claims.command}\` (CLAIMS.md in this folder has the settings).`,
+    caption: `Claims of the seed papers, rerun by ${claims.command} (CLAIMS.md in this folder has the settings).`,
     columns: [{ header: 'claim' }, { header: 'paper' }, { header: 'ours' }, { header: 'verdict' }],
     rows: claims.rows.map((r) => [
       { text: r.claim },
