@@ -62,6 +62,11 @@ export function compareStats(a: Stat, b: Stat, higherIsBetter: boolean): Outcome
   return 'tie';
 }
 
+/** A claim not evaluated yet: not testable until its runs are found. */
+function newRow(id: string, claim: string, paper: string, paperShort: string, why = ''): ClaimRow {
+  return { id, claim, paper, paperShort, headline: '', setting: '', ours: '', verdict: 'not testable here', why };
+}
+
 function agg(s: ComparisonSummary | undefined, label: string): Aggregate | undefined {
   return s?.aggregates.find((a) => a.label === label);
 }
@@ -92,17 +97,12 @@ function stepsText(a: Aggregate, seeds: number): string {
 }
 
 function muonVsAdamw(inputs: ClaimInputs, tasks: readonly string[]): ClaimRow {
-  const row: ClaimRow = {
-    id: 'muon-faster-than-adamw',
-    claim: 'Muon trains faster than AdamW',
-    paper: 'NanoGPT speedrun 1.35× faster (8×H100); Moonlight: ~2× compute efficiency vs AdamW (~52 % of the FLOPs)',
-    paperShort: '1.35× (speedrun), ~2× (Moonlight)',
-    headline: '',
-    setting: '',
-    ours: '',
-    verdict: 'not testable here',
-    why: '',
-  };
+  const row = newRow(
+    'muon-faster-than-adamw',
+    'Muon trains faster than AdamW',
+    'NanoGPT speedrun 1.35× faster (8×H100); Moonlight: ~2× compute efficiency vs AdamW (~52 % of the FLOPs)',
+    '1.35× (speedrun), ~2× (Moonlight)',
+  );
   const parts: string[] = [];
   const heads: string[] = [];
   const settings: string[] = [];
@@ -123,14 +123,7 @@ function muonVsAdamw(inputs: ClaimInputs, tasks: readonly string[]): ClaimRow {
     );
     heads.push(`${t}: ${Number.isFinite(ratio) ? `${ratio.toFixed(2)}× fewer steps` : 'target not reached'}`);
     // Faster: Muon reaches AdamW's end point in fewer steps, beyond the spread.
-    let o: Outcome = 'tie';
-    if (m.stepsToTarget.n === 0) o = 'worse';
-    else if (w.stepsToTarget.n > 0) {
-      const diff = w.stepsToTarget.mean - m.stepsToTarget.mean;
-      const spread = m.stepsToTarget.n > 1 && w.stepsToTarget.n > 1 ? m.stepsToTarget.std + w.stepsToTarget.std : 0;
-      o = diff > spread ? 'better' : -diff > spread ? 'worse' : 'tie';
-    }
-    outcomes.push(o);
+    outcomes.push(m.stepsToTarget.n === 0 ? 'worse' : compareStats(m.stepsToTarget, w.stepsToTarget, false));
   }
   row.setting = settings.join(' | ');
   row.ours = parts.join(' | ');
@@ -158,7 +151,7 @@ function winsOver(
   by: 'test' | 'validationLoss',
   paperShort: string,
 ): ClaimRow {
-  const row: ClaimRow = { id, claim, paper, paperShort, headline: '', setting: '', ours: '', verdict: 'not testable here', why: '' };
+  const row = newRow(id, claim, paper, paperShort);
   const settings: string[] = [];
   const parts: string[] = [];
   const heads: string[] = [];
@@ -220,17 +213,12 @@ export function logLogSlope(points: readonly { x: number; y: number }[]): number
 }
 
 function turbo(inputs: ClaimInputs, tasks: readonly string[]): ClaimRow {
-  const row: ClaimRow = {
-    id: 'turbo-one-fewer-iteration',
-    claim: 'Turbo-Muon (AOL preconditioning) keeps quality with one fewer Newton–Schulz iteration',
-    paper: 'NS 2.8× faster (GPU kernels); val loss 3.28 with 4 iterations = Muon with 5 (NanoGPT); 5–10 % end to end',
-    paperShort: 'NS 2.8× faster; same val loss (3.28)',
-    headline: '',
-    setting: '',
-    ours: '',
-    verdict: 'not testable here',
-    why: '',
-  };
+  const row = newRow(
+    'turbo-one-fewer-iteration',
+    'Turbo-Muon (AOL preconditioning) keeps quality with one fewer Newton–Schulz iteration',
+    'NS 2.8× faster (GPU kernels); val loss 3.28 with 4 iterations = Muon with 5 (NanoGPT); 5–10 % end to end',
+    'NS 2.8× faster; same val loss (3.28)',
+  );
   const parts: string[] = [];
   const heads: string[] = [];
   const settings: string[] = [];
@@ -283,17 +271,12 @@ function turbo(inputs: ClaimInputs, tasks: readonly string[]): ClaimRow {
 }
 
 function auon(inputs: ClaimInputs, tasks: readonly string[]): ClaimRow {
-  const row: ClaimRow = {
-    id: 'auon-linear-time',
-    claim: 'AuON is a linear-time alternative to Newton–Schulz orthogonalization',
-    paper: 'O(mn) per step, no matmuls; own results below Muon/AdamW (tiny LM loss 0.43 vs 0.038 Muon)',
-    paperShort: 'O(mn); accuracy below Muon',
-    headline: '',
-    setting: '',
-    ours: '',
-    verdict: 'not testable here',
-    why: '',
-  };
+  const row = newRow(
+    'auon-linear-time',
+    'AuON is a linear-time alternative to Newton–Schulz orthogonalization',
+    'O(mn) per step, no matmuls; own results below Muon/AdamW (tiny LM loss 0.43 vs 0.038 Muon)',
+    'O(mn); accuracy below Muon',
+  );
   const parts: string[] = [];
   const settings: string[] = [];
   let linear: boolean | null = null;
@@ -341,19 +324,14 @@ function auon(inputs: ClaimInputs, tasks: readonly string[]): ClaimRow {
 }
 
 function deepTanh(inputs: ClaimInputs): ClaimRow {
-  const row: ClaimRow = {
-    id: 'orthogonal-init-flat-fluctuations',
-    claim: 'Orthogonal initialization keeps preactivation fluctuations flat with depth (tanh at criticality)',
-    paper:
-      'Day et al., "Feature Learning and Generalization in Deep Networks with Orthogonal Weights": with orthogonal weights the ' +
+  const row = newRow(
+    'orthogonal-init-flat-fluctuations',
+    'Orthogonal initialization keeps preactivation fluctuations flat with depth (tanh at criticality)',
+    'Day et al., "Feature Learning and Generalization in Deep Networks with Orthogonal Weights": with orthogonal weights the ' +
       'four-point vertex (fluctuations of the preactivation kernel) stays ~flat in depth, while Gaussian weights grow ~2L/(3N)',
-    paperShort: 'flat (orthogonal) vs ∝ L (Gaussian)',
-    headline: '',
-    setting: '',
-    ours: '',
-    verdict: 'not testable here',
-    why: 'needs the deep-tanh-init experiment',
-  };
+    'flat (orthogonal) vs ∝ L (Gaussian)',
+    'needs the deep-tanh-init experiment',
+  );
   const d = inputs.deepTanh;
   if (d == null) return row;
   const st = d.settings;

@@ -111,8 +111,11 @@ export class RunInterrupted extends Error {
 /** The summary plus the curves of every run (also in the logs when `outDir` is set). */
 export interface ComparisonOutcome {
   summary: ComparisonSummary;
-  /** Per run id: the training loss of every step (`losses[i]` is step i + 1), and the evaluations. */
-  curves: Record<string, { losses: number[]; evals: Extract<LogLine, { type: 'eval' }>[] }>;
+  /**
+   * Per run id: the training loss of every step (`losses[i]` is step i + 1), the training wall time at
+   * each step (ms, cumulative), and the evaluations.
+   */
+  curves: Record<string, { losses: number[]; wallMs: number[]; evals: Extract<LogLine, { type: 'eval' }>[] }>;
 }
 
 /** How the timings are measured; written into every summary. */
@@ -296,7 +299,6 @@ function warmUp(instance: TaskInstance, variables: tf.Variable[], batch: number)
 interface TrainContext {
   instance: TaskInstance;
   variables: tf.Variable[];
-  init: ParamInit[];
   batch: number;
   evalEvery: number;
   evalLimit: number | undefined;
@@ -326,7 +328,7 @@ interface TrainResult {
   options: Record<string, unknown>;
   resumed: boolean;
   diverged: number | null;
-  cumulativeWallMs: number[];
+  wallMs: number[];
 }
 
 interface RunState {
@@ -484,7 +486,7 @@ async function train(ctx: TrainContext, req: TrainRequest): Promise<TrainResult>
       options: optimizer.getConfig() as Record<string, unknown>,
       resumed,
       diverged,
-      cumulativeWallMs: cumulative,
+      wallMs: cumulative,
     };
   } finally {
     optimizer.dispose();
@@ -599,7 +601,6 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
   const ctx: TrainContext = {
     instance,
     variables,
-    init: init0,
     batch,
     evalEvery,
     evalLimit,
@@ -666,8 +667,10 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
         if (recordFile !== null && existsSync(recordFile) && options.resume !== false) {
           const saved = JSON.parse(readFileSync(recordFile, 'utf8')) as RunRecord;
           const lines = readLog(join(dir!, saved.log));
+          const stepLines = lines.filter((l) => l.type === 'step');
           curves[id] = {
-            losses: lines.filter((l) => l.type === 'step').map((l) => l.loss ?? NaN),
+            losses: stepLines.map((l) => l.loss ?? NaN),
+            wallMs: stepLines.map((l) => l.wallMs),
             evals: lines.filter((l): l is Extract<LogLine, { type: 'eval' }> => l.type === 'eval'),
           };
           runs.push(saved);
@@ -700,7 +703,7 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
           resumed: r.resumed,
           diverged: r.diverged,
         };
-        curves[id] = { losses: r.losses, evals: r.evals };
+        curves[id] = { losses: r.losses, wallMs: r.wallMs, evals: r.evals };
         if (recordFile !== null) {
           writeAtomic(recordFile, toJson(record));
           rmSync(join(dir!, 'checkpoints', id), { recursive: true, force: true });
@@ -735,7 +738,7 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
     for (const r of runs) {
       const s = stepsToTarget(curves[r.id].losses, target.value, window);
       r.stepsToTarget = s;
-      r.secondsToTarget = s === null ? null : stepWallSeconds(dir, r, curves[r.id].losses.length, s);
+      r.secondsToTarget = s === null ? null : curves[r.id].wallMs[s - 1] / 1000;
     }
   }
   const aggregates: Aggregate[] = [];
@@ -787,15 +790,6 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
   };
   if (dir !== null) writeAtomic(join(dir, 'summary.json'), toJson(summary));
   return { summary, curves };
-}
-
-/** Training seconds at step `s` of a run, from its log (or from the mean step time when there is no log). */
-function stepWallSeconds(dir: string | null, r: RunRecord, total: number, s: number): number {
-  if (dir !== null) {
-    const line = readLog(join(dir, r.log)).find((l) => l.type === 'step' && l.step === s);
-    if (line !== undefined) return line.wallMs / 1000;
-  }
-  return (r.timing.trainSeconds * s) / Math.max(1, total);
 }
 
 function defaultOptimizerLearningRate(name: string): number {
