@@ -94,8 +94,6 @@ export {
 } from './tfjs/optimizer.js';
 export { adamwParamNames, type LayersModelLike, type LayerLike } from './tfjs/layers.js';
 export {
-  saveCheckpoint,
-  loadCheckpoint,
   serializeCheckpoint,
   restoreCheckpoint,
   CHECKPOINT_FORMAT,

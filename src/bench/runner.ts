@@ -24,7 +24,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 // In Node, only tfjs-layers registers the gradients of tfjs-core's ops.
 import '@tensorflow/tfjs-layers';
-import { createOptimizer, listOptimizers, loadCheckpoint, saveCheckpoint, type TransformOptimizer } from '../index.js';
+import { createOptimizer, listOptimizers, type TransformOptimizer } from '../index.js';
+import { loadCheckpoint, saveCheckpoint } from '../node/checkpointFiles.js';
 import { describeEngine, type EngineChoice } from '../engines/engine.js';
 import { BatchSampler, deriveSeed } from '../core/random.js';
 import { getTask, loadTask, type TaskFallback } from './tasks/index.js';

@@ -7,8 +7,8 @@
  * Loading refuses, with a message saying what differs, a checkpoint of another optimizer, of other
  * parameter or slot shapes, of another format version, or whose data file is truncated or altered.
  *
- * {@link serializeCheckpoint} / {@link restoreCheckpoint} work anywhere (browsers included);
- * {@link saveCheckpoint} / {@link loadCheckpoint} add the files (Node only).
+ * {@link serializeCheckpoint} / {@link restoreCheckpoint} work anywhere (browsers included); the
+ * directory form (`saveCheckpoint` / `loadCheckpoint`) lives in the Node-only entry `orthoptim/node`.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -168,46 +168,4 @@ export async function restoreCheckpoint(
   optimizer.setStep(manifest.step);
   optimizer.skippedSteps = manifest.skippedSteps;
   return { step: manifest.step, configDifferences: configDifferences(manifest.config, optimizer.getConfig()) };
-}
-
-/** Writes `manifest.json` and the data file into `dir` (created if needed). Node only. */
-export async function saveCheckpoint(optimizer: TransformOptimizer, dir: string): Promise<CheckpointManifest> {
-  const fs = await import('node:fs/promises');
-  const path = await import('node:path');
-  const { manifest, data } = await serializeCheckpoint(optimizer);
-  await fs.mkdir(dir, { recursive: true });
-  // Data first, manifest last: a checkpoint with a manifest is complete.
-  const dataPath = path.join(dir, manifest.dataFile);
-  await fs.writeFile(`${dataPath}.tmp`, data);
-  await fs.rename(`${dataPath}.tmp`, dataPath);
-  const manifestPath = path.join(dir, 'manifest.json');
-  await fs.writeFile(`${manifestPath}.tmp`, JSON.stringify(manifest, null, 1));
-  await fs.rename(`${manifestPath}.tmp`, manifestPath);
-  return manifest;
-}
-
-/** Reads a checkpoint directory written by {@link saveCheckpoint} into `optimizer`. Node only. */
-export async function loadCheckpoint(optimizer: TransformOptimizer, dir: string): Promise<RestoreReport> {
-  const fs = await import('node:fs/promises');
-  const path = await import('node:path');
-  const manifestPath = path.join(dir, 'manifest.json');
-  let text: string;
-  try {
-    text = await fs.readFile(manifestPath, 'utf8');
-  } catch {
-    throw new Error(`checkpoint ${dir}: no manifest.json there`);
-  }
-  let manifest: CheckpointManifest;
-  try {
-    manifest = JSON.parse(text) as CheckpointManifest;
-  } catch (e) {
-    throw new Error(`checkpoint ${dir}: manifest.json is not valid JSON (${(e as Error).message})`, { cause: e });
-  }
-  let data: Uint8Array;
-  try {
-    data = await fs.readFile(path.join(dir, manifest.dataFile));
-  } catch {
-    throw new Error(`checkpoint ${dir}: data file '${manifest.dataFile}' is missing`);
-  }
-  return restoreCheckpoint(optimizer, manifest, data, `checkpoint ${dir}`);
 }

@@ -21,12 +21,11 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { blobs, maxDifference, mlp, weightValues } from './models.js';
 import { gaussian } from './random.js';
 import {
-  loadCheckpoint,
   optimizerFromConfig,
   NonFiniteGradientError,
-  saveCheckpoint,
   type TransformOptimizer,
 } from '../../src/index.js';
+import { loadCheckpoint, saveCheckpoint } from '../../src/node/index.js';
 
 export interface ContractOptions {
   /** Required ratio of first to last epoch loss in model.fit (default 1.5). */

@@ -15,12 +15,11 @@ import { gaussian } from '../support/random.js';
 import {
   adamwParamNames,
   createOptimizer,
-  loadCheckpoint,
   muon,
-  saveCheckpoint,
   wsd,
   type TransformOptimizer,
 } from '../../src/index.js';
+import { loadCheckpoint, saveCheckpoint } from '../../src/node/index.js';
 
 await useBackend('wasm');
 

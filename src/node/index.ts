@@ -1,0 +1,14 @@
+/**
+ * `orthoptim/node`: everything that needs Node's file system or threads, kept out of the main entry so
+ * `import 'orthoptim'` bundles for browsers with no Node built-in.
+ *
+ * - Checkpoint directories: {@link saveCheckpoint} / {@link loadCheckpoint}.
+ * - Model files without `@tensorflow/tfjs-node`: {@link fileSystem} — a tfjs IO handler for
+ *   `model.save(fileSystem('model/'))` and `tf.loadLayersModel(fileSystem('model/model.json'))`.
+ * - The dataset loaders of the benchmarks (also at `orthoptim/data`).
+ * - The native Newton–Schulz engines (importing this module registers them, as `orthoptim/engines` does).
+ * @module
+ */
+export { saveCheckpoint, loadCheckpoint } from './checkpointFiles.js';
+export * from '../bench/data/index.js';
+export * from '../engines/node.js';
