@@ -229,7 +229,7 @@ interface GoldenNs {
   outputs: GoldenTensor[];
 }
 
-const goldenDir = process.env.ORTHOPTIM_GOLDEN_DIR ?? fileURLToPath(new URL('../../../shared/golden', import.meta.url));
+const goldenDir = process.env.ORTHOPTIM_GOLDEN_DIR ?? fileURLToPath(new URL('../fixtures/golden', import.meta.url));
 const goldenMissing = !existsSync(goldenDir);
 const goldenSkip = goldenMissing && process.env.CI !== 'true' ? `golden directory not found: ${goldenDir}` : false;
 

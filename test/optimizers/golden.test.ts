@@ -1,5 +1,5 @@
 /**
- * Golden replays: every ../shared/golden trajectory of muon, muon_aux_adam, torch_adam, torch_adamw and
+ * Golden replays: every test/fixtures/golden trajectory of muon, muon_aux_adam, torch_adam, torch_adamw and
  * torch_sgd, 5 steps without re-syncing, on the cpu backend at the golden README's tolerance (1e-5 of
  * max|want| per tensor) and on wasm (see WASM_RTOL).
  */

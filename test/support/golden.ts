@@ -1,6 +1,6 @@
 /**
- * Reading ../shared/golden (step-by-step trajectories recorded from the authors' PyTorch code).
- * Format and tolerances: ../shared/golden/README.md. Tensors there are in PyTorch layout; the library
+ * Reading the golden set in test/fixtures/golden (step-by-step trajectories recorded from the authors' PyTorch code).
+ * Format and tolerances: test/fixtures/golden/README.md. Tensors there are in PyTorch layout; the library
  * works in TensorFlow.js layout, so replays convert on the way in and out (2-D: transpose; 4-D conv
  * `[out, in, kh, kw]` → `[kh, kw, in, out]`, i.e. permutation (2, 3, 1, 0)).
  */
@@ -12,7 +12,8 @@ import * as tf from '@tensorflow/tfjs-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = resolve(here, '..', '..');
-export const goldenDir = resolve(repoRoot, process.env.ORTHOPTIM_GOLDEN_DIR ?? '../shared/golden');
+/** The golden set: `test/fixtures/golden` in the repository (a copy of the public set, with its README and provenance); `ORTHOPTIM_GOLDEN_DIR` overrides it. */
+export const goldenDir = resolve(repoRoot, process.env.ORTHOPTIM_GOLDEN_DIR ?? 'test/fixtures/golden');
 
 export interface GoldenTensor { shape: number[]; data: number[] }
 export interface GoldenStep { grads: Record<string, GoldenTensor>; params: Record<string, GoldenTensor> }
@@ -46,7 +47,7 @@ export function goldenCases(prefix: string): string[] {
  */
 export function requireGolden(t: TestContext): boolean {
   if (existsSync(resolve(goldenDir, 'MANIFEST.json'))) return true;
-  const msg = `missing golden files at ${goldenDir}: set ORTHOPTIM_GOLDEN_DIR to ../shared/golden`;
+  const msg = `missing golden files at ${goldenDir}: the repository's test/fixtures/golden is missing (or ORTHOPTIM_GOLDEN_DIR points elsewhere)`;
   if (process.env.CI === 'true') throw new Error(msg);
   t.skip(msg);
   return false;
