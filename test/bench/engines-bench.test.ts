@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { engineSkip } from '../support/engines.js';
 import { useBackend } from '../support/backend.js';
 import '../../src/engines/node.js';
 import { disposeEngines, listEngines, newtonSchulz } from '../../src/index.js';
@@ -211,7 +212,7 @@ describe('bench:engines (tiny shapes)', () => {
     assert.equal(st.rows.find((r) => r.name === 'adamw()')!.ratioToAdamw, 1);
   });
 
-  it('renders the markdown tables', () => {
+  it('renders the markdown tables', { skip: engineSkip('onnxruntime') }, () => {
     const text = renderEnginesReport(result);
     assert.match(text, /## Native Newton–Schulz engines on wasm/);
     assert.match(text, /\*\*limit = [\d.]+ GFLOP\/s\*\*/);

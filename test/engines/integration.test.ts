@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../support/backend.js';
+import { engineSkip } from '../support/engines.js';
 import { goldenCases, goldenDir, type GoldenFile } from '../support/golden.js';
 import { replayGolden } from '../support/replay.js';
 import { blobs, mlp } from '../support/models.js';
@@ -15,6 +16,8 @@ import '../../src/engines/node.js';
 import { describeEngine, disposeEngines, listEngines, muon, resolveEngine, type EngineName } from '../../src/index.js';
 
 await useBackend('wasm');
+
+const skips = { onnxruntime: engineSkip('onnxruntime'), workers: engineSkip('workers') } as const;
 
 type Hp = Record<string, unknown>;
 
@@ -40,7 +43,7 @@ function muonWith(engine: EngineName) {
 describe('native engines behind muon', () => {
   after(() => disposeEngines());
 
-  it('both native engines can run here (CI installs onnxruntime-node as an optional dependency)', () => {
+  it('both native engines can run here (CI installs onnxruntime-node as an optional dependency)', { skip: skips.onnxruntime || skips.workers }, () => {
     const engines = listEngines();
     for (const name of ['workers', 'onnxruntime']) {
       const e = engines.find((x) => x.name === name);
@@ -52,7 +55,7 @@ describe('native engines behind muon', () => {
   });
 
   for (const engine of ['workers', 'onnxruntime'] as const) {
-    it(`${engine}: every muon and muon_aux_adam golden file within 1e-5`, (t) => {
+    it(`${engine}: every muon and muon_aux_adam golden file within 1e-5`, { skip: skips[engine] }, (t) => {
       if (!existsSync(goldenDir)) {
         if (process.env.CI === 'true') throw new Error(`missing golden files at ${goldenDir}`);
         t.skip(`missing golden files at ${goldenDir}`);
@@ -68,22 +71,23 @@ describe('native engines behind muon', () => {
     });
   }
 
-  it('model.fit with each native engine trains like the tfjs engine', async () => {
+  async function fitLosses(engine: EngineName): Promise<number[]> {
     const { x, y } = blobs();
-    const losses: number[][] = [];
-    for (const engine of ['onnxruntime', 'workers', 'tfjs'] as const) {
-      const model = mlp();
-      const opt = muon({ learningRate: 0.05, adamwLearningRate: 0.01, engine });
-      model.compile({ optimizer: opt, loss: 'categoricalCrossentropy' });
-      const h = await model.fit(x, y, { epochs: 5, batchSize: 64, shuffle: false, verbose: 0 });
-      losses.push(h.history.loss as number[]);
-      model.dispose();
-      opt.dispose();
-    }
-    const plain = losses[2];
-    for (const native of losses.slice(0, 2)) {
-      native.forEach((l, i) => assert.ok(Math.abs(l - plain[i]) <= 1e-4 * Math.abs(plain[i]), `epoch ${i}: ${l} vs ${plain[i]}`));
-    }
+    const model = mlp();
+    const opt = muon({ learningRate: 0.05, adamwLearningRate: 0.01, engine });
+    model.compile({ optimizer: opt, loss: 'categoricalCrossentropy' });
+    const h = await model.fit(x, y, { epochs: 5, batchSize: 64, shuffle: false, verbose: 0 });
+    model.dispose();
+    opt.dispose();
     tf.dispose([x, y]);
-  });
+    return h.history.loss as number[];
+  }
+
+  for (const engine of ['onnxruntime', 'workers'] as const) {
+    it(`model.fit with the ${engine} engine trains like the tfjs engine`, { skip: skips[engine] }, async () => {
+      const plain = await fitLosses('tfjs');
+      const native = await fitLosses(engine);
+      native.forEach((l, i) => assert.ok(Math.abs(l - plain[i]) <= 1e-4 * Math.abs(plain[i]), `epoch ${i}: ${l} vs ${plain[i]}`));
+    });
+  }
 });

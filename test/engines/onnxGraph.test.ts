@@ -9,6 +9,7 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../support/backend.js';
+import { engineSkip } from '../support/engines.js';
 import { goldenCases, goldenDir, loadGolden, normwiseDeviation } from '../support/golden.js';
 import { gaussian } from '../support/random.js';
 import { coefficientTable, coefficientsAt, type CoefficientPreset } from '../../src/linalg/coefficients.js';
@@ -29,7 +30,7 @@ import { existsSync } from 'node:fs';
 await useBackend('wasm');
 
 const status = loadOnnxRuntime();
-const skip = status.ok ? false : `onnxruntime-node unavailable: ${status.reason}`;
+const skip = engineSkip('onnxruntime');
 const ort = (): OnnxRuntime => {
   if (!status.ok) throw new Error(status.reason);
   return status.ort;

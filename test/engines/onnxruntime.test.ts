@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../support/backend.js';
+import { engineSkip } from '../support/engines.js';
 import { goldenCases, goldenDir, loadGolden, normwiseDeviation, repoRoot } from '../support/golden.js';
 import { gaussian } from '../support/random.js';
 import { coefficientTable, coefficientsAt, type CoefficientPreset } from '../../src/linalg/coefficients.js';
@@ -32,7 +33,7 @@ import {
 await useBackend('wasm');
 
 const status = onnxRuntimeAvailability();
-const skip = status.ok ? false : `onnxruntime engine unavailable: ${status.reason}`;
+const skip = engineSkip('onnxruntime');
 const engineModule = pathToFileURL(join(repoRoot, 'src/engines/onnxruntime.ts')).href;
 
 function iterationOf(preset: CoefficientPreset): EngineIteration {
