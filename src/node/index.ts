@@ -12,3 +12,4 @@
 export { saveCheckpoint, loadCheckpoint } from './checkpointFiles.js';
 export * from '../bench/data/index.js';
 export * from '../engines/node.js';
+export { fileSystem, MODEL_FILE, WEIGHTS_FILE } from './fileSystem.js';
