@@ -38,7 +38,7 @@ function sha256(data: Uint8Array): string {
 }
 
 /** Writes `data` to `file` atomically: a temporary file beside it, fsync, rename. */
-async function writeAtomic(file: string, data: Uint8Array | string): Promise<void> {
+export async function writeAtomic(file: string, data: Uint8Array | string): Promise<void> {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const handle = await fs.open(tmp, 'w');
   try {

@@ -1,11 +1,20 @@
 /**
- * Optimizer checkpoints for custom training loops: the optimizer's state, step count and options in a
- * directory — `manifest.json` (format version, optimizer name, options, step, parameters, slot paths
- * and shapes, sha256 of the data) and `state.bin` (the slots' float32 data, concatenated in manifest
- * order). Resuming from a checkpoint gives exactly the updates that not stopping would have given.
+ * Optimizer checkpoints for custom training loops: the optimizer's state, step count and options as a
+ * manifest (format version, optimizer name, options, step, parameters, slot paths and shapes, sha256 of
+ * the data, and a sha256 of the manifest itself) and one byte array (the slots' float32 data,
+ * concatenated in manifest order). Resuming from a checkpoint gives exactly the updates that not
+ * stopping would have given.
  *
- * Loading refuses, with a message saying what differs, a checkpoint of another optimizer, of other
- * parameter or slot shapes, of another format version, or whose data file is truncated or altered.
+ * Nothing in a manifest is trusted: every field is checked against the schema below (types, integer
+ * ranges, slots laid end to end from byte 0, byte lengths that fit the shapes, a data file name that
+ * stays in its directory), the manifest's own digest must match, and the data must have the recorded
+ * length and sha256. Loading refuses, with a {@link CheckpointError} saying what is wrong, a damaged or
+ * edited checkpoint; and, saying what differs, one of another optimizer, of other parameter or slot
+ * shapes, or of an unknown format version. Nothing about the optimizer changes unless all of it fits:
+ * state and step count are applied together (at the first step when the state waits for it).
+ *
+ * Version 2 (written now) adds `manifestSha256` and allows `params: null` (saved before a first step).
+ * Version 1 manifests (without the digest) are still read, through the same schema checks.
  *
  * {@link serializeCheckpoint} / {@link restoreCheckpoint} work anywhere (browsers included); the
  * directory form (`saveCheckpoint` / `loadCheckpoint`) lives in the Node-only entry `orthoptim/node`.
@@ -14,12 +23,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParamMeta } from '../core/transform.js';
 import type { OptimizerConfig } from '../optimizers/definition.js';
-import type { TransformOptimizer } from './optimizer.js';
+import { isTransformOptimizer, type TransformOptimizer } from './optimizer.js';
 
 /** The format name written into every manifest. */
 export const CHECKPOINT_FORMAT = 'orthoptim-checkpoint';
-/** The format version this code writes and reads. */
-export const CHECKPOINT_VERSION = 1;
+/** The format version this code writes. */
+export const CHECKPOINT_VERSION = 2;
+/** The format versions this code reads. */
+export const CHECKPOINT_VERSIONS_READ: readonly number[] = [1, 2];
 
 /** One state slot in a manifest. */
 export interface CheckpointSlot {
@@ -39,12 +50,15 @@ export interface CheckpointManifest {
   readonly config: OptimizerConfig;
   readonly step: number;
   readonly skippedSteps: number;
-  readonly params: ParamMeta[];
+  /** The parameters the state was made for; null when not known (saved before a first step). */
+  readonly params: ParamMeta[] | null;
   readonly slots: CheckpointSlot[];
   readonly dataFile: string;
   readonly dataBytes: number;
   readonly sha256: string;
   readonly savedAt: string;
+  /** sha256 of {@link canonicalJson} of the manifest without this field (version 2; absent in version 1). */
+  readonly manifestSha256?: string;
 }
 
 /** What {@link restoreCheckpoint} reports. */
@@ -55,27 +69,266 @@ export interface RestoreReport {
   readonly configDifferences: string[];
 }
 
+/** A checkpoint that is damaged, edited, incomplete or not one at all; `source` says which. */
+export class CheckpointError extends Error {
+  constructor(
+    readonly source: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${source}: ${message}`, options);
+    this.name = 'CheckpointError';
+  }
+}
+
+/** Lower-case hex sha256 (Web Crypto: Node 20 and browsers). */
 async function sha256Hex(data: Uint8Array): Promise<string> {
   const digest = await globalThis.crypto.subtle.digest('SHA-256', data);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** The checkpoint of an optimizer as a manifest and one byte array. */
+/**
+ * Canonical JSON of a JSON value: object keys sorted by UTF-16 code units, no whitespace, strings and
+ * numbers as `JSON.stringify` writes them — the rules of RFC 8785 (JCS) for the values a manifest holds.
+ * Two manifests that parse to the same value have the same canonical form, whatever their layout.
+ */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** The digest a version-2 manifest carries in `manifestSha256`: over everything else in it. */
+export async function checkpointManifestDigest(manifest: object): Promise<string> {
+  const rest: Record<string, unknown> = { ...(manifest as Record<string, unknown>) };
+  delete rest.manifestSha256;
+  return sha256Hex(new TextEncoder().encode(canonicalJson(rest)));
+}
+
+/** A data file name: one plain name inside the checkpoint's directory (no separators, no leading dot). */
+const DATA_FILE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}$/;
+
+/** Whether `name` is a data file name a manifest may hold (it cannot lead out of the directory). */
+export function isCheckpointDataFileName(name: unknown): name is string {
+  return typeof name === 'string' && DATA_FILE_NAME.test(name);
+}
+
+/** `value` for a message: JSON, shortened. */
+function shown(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** What `value` is, for a message: `null`, `an array`, `a Float32Array`, `an object`, `a string`. */
+function kind(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value !== 'object') return `a ${typeof value}`;
+  const name = (value as object).constructor?.name;
+  return name === undefined || name === 'Object' ? 'an object' : `a ${name}`;
+}
+
+/**
+ * The schema of a manifest, checked field by field — written out rather than generated, so each
+ * message names the field, what it must be and what it is. Throws {@link CheckpointError}.
+ */
+class ManifestReader {
+  constructor(private readonly source: string) {}
+
+  fail(message: string): never {
+    throw new CheckpointError(this.source, `manifest.json: ${message}`);
+  }
+
+  object(value: unknown, name: string, keys: readonly string[]): Record<string, unknown> {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      this.fail(`${name} must be an object, got ${shown(value)}`);
+    }
+    const o = value as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      if (!keys.includes(k)) this.fail(`unknown field '${name === 'the manifest' ? k : `${name}.${k}`}'`);
+    }
+    return o;
+  }
+
+  present(o: Record<string, unknown>, key: string, name: string): unknown {
+    if (!(key in o) || o[key] === undefined) this.fail(`${name} is missing`);
+    return o[key];
+  }
+
+  string(value: unknown, name: string, nonEmpty = true): string {
+    if (typeof value !== 'string' || (nonEmpty && value.length === 0)) {
+      this.fail(`${name} must be a${nonEmpty ? ' non-empty' : ''} string, got ${shown(value)}`);
+    }
+    return value;
+  }
+
+  count(value: unknown, name: string): number {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || Object.is(value, -0)) {
+      this.fail(`${name} must be a non-negative integer, got ${shown(value)}`);
+    }
+    return value;
+  }
+
+  shape(value: unknown, name: string): number[] {
+    if (!Array.isArray(value) || value.some((d) => typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0)) {
+      this.fail(`${name} must be an array of non-negative integers, got ${shown(value)}`);
+    }
+    const size = value.reduce((a: number, b: number) => a * b, 1);
+    if (!Number.isSafeInteger(size * 4)) this.fail(`${name} ${shown(value)} is too large`);
+    return [...(value as number[])];
+  }
+
+  hex64(value: unknown, name: string): string {
+    if (typeof value !== 'string' || !/^[0-9a-f]{64}$/.test(value)) {
+      this.fail(`${name} must be 64 lower-case hex digits (a sha256), got ${shown(value)}`);
+    }
+    return value;
+  }
+}
+
+const MANIFEST_KEYS_V1 = [
+  'format', 'version', 'optimizer', 'className', 'config', 'step', 'skippedSteps', 'params', 'slots',
+  'dataFile', 'dataBytes', 'sha256', 'savedAt',
+] as const;
+const MANIFEST_KEYS_V2 = [...MANIFEST_KEYS_V1, 'manifestSha256'] as const;
+
+/**
+ * Checks a parsed manifest against the schema of its version (and, for version 2, its own digest) and
+ * returns it typed. Throws {@link CheckpointError} naming the first field that is wrong.
+ */
+export async function validateCheckpointManifest(value: unknown, source = 'checkpoint'): Promise<CheckpointManifest> {
+  const r: ManifestReader = new ManifestReader(source);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    r.fail(`the manifest must be a JSON object, got ${shown(value)}`);
+  }
+  const raw = value as Record<string, unknown>;
+  if (raw.format !== CHECKPOINT_FORMAT) {
+    throw new CheckpointError(source, `not an orthoptim checkpoint (format ${shown(raw.format)})`);
+  }
+  const version = raw.version;
+  if (typeof version !== 'number' || !CHECKPOINT_VERSIONS_READ.includes(version)) {
+    throw new CheckpointError(
+      source,
+      `checkpoint format version ${shown(version)} is not supported (this orthoptim reads versions ${CHECKPOINT_VERSIONS_READ.join(' and ')})`,
+    );
+  }
+  const m = r.object(raw, 'the manifest', version === 1 ? MANIFEST_KEYS_V1 : MANIFEST_KEYS_V2);
+  if (version >= 2) {
+    const claimed = r.hex64(r.present(m, 'manifestSha256', 'manifestSha256'), 'manifestSha256');
+    const actual = await checkpointManifestDigest(m);
+    if (actual !== claimed) {
+      throw new CheckpointError(source, `manifest.json has been altered: its sha256 is ${actual}, manifestSha256 says ${claimed}`);
+    }
+  }
+  const optimizer = r.string(r.present(m, 'optimizer', 'optimizer'), 'optimizer');
+  const className = r.string(r.present(m, 'className', 'className'), 'className');
+  const config = r.present(m, 'config', 'config');
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) r.fail(`config must be an object, got ${shown(config)}`);
+  const step = r.count(r.present(m, 'step', 'step'), 'step');
+  const skippedSteps = r.count(r.present(m, 'skippedSteps', 'skippedSteps'), 'skippedSteps');
+
+  const rawParams = r.present(m, 'params', 'params');
+  let params: ParamMeta[] | null = null;
+  if (rawParams !== null || version === 1) {
+    if (!Array.isArray(rawParams)) r.fail(`params must be an array${version >= 2 ? ' or null' : ''}, got ${shown(rawParams)}`);
+    params = rawParams.map((p, i) => {
+      const o = r.object(p, `params[${i}]`, ['name', 'shape']);
+      return {
+        name: r.string(r.present(o, 'name', `params[${i}].name`), `params[${i}].name`),
+        shape: r.shape(r.present(o, 'shape', `params[${i}].shape`), `params[${i}].shape`),
+      };
+    });
+  }
+
+  const rawSlots = r.present(m, 'slots', 'slots');
+  if (!Array.isArray(rawSlots)) r.fail(`slots must be an array, got ${shown(rawSlots)}`);
+  let end = 0;
+  const slots: CheckpointSlot[] = rawSlots.map((s, i) => {
+    const at = `slots[${i}]`;
+    const o = r.object(s, at, ['path', 'shape', 'dtype', 'byteOffset', 'byteLength']);
+    const path = r.string(r.present(o, 'path', `${at}.path`), `${at}.path`);
+    const shape = r.shape(r.present(o, 'shape', `${at}.shape`), `${at}.shape`);
+    const dtype = r.present(o, 'dtype', `${at}.dtype`);
+    if (dtype !== 'float32') r.fail(`${at}.dtype must be 'float32', got ${shown(dtype)}`);
+    const byteOffset = r.count(r.present(o, 'byteOffset', `${at}.byteOffset`), `${at}.byteOffset`);
+    const byteLength = r.count(r.present(o, 'byteLength', `${at}.byteLength`), `${at}.byteLength`);
+    // Slots lie end to end from byte 0, in order: no gap, no overlap, no reordering.
+    if (byteOffset !== end) {
+      r.fail(`${at}.byteOffset must be ${end} (${i === 0 ? 'the first slot' : `right after slots[${i - 1}]`}), got ${byteOffset}`);
+    }
+    const expected = 4 * shape.reduce((a, b) => a * b, 1);
+    if (byteLength !== expected) {
+      r.fail(`${at}.byteLength must be ${expected} (shape [${shape.join(', ')}], float32), got ${byteLength}`);
+    }
+    end += byteLength;
+    return { path, shape, dtype: 'float32', byteOffset, byteLength };
+  });
+  const dataFile = r.present(m, 'dataFile', 'dataFile');
+  if (!isCheckpointDataFileName(dataFile)) {
+    r.fail(`dataFile must be a file name inside the checkpoint directory, got ${shown(dataFile)}`);
+  }
+  const dataBytes = r.count(r.present(m, 'dataBytes', 'dataBytes'), 'dataBytes');
+  if (dataBytes !== end) r.fail(`dataBytes must be ${end} (the slots' total), got ${dataBytes}`);
+  const sha256 = r.hex64(r.present(m, 'sha256', 'sha256'), 'sha256');
+  const savedAt = r.string(r.present(m, 'savedAt', 'savedAt'), 'savedAt', false);
+  return {
+    format: CHECKPOINT_FORMAT,
+    version,
+    optimizer,
+    className,
+    config: config as OptimizerConfig,
+    step,
+    skippedSteps,
+    params,
+    slots,
+    dataFile,
+    dataBytes,
+    sha256,
+    savedAt,
+    ...(version >= 2 ? { manifestSha256: m.manifestSha256 as string } : {}),
+  };
+}
+
+function checkOptimizer(optimizer: unknown, fn: string): asserts optimizer is TransformOptimizer {
+  if (!isTransformOptimizer(optimizer)) {
+    throw new TypeError(`${fn}: optimizer must be an orthoptim optimizer, got ${kind(optimizer)}`);
+  }
+}
+
+/**
+ * The checkpoint of an optimizer as a manifest and one byte array. The state is taken when this is
+ * called (steps taken while the data is read do not leak in); a restore still waiting for the first
+ * step is saved as it was staged.
+ */
 export async function serializeCheckpoint(
   optimizer: TransformOptimizer,
   dataFile = 'state.bin',
 ): Promise<{ manifest: CheckpointManifest; data: Uint8Array }> {
-  const slots = optimizer.stateSlots;
-  const arrays = await Promise.all(slots.map((s) => s.variable.data() as Promise<Float32Array>));
+  checkOptimizer(optimizer, 'serializeCheckpoint');
+  if (!isCheckpointDataFileName(dataFile)) {
+    throw new RangeError(`serializeCheckpoint: dataFile must be a plain file name (letters, digits, '.', '_', '-'), got ${shown(dataFile)}`);
+  }
+  const snapshot = optimizer.snapshotState();
+  const config = optimizer.getConfig();
+  let arrays: Float32Array[];
+  try {
+    arrays = await Promise.all(snapshot.slots.map((s) => s.tensor.data() as Promise<Float32Array>));
+  } finally {
+    tf.dispose(snapshot.slots.map((s) => s.tensor));
+  }
   const total = arrays.reduce((n, a) => n + a.byteLength, 0);
   const data = new Uint8Array(total);
   let offset = 0;
-  const entries: CheckpointSlot[] = slots.map((s, i) => {
+  const entries: CheckpointSlot[] = snapshot.slots.map((s, i) => {
     const bytes = new Uint8Array(arrays[i].buffer, arrays[i].byteOffset, arrays[i].byteLength);
     data.set(bytes, offset);
     const entry: CheckpointSlot = {
       path: s.path,
-      shape: [...s.variable.shape],
+      shape: [...s.tensor.shape],
       dtype: 'float32',
       byteOffset: offset,
       byteLength: bytes.byteLength,
@@ -83,21 +336,23 @@ export async function serializeCheckpoint(
     offset += bytes.byteLength;
     return entry;
   });
-  const manifest: CheckpointManifest = {
+  const unsigned: Omit<CheckpointManifest, 'manifestSha256'> = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
     optimizer: optimizer.name,
     className: optimizer.getClassName(),
-    config: optimizer.getConfig(),
-    step: optimizer.step,
-    skippedSteps: optimizer.skippedSteps,
-    params: (optimizer.parameters ?? []).map((p) => ({ name: p.name, shape: [...p.shape] })),
+    // Through JSON: the digest is over what a reader will parse (undefined values dropped).
+    config: JSON.parse(JSON.stringify(config)) as OptimizerConfig,
+    step: snapshot.step,
+    skippedSteps: snapshot.skippedSteps,
+    params: snapshot.params,
     slots: entries,
     dataFile,
     dataBytes: total,
     sha256: await sha256Hex(data),
     savedAt: new Date().toISOString(),
   };
+  const manifest: CheckpointManifest = { ...unsigned, manifestSha256: await checkpointManifestDigest(unsigned) };
   return { manifest, data };
 }
 
@@ -112,60 +367,63 @@ function configDifferences(saved: OptimizerConfig, here: OptimizerConfig): strin
   return out;
 }
 
+/** The bytes of `data` (a Uint8Array — a Node Buffer is one — or an ArrayBuffer); anything else is a TypeError. */
+function asBytes(data: unknown): Uint8Array {
+  const tag = Object.prototype.toString.call(data);
+  if (tag === '[object Uint8Array]') return data as Uint8Array;
+  if (tag === '[object ArrayBuffer]') return new Uint8Array(data as ArrayBuffer);
+  throw new TypeError(`restoreCheckpoint: data must be a Uint8Array or an ArrayBuffer, got ${kind(data)}`);
+}
+
 /**
  * Restores a serialized checkpoint into `optimizer` (before its first step, or after — the state is
- * staged until the slots exist). Throws, and changes nothing, when the checkpoint does not fit.
+ * staged until the slots exist). Throws, and changes nothing, when the checkpoint is damaged or does
+ * not fit: {@link CheckpointError} for a bad manifest or data, an `Error` saying what differs for a
+ * mismatch with this optimizer, a `TypeError` for arguments of the wrong kind.
  */
 export async function restoreCheckpoint(
   optimizer: TransformOptimizer,
   manifest: CheckpointManifest,
-  data: Uint8Array,
+  data: Uint8Array | ArrayBuffer,
   source = 'checkpoint',
 ): Promise<RestoreReport> {
-  if (manifest.format !== CHECKPOINT_FORMAT) {
-    throw new Error(`${source}: not an orthoptim checkpoint (format '${String(manifest.format)}')`);
+  checkOptimizer(optimizer, 'restoreCheckpoint');
+  if (manifest === null || typeof manifest !== 'object') {
+    throw new TypeError(`restoreCheckpoint: manifest must be an object, got ${String(manifest)}`);
   }
-  if (manifest.version !== CHECKPOINT_VERSION) {
-    throw new Error(
-      `${source}: checkpoint format version ${manifest.version} is not supported (this orthoptim reads version ${CHECKPOINT_VERSION})`,
+  const bytes = asBytes(data);
+  const m = await validateCheckpointManifest(manifest, source);
+  if (m.optimizer !== optimizer.name) {
+    throw new CheckpointError(source, `the checkpoint is of optimizer '${m.optimizer}', this optimizer is '${optimizer.name}'`);
+  }
+  if (bytes.byteLength !== m.dataBytes) {
+    throw new CheckpointError(
+      source,
+      `${m.dataFile} is truncated or wrong: it has ${bytes.byteLength} bytes, the manifest says ${m.dataBytes}`,
     );
   }
-  if (manifest.optimizer !== optimizer.name) {
-    throw new Error(
-      `${source}: the checkpoint is of optimizer '${manifest.optimizer}', this optimizer is '${optimizer.name}'`,
-    );
+  const hash = await sha256Hex(bytes);
+  if (hash !== m.sha256) {
+    throw new CheckpointError(source, `${m.dataFile} is corrupt: sha256 ${hash}, the manifest says ${m.sha256}`);
   }
-  if (data.byteLength !== manifest.dataBytes) {
-    throw new Error(
-      `${source}: ${manifest.dataFile} is truncated or wrong: it has ${data.byteLength} bytes, the manifest says ${manifest.dataBytes}`,
-    );
-  }
-  const hash = await sha256Hex(data);
-  if (hash !== manifest.sha256) {
-    throw new Error(`${source}: ${manifest.dataFile} is corrupt: sha256 ${hash}, the manifest says ${manifest.sha256}`);
-  }
-  for (const s of manifest.slots) {
-    const count = s.shape.reduce((a, b) => a * b, 1);
-    if (s.byteLength !== count * 4 || s.byteOffset + s.byteLength > data.byteLength) {
-      throw new Error(`${source}: slot '${s.path}' does not fit its shape [${s.shape.join(', ')}]`);
-    }
-  }
-  const tensors = manifest.slots.map((s) => {
+  const tensors = m.slots.map((s) => {
     // Copy into a fresh, aligned buffer (a Node Buffer may be a view into a shared pool).
     const copy = new Uint8Array(s.byteLength);
-    copy.set(data.subarray(s.byteOffset, s.byteOffset + s.byteLength));
+    copy.set(bytes.subarray(s.byteOffset, s.byteOffset + s.byteLength));
     return tf.tensor(new Float32Array(copy.buffer), s.shape, 'float32');
   });
+  // Version 1 wrote `params: []` before a first step: that is "no parameters known", as null in version 2.
+  const params = m.params === null || (m.params.length === 0 && m.slots.length === 0) ? undefined : m.params;
   try {
     optimizer.stageState(tensors, {
       source,
-      paths: manifest.slots.map((s) => s.path),
-      params: manifest.params,
+      paths: m.slots.map((s) => s.path),
+      params,
+      step: m.step,
+      skippedSteps: m.skippedSteps,
     });
   } finally {
     tf.dispose(tensors);
   }
-  optimizer.setStep(manifest.step);
-  optimizer.skippedSteps = manifest.skippedSteps;
-  return { step: manifest.step, configDifferences: configDifferences(manifest.config, optimizer.getConfig()) };
+  return { step: m.step, configDifferences: configDifferences(m.config, optimizer.getConfig()) };
 }

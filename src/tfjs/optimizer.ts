@@ -5,12 +5,18 @@
  *
  * Contract with tfjs (tfjs-core `optimizers/optimizer.ts`, tfjs-layers `engine/training.ts`):
  * - one `tf.tidy` per step; state lives in non-trainable `tf.Variable`s updated with `assign`;
- * - state is keyed by parameter *position*: tfjs-layers always hands the trainable weights over in the
- *   same order, while a reloaded model renames its variables;
+ * - state is bound to the variables of the first step: later steps must bring the same variables in the
+ *   same order (by identity, or by name for a variable disposed and made again under its name), so two
+ *   same-shaped variables can never take each other's state; a different set or order is an error. State
+ *   restored from a save is matched by position and shape (a reloaded layers model renames its
+ *   variables), and refused when its parameter names are the same set in another order;
  * - `getWeights()` = `[iter, …state slots in a fixed order]`, `setWeights` reads them back in that order
  *   (through `model.save(…, {includeOptimizer: true})` → `tf.loadLayersModel`);
- * - every step computes all new parameters and state first and assigns them only at the end, so a step
- *   that throws (bad shape, non-finite gradient) writes nothing.
+ * - every gradient and variable is checked (tensor, not disposed, shape, float32, each variable once)
+ *   before anything is computed, and every step computes all new parameters and state first and assigns
+ *   them only at the end, so a step that throws (bad input, non-finite gradient) writes nothing;
+ * - restored state (`setWeights`, a checkpoint) is staged with its step count until the first step has
+ *   checked that it fits, and both are applied together or not at all.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -91,6 +97,9 @@ interface PendingState {
   readonly paths?: readonly string[];
   /** Parameters the state was saved for (checked at the first step). */
   readonly params?: readonly ParamMeta[];
+  /** The step count and skipped steps that come with the state (applied with it). */
+  readonly step: number;
+  readonly skippedSteps: number;
 }
 
 /** What saved state says about itself, for the checks of {@link TransformOptimizer.stageState}. */
@@ -99,6 +108,18 @@ export interface StagedStateInfo {
   readonly source: string;
   readonly paths?: readonly string[];
   readonly params?: readonly ParamMeta[];
+  /** The step count saved with the state; applied together with it (default: leave the count as it is). */
+  readonly step?: number;
+  /** The skipped-step count saved with the state (default: leave it as it is). */
+  readonly skippedSteps?: number;
+}
+
+/**
+ * Whether `value` is an orthoptim optimizer. Not `instanceof`: tfjs gives `tf.Optimizer` (and so every
+ * subclass) a duck-typed `Symbol.hasInstance` that accepts any object with `minimize`, and throws on null.
+ */
+export function isTransformOptimizer(value: unknown): value is TransformOptimizer {
+  return value !== null && typeof value === 'object' && Object.prototype.isPrototypeOf.call(TransformOptimizer.prototype, value);
 }
 
 /**
@@ -114,10 +135,10 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
   readonly common: ResolvedCommon;
   /** The whole pipeline this optimizer runs (clipping included). */
   readonly transform: GradientTransformation;
-  /** Steps skipped because a gradient was not finite (policy `'skip'`). */
-  skippedSteps = 0;
-
+  private skipped = 0;
   private metas: ParamMeta[] | null = null;
+  /** The variables the state is bound to (those of the first step), in order. */
+  private bound: tf.Variable[] = [];
   private stateTree: StateTree = null;
   private slots: StateSlot[] = [];
   private pending: PendingState | null = null;
@@ -143,9 +164,19 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
     return this.definition.name;
   }
 
-  /** Number of steps applied so far (skipped steps not counted). */
+  /** Number of steps applied so far (skipped steps not counted); a staged checkpoint's step before the first step. */
   get step(): number {
     return this.iterations;
+  }
+
+  /** The step count tfjs sees: a staged state's count until the first step applies or refuses it. */
+  override get iterations(): number {
+    return this.pending?.step ?? super.iterations;
+  }
+
+  /** Steps skipped because a gradient was not finite (policy `'skip'`). */
+  get skippedSteps(): number {
+    return this.pending?.skippedSteps ?? this.skipped;
   }
 
   /** Names and shapes of the parameters the state was created for (null before the first step). */
@@ -160,6 +191,8 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
 
   override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
     const entries = this.collect(variableGradients);
+    // An empty first step binds nothing (and is not counted): the state is made for the first real list.
+    if (this.metas === null && entries.length === 0) return;
     if (this.metas === null) this.createState(entries);
     else this.checkParams(entries);
     const metas = this.metas!;
@@ -170,7 +203,7 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
         if (this.common.nonFinite === 'throw') {
           throw new NonFiniteGradientError(this.name, bad.map((i) => metas[i].name));
         }
-        this.skippedSteps++;
+        this.skipped++;
         return;
       }
     }
@@ -208,19 +241,46 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
     this.incrementIterations();
   }
 
-  /** Normalizes both `applyGradients` forms to `{name, variable, grad}` in order, checking shapes. */
+  /**
+   * Normalizes both `applyGradients` forms to `{name, variable, grad}` in order, checking every entry
+   * before anything is computed: a registered float32 variable, named once, and a live tensor of its shape.
+   */
   private collect(input: tf.NamedTensorMap | NamedTensor[]) {
+    if (input === null || typeof input !== 'object') {
+      throw new TypeError(`${this.name}: applyGradients takes a map or a list of {name, tensor}, got ${String(input)}`);
+    }
     const list: NamedTensor[] = Array.isArray(input)
       ? input
       : Object.keys(input).map((name) => ({ name, tensor: input[name] }));
     const registered = tf.engine().registeredVariables;
-    return list.map(({ name, tensor }) => {
+    const seen = new Set<string>();
+    return list.map((entry) => {
+      if (entry === null || typeof entry !== 'object') {
+        throw new TypeError(`${this.name}: applyGradients list entries must be {name, tensor}, got ${String(entry)}`);
+      }
+      const { name, tensor } = entry;
       const variable = registered[name];
       if (variable === undefined) {
         throw new Error(`${this.name}: no variable named '${name}' is registered (got a gradient for it)`);
       }
+      if (seen.has(name)) throw new Error(`${this.name}: two gradients for '${name}' in one step`);
+      seen.add(name);
       if (tensor == null) {
         throw new Error(`${this.name}: the gradient for '${name}' is missing (null)`);
+      }
+      if (!(tensor instanceof tf.Tensor)) {
+        const got = Array.isArray(tensor) ? 'an array' : typeof tensor === 'object' ? 'an object' : `a ${typeof tensor}`;
+        throw new TypeError(`${this.name}: the gradient for '${name}' must be a tf.Tensor, got ${got}`);
+      }
+      if (tensor.isDisposed) throw new Error(`${this.name}: the gradient for '${name}' has been disposed`);
+      if (variable.isDisposed) throw new Error(`${this.name}: the variable '${name}' has been disposed`);
+      if (variable.dtype !== 'float32') {
+        throw new TypeError(
+          `${this.name}: variable '${name}' has dtype ${variable.dtype}; only float32 variables can be trained`,
+        );
+      }
+      if (tensor.dtype === 'string' || tensor.dtype === 'complex64') {
+        throw new TypeError(`${this.name}: the gradient for '${name}' has dtype ${tensor.dtype}, expected a number type`);
       }
       if (!sameShape(tensor.shape, variable.shape)) {
         throw new Error(
@@ -240,32 +300,44 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
       return flattenState(initial).map(([, t]) => t);
     });
     const flat = flattenState(initial);
-    if (this.pending !== null) {
+    const pending = this.pending;
+    if (pending !== null) {
       try {
-        if (this.pending.params) this.checkParamsAgainst(metas, this.pending.params, this.pending.source);
+        if (pending.params) this.checkParamsAgainst(metas, pending.params, pending.source);
         this.checkAgainst(
           flat.map(([path, t]) => ({ path, shape: t.shape })),
-          { tensors: this.pending.tensors, paths: this.pending.paths, source: this.pending.source },
+          { tensors: pending.tensors, paths: pending.paths, source: pending.source },
         );
       } catch (e) {
+        // Refused: neither the state nor its step count is applied; the optimizer stays as it was.
         tf.dispose(leaves);
         this.disposePending();
         throw e;
       }
     }
     const slots: StateSlot[] = flat.map(([path, t], i) => {
-      const source = this.pending?.tensors[i] ?? t;
+      const source = pending?.tensors[i] ?? t;
       return { path, variable: tf.variable(source, false) };
     });
     // Rebuild the tree with the variables in place of the initial tensors.
     let k = 0;
     this.stateTree = mapState(initial, () => slots[k++].variable);
     tf.dispose(leaves);
+    if (pending !== null) {
+      this.iterations_ = pending.step;
+      this.skipped = pending.skippedSteps;
+    }
     this.disposePending();
     this.metas = metas;
+    this.bound = entries.map((e) => e.variable);
     this.slots = slots;
   }
 
+  /**
+   * Checks that a step brings the variables the state is bound to, in the same order. A variable that is
+   * not the bound one is accepted only when the bound one was disposed and this one carries its name and
+   * shape (the same parameter made again); anything else is refused before any write, saying which.
+   */
   private checkParams(entries: { name: string; variable: tf.Variable }[]): void {
     const metas = this.metas!;
     if (entries.length !== metas.length) {
@@ -275,14 +347,25 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
           `trains one fixed list of variables, in the same order.`,
       );
     }
+    const rebind: [number, tf.Variable][] = [];
     entries.forEach((e, i) => {
-      if (!sameShape(e.variable.shape, metas[i].shape)) {
-        throw new Error(
-          `${this.name}: parameter ${i} ('${e.name}') has shape ${shapeString(e.variable.shape)}, but the ` +
-            `optimizer state was created for '${metas[i].name}' with shape ${shapeString(metas[i].shape)}`,
-        );
+      if (e.variable === this.bound[i]) return;
+      if (this.bound[i].isDisposed && e.name === metas[i].name && sameShape(e.variable.shape, metas[i].shape)) {
+        rebind.push([i, e.variable]);
+        return;
       }
+      const elsewhere = this.bound.findIndex((v, j) => j !== i && (v === e.variable || metas[j].name === e.name));
+      const where =
+        elsewhere >= 0
+          ? ` ('${e.name}' was at position ${elsewhere})`
+          : ` (${shapeString(e.variable.shape)}, a variable this optimizer has not trained)`;
+      throw new Error(
+        `${this.name}: parameter ${i} is '${e.name}', but the optimizer state at position ${i} belongs to ` +
+          `'${metas[i].name}'${where}. One optimizer instance trains one fixed list of variables, in the ` +
+          `order of its first step (${metas.map((m) => m.name).join(', ')}); make another optimizer for another list.`,
+      );
     });
+    for (const [i, v] of rebind) this.bound[i] = v;
   }
 
   /**
@@ -306,11 +389,25 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
   }
 
   /**
-   * Stages saved state (from `setWeights` or a checkpoint) until the first step creates the slots, or
-   * writes it at once when they exist. Throws, saying what differs, when the parameters, slot paths,
-   * count or shapes do not match; nothing is written then.
+   * Stages saved state (from `setWeights` or a checkpoint), with its step count, until the first step has
+   * created the slots and checked that it fits; or, when the slots exist, checks it and writes it at
+   * once. Throws, saying what differs, when the parameters, slot paths, count or shapes do not match;
+   * nothing is written then. Empty state (saved before a first step, `info.params` null or empty) makes
+   * the optimizer start afresh at `info.step`.
    */
   stageState(tensors: tf.Tensor[], info: StagedStateInfo): void {
+    const step = info.step ?? this.iterations;
+    const skippedSteps = info.skippedSteps ?? this.skippedSteps;
+    if (!Array.isArray(tensors) || tensors.some((t) => !(t instanceof tf.Tensor) || t.isDisposed)) {
+      throw new TypeError(`${this.name}: ${info.source}: the state must be a list of live tensors`);
+    }
+    if (tensors.length === 0 && (info.params == null || info.params.length === 0)) {
+      // State from before a first step: nothing to fit; the optimizer starts afresh.
+      this.resetState();
+      this.iterations_ = step;
+      this.skipped = skippedSteps;
+      return;
+    }
     if (this.metas !== null) {
       if (info.params) this.checkParamsAgainst(this.metas, info.params, info.source);
       this.checkAgainst(
@@ -318,16 +415,28 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
         { tensors, paths: info.paths, source: info.source },
       );
       tensors.forEach((t, i) => this.slots[i].variable.assign(t));
+      this.iterations_ = step;
+      this.skipped = skippedSteps;
       return;
     }
+    const kept = tensors.map((t) => tf.keep(tf.clone(t)));
     this.disposePending();
-    this.pending = { tensors: tensors.map((t) => tf.keep(tf.clone(t))), ...info };
+    this.pending = { tensors: kept, source: info.source, paths: info.paths, params: info.params, step, skippedSteps };
   }
 
   private checkParamsAgainst(here: readonly ParamMeta[], saved: readonly ParamMeta[], source: string): void {
     if (here.length !== saved.length) {
       throw new Error(
         `${this.name}: ${source} was saved for ${saved.length} parameters, this optimizer trains ${here.length}`,
+      );
+    }
+    // Names may differ (a reloaded layers model renames its variables); the same names in another order
+    // would hand each parameter another one's state.
+    const savedNames = saved.map((m) => m.name);
+    if (here.some((m, i) => m.name !== savedNames[i]) && here.every((m) => savedNames.includes(m.name))) {
+      throw new Error(
+        `${this.name}: ${source} was saved for the parameters ${savedNames.join(', ')} in that order; ` +
+          `here they come as ${here.map((m) => m.name).join(', ')}`,
       );
     }
     here.forEach((m, i) => {
@@ -355,6 +464,9 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
       if (paths && paths[i] !== e.path) {
         throw new Error(`${this.name}: ${source}: state slot ${i} is '${paths[i]}' there, '${e.path}' here`);
       }
+      if (tensors[i].dtype !== 'float32') {
+        throw new TypeError(`${this.name}: ${source}: state slot ${i} ('${e.path}') has dtype ${tensors[i].dtype}, expected float32`);
+      }
       if (!sameShape(e.shape, tensors[i].shape)) {
         throw new Error(
           `${this.name}: ${source}: state slot ${i} ('${e.path}') has shape ${shapeString(tensors[i].shape)}, ` +
@@ -369,23 +481,63 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
     this.pending = null;
   }
 
-  /** Sets the step counter (checkpoint loading). */
-  setStep(step: number): void {
-    this.iterations_ = step;
+  /** Drops the state, its binding and anything staged: the next step starts as a fresh optimizer's. */
+  private resetState(): void {
+    tf.dispose(this.slots.map((s) => s.variable));
+    this.slots = [];
+    this.stateTree = null;
+    this.metas = null;
+    this.bound = [];
+    this.disposePending();
   }
 
-  override async getWeights(): Promise<NamedTensor[]> {
-    return [
-      await this.saveIterations(),
-      ...this.slots.map((s) => ({ name: `orthoptim/${s.path}`, tensor: s.variable })),
-    ];
+  /**
+   * What a save of this optimizer holds: the step count, skipped steps, parameters and state slots — the
+   * staged state when a restore waits for the first step. `params` is null when the parameters are not
+   * known (no state, or state staged by `setWeights`). The tensors are clones, taken now: dispose them.
+   */
+  snapshotState(): { step: number; skippedSteps: number; params: ParamMeta[] | null; slots: { path: string; tensor: tf.Tensor }[] } {
+    const staged = this.pending;
+    if (staged !== null) {
+      return {
+        step: staged.step,
+        skippedSteps: staged.skippedSteps,
+        params: staged.params ? staged.params.map((p) => ({ name: p.name, shape: [...p.shape] })) : null,
+        slots: staged.tensors.map((t, i) => ({ path: staged.paths?.[i] ?? String(i), tensor: tf.clone(t) })),
+      };
+    }
+    return {
+      step: this.iterations,
+      skippedSteps: this.skipped,
+      params: this.metas === null ? null : this.metas.map((p) => ({ name: p.name, shape: [...p.shape] })),
+      slots: this.slots.map((s) => ({ path: s.path, tensor: tf.clone(s.variable) })),
+    };
+  }
+
+  override getWeights(): Promise<NamedTensor[]> {
+    const staged = this.pending;
+    return Promise.resolve([
+      { name: 'iter', tensor: tf.scalar(this.iterations, 'int32') },
+      ...(staged !== null
+        ? staged.tensors.map((t, i) => ({ name: `orthoptim/${staged.paths?.[i] ?? i}`, tensor: t }))
+        : this.slots.map((s) => ({ name: `orthoptim/${s.path}`, tensor: s.variable }))),
+    ]);
   }
 
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
-    const rest = await this.extractIterations(weightValues);
+    if (!Array.isArray(weightValues) || weightValues.length === 0 || !(weightValues[0]?.tensor instanceof tf.Tensor)) {
+      const got = Array.isArray(weightValues) ? `a list of ${weightValues.length}` : weightValues === null ? 'null' : typeof weightValues;
+      throw new TypeError(`${this.name}: setWeights takes the list getWeights gives ([iter, ...state]), got ${got}`);
+    }
+    // Read the step without setting it (tfjs's extractIterations would): it is staged with the state.
+    const step = (await weightValues[0].tensor.data())[0];
+    const rest = weightValues.slice(1);
+    const paths = rest.every((w) => typeof w.name === 'string' && w.name.startsWith('orthoptim/'))
+      ? rest.map((w) => w.name.slice('orthoptim/'.length))
+      : undefined;
     this.stageState(
       rest.map((w) => w.tensor),
-      { source: 'the weights given to setWeights' },
+      { source: 'the weights given to setWeights', step, paths },
     );
   }
 
@@ -399,10 +551,6 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
   }
 
   override dispose(): void {
-    tf.dispose(this.slots.map((s) => s.variable));
-    this.slots = [];
-    this.stateTree = null;
-    this.metas = null;
-    this.disposePending();
+    this.resetState();
   }
 }
