@@ -1,0 +1,207 @@
+/**
+ * The checkpoint fault suite (issue 10, deliver 3). A small checkpoint (adamw on [3, 4] + [4], see
+ * checkpointChild.ts) is damaged in every way a disk or an editor can damage it one byte at a time:
+ * - every single-byte flip (xor 0x01, 0x20 and 0x80) of manifest.json and of the data file;
+ * - every truncation point of both files;
+ * and each damaged copy must either load bit-identically (same step, skipped steps, parameters and
+ * state bytes) or fail with a CheckpointError — never load something else, never throw anything else.
+ * Then a child process saving in a loop is killed with SIGKILL at random moments, several rounds in one
+ * directory: the checkpoint there must always load, hold the state of a step at least as late as the
+ * last save the child reported done, and hold exactly the state that step has when trained without
+ * interruption.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { useBackend } from '../support/backend.js';
+import { CheckpointError, type CheckpointManifest } from '../../src/tfjs/checkpoint.js';
+import type { TransformOptimizer } from '../../src/index.js';
+import { loadCheckpoint, saveCheckpoint } from '../../src/node/index.js';
+import { makeOptimizer, makeVariables, trainStep } from './checkpointChild.js';
+
+await useBackend('cpu');
+
+/** What a restore put into an optimizer, as plain values (the staged state included). */
+function restored(opt: TransformOptimizer) {
+  const snap = opt.snapshotState();
+  const out = {
+    step: snap.step,
+    skippedSteps: snap.skippedSteps,
+    params: snap.params,
+    slots: snap.slots.map((s) => ({ path: s.path, shape: s.tensor.shape, bytes: Buffer.from(new Uint8Array((s.tensor.dataSync() as Float32Array).buffer.slice(0))) })),
+  };
+  tf.dispose(snap.slots.map((s) => s.tensor));
+  return out;
+}
+
+/** A state after `steps` uninterrupted steps, as {@link restored} shows it. */
+function trained(steps: number) {
+  const opt = makeOptimizer();
+  const vars = makeVariables();
+  for (let s = 0; s < steps; s++) trainStep(opt, vars, s);
+  const out = restored(opt);
+  opt.dispose();
+  tf.dispose(vars);
+  return out;
+}
+
+let root: string;
+before(() => {
+  root = mkdtempSync(join(tmpdir(), 'orthoptim-ckfault-'));
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+describe('checkpoint fault suite: single-byte flips and truncations', () => {
+  const counts = { tried: 0, identical: 0, namedErrors: 0, otherErrors: 0, silent: 0 };
+  const failures: string[] = [];
+  let original: string;
+  let expected: ReturnType<typeof restored>;
+  let dataFile: string;
+
+  before(async () => {
+    original = join(root, 'original');
+    const opt = makeOptimizer();
+    const vars = makeVariables();
+    for (let s = 0; s < 3; s++) trainStep(opt, vars, s);
+    await saveCheckpoint(opt, original);
+    expected = restored(opt);
+    dataFile = (JSON.parse(readFileSync(join(original, 'manifest.json'), 'utf8')) as CheckpointManifest).dataFile;
+    opt.dispose();
+    tf.dispose(vars);
+  });
+
+  /** Loads `dir` into a fresh optimizer and sorts the outcome into the counts. */
+  async function judge(dir: string, what: string): Promise<void> {
+    counts.tried++;
+    const opt = makeOptimizer();
+    try {
+      await loadCheckpoint(opt, dir);
+      try {
+        assert.deepEqual(restored(opt), expected);
+        counts.identical++;
+      } catch {
+        counts.silent++;
+        failures.push(`${what}: loaded, but the state differs`);
+      }
+    } catch (e) {
+      if (e instanceof CheckpointError) counts.namedErrors++;
+      else {
+        counts.otherErrors++;
+        failures.push(`${what}: ${(e as Error).name}: ${(e as Error).message}`);
+      }
+    } finally {
+      opt.dispose();
+    }
+  }
+
+  it('the undamaged copy loads identically', async () => {
+    const dir = join(root, 'copy');
+    cpSync(original, dir, { recursive: true });
+    await judge(dir, 'undamaged');
+    assert.deepEqual(counts, { tried: 1, identical: 1, namedErrors: 0, otherErrors: 0, silent: 0 });
+  });
+
+  for (const file of ['manifest.json', 'data']) {
+    it(`every single-byte flip and every truncation of ${file}: identical or a CheckpointError`, async () => {
+      const dir = join(root, `damaged-${file}`);
+      cpSync(original, dir, { recursive: true });
+      const name = file === 'data' ? dataFile : file;
+      const path = join(dir, name);
+      const bytes = readFileSync(path);
+      const before = { ...counts };
+      for (let at = 0; at < bytes.length; at++) {
+        for (const mask of [0x01, 0x20, 0x80]) {
+          const damaged = Buffer.from(bytes);
+          damaged[at] ^= mask;
+          writeFileSync(path, damaged);
+          await judge(dir, `${name}: byte ${at} xor 0x${mask.toString(16)}`);
+        }
+      }
+      for (let length = 0; length < bytes.length; length++) {
+        writeFileSync(path, bytes.subarray(0, length));
+        await judge(dir, `${name}: truncated to ${length} bytes`);
+      }
+      writeFileSync(path, bytes);
+      const tried = counts.tried - before.tried;
+      assert.equal(tried, bytes.length * 4);
+      console.log(
+        `# ${name} (${bytes.length} bytes): ${tried} damaged copies (${bytes.length * 3} flips, ${bytes.length} truncations): ` +
+          `${counts.identical - before.identical} loaded identically, ${counts.namedErrors - before.namedErrors} CheckpointErrors, ` +
+          `${counts.otherErrors - before.otherErrors} other errors, ${counts.silent - before.silent} silent changes`,
+      );
+      assert.deepEqual(failures, []);
+      assert.equal(counts.silent, 0);
+      assert.equal(counts.otherErrors, 0);
+    });
+  }
+});
+
+describe('checkpoint fault suite: kill -9 during a save loop', () => {
+  const child = fileURLToPath(new URL('./checkpointChild.ts', import.meta.url));
+  const ROUNDS = 6;
+
+  /** Runs the save loop in a child and kills it `delayMs` after its first completed save. */
+  function round(dir: string, delayMs: number): Promise<{ lastSaved: number; killedMidSave: boolean }> {
+    return new Promise((resolve, reject) => {
+      const p = spawn(process.execPath, ['--import', 'tsx', child, '--save-loop', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      let timer: NodeJS.Timeout | null = null;
+      const guard = setTimeout(() => {
+        p.kill('SIGKILL');
+        reject(new Error(`the save loop did not report a save within 60 s; stderr: ${err}`));
+      }, 60_000);
+      p.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (timer === null && out.includes('saved ')) timer = setTimeout(() => p.kill('SIGKILL'), delayMs);
+      });
+      p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      p.on('exit', (code, signal) => {
+        clearTimeout(guard);
+        if (signal !== 'SIGKILL') {
+          reject(new Error(`the save loop ended by itself (code ${code}); stderr: ${err}`));
+          return;
+        }
+        const lines = out.split('\n').filter((l) => l.length > 0);
+        const saved = lines.filter((l) => l.startsWith('saved ')).map((l) => Number(l.slice(6)));
+        const last = lines.filter((l) => l.startsWith('saving ') || l.startsWith('saved ')).at(-1) ?? '';
+        resolve({ lastSaved: Math.max(...saved), killedMidSave: last.startsWith('saving ') });
+      });
+    });
+  }
+
+  it(`${ROUNDS} rounds in one directory: the previous checkpoint always survives, exactly`, async () => {
+    const dir = join(root, 'killed');
+    let previous = 0;
+    let midSave = 0;
+    for (let r = 0; r < ROUNDS; r++) {
+      const { lastSaved, killedMidSave } = await round(dir, 5 + ((r * 37) % 60));
+      if (killedMidSave) midSave++;
+      const opt = makeOptimizer();
+      const report = await loadCheckpoint(opt, dir);
+      assert.ok(report.step >= lastSaved && report.step > previous, `round ${r}: loaded step ${report.step}, last save reported ${lastSaved}, previous round ${previous}`);
+      const { params: _names, ...state } = restored(opt); // parameter names carry the child's pid
+      void _names;
+      const { params: _ours, ...reference } = trained(report.step);
+      void _ours;
+      assert.deepEqual(state, reference, `round ${r}: the state of step ${report.step} differs from an uninterrupted run`);
+      opt.dispose();
+      previous = report.step;
+    }
+    // A save from this process removes what the killed writers left behind.
+    const opt = makeOptimizer();
+    await loadCheckpoint(opt, dir);
+    const vars = makeVariables();
+    trainStep(opt, vars, opt.step);
+    await saveCheckpoint(opt, dir);
+    assert.equal(readdirSync(dir).length, 2, readdirSync(dir).join(', '));
+    opt.dispose();
+    tf.dispose(vars);
+    console.log(`# kill -9: ${ROUNDS} rounds, ${midSave} killed between 'saving' and 'saved', last step ${previous}`);
+  });
+});
