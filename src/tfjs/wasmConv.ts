@@ -30,6 +30,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { scoped, type KernelScope } from './kernelScope.js';
 
 type TensorInfo = tf.TensorInfo;
 type Conv2DInfo = tf.backend_util.Conv2DInfo;
@@ -44,82 +45,6 @@ export const wasmConvKernelNames = [
 ] as const;
 
 export type WasmConvKernelName = (typeof wasmConvKernelNames)[number];
-
-/**
- * Runs other kernels of the same backend on TensorInfos and frees what it made. This is how the wasm
- * backend composes its own kernels (e.g. its BatchMatMul calls Reshape): outside the engine, so nothing
- * is taped or counted as a tensor, and each result owns one reference that `disposeData` drops.
- */
-class KernelScope {
-  private readonly made: TensorInfo[] = [];
-
-  constructor(
-    private readonly backend: tf.KernelBackend,
-    private readonly backendName: string,
-    private readonly caller: string,
-  ) {}
-
-  run(name: string, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap = {}): TensorInfo {
-    const kernel = tf.getKernel(name, this.backendName);
-    if (kernel === undefined) {
-      throw new Error(`${this.caller}: the ${this.backendName} backend has no ${name} kernel to build on`);
-    }
-    const out = kernel.kernelFunc({ inputs, backend: this.backend, attrs }) as TensorInfo;
-    this.made.push(out);
-    return out;
-  }
-
-  reshape(x: TensorInfo, shape: number[]): TensorInfo {
-    return this.run('Reshape', { x }, { shape });
-  }
-
-  transpose(x: TensorInfo, perm: number[]): TensorInfo {
-    return this.run('Transpose', { x }, { perm });
-  }
-
-  /** `a·b` for 2-D operands, as the rank-3 batch-1 product wasm runs on XNNPACK. */
-  matMul(a: TensorInfo, b: TensorInfo): TensorInfo {
-    const [m, k] = a.shape;
-    const n = b.shape[1];
-    const out = this.run(
-      'BatchMatMul',
-      { a: this.reshape(a, [1, m, k]), b: this.reshape(b, [1, k, n]) },
-      { transposeA: false, transposeB: false },
-    );
-    return this.reshape(out, [m, n]);
-  }
-
-  /** A new backend tensor holding a copy of `values`. */
-  constant(values: Int32Array | Float32Array, shape: number[]): TensorInfo {
-    const dtype = values instanceof Int32Array ? 'int32' : 'float32';
-    const info: TensorInfo = { dataId: this.backend.write(values, shape, dtype), shape, dtype };
-    this.made.push(info);
-    return info;
-  }
-
-  /** Frees every intermediate; `result` keeps its own reference (a reshape of one shares its data). */
-  finish(result: TensorInfo): TensorInfo {
-    for (const info of this.made) if (info !== result) this.backend.disposeData(info.dataId);
-    return result;
-  }
-
-  /** Frees every intermediate after a failure. */
-  abandon(): void {
-    for (const info of this.made) this.backend.disposeData(info.dataId);
-  }
-}
-
-function scoped(backend: tf.KernelBackend, backendName: string, caller: string, body: (s: KernelScope) => TensorInfo): TensorInfo {
-  const scope = new KernelScope(backend, backendName, caller);
-  let result: TensorInfo;
-  try {
-    result = body(scope);
-  } catch (e) {
-    scope.abandon();
-    throw e;
-  }
-  return scope.finish(result);
-}
 
 const indexCache = new Map<string, Int32Array>();
 const cacheLimit = 16;
