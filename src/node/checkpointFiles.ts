@@ -101,6 +101,7 @@ export async function saveCheckpoint(optimizer: TransformOptimizer, dir: string)
   const dataFile = `state.${process.pid}.${randomBytes(8).toString('hex')}.bin`;
   // Taken now, before waiting for earlier saves: the state at the call.
   const serialized_ = serializeCheckpoint(optimizer, dataFile);
+  serialized_.catch(() => undefined); // its error is thrown below, when the save's turn comes
   return serialized(dir, async () => {
     const { manifest, data } = await serialized_;
     const manifestPath = path.join(dir, CHECKPOINT_MANIFEST);

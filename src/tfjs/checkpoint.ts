@@ -250,7 +250,8 @@ export async function validateCheckpointManifest(value: unknown, source = 'check
   const slots: CheckpointSlot[] = rawSlots.map((s, i) => {
     const at = `slots[${i}]`;
     const o = r.object(s, at, ['path', 'shape', 'dtype', 'byteOffset', 'byteLength']);
-    const path = r.string(r.present(o, 'path', `${at}.path`), `${at}.path`);
+    // '' = not known (state staged by setWeights and saved before a first step): not checked at restore.
+    const path = r.string(r.present(o, 'path', `${at}.path`), `${at}.path`, false);
     const shape = r.shape(r.present(o, 'shape', `${at}.shape`), `${at}.shape`);
     const dtype = r.present(o, 'dtype', `${at}.dtype`);
     if (dtype !== 'float32') r.fail(`${at}.dtype must be 'float32', got ${shown(dtype)}`);
@@ -417,7 +418,7 @@ export async function restoreCheckpoint(
   try {
     optimizer.stageState(tensors, {
       source,
-      paths: m.slots.map((s) => s.path),
+      paths: m.slots.some((s) => s.path === '') ? undefined : m.slots.map((s) => s.path),
       params,
       step: m.step,
       skippedSteps: m.skippedSteps,

@@ -494,7 +494,8 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
   /**
    * What a save of this optimizer holds: the step count, skipped steps, parameters and state slots — the
    * staged state when a restore waits for the first step. `params` is null when the parameters are not
-   * known (no state, or state staged by `setWeights`). The tensors are clones, taken now: dispose them.
+   * known (no state, or state staged by `setWeights`), a slot's `path` '' when its path is not known.
+   * The tensors are clones, taken now: dispose them.
    */
   snapshotState(): { step: number; skippedSteps: number; params: ParamMeta[] | null; slots: { path: string; tensor: tf.Tensor }[] } {
     const staged = this.pending;
@@ -503,7 +504,8 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
         step: staged.step,
         skippedSteps: staged.skippedSteps,
         params: staged.params ? staged.params.map((p) => ({ name: p.name, shape: [...p.shape] })) : null,
-        slots: staged.tensors.map((t, i) => ({ path: staged.paths?.[i] ?? String(i), tensor: tf.clone(t) })),
+        // '' when the paths are not known (setWeights of weights not named by getWeights).
+        slots: staged.tensors.map((t, i) => ({ path: staged.paths?.[i] ?? '', tensor: tf.clone(t) })),
       };
     }
     return {

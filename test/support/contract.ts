@@ -5,7 +5,8 @@
  * - the map form, the list form of `applyGradients` and `minimize` agree;
  * - a NaN/Inf gradient throws before anything is written; `nonFinite: 'skip'` skips and counts;
  * - an all-zero gradient never produces NaN (and leaves the weights alone without weight decay);
- * - a gradient of the wrong shape names the variable;
+ * - a gradient of the wrong shape names the variable; the state stays bound to the first step's variables
+ *   (another order, an int32 variable: refused before any write);
  * - getWeights → setWeights, a directory checkpoint, and model.save → tf.loadLayersModel all resume
  *   with identical next steps; the config survives `fromConfig(getConfig())`.
  *
@@ -193,6 +194,34 @@ export function optimizerContract(
       assert.equal(opt.step, 0);
       opt.dispose();
       tf.dispose([g, ...vars]);
+    });
+
+    it('binds its state to the first step\'s variables: another order or an int32 variable is refused before any write', () => {
+      const vars = variables([[4, 6], [4, 6], [6]], 6);
+      const opt = make();
+      step(opt, vars, 0);
+      const params = values(vars).map((a) => a.slice());
+      const state = opt.stateSlots.map((s) => s.variable.dataSync().slice());
+      const g = gradients(vars, 1);
+      assert.throws(
+        () => opt.applyGradients([g[1], g[0], g[2]]),
+        (e: unknown) => (e as Error).message.includes(`parameter 0 is '${vars[1].name}', but the optimizer state at position 0 belongs to '${vars[0].name}'`),
+      );
+      vars.forEach((v, i) => assert.deepEqual(v.dataSync(), params[i]));
+      opt.stateSlots.forEach((s, i) => assert.deepEqual(s.variable.dataSync(), state[i]));
+      assert.equal(opt.step, 1);
+      const counter = tf.variable(tf.zeros([6], 'int32'), true, `c${uid++}/int`);
+      const ones = tf.ones([6]);
+      const fresh = make();
+      assert.throws(
+        () => fresh.applyGradients([g[0], { name: counter.name, tensor: ones }]),
+        (e: unknown) => e instanceof TypeError && e.message.includes(`variable '${counter.name}' has dtype int32`),
+      );
+      assert.deepEqual(vars[0].dataSync(), params[0]);
+      assert.equal(fresh.stateSlots.length, 0);
+      assert.equal(fresh.step, 0);
+      [opt, fresh].forEach((o) => o.dispose());
+      tf.dispose([...vars, counter, ones, ...g.map((x) => x.tensor)]);
     });
 
     it('getWeights → a fresh optimizer → setWeights resumes identically', async () => {

@@ -210,6 +210,54 @@ describe('checkpoints: nothing changes until the checkpoint is known to fit', ()
   });
 });
 
+describe('restored state follows the parameters by name where the names are the same', () => {
+  it('a checkpoint for [p, q] refused at a first step with [q, p] (same shapes), nothing applied', async () => {
+    const p = tf.variable(tf.tensor(gaussian(4, 50), [2, 2]), true, `n${uid++}/p`);
+    const q = tf.variable(tf.tensor(gaussian(4, 51), [2, 2]), true, `n${uid++}/q`);
+    const src = createOptimizer('sgd', { learningRate: 0.1, momentum: 0.9 });
+    step(src, [p, q], 0);
+    const { manifest, data } = await serializeCheckpoint(src);
+    const o = createOptimizer('sgd', { learningRate: 0.1, momentum: 0.9 });
+    await restoreCheckpoint(o, manifest, data);
+    assert.throws(
+      () => step(o, [q, p], 1),
+      new RegExp(`was saved for the parameters ${p.name}, ${q.name} in that order; here they come as ${q.name}, ${p.name}`),
+    );
+    assert.equal(o.step, 0);
+    [src, o].forEach((x) => x.dispose());
+    tf.dispose([p, q]);
+  });
+
+  it('state staged by setWeights (named by getWeights or not) is saved as staged and restores', async () => {
+    const v = vars(52);
+    const src = createOptimizer('adamw', {});
+    step(src, v, 0);
+    step(src, v, 1);
+    const weights = await src.getWeights();
+    for (const rename of [false, true]) {
+      const staged = createOptimizer('adamw', {});
+      await staged.setWeights(rename ? weights.map((w, i) => ({ name: `foreign_${i}`, tensor: w.tensor })) : weights);
+      const { manifest, data } = await serializeCheckpoint(staged);
+      assert.equal(manifest.step, 2);
+      assert.equal(manifest.params, null);
+      const again = createOptimizer('adamw', {});
+      await restoreCheckpoint(again, manifest, data);
+      const a = vars(53);
+      const b = vars(53);
+      const ref = createOptimizer('adamw', {});
+      await ref.setWeights(weights);
+      step(again, a, 2);
+      step(ref, b, 2);
+      assert.equal(again.step, 3);
+      a.forEach((x, i) => assert.deepEqual(x.dataSync(), b[i].dataSync()));
+      [staged, again, ref].forEach((x) => x.dispose());
+      tf.dispose([...a, ...b]);
+    }
+    src.dispose();
+    tf.dispose(v);
+  });
+});
+
 describe('checkpoint manifests are validated field by field and checksummed', () => {
   let ck: string;
   before(async () => {
