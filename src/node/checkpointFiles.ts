@@ -72,10 +72,19 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** Flushes the directory entry of the rename (POSIX); where a directory cannot be opened (Windows), nothing to do. */
 async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(dir, 'r');
+  } catch (e) {
+    if (['EISDIR', 'EPERM', 'EACCES'].includes((e as NodeJS.ErrnoException).code ?? '')) return;
+    throw e;
+  }
   try {
     await handle.sync();
+  } catch (e) {
+    if (!['EINVAL', 'ENOTSUP', 'EPERM'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
   } finally {
     await handle.close();
   }
