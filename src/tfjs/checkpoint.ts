@@ -14,7 +14,9 @@
  * state and step count are applied together (at the first step when the state waits for it).
  *
  * Version 2 (written now) adds `manifestSha256` and allows `params: null` (saved before a first step).
- * Version 1 manifests (without the digest) are still read, through the same schema checks.
+ * Version 1 manifests are still read, through the same schema checks — but they carry no digest of
+ * their own, so an edit that keeps them well-formed (another `step` digit, a renamed parameter) cannot
+ * be detected; save again to upgrade. No change to a version-2 manifest can make it a valid version 1.
  *
  * {@link serializeCheckpoint} / {@link restoreCheckpoint} work anywhere (browsers included); the
  * directory form (`saveCheckpoint` / `loadCheckpoint`) lives in the Node-only entry `orthoptim/node`.

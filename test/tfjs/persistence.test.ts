@@ -439,6 +439,22 @@ describe('saveCheckpoint replaces a checkpoint atomically', () => {
     tf.dispose(v);
   });
 
+  it('a load started while a save to the same directory runs waits for it', async () => {
+    const v = vars(29);
+    const o = createOptimizer('adamw', {});
+    const ck = join(dir, 'save-then-load');
+    step(o, v, 0);
+    await saveCheckpoint(o, ck);
+    step(o, v, 1);
+    const saving = saveCheckpoint(o, ck);
+    const again = createOptimizer('adamw', {});
+    const loading = loadCheckpoint(again, ck);
+    await saving;
+    assert.equal((await loading).step, 2);
+    [o, again].forEach((x) => x.dispose());
+    tf.dispose(v);
+  });
+
   it('a directory named manifest.json: a clear error before anything is written', async () => {
     const ck = join(dir, 'manifest-is-dir');
     mkdirSync(join(ck, 'manifest.json'), { recursive: true });
