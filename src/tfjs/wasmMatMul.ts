@@ -1,0 +1,311 @@
+/**
+ * Matrix-product kernels for the tfjs wasm backend that keep every product on XNNPACK.
+ *
+ * tfjs-backend-wasm 4.22 runs `BatchMatMul` and `_FusedMatMul` on XNNPACK only for a single product
+ * without transpose flags; with `transposeA`/`transposeB`, or with a batch of more than one product, it
+ * falls into a naive loop (≈2 GFLOP/s against ≈28). Measured here (2-core EPYC, 784-512-512-10 MLP at
+ * batch 128): `dy·Wᵀ` with the flag 7–11×, `xᵀ·dy` 12–25× the time of an explicit transpose and a plain
+ * product. tfjs-core's gradients of both kernels use exactly these flags, so every backward pass of a
+ * Dense layer (and of attention's batched products) on wasm runs in the slow loop.
+ *
+ * The replacements, registered by {@link registerWasmMatMulKernels} (or {@link accelerateWasm}):
+ * - transpose flags become wasm's own `Transpose` kernel (one memory pass) before the product;
+ * - a batch of products whose right operand is shared (one matrix, broadcast) becomes one product of
+ *   the stacked rows `[batch·m, k]·[k, n]`;
+ * - any other batch of products that are not tiny runs as a loop of single XNNPACK products, each operand copied out of the batch
+ *   with one `Float32Array.set` inside the wasm heap (wasm's `Slice` kernel would copy the whole input
+ *   into JavaScript per slice). A fresh tensor per operand matters: XNNPACK caches its packed weights
+ *   per tensor id, so a reused buffer with new contents would be multiplied by the old ones.
+ * - then the original kernel (kept by reference) does the product without flags.
+ * Broadcasts other than "equal batches or one side single" (e.g. `[2,1]` against `[1,3]`), and
+ * non-float32 inputs, go to the original kernel unchanged (after explicit transposes).
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { scoped, type KernelScope } from './kernelScope.js';
+import { registerWasmConvKernels, type WasmConvKernelName } from './wasmConv.js';
+
+type TensorInfo = tf.TensorInfo;
+
+/** The kernels this module replaces. */
+export const wasmMatMulKernelNames = ['BatchMatMul', '_FusedMatMul'] as const;
+
+export type WasmMatMulKernelName = (typeof wasmMatMulKernelNames)[number];
+
+/** The parts of tfjs-backend-wasm's `BackendWasm` the batch loop uses (public methods of that class). */
+interface WasmHeapBackend extends tf.KernelBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+  typedArrayFromHeap(info: TensorInfo): Float32Array;
+}
+
+function hasHeap(backend: tf.KernelBackend): backend is WasmHeapBackend {
+  const b = backend as Partial<WasmHeapBackend>;
+  return typeof b.makeOutput === 'function' && typeof b.typedArrayFromHeap === 'function';
+}
+
+/** Product of the dimensions (1 for none). */
+function size(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * `x` (rank ≥ 2, batch dims flattened) as `[batch, rows, cols]` with its last two axes swapped when
+ * `transpose` is set: the operand as a plain product wants it.
+ */
+function untransposed(s: KernelScope, x: TensorInfo, transpose: boolean): TensorInfo {
+  const r = x.shape.length;
+  const x3 = s.reshape(x, [size(x.shape.slice(0, -2)), x.shape[r - 2], x.shape[r - 1]]);
+  return transpose ? s.transpose(x3, [0, 2, 1]) : x3;
+}
+
+/** A new `[1, rows, cols]` tensor holding product `i` of the `[batch, rows, cols]` tensor `x`. */
+function batchItem(s: KernelScope, backend: WasmHeapBackend, x: TensorInfo, i: number): TensorInfo {
+  const [, rows, cols] = x.shape;
+  const n = rows * cols;
+  const item = s.adopt(backend.makeOutput([1, rows, cols], 'float32'));
+  // Both views are taken after the allocation: a growing wasm memory detaches older ones.
+  backend.typedArrayFromHeap(item).set(backend.typedArrayFromHeap(x).subarray(i * n, (i + 1) * n));
+  return item;
+}
+
+/**
+ * Below this many multiply-adds per product (`m·k·n`), a batch stays in wasm's own loop: an XNNPACK call
+ * costs ≈5 µs of setup per product, the naive loop ≈1 ns per multiply-add. Measured here: 1024 products
+ * of 4×4·4×4 took 0.14 ms batched, 5.3 ms looped; 256 of 8×8·8×8 0.2 ms against 1.2 ms; 64 of
+ * 64×16·16×64 5.1 against 2.1 ms; 64 of 128×32·32×128 34 against 6 ms.
+ */
+const loopMinWork = 8192;
+
+/**
+ * `a·b` for `a` `[batchA, m, k]` and `b` `[batchB, k, n]` (no flags; batches equal or one of them 1) as
+ * XNNPACK products: one product when `b` is a single matrix, else one per batch item.
+ * `product(a, b)` runs the original kernel on one pair of rank-3 operands.
+ */
+function batchedProduct(
+  s: KernelScope,
+  a: TensorInfo,
+  b: TensorInfo,
+  product: (a: TensorInfo, b: TensorInfo) => TensorInfo,
+): TensorInfo {
+  const [batchA, m, k] = a.shape;
+  const [batchB, , n] = b.shape;
+  if (batchB === 1) return s.reshape(product(s.reshape(a, [1, batchA * m, k]), b), [batchA, m, n]);
+  const backend = s.backend;
+  if (!hasHeap(backend) || m * k * n < loopMinWork) return product(a, b);
+  const batch = Math.max(batchA, batchB);
+  const out = s.adopt(backend.makeOutput([batch, m, n], 'float32'));
+  const single = batchA === 1 ? s.reshape(a, [1, m, k]) : null;
+  for (let i = 0; i < batch; i++) {
+    const ai = single ?? batchItem(s, backend, a, i);
+    const bi = batchItem(s, backend, b, i);
+    const ci = product(ai, bi);
+    backend.typedArrayFromHeap(out).set(backend.typedArrayFromHeap(ci), i * m * n);
+    s.free(ci);
+    s.free(bi);
+    if (single === null) s.free(ai);
+  }
+  return out;
+}
+
+/** Batch sizes of `a` and `b` (leading dims flattened); whether the fast paths handle their broadcast. */
+function batches(a: TensorInfo, b: TensorInfo): { batchA: number; batchB: number; simple: boolean } {
+  const batchA = size(a.shape.slice(0, -2));
+  const batchB = size(b.shape.slice(0, -2));
+  return { batchA, batchB, simple: batchA === batchB || batchA === 1 || batchB === 1 };
+}
+
+interface MatMulAttrs {
+  transposeA?: boolean;
+  transposeB?: boolean;
+}
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/** `BatchMatMul` with explicit transposes and XNNPACK products; `original` is wasm's own kernel. */
+function batchMatMul(args: KernelArgs, backendName: string, original: tf.KernelFunc): TensorInfo {
+  const { a, b } = args.inputs;
+  const attrs = (args.attrs ?? {}) as MatMulAttrs;
+  const transposeA = attrs.transposeA === true;
+  const transposeB = attrs.transposeB === true;
+  if (a === undefined || b === undefined || a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) {
+    return original(args) as TensorInfo;
+  }
+  const { simple } = batches(a, b);
+  return scoped(args.backend as tf.KernelBackend, backendName, 'BatchMatMul', (s) => {
+    const plain = { transposeA: false, transposeB: false };
+    const a3 = untransposed(s, a, transposeA);
+    const b3 = untransposed(s, b, transposeB);
+    const outShape = [
+      ...tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2)),
+      a3.shape[1],
+      b3.shape[2],
+    ];
+    if (!simple) {
+      // Leading dims that broadcast against each other: the original kernel, without flags.
+      const ra = s.reshape(a3, [...a.shape.slice(0, -2), a3.shape[1], a3.shape[2]]);
+      const rb = s.reshape(b3, [...b.shape.slice(0, -2), b3.shape[1], b3.shape[2]]);
+      return s.reshape(s.call(original, { a: ra, b: rb }, plain), outShape);
+    }
+    const product = (x: TensorInfo, y: TensorInfo) => s.call(original, { a: x, b: y }, plain);
+    return s.reshape(batchedProduct(s, a3, b3, product), outShape);
+  });
+}
+
+interface FusedMatMulAttrs extends MatMulAttrs {
+  activation?: string;
+  leakyreluAlpha?: number;
+}
+
+/**
+ * `_FusedMatMul` (product, bias, activation) with explicit transposes. tfjs-core passes rank-3
+ * operands; a batch runs as the products of {@link batchedProduct}, each fused, when the bias and PReLU
+ * weights broadcast along the last axis only (size 1 or `n`); otherwise as one call of the original.
+ */
+function fusedMatMul(args: KernelArgs, backendName: string, original: tf.KernelFunc): TensorInfo {
+  const { a, b, bias, preluActivationWeights: prelu } = args.inputs;
+  const attrs = (args.attrs ?? {}) as FusedMatMulAttrs;
+  const transposeA = attrs.transposeA === true;
+  const transposeB = attrs.transposeB === true;
+  if (a === undefined || b === undefined || a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length !== 3 || b.shape.length !== 3) {
+    return original(args) as TensorInfo;
+  }
+  if (!transposeA && !transposeB && a.shape[0] === 1 && b.shape[0] === 1) return original(args) as TensorInfo;
+  return scoped(args.backend as tf.KernelBackend, backendName, '_FusedMatMul', (s) => {
+    const a3 = untransposed(s, a, transposeA);
+    const b3 = untransposed(s, b, transposeB);
+    const n = b3.shape[2];
+    const fusedAttrs = { ...attrs, transposeA: false, transposeB: false };
+    const extras: tf.NamedTensorInfoMap = {};
+    if (bias !== undefined) extras.bias = bias;
+    if (prelu !== undefined) extras.preluActivationWeights = prelu;
+    const lastAxisOnly = (t: TensorInfo | undefined) => t === undefined || size(t.shape) === 1 || size(t.shape) === n;
+    if (batches(a3, b3).simple && lastAxisOnly(bias) && lastAxisOnly(prelu)) {
+      // Bias and activation act on each row alike, so each product (or the stacked rows) is fused alone.
+      return batchedProduct(s, a3, b3, (x, y) => s.call(original, { a: x, b: y, ...extras }, fusedAttrs));
+    }
+    return s.call(original, { a: a3, b: b3, ...extras }, fusedAttrs);
+  });
+}
+
+type Impl = (args: KernelArgs, backendName: string, original: tf.KernelFunc) => TensorInfo;
+
+const implementations: Record<WasmMatMulKernelName, Impl> = {
+  BatchMatMul: batchMatMul,
+  _FusedMatMul: fusedMatMul,
+};
+
+/** Kernel functions registered by this module → the configs they replaced. */
+const replaced = new WeakMap<object, tf.KernelConfig>();
+
+/** Options of {@link registerWasmMatMulKernels} and {@link accelerateWasm}. */
+export interface WasmKernelOptions {
+  /** The backend to register for (default `'wasm'`). */
+  backendName?: string;
+}
+
+function ensureKernel(caller: string, name: string, backendName: string): tf.KernelConfig {
+  const existing = tf.getKernel(name, backendName);
+  if (existing === undefined) {
+    throw new Error(
+      `${caller}: the ${backendName} backend has no ${name} kernel to build on; import '@tensorflow/tfjs-backend-wasm' first`,
+    );
+  }
+  return existing;
+}
+
+/**
+ * Replaces the wasm backend's `BatchMatMul` and `_FusedMatMul` (see the module comment) and returns
+ * the names it registered. Each replacement keeps the original kernel's function (it runs the products)
+ * and its setup/dispose hooks. Idempotent: a kernel already replaced is left alone, so a second call
+ * returns `[]`; {@link restoreWasmKernels} puts the originals back. Numbers equal the original kernels'
+ * within float32 rounding (the same XNNPACK products, summed in another order than the naive loop).
+ */
+export function registerWasmMatMulKernels(options: WasmKernelOptions = {}): WasmMatMulKernelName[] {
+  const backendName = options.backendName ?? 'wasm';
+  // Every kernel is looked up before any is replaced: a missing one registers nothing.
+  const found = wasmMatMulKernelNames.map((name) => ensureKernel('registerWasmMatMulKernels', name, backendName));
+  const registered: WasmMatMulKernelName[] = [];
+  for (const [i, name] of wasmMatMulKernelNames.entries()) {
+    const existing = found[i];
+    if (replaced.has(existing.kernelFunc)) continue;
+    const original = existing.kernelFunc;
+    const impl = implementations[name];
+    const config: tf.KernelConfig = {
+      kernelName: name,
+      backendName,
+      kernelFunc: (args) => impl(args, backendName, original),
+    };
+    if (existing.setupFunc !== undefined) config.setupFunc = existing.setupFunc;
+    if (existing.disposeFunc !== undefined) config.disposeFunc = existing.disposeFunc;
+    replaced.set(config.kernelFunc, existing);
+    tf.unregisterKernel(name, backendName);
+    tf.registerKernel(config);
+    registered.push(name);
+  }
+  return registered;
+}
+
+/** Conv kernels {@link accelerateWasm} replaces (beyond adding those wasm lacks). */
+const convReplacements: readonly WasmConvKernelName[] = ['Conv2DBackpropInput'];
+
+/** The wasm configs of {@link convReplacements} before {@link accelerateWasm} replaced them, by backend. */
+const convOriginals = new Map<string, Map<string, tf.KernelConfig>>();
+
+/**
+ * Every training-speed fix for the tfjs wasm backend in one call: the matrix products of
+ * {@link registerWasmMatMulKernels} (Dense layers' backward passes, batched attention products) and
+ * the convolution backprops of `registerWasmConvKernels` — the three wasm lacks, and its
+ * `Conv2DBackpropInput` (a direct loop, 7–10× slower on the CIFAR ConvNet's layers) replaced. Call it
+ * once after importing `@tensorflow/tfjs-backend-wasm`, before or after `tf.setBackend('wasm')`.
+ * Idempotent; returns the kernel names it registered (`[]` the second time).
+ *
+ * @example
+ * import '@tensorflow/tfjs-backend-wasm';
+ * import { accelerateWasm } from 'orthoptim/node';
+ * accelerateWasm();
+ * await tf.setBackend('wasm');
+ * await model.fit(xs, ys); // backward passes on XNNPACK
+ */
+export function accelerateWasm(options: WasmKernelOptions = {}): string[] {
+  const backendName = options.backendName ?? 'wasm';
+  const matMul = registerWasmMatMulKernels({ backendName });
+  const saved = convOriginals.get(backendName) ?? new Map<string, tf.KernelConfig>();
+  for (const name of convReplacements) {
+    const existing = tf.getKernel(name, backendName);
+    if (existing !== undefined && !saved.has(name)) saved.set(name, existing);
+  }
+  const conv = registerWasmConvKernels({ backendName, replace: convReplacements });
+  // Keep only originals that were really replaced now or earlier (not ones registerWasmConvKernels kept).
+  for (const name of convReplacements) {
+    if (saved.get(name) === tf.getKernel(name, backendName)) saved.delete(name);
+  }
+  convOriginals.set(backendName, saved);
+  return [...matMul, ...conv];
+}
+
+/**
+ * Puts back the kernels that {@link registerWasmMatMulKernels} and {@link accelerateWasm} replaced
+ * (wasm's own `BatchMatMul`, `_FusedMatMul`, `Conv2DBackpropInput`) and returns their names. The conv
+ * backprops wasm lacks stay registered: without them conv nets cannot train there at all. For
+ * benchmarks comparing stock and accelerated kernels in one process.
+ */
+export function restoreWasmKernels(options: WasmKernelOptions = {}): string[] {
+  const backendName = options.backendName ?? 'wasm';
+  const restored: string[] = [];
+  const put = (name: string, original: tf.KernelConfig) => {
+    tf.unregisterKernel(name, backendName);
+    tf.registerKernel(original);
+    restored.push(name);
+  };
+  for (const name of wasmMatMulKernelNames) {
+    const current = tf.getKernel(name, backendName);
+    const original = current === undefined ? undefined : replaced.get(current.kernelFunc);
+    if (original !== undefined) put(name, original);
+  }
+  const saved = convOriginals.get(backendName);
+  if (saved !== undefined) {
+    for (const [name, original] of saved) put(name, original);
+    saved.clear();
+  }
+  return restored;
+}

@@ -1,0 +1,348 @@
+import { describe, it, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { useBackend } from '../support/backend.js';
+import { mulberry32, uniformArray } from '../../src/core/random.js';
+import { accelerateWasm, registerWasmMatMulKernels, restoreWasmKernels, wasmMatMulKernelNames } from '../../src/tfjs/wasmMatMul.js';
+
+/** Values in [-1, 1) from a seed, so both backends get the same numbers. */
+function values(shape: readonly number[], seed: number): Float32Array {
+  return uniformArray(
+    shape.reduce((a, b) => a * b, 1),
+    1,
+    mulberry32(seed),
+  );
+}
+
+/** max |a − b| / max |b|. */
+function relativeDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / scale;
+}
+
+/** Runs `f` on a backend and returns the shapes and data of the tensors it makes (disposing them). */
+async function on(backend: 'wasm' | 'cpu', f: () => tf.Tensor[]): Promise<{ shape: number[]; data: Float32Array }[]> {
+  await useBackend(backend);
+  const out = tf.tidy(f);
+  const data = out.map((t) => ({ shape: t.shape, data: t.dataSync() as Float32Array }));
+  tf.dispose(out);
+  return data;
+}
+
+/**
+ * Float32 rounding: products of ≤ 64 terms in [-1, 1) summed in another order than the cpu backend's
+ * loop differ by a few ulps of the largest partial sum; 1e-5 of the largest entry bounds that with room
+ * (measured ≤ 1.5e-6 here), and is far below any wrong-element or wrong-transpose error (order 1).
+ */
+const tolerance = 1e-5;
+
+/** What the original wasm kernels were called with, recorded by spies installed before registration. */
+interface Call {
+  kernel: string;
+  a: number[];
+  b: number[];
+  transposeA: boolean;
+  transposeB: boolean;
+}
+const calls: Call[] = [];
+
+/**
+ * Wraps wasm's own BatchMatMul and _FusedMatMul in recording spies, so that the replacements
+ * registerWasmMatMulKernels builds on them can be checked to call them only without transpose flags.
+ */
+function installSpies(): void {
+  for (const name of wasmMatMulKernelNames) {
+    const native = tf.getKernel(name, 'wasm');
+    assert.ok(native !== undefined, `wasm has ${name}`);
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({
+      ...native,
+      kernelFunc: (args) => {
+        const attrs = args.attrs as { transposeA?: boolean; transposeB?: boolean };
+        calls.push({
+          kernel: name,
+          a: args.inputs.a!.shape,
+          b: args.inputs.b!.shape,
+          transposeA: attrs.transposeA === true,
+          transposeB: attrs.transposeB === true,
+        });
+        return native.kernelFunc(args);
+      },
+    });
+  }
+}
+
+interface Case {
+  a: number[];
+  b: number[];
+  transposeA: boolean;
+  transposeB: boolean;
+}
+
+/** Every transpose combination for operand shapes given untransposed as `[…, m, k]` and `[…, k, n]`. */
+function combos(a: number[], b: number[]): Case[] {
+  const swap = (s: number[]) => [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]];
+  const out: Case[] = [];
+  for (const transposeA of [false, true]) {
+    for (const transposeB of [false, true]) {
+      out.push({ a: transposeA ? swap(a) : a, b: transposeB ? swap(b) : b, transposeA, transposeB });
+    }
+  }
+  return out;
+}
+
+function label(c: Case): string {
+  return `a ${c.a.join('×')}${c.transposeA ? 'ᵀ' : ''} · b ${c.b.join('×')}${c.transposeB ? 'ᵀ' : ''}`;
+}
+
+/** Live tensors and backend buffers, for leak checks. */
+function counts(): { tensors: number; dataIds: number } {
+  return { tensors: tf.memory().numTensors, dataIds: tf.engine().backend.numDataIds() };
+}
+
+before(() => {
+  installSpies();
+});
+
+// Registration runs first: nothing has replaced the kernels yet in this process.
+describe('accelerateWasm', () => {
+  it('replaces BatchMatMul, _FusedMatMul and Conv2DBackpropInput and adds the missing conv backprops, once, without warnings', () => {
+    const warnings: unknown[] = [];
+    const warn = console.warn;
+    console.warn = (...args: unknown[]) => warnings.push(args);
+    try {
+      const spies = wasmMatMulKernelNames.map((n) => tf.getKernel(n, 'wasm'));
+      const nativeInput = tf.getKernel('Conv2DBackpropInput', 'wasm');
+      assert.deepEqual(registerWasmMatMulKernels(), ['BatchMatMul', '_FusedMatMul']);
+      assert.deepEqual(registerWasmMatMulKernels(), []);
+      wasmMatMulKernelNames.forEach((n, i) => assert.notEqual(tf.getKernel(n, 'wasm'), spies[i]));
+      // The replacements keep the original setup hooks (they bind the C++ functions on setBackend).
+      wasmMatMulKernelNames.forEach((n, i) => assert.equal(tf.getKernel(n, 'wasm')?.setupFunc, spies[i]?.setupFunc));
+      assert.deepEqual(accelerateWasm(), [
+        'Conv2DBackpropFilter',
+        'Conv2DBackpropInput',
+        'DepthwiseConv2dNativeBackpropFilter',
+        'DepthwiseConv2dNativeBackpropInput',
+      ]);
+      assert.deepEqual(accelerateWasm(), []);
+      assert.notEqual(tf.getKernel('Conv2DBackpropInput', 'wasm'), nativeInput);
+      // Restoring puts back exactly the replaced kernels (the added conv backprops stay) ...
+      assert.deepEqual(restoreWasmKernels(), ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput']);
+      wasmMatMulKernelNames.forEach((n, i) => assert.equal(tf.getKernel(n, 'wasm'), spies[i]));
+      assert.equal(tf.getKernel('Conv2DBackpropInput', 'wasm'), nativeInput);
+      assert.notEqual(tf.getKernel('Conv2DBackpropFilter', 'wasm'), undefined);
+      assert.deepEqual(restoreWasmKernels(), []);
+      // ... and accelerating again replaces them again.
+      assert.deepEqual(accelerateWasm(), ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput']);
+    } finally {
+      console.warn = warn;
+    }
+    assert.deepEqual(warnings, []);
+  });
+
+  it('a backend without the kernels is an error naming it, and nothing is registered', () => {
+    assert.throws(() => accelerateWasm({ backendName: 'nosuch' }), /registerWasmMatMulKernels: the nosuch backend has no BatchMatMul kernel/);
+    for (const name of [...wasmMatMulKernelNames, 'Conv2DBackpropFilter']) assert.equal(tf.getKernel(name, 'nosuch'), undefined);
+  });
+});
+
+const matMulCases: Case[] = [
+  // The MLP's backward shapes (dy·Wᵀ, xᵀ·dy) at a small size, and odd sizes.
+  ...combos([16, 24], [24, 12]),
+  ...combos([1, 7], [7, 5]),
+  // Batched: equal batches (looped products), a shared right operand (one product of stacked rows),
+  // a shared left operand, four leading dims.
+  ...combos([3, 40, 16], [3, 16, 36]),
+  ...combos([5, 9, 7], [1, 7, 4]),
+  ...combos([1, 33, 20], [4, 20, 30]),
+  ...combos([2, 3, 32, 16], [2, 3, 16, 24]),
+  // Tiny batched products (wasm's own loop) and leading dims that broadcast both ways (the original kernel).
+  ...combos([6, 3, 4], [6, 4, 2]),
+  ...combos([2, 1, 5, 6], [1, 3, 6, 4]),
+];
+
+describe('BatchMatMul on wasm matches the cpu backend, and runs no transposed or batched product', () => {
+  for (const [k, c] of matMulCases.entries()) {
+    it(label(c), async () => {
+      const f = () => [tf.matMul(tf.tensor(values(c.a, 3 * k), c.a), tf.tensor(values(c.b, 3 * k + 1), c.b), c.transposeA, c.transposeB)];
+      calls.length = 0;
+      const wasm = await on('wasm', f);
+      const seen = [...calls];
+      const cpu = await on('cpu', f);
+      assert.deepEqual(wasm[0].shape, cpu[0].shape);
+      const diff = relativeDiff(wasm[0].data, cpu[0].data);
+      assert.ok(diff <= tolerance, `relative difference ${diff}`);
+      assert.ok(seen.length > 0, 'the wasm BatchMatMul kernel ran');
+      for (const call of seen) assert.ok(!call.transposeA && !call.transposeB, `a product with flags: ${JSON.stringify(call)}`);
+      const m = c.transposeA ? c.a.at(-1)! : c.a.at(-2)!;
+      const n = c.transposeB ? c.b.at(-2)! : c.b.at(-1)!;
+      const kk = c.transposeA ? c.a.at(-2)! : c.a.at(-1)!;
+      const broadcastsBothWays = c.a.length === 4 && c.a[1] !== c.b[1];
+      if (m * kk * n >= 8192 && !broadcastsBothWays) {
+        for (const call of seen) assert.equal(call.a[0], 1, `a batched product: ${JSON.stringify(call)}`);
+      }
+    });
+  }
+
+  it('is leak-free on every path (flags, looped batch, stacked rows, broadcast fallback)', async () => {
+    await useBackend('wasm');
+    const inputs = matMulCases.map((c, k) => [tf.tensor(values(c.a, k), c.a), tf.tensor(values(c.b, k + 1), c.b)]);
+    const run = () => matMulCases.forEach((c, k) => tf.dispose(tf.matMul(inputs[k][0], inputs[k][1], c.transposeA, c.transposeB)));
+    run();
+    const start = counts();
+    run();
+    assert.deepEqual(counts(), start);
+    tf.dispose(inputs.flat());
+  });
+});
+
+const activations = ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu', 'prelu'] as const;
+
+interface FusedCase {
+  activation: (typeof activations)[number];
+  bias: boolean;
+  transposeA: boolean;
+  transposeB: boolean;
+  /** Rows of the left operand: `[m, k]` or `[batch, m, k]`. */
+  a: number[];
+  /**
+   * Batch of the right operand `[k, n]` (0: 2-D), `[1, k, n]` (1: shared; value only, as tfjs 4.22's
+   * matMul gradient does not sum a broadcast operand's gradient on any backend) or `[batch, k, n]`.
+   */
+  bBatch: number;
+}
+
+const fusedCases: FusedCase[] = [];
+for (const activation of activations) {
+  for (const [transposeA, transposeB] of [
+    [false, false],
+    [false, true],
+    [true, false],
+    [true, true],
+  ]) {
+    fusedCases.push({ activation, bias: true, transposeA, transposeB, a: [20, 24], bBatch: 0 });
+  }
+  fusedCases.push({ activation, bias: false, transposeA: false, transposeB: true, a: [20, 24], bBatch: 0 });
+  fusedCases.push({ activation, bias: true, transposeA: false, transposeB: false, a: [3, 20, 24], bBatch: 1 });
+  fusedCases.push({ activation, bias: true, transposeA: true, transposeB: true, a: [3, 20, 24], bBatch: 1 });
+  fusedCases.push({ activation, bias: true, transposeA: false, transposeB: true, a: [3, 20, 24], bBatch: 3 });
+  fusedCases.push({ activation, bias: true, transposeA: true, transposeB: false, a: [3, 20, 24], bBatch: 3 });
+}
+
+/** `fused.matMul(x, w, bias)` with `activation`, its result and gradients with respect to x, w and bias. */
+function fusedRun(c: FusedCase, seed: number, withGrads: boolean): () => tf.Tensor[] {
+  return () => {
+    const n = 20;
+    const [m, k] = c.a.slice(-2);
+    const aShape = c.transposeA ? [...c.a.slice(0, -2), k, m] : c.a;
+    const bShape = [...(c.bBatch === 0 ? [] : [c.bBatch]), ...(c.transposeB ? [n, k] : [k, n])];
+    const a = tf.tensor(values(aShape, seed), aShape);
+    const b = tf.tensor(values(bShape, seed + 1), bShape);
+    const bias = tf.tensor1d(values([n], seed + 2));
+    const prelu = tf.tensor1d(values([n], seed + 3));
+    const f = (x: tf.Tensor, w: tf.Tensor, bb: tf.Tensor) =>
+      tf.fused.matMul({
+        a: x,
+        b: w,
+        transposeA: c.transposeA,
+        transposeB: c.transposeB,
+        bias: c.bias ? bb : undefined,
+        activation: c.activation,
+        preluActivationWeights: c.activation === 'prelu' ? prelu : undefined,
+        leakyreluAlpha: c.activation === 'leakyrelu' ? 0.15 : undefined,
+      });
+    const y = f(a, b, bias);
+    if (!withGrads || c.bBatch === 1) return [y];
+    const dy = tf.tensor(values(y.shape, seed + 4), y.shape);
+    const grads = c.bias
+      ? tf.grads((x: tf.Tensor, w: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(f(x, w, bb), dy)))([a, b, bias])
+      : tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.mul(f(x, w, bias), dy)))([a, b]);
+    return [y, ...grads];
+  };
+}
+
+function fusedLabel(c: FusedCase): string {
+  const b = `b${c.transposeB ? 'ᵀ' : ''}${c.bBatch === 0 ? '' : ` (batch ${c.bBatch})`}`;
+  return `${c.activation}${c.bias ? ' + bias' : ''}, a ${c.a.join('×')}${c.transposeA ? 'ᵀ' : ''}, ${b}`;
+}
+
+describe('_FusedMatMul on wasm matches the cpu backend (value and gradients), with no transposed product', () => {
+  for (const [i, c] of fusedCases.entries()) {
+    it(fusedLabel(c), async () => {
+      calls.length = 0;
+      const wasmValue = await on('wasm', fusedRun(c, 10 * i, false));
+      const fusedSeen = calls.filter((call) => call.kernel === '_FusedMatMul');
+      calls.length = 0;
+      const wasm = await on('wasm', fusedRun(c, 10 * i, true));
+      const gradSeen = [...calls];
+      const cpu = await on('cpu', fusedRun(c, 10 * i, true));
+      assert.ok(fusedSeen.length > 0, 'the wasm _FusedMatMul kernel ran');
+      for (const call of [...fusedSeen, ...gradSeen]) {
+        assert.ok(!call.transposeA && !call.transposeB, `a product with flags: ${JSON.stringify(call)}`);
+        assert.equal(call.a[0], 1, `a batched product: ${JSON.stringify(call)}`);
+      }
+      assert.equal(wasm.length, cpu.length);
+      const diff = relativeDiff(wasmValue[0].data, cpu[0].data);
+      assert.ok(diff <= tolerance, `value: relative difference ${diff}`);
+      for (const [j, name] of ['value', 'd/da', 'd/db', 'd/dbias'].slice(0, wasm.length).entries()) {
+        assert.deepEqual(wasm[j].shape, cpu[j].shape);
+        const d = relativeDiff(wasm[j].data, cpu[j].data);
+        assert.ok(d <= tolerance, `${name}: relative difference ${d}`);
+      }
+    });
+  }
+
+  it('is leak-free, value and gradients', async () => {
+    await useBackend('wasm');
+    const run = () => fusedCases.forEach((c, i) => tf.dispose(tf.tidy(fusedRun(c, i, true))));
+    run();
+    const start = counts();
+    run();
+    assert.deepEqual(counts(), start);
+  });
+});
+
+/** A small Dense model (the MLP's layer kinds), trained for a few steps: the losses of each step. */
+async function fitLosses(backend: 'wasm' | 'cpu'): Promise<number[]> {
+  await useBackend(backend);
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.dense({ inputShape: [30], units: 24, activation: 'relu', kernelInitializer: 'glorotUniform', biasInitializer: 'zeros' }),
+      tfl.layers.dense({ units: 16, activation: 'elu' }),
+      tfl.layers.dense({ units: 5 }),
+    ],
+  });
+  const weights = model.getWeights().map((w, i) => tf.tensor(values(w.shape, 100 + i), w.shape));
+  model.setWeights(weights);
+  tf.dispose(weights);
+  const optimizer = tf.train.adam(0.01);
+  model.compile({ optimizer, loss: 'meanSquaredError' });
+  const x = tf.tensor2d(values([64, 30], 1), [64, 30]);
+  const y = tf.tensor2d(values([64, 5], 2), [64, 5]);
+  const history = await model.fit(x, y, { epochs: 4, batchSize: 32, shuffle: false, verbose: 0 });
+  tf.dispose([x, y]);
+  model.dispose();
+  optimizer.dispose();
+  return history.history.loss as number[];
+}
+
+describe('model.fit of Dense layers on accelerated wasm', () => {
+  it('gives the cpu backend losses and leaves no tensor behind', async () => {
+    await useBackend('wasm');
+    await fitLosses('wasm');
+    const start = counts();
+    const wasm = await fitLosses('wasm');
+    assert.deepEqual(counts(), start);
+    const cpu = await fitLosses('cpu');
+    assert.equal(wasm.length, 4);
+    assert.ok(wasm[3] < wasm[0], `training lowers the loss: ${wasm.join(', ')}`);
+    for (let i = 0; i < wasm.length; i++) assert.ok(Math.abs(wasm[i] - cpu[i]) <= 1e-4 * Math.abs(cpu[i]), `epoch ${i}: ${wasm[i]} vs ${cpu[i]}`);
+  });
+});
