@@ -24,6 +24,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { scoped, type KernelScope } from './kernelScope.js';
 import { registerWasmConvKernels, type WasmConvKernelName } from './wasmConv.js';
+import { registerWasmSegmentSum } from './wasmSegmentSum.js';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -255,7 +256,9 @@ const convOriginals = new Map<string, Map<string, tf.KernelConfig>>();
  * Every training-speed fix for the tfjs wasm backend in one call: the matrix products of
  * {@link registerWasmMatMulKernels} (Dense layers' backward passes, batched attention products) and
  * the convolution backprops of `registerWasmConvKernels` — the three wasm lacks, and its
- * `Conv2DBackpropInput` (a direct loop, 7–10× slower on the CIFAR ConvNet's layers) replaced. Call it
+ * `Conv2DBackpropInput` (a direct loop, 7–10× slower on the CIFAR ConvNet's layers) replaced — and
+ * `UnsortedSegmentSum`, the gradient of `gather`, which wasm lacks (an `Embedding` layer cannot train
+ * there without it; see `wasmSegmentSum.ts`). Call it
  * once after importing `@tensorflow/tfjs-backend-wasm`, before or after `tf.setBackend('wasm')`.
  * Idempotent; returns the kernel names it registered (`[]` the second time).
  *
@@ -280,13 +283,15 @@ export function accelerateWasm(options: WasmKernelOptions = {}): string[] {
     if (saved.get(name) === tf.getKernel(name, backendName)) saved.delete(name);
   }
   convOriginals.set(backendName, saved);
-  return [...matMul, ...conv];
+  const segmentSum = registerWasmSegmentSum(backendName) ? ['UnsortedSegmentSum'] : [];
+  return [...matMul, ...conv, ...segmentSum];
 }
 
 /**
  * Puts back the kernels that {@link registerWasmMatMulKernels} and {@link accelerateWasm} replaced
- * (wasm's own `BatchMatMul`, `_FusedMatMul`, `Conv2DBackpropInput`) and returns their names. The conv
- * backprops wasm lacks stay registered: without them conv nets cannot train there at all. For
+ * (wasm's own `BatchMatMul`, `_FusedMatMul`, `Conv2DBackpropInput`) and returns their names. The
+ * kernels wasm lacks (conv backprops, `UnsortedSegmentSum`) stay registered: without them conv nets and
+ * embeddings cannot train there at all. For
  * benchmarks comparing stock and accelerated kernels in one process.
  */
 export function restoreWasmKernels(options: WasmKernelOptions = {}): string[] {

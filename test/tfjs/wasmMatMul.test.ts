@@ -113,13 +113,14 @@ before(() => {
 
 // Registration runs first: nothing has replaced the kernels yet in this process.
 describe('accelerateWasm', () => {
-  it('replaces BatchMatMul, _FusedMatMul and Conv2DBackpropInput and adds the missing conv backprops, once, without warnings', () => {
+  it('replaces BatchMatMul, _FusedMatMul and Conv2DBackpropInput and adds the missing kernels, once, without warnings', () => {
     const warnings: unknown[] = [];
     const warn = console.warn;
     console.warn = (...args: unknown[]) => warnings.push(args);
     try {
       const spies = wasmMatMulKernelNames.map((n) => tf.getKernel(n, 'wasm'));
       const nativeInput = tf.getKernel('Conv2DBackpropInput', 'wasm');
+      assert.equal(tf.getKernel('UnsortedSegmentSum', 'wasm'), undefined);
       assert.deepEqual(registerWasmMatMulKernels(), ['BatchMatMul', '_FusedMatMul']);
       assert.deepEqual(registerWasmMatMulKernels(), []);
       wasmMatMulKernelNames.forEach((n, i) => assert.notEqual(tf.getKernel(n, 'wasm'), spies[i]));
@@ -130,6 +131,7 @@ describe('accelerateWasm', () => {
         'Conv2DBackpropInput',
         'DepthwiseConv2dNativeBackpropFilter',
         'DepthwiseConv2dNativeBackpropInput',
+        'UnsortedSegmentSum',
       ]);
       assert.deepEqual(accelerateWasm(), []);
       assert.notEqual(tf.getKernel('Conv2DBackpropInput', 'wasm'), nativeInput);
@@ -138,6 +140,7 @@ describe('accelerateWasm', () => {
       wasmMatMulKernelNames.forEach((n, i) => assert.equal(tf.getKernel(n, 'wasm'), spies[i]));
       assert.equal(tf.getKernel('Conv2DBackpropInput', 'wasm'), nativeInput);
       assert.notEqual(tf.getKernel('Conv2DBackpropFilter', 'wasm'), undefined);
+      assert.notEqual(tf.getKernel('UnsortedSegmentSum', 'wasm'), undefined);
       assert.deepEqual(restoreWasmKernels(), []);
       // ... and accelerating again replaces them again.
       assert.deepEqual(accelerateWasm(), ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput']);
@@ -344,5 +347,51 @@ describe('model.fit of Dense layers on accelerated wasm', () => {
     assert.equal(wasm.length, 4);
     assert.ok(wasm[3] < wasm[0], `training lowers the loss: ${wasm.join(', ')}`);
     for (let i = 0; i < wasm.length; i++) assert.ok(Math.abs(wasm[i] - cpu[i]) <= 1e-4 * Math.abs(cpu[i]), `epoch ${i}: ${wasm[i]} vs ${cpu[i]}`);
+  });
+});
+
+describe('UnsortedSegmentSum on wasm (the gradient of gather) matches the cpu backend', () => {
+  const cases: { x: number[]; ids: number[]; idShape: [number]; numSegments: number; dtype: 'float32' | 'int32' }[] = [
+    { x: [6, 4], ids: [0, 2, 2, 1, 0, 2], idShape: [6], numSegments: 4, dtype: 'float32' },
+    { x: [6, 2, 5], ids: [1, 0, 1, 1, 2, 0], idShape: [6], numSegments: 3, dtype: 'float32' },
+    // Out-of-range ids (negative, ≥ numSegments) contribute nothing.
+    { x: [5, 3], ids: [0, -1, 3, 7, 3], idShape: [5], numSegments: 4, dtype: 'float32' },
+    { x: [4], ids: [1, 1, 0, 1], idShape: [4], numSegments: 2, dtype: 'int32' },
+  ];
+  for (const c of cases) {
+    it(`x ${c.x.join('×')} (${c.dtype}), ids [${c.ids.join(', ')}], ${c.numSegments} segments`, async () => {
+      const f = () => {
+        const x = c.dtype === 'int32' ? tf.tensor(Int32Array.from(values(c.x, 5), (v) => Math.round(10 * v)), c.x, 'int32') : tf.tensor(values(c.x, 5), c.x);
+        return [tf.unsortedSegmentSum(x, tf.tensor(c.ids, c.idShape, 'int32'), c.numSegments)];
+      };
+      const wasm = await on('wasm', f);
+      const cpu = await on('cpu', f);
+      assert.deepEqual(wasm[0].shape, cpu[0].shape);
+      assert.ok(relativeDiff(wasm[0].data, cpu[0].data) <= tolerance);
+    });
+  }
+
+  it('bad numSegments or ids that are not a prefix of x are errors naming the kernel', async () => {
+    await useBackend('wasm');
+    const x = tf.ones([3, 2]);
+    assert.throws(() => tf.engine().runKernel('UnsortedSegmentSum', { x, segmentIds: tf.tensor1d([0, 1, 0], 'int32') }, { numSegments: -1 }), /UnsortedSegmentSum: numSegments must be a non-negative integer, got -1/);
+    assert.throws(() => tf.engine().runKernel('UnsortedSegmentSum', { x, segmentIds: tf.tensor1d([0, 1], 'int32') }, { numSegments: 2 }), /UnsortedSegmentSum: segmentIds of shape \[2\] must be a prefix/);
+    x.dispose();
+  });
+
+  it('an Embedding layer trains on wasm: gradients equal the cpu backend\'s, no leak', async () => {
+    const run = () => {
+      const table = tf.tensor(values([7, 5], 9), [7, 5]);
+      const ids = tf.tensor2d([[1, 3, 3], [6, 0, 1]], [2, 3], 'int32');
+      const dy = tf.tensor(values([2, 3, 5], 10), [2, 3, 5]);
+      return [tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, ids), dy)))(table)];
+    };
+    await useBackend('wasm');
+    tf.dispose(tf.tidy(run));
+    const start = counts();
+    const wasm = await on('wasm', run);
+    assert.deepEqual(counts(), start);
+    const cpu = await on('cpu', run);
+    assert.ok(relativeDiff(wasm[0].data, cpu[0].data) <= tolerance);
   });
 });
