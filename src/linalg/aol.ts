@@ -21,6 +21,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { FLOAT32_MAX, rescaleByPowerOfTwo } from './scale.js';
 
 /**
  * AOL on the tall orientation: given `xt = Xᵀ` (n×k) and its Gram matrix `A = XXᵀ = xtᵀ·xt` (k×k),
@@ -33,7 +34,7 @@ import * as tf from '@tensorflow/tfjs-core';
 export function aolPreconditionTall(
   xt: tf.Tensor2D,
   gram: tf.Tensor2D,
-  eps: number,
+  eps: number | tf.Scalar,
 ): { x: tf.Tensor2D; gram: tf.Tensor2D; scale: tf.Tensor1D } {
   const k = gram.shape[0];
   const s = tf.rsqrt(tf.maximum(tf.sum(tf.abs(gram), 1), eps)) as tf.Tensor1D;
@@ -65,8 +66,11 @@ export function aolPrecondition(m: tf.Tensor2D, eps = 1e-7): tf.Tensor2D {
     const x = m.dtype === 'float32' ? m : (tf.cast(m, 'float32') as tf.Tensor2D);
     const [rows, cols] = x.shape;
     const tall = rows >= cols ? x : (tf.transpose(x) as tf.Tensor2D);
-    const gram = tf.matMul(tf.transpose(tall), tall) as tf.Tensor2D;
-    const out = aolPreconditionTall(tall, gram, eps).x;
+    // power-of-two rescale for extreme inputs (./scale.ts): x·s_i is unchanged, the Gram stays finite
+    const { x: scaled, scale } = rescaleByPowerOfTwo(tall) as { x: tf.Tensor2D; scale: tf.Scalar };
+    const gram = tf.matMul(tf.transpose(scaled), scaled) as tf.Tensor2D;
+    const floor = tf.minimum(tf.div(tf.div(eps, scale), scale), FLOAT32_MAX) as tf.Scalar;
+    const out = aolPreconditionTall(scaled, gram, floor).x;
     return rows >= cols ? out : (tf.transpose(out) as tf.Tensor2D);
   });
 }

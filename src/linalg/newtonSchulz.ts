@@ -38,6 +38,7 @@ import {
   type Preconditioning,
 } from './coefficients.js';
 import { aolPreconditionTall } from './aol.js';
+import { FLOAT32_MAX, rescaleArrayByPowerOfTwo, rescaleByPowerOfTwo } from './scale.js';
 
 /** Options of {@link newtonSchulz}. */
 export interface NewtonSchulzOptions {
@@ -179,7 +180,11 @@ export function gram(x: tf.Tensor2D, explicit = explicitTranspose()): tf.Tensor2
  * `1/√max(Σ_j |A_ij|, eps)` and `A` by `diag(s)·A·diag(s)` instead of the Frobenius normalization (spec
  * §3.1). A table with `perShape` (ROOT) is resolved here for this matrix's shape.
  *
- * @param firstGram `XXᵀ` of the input when the caller already has it.
+ * An input whose max|x| is outside [2^-32, 2^32] is first divided by a power of two near it, with eps
+ * scaled along (`./scale.ts`): the same result (exactly, in float32, where nothing over- or underflows),
+ * finite for every finite input. Inputs in that range are not touched.
+ *
+ * @param firstGram `XXᵀ` of the input when the caller already has it (divided by the rescale's s² here).
  */
 export function newtonSchulzTall(
   xt: tf.Tensor2D,
@@ -191,19 +196,23 @@ export function newtonSchulzTall(
   const explicit = explicitTranspose();
   const gramOf = (m: tf.Tensor2D): tf.Tensor2D =>
     explicit ? tf.matMul(tf.transpose(m), m) : tf.matMul(m, m, true, false);
-  let a0 = firstGram ?? gramOf(xt);
+  // Rescale by a power of two when max|X| is extreme, so that the Gram matrix and its trace stay finite
+  // (see ./scale.ts): exact, with eps scaled along (by 1/s added to a norm, 1/s² to a row sum of A).
+  const { x: xs, scale } = rescaleByPowerOfTwo(xt) as { x: tf.Tensor2D; scale: tf.Scalar };
+  let a0 = firstGram === undefined ? gramOf(xs) : (tf.div(firstGram, tf.square(scale)) as tf.Tensor2D);
   const eye = tf.eye(k);
   let X: tf.Tensor2D;
   if (ns.precondition === 'aol') {
-    const aol = aolPreconditionTall(xt, a0, ns.eps);
+    const eps = tf.minimum(tf.div(tf.div(ns.eps, scale), scale), FLOAT32_MAX) as tf.Scalar;
+    const aol = aolPreconditionTall(xs, a0, eps);
     X = aol.x;
     a0 = aol.gram;
     if (ns.steps === 0) return X;
   } else {
     // ‖X‖²_F = trace(X Xᵀ); divide X by d = ‖X‖_F·normScale + eps, and A₀ by d².
     const trace = tf.sum(tf.mul(a0, eye));
-    const d = tf.add(tf.mul(tf.sqrt(trace), ns.normScale), ns.eps);
-    X = tf.div(xt, d) as tf.Tensor2D;
+    const d = tf.add(tf.mul(tf.sqrt(trace), ns.normScale), tf.div(ns.eps, scale));
+    X = tf.div(xs, d) as tf.Tensor2D;
     if (ns.steps === 0) return X;
     a0 = tf.div(a0, tf.square(d)) as tf.Tensor2D;
   }
@@ -240,9 +249,11 @@ export function newtonSchulzGramTall(xt: tf.Tensor2D, ns: ResolvedNewtonSchulz):
   const gramOf = (m: tf.Tensor2D): tf.Tensor2D =>
     explicit ? tf.matMul(tf.transpose(m), m) : tf.matMul(m, m, true, false);
   const eye = tf.eye(k);
-  let R = gramOf(xt);
-  const d = tf.add(tf.mul(tf.sqrt(tf.sum(tf.mul(R, eye))), ns.normScale), ns.eps);
-  let X = tf.div(xt, d) as tf.Tensor2D;
+  // the power-of-two rescale of newtonSchulzTall (./scale.ts)
+  const { x: xs, scale } = rescaleByPowerOfTwo(xt);
+  let R = gramOf(xs as tf.Tensor2D);
+  const d = tf.add(tf.mul(tf.sqrt(tf.sum(tf.mul(R, eye))), ns.normScale), tf.div(ns.eps, scale));
+  let X = tf.div(xs, d) as tf.Tensor2D;
   R = tf.div(R, tf.square(d)) as tf.Tensor2D;
   let Q: tf.Tensor2D | null = null;
   const restarts = new Set(ns.gramRestarts ?? [2]);
@@ -297,22 +308,48 @@ export function engineIteration(ns: ResolvedNewtonSchulz, rows: number, cols: nu
   return { steps, normScale: ns.normScale, eps: ns.eps, precondition: ns.precondition ?? 'frobenius' };
 }
 
-/** Runs the matrices that resolved to native engines: one engine call per (engine, iteration table). */
+/**
+ * Runs the matrices that resolved to native engines: one engine call per (engine, iteration table).
+ * A matrix whose max|x| is extreme is rescaled by a power of two first, with `eps` scaled along
+ * (`./scale.ts`: exact, and the engines' Gram matrices stay finite); it then has its own iteration, so
+ * its own call. An engine's answer is checked before anything is built from it: one result per matrix,
+ * each of the matrix's size, or a named error (nothing is written).
+ */
 function runNative(jobs: { index: number; m: tf.Tensor2D; engine: Exclude<EngineName, 'tfjs'>; it: EngineIteration }[], outs: tf.Tensor2D[]): void {
-  const groups = new Map<string, typeof jobs>();
+  const groups = new Map<string, { job: (typeof jobs)[number]; data: Float32Array }[]>();
   for (const j of jobs) {
-    const key = `${j.engine}|${JSON.stringify(j.it)}`;
+    const { data, scale } = rescaleArrayByPowerOfTwo(j.m.dataSync() as Float32Array);
+    const eps = j.it.precondition === 'aol' ? Math.min(j.it.eps / scale / scale, FLOAT32_MAX) : j.it.eps / scale;
+    const it = scale === 1 ? j.it : { ...j.it, eps };
+    const key = `${j.engine}|${JSON.stringify(it)}`;
     const g = groups.get(key);
-    if (g) g.push(j);
-    else groups.set(key, [j]);
+    if (g) g.push({ job: { ...j, it }, data });
+    else groups.set(key, [{ job: { ...j, it }, data }]);
   }
+  const built: { index: number; data: Float32Array; shape: [number, number] }[] = [];
   for (const group of groups.values()) {
-    const results = engineInstance(group[0].engine).run(
-      group.map((j) => ({ rows: j.m.shape[0], cols: j.m.shape[1], data: j.m.dataSync() as Float32Array })),
-      group[0].it,
+    const { engine, it } = group[0].job;
+    const results = engineInstance(engine).run(
+      group.map(({ job, data }) => ({ rows: job.m.shape[0], cols: job.m.shape[1], data })),
+      it,
     );
-    group.forEach((j, i) => (outs[j.index] = tf.tensor2d(results[i], j.m.shape)));
+    if (!Array.isArray(results) || results.length !== group.length) {
+      throw new Error(
+        `newtonSchulz: engine '${engine}' returned ${Array.isArray(results) ? results.length : typeof results} results for ${group.length} matrices`,
+      );
+    }
+    group.forEach(({ job }, i) => {
+      const r = results[i];
+      if (!(r instanceof Float32Array) || r.length !== job.m.size) {
+        throw new Error(
+          `newtonSchulz: engine '${engine}' returned ${r instanceof Float32Array ? r.length : typeof r} values for matrix ${i} ` +
+            `(${job.m.shape[0]}×${job.m.shape[1]}, ${job.m.size} values)`,
+        );
+      }
+      built.push({ index: job.index, data: r, shape: job.m.shape });
+    });
   }
+  for (const b of built) outs[b.index] = tf.tensor2d(b.data, b.shape);
 }
 
 /**
