@@ -145,50 +145,52 @@ class ManifestReader {
     throw new CheckpointError(this.source, `manifest.json: ${message}`);
   }
 
+  /** `value` as an object holding only `keys`; `name` says which object (`slots[2]`, or '' for the manifest). */
   object(value: unknown, name: string, keys: readonly string[]): Record<string, unknown> {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      this.fail(`${name} must be an object, got ${shown(value)}`);
+      this.fail(`${name || 'the manifest'} must be an object, got ${shown(value)}`);
     }
     const o = value as Record<string, unknown>;
-    for (const k of Object.keys(o)) {
-      if (!keys.includes(k)) this.fail(`unknown field '${name === 'the manifest' ? k : `${name}.${k}`}'`);
-    }
+    for (const k of Object.keys(o)) if (!keys.includes(k)) this.fail(`unknown field '${name ? `${name}.` : ''}${k}'`);
     return o;
   }
 
-  present(o: Record<string, unknown>, key: string, name: string): unknown {
-    if (!(key in o) || o[key] === undefined) this.fail(`${name} is missing`);
-    return o[key];
+  /** `o[key]`, which must be there, and its name for messages (`slots[2].byteOffset`). */
+  field(o: Record<string, unknown>, key: string, at: string): [unknown, string] {
+    const name = at ? `${at}.${key}` : key;
+    if (o[key] === undefined) this.fail(`${name} is missing`);
+    return [o[key], name];
   }
 
-  string(value: unknown, name: string, nonEmpty = true): string {
-    if (typeof value !== 'string' || (nonEmpty && value.length === 0)) {
-      this.fail(`${name} must be a${nonEmpty ? ' non-empty' : ''} string, got ${shown(value)}`);
+  string(o: Record<string, unknown>, key: string, at = '', nonEmpty = true): string {
+    const [v, name] = this.field(o, key, at);
+    if (typeof v !== 'string' || (nonEmpty && v.length === 0)) {
+      this.fail(`${name} must be a${nonEmpty ? ' non-empty' : ''} string, got ${shown(v)}`);
     }
-    return value;
+    return v;
   }
 
-  count(value: unknown, name: string): number {
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || Object.is(value, -0)) {
-      this.fail(`${name} must be a non-negative integer, got ${shown(value)}`);
+  count(o: Record<string, unknown>, key: string, at = ''): number {
+    const [v, name] = this.field(o, key, at);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || Object.is(v, -0)) {
+      this.fail(`${name} must be a non-negative integer, got ${shown(v)}`);
     }
-    return value;
+    return v;
   }
 
-  shape(value: unknown, name: string): number[] {
-    if (!Array.isArray(value) || value.some((d) => typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0)) {
-      this.fail(`${name} must be an array of non-negative integers, got ${shown(value)}`);
+  shape(o: Record<string, unknown>, key: string, at: string): number[] {
+    const [v, name] = this.field(o, key, at);
+    if (!Array.isArray(v) || v.some((d) => typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0)) {
+      this.fail(`${name} must be an array of non-negative integers, got ${shown(v)}`);
     }
-    const size = value.reduce((a: number, b: number) => a * b, 1);
-    if (!Number.isSafeInteger(size * 4)) this.fail(`${name} ${shown(value)} is too large`);
-    return [...(value as number[])];
+    if (!Number.isSafeInteger(4 * v.reduce((a: number, b: number) => a * b, 1))) this.fail(`${name} ${shown(v)} is too large`);
+    return [...(v as number[])];
   }
 
-  hex64(value: unknown, name: string): string {
-    if (typeof value !== 'string' || !/^[0-9a-f]{64}$/.test(value)) {
-      this.fail(`${name} must be 64 lower-case hex digits (a sha256), got ${shown(value)}`);
-    }
-    return value;
+  hex64(o: Record<string, unknown>, key: string): string {
+    const [v, name] = this.field(o, key, '');
+    if (typeof v !== 'string' || !/^[0-9a-f]{64}$/.test(v)) this.fail(`${name} must be 64 lower-case hex digits (a sha256), got ${shown(v)}`);
+    return v;
   }
 }
 
@@ -204,9 +206,7 @@ const MANIFEST_KEYS_V2 = [...MANIFEST_KEYS_V1, 'manifestSha256'] as const;
  */
 export async function validateCheckpointManifest(value: unknown, source = 'checkpoint'): Promise<CheckpointManifest> {
   const r: ManifestReader = new ManifestReader(source);
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    r.fail(`the manifest must be a JSON object, got ${shown(value)}`);
-  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) r.fail(`the manifest must be an object, got ${shown(value)}`);
   const raw = value as Record<string, unknown>;
   if (raw.format !== CHECKPOINT_FORMAT) {
     throw new CheckpointError(source, `not an orthoptim checkpoint (format ${shown(raw.format)})`);
@@ -218,47 +218,44 @@ export async function validateCheckpointManifest(value: unknown, source = 'check
       `checkpoint format version ${shown(version)} is not supported (this orthoptim reads versions ${CHECKPOINT_VERSIONS_READ.join(' and ')})`,
     );
   }
-  const m = r.object(raw, 'the manifest', version === 1 ? MANIFEST_KEYS_V1 : MANIFEST_KEYS_V2);
+  const m = r.object(raw, '', version === 1 ? MANIFEST_KEYS_V1 : MANIFEST_KEYS_V2);
   if (version >= 2) {
-    const claimed = r.hex64(r.present(m, 'manifestSha256', 'manifestSha256'), 'manifestSha256');
+    const claimed = r.hex64(m, 'manifestSha256');
     const actual = await checkpointManifestDigest(m);
     if (actual !== claimed) {
       throw new CheckpointError(source, `manifest.json has been altered: its sha256 is ${actual}, manifestSha256 says ${claimed}`);
     }
   }
-  const optimizer = r.string(r.present(m, 'optimizer', 'optimizer'), 'optimizer');
-  const className = r.string(r.present(m, 'className', 'className'), 'className');
-  const config = r.present(m, 'config', 'config');
+  const optimizer = r.string(m, 'optimizer');
+  const className = r.string(m, 'className');
+  const [config] = r.field(m, 'config', '');
   if (config === null || typeof config !== 'object' || Array.isArray(config)) r.fail(`config must be an object, got ${shown(config)}`);
-  const step = r.count(r.present(m, 'step', 'step'), 'step');
-  const skippedSteps = r.count(r.present(m, 'skippedSteps', 'skippedSteps'), 'skippedSteps');
+  const step = r.count(m, 'step');
+  const skippedSteps = r.count(m, 'skippedSteps');
 
-  const rawParams = r.present(m, 'params', 'params');
+  const [rawParams] = r.field(m, 'params', '');
   let params: ParamMeta[] | null = null;
   if (rawParams !== null || version === 1) {
     if (!Array.isArray(rawParams)) r.fail(`params must be an array${version >= 2 ? ' or null' : ''}, got ${shown(rawParams)}`);
     params = rawParams.map((p, i) => {
       const o = r.object(p, `params[${i}]`, ['name', 'shape']);
-      return {
-        name: r.string(r.present(o, 'name', `params[${i}].name`), `params[${i}].name`),
-        shape: r.shape(r.present(o, 'shape', `params[${i}].shape`), `params[${i}].shape`),
-      };
+      return { name: r.string(o, 'name', `params[${i}]`), shape: r.shape(o, 'shape', `params[${i}]`) };
     });
   }
 
-  const rawSlots = r.present(m, 'slots', 'slots');
+  const [rawSlots] = r.field(m, 'slots', '');
   if (!Array.isArray(rawSlots)) r.fail(`slots must be an array, got ${shown(rawSlots)}`);
   let end = 0;
   const slots: CheckpointSlot[] = rawSlots.map((s, i) => {
     const at = `slots[${i}]`;
     const o = r.object(s, at, ['path', 'shape', 'dtype', 'byteOffset', 'byteLength']);
     // '' = not known (state staged by setWeights and saved before a first step): not checked at restore.
-    const path = r.string(r.present(o, 'path', `${at}.path`), `${at}.path`, false);
-    const shape = r.shape(r.present(o, 'shape', `${at}.shape`), `${at}.shape`);
-    const dtype = r.present(o, 'dtype', `${at}.dtype`);
+    const path = r.string(o, 'path', at, false);
+    const shape = r.shape(o, 'shape', at);
+    const [dtype] = r.field(o, 'dtype', at);
     if (dtype !== 'float32') r.fail(`${at}.dtype must be 'float32', got ${shown(dtype)}`);
-    const byteOffset = r.count(r.present(o, 'byteOffset', `${at}.byteOffset`), `${at}.byteOffset`);
-    const byteLength = r.count(r.present(o, 'byteLength', `${at}.byteLength`), `${at}.byteLength`);
+    const byteOffset = r.count(o, 'byteOffset', at);
+    const byteLength = r.count(o, 'byteLength', at);
     // Slots lie end to end from byte 0, in order: no gap, no overlap, no reordering.
     if (byteOffset !== end) {
       r.fail(`${at}.byteOffset must be ${end} (${i === 0 ? 'the first slot' : `right after slots[${i - 1}]`}), got ${byteOffset}`);
@@ -270,14 +267,14 @@ export async function validateCheckpointManifest(value: unknown, source = 'check
     end += byteLength;
     return { path, shape, dtype: 'float32', byteOffset, byteLength };
   });
-  const dataFile = r.present(m, 'dataFile', 'dataFile');
+  const [dataFile] = r.field(m, 'dataFile', '');
   if (!isCheckpointDataFileName(dataFile)) {
     r.fail(`dataFile must be a file name inside the checkpoint directory, got ${shown(dataFile)}`);
   }
-  const dataBytes = r.count(r.present(m, 'dataBytes', 'dataBytes'), 'dataBytes');
+  const dataBytes = r.count(m, 'dataBytes');
   if (dataBytes !== end) r.fail(`dataBytes must be ${end} (the slots' total), got ${dataBytes}`);
-  const sha256 = r.hex64(r.present(m, 'sha256', 'sha256'), 'sha256');
-  const savedAt = r.string(r.present(m, 'savedAt', 'savedAt'), 'savedAt', false);
+  const sha256 = r.hex64(m, 'sha256');
+  const savedAt = r.string(m, 'savedAt', '', false);
   return {
     format: CHECKPOINT_FORMAT,
     version,
