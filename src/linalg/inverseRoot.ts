@@ -18,6 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { coefficientTable, coefficientsAt, type CoefficientsOption } from './coefficients.js';
+import { rescaleByPowerOfTwo } from './scale.js';
 
 /** Options of {@link inverseSquareRoot}. */
 export interface InverseSquareRootOptions {
@@ -88,8 +89,10 @@ export function inverseSquareRoot(
   if (k !== k2) throw new RangeError(`inverseSquareRoot: need a square matrix, got shape [${a.shape.join(', ')}]`);
   const eye = tf.eye(k);
   const damped = r.damping === 0 ? a : (tf.add(a, tf.mul(eye, r.damping)) as tf.Tensor2D);
-  // s = normScale·‖A + εI‖_F, as a scalar tensor (no read-back).
-  const s = tf.mul(tf.sqrt(tf.sum(tf.square(damped))), r.normScale);
+  // s = normScale·‖A + εI‖_F, as a scalar tensor (no read-back); the squares are taken of A/2^e when
+  // max|A| is extreme (./scale.ts: exact, and finite for every finite A; 2^e = 1 for everyday inputs).
+  const { x: unit, scale } = rescaleByPowerOfTwo(damped);
+  const s = tf.mul(tf.mul(tf.sqrt(tf.sum(tf.square(unit))), scale), r.normScale);
   let Y = tf.div(damped, s) as tf.Tensor2D;
   let Z: tf.Tensor2D = eye;
   r.rows.forEach(([ca, cb, cc], i) => {

@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { stateless, type GradientTransformation } from '../core/transform.js';
 import { matrixShape, newtonSchulz, type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
+import { rescaleByPowerOfTwo } from '../linalg/scale.js';
 
 /**
  * `Σ xᵢ²` as a scalar, summed in two levels (per row of the `[fanIn, fanOut]` matrix, then the rows):
@@ -33,9 +34,15 @@ function accurateMean(x: tf.Tensor): tf.Scalar {
 /**
  * `‖x‖_F` of a tensor of any rank, as a scalar tensor (stays on the device). Sums per row of the
  * flattened `[fanIn, fanOut]` matrix first, then over rows (precise on wasm, see the module notes).
+ * Finite for every finite input whose norm is below float32's maximum (no overflow of the squares).
  */
 export function frobeniusNorm(x: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => tf.sqrt(sumOfSquares(x)));
+  // s·‖x/s‖ with s a power of two when max|x| is extreme (linalg/scale.ts): exact, and finite for
+  // every finite x whose norm is a finite float32; s = 1 (nothing changes) for everyday inputs.
+  return tf.tidy(() => {
+    const { x: scaled, scale } = rescaleByPowerOfTwo(x);
+    return tf.mul(tf.sqrt(sumOfSquares(scaled)), scale);
+  });
 }
 
 /**

@@ -24,6 +24,7 @@ import type { GradientTransformation, ParamMeta } from '../core/transform.js';
 import { inProcessCollective, shardSizes, type Collective } from '../linalg/collective.js';
 import { matrixShape, newtonSchulz, type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
 import { orthonormalizeColumns, orthonormalizeColumnsSharded, type QrMethod } from '../linalg/qr.js';
+import { rescaleByPowerOfTwo } from '../linalg/scale.js';
 
 /** Which side of `X = [fanIn, fanOut]` is Dion's P side (the rows of the working matrix B). */
 export type DionSide = 'rows' | 'cols';
@@ -134,7 +135,7 @@ function feedbackCoefficient(mu: number): number {
 }
 
 /** Column normalization `R ⊘ (‖R_{:,j}‖ + ε)` given the column sums of squares. */
-function normalizeColumns(r: tf.Tensor2D, sumSquares: tf.Tensor, epsilon: number): tf.Tensor2D {
+function normalizeColumns(r: tf.Tensor2D, sumSquares: tf.Tensor, epsilon: number | tf.Scalar): tf.Tensor2D {
   return tf.div(r, tf.add(tf.sqrt(sumSquares), epsilon));
 }
 
@@ -153,18 +154,22 @@ function normalizeColumns(r: tf.Tensor2D, sumSquares: tf.Tensor, epsilon: number
  */
 export function dionStep(x: tf.Tensor2D, q: tf.Tensor2D, o: DionStepOptions): DionStepResult {
   const side = o.pSide;
+  // B is divided by a power of two s when max|B| is extreme (linalg/scale.ts), so B·Q, the QR's Gram
+  // matrix and R's column norms stay finite: R = s·R', M = s·(B' − (1−μ)·P·R'ᵀ), Q = R'/(‖R'‖ + ε/s) —
+  // the same numbers exactly; s = 1 (nothing changes) for everyday inputs.
+  const { x: xs, scale } = rescaleByPowerOfTwo(x) as { x: tf.Tensor2D; scale: tf.Scalar };
   let qCur = q;
   let p: tf.Tensor2D = q;
   for (let i = 0; i < o.powerIters; i++) {
-    p = orthonormalizeColumns(timesQ(x, qCur, side), o.qrMethod);
-    qCur = transposeTimesP(x, p, side);
+    p = orthonormalizeColumns(timesQ(xs, qCur, side), o.qrMethod);
+    qCur = transposeTimesP(xs, p, side);
   }
   const nz = nonZero(x);
   p = tf.mul(p, nz);
   const r = tf.add(tf.mul(qCur, nz), tf.mul(q, tf.sub(1, nz))) as tf.Tensor2D;
-  const momentum = tf.sub(x, tf.mul(outer(p, r, side), feedbackCoefficient(o.mu))) as tf.Tensor2D;
-  const qNew = normalizeColumns(r, columnSumSquares(r), o.epsilon);
-  return { momentum, q: qNew, direction: outer(p, qNew, side), p, r };
+  const momentum = tf.mul(tf.sub(xs, tf.mul(outer(p, r, side), feedbackCoefficient(o.mu))), scale) as tf.Tensor2D;
+  const qNew = normalizeColumns(r, columnSumSquares(r), tf.div(o.epsilon, scale) as tf.Scalar);
+  return { momentum, q: qNew, direction: outer(p, qNew, side), p, r: tf.mul(r, scale) as tf.Tensor2D };
 }
 
 /** Options of {@link dionStepSharded}. */
@@ -406,12 +411,18 @@ export function scaleByDion2(options: ScaleByDion2Options): GradientTransformati
         const [fanIn, fanOut] = matrixShape(meta.shape);
         const { axis, n, k } = dion2Selection(meta.shape, options.fraction);
         const x = tf.reshape(tf.add(mom[i], g), [fanIn, fanOut]) as tf.Tensor2D;
+        if (x.size === 0) {
+          // a zero-size parameter: nothing to select, a zero (empty) update
+          momentum.push(tf.reshape(x, meta.shape as number[]));
+          return tf.reshape(x, meta.shape as number[]);
+        }
         if (k === n) {
           // Every slice is selected (fraction 1, or a single slice): plain Muon-with-error-feedback.
           momentum.push(tf.reshape(tf.mul(x, options.efDecay), meta.shape as number[]));
           return tf.reshape(newtonSchulz(x, options.ns), meta.shape as number[]);
         }
-        const l1 = tf.sum(tf.abs(x), 1 - axis);
+        // L1 norms of x/s (power-of-two rescale, linalg/scale.ts): the same ranking, no overflow to Inf ties
+        const l1 = tf.sum(tf.abs(rescaleByPowerOfTwo(x).x), 1 - axis);
         const { indices } = tf.topk(l1, k);
         const selected = tf.gather(x, indices, axis) as tf.Tensor2D;
         const o = newtonSchulz(selected, options.ns) as tf.Tensor2D;

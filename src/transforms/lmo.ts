@@ -45,6 +45,7 @@ import {
   type NewtonSchulzOptions,
   type ResolvedNewtonSchulz,
 } from '../linalg/newtonSchulz.js';
+import { rescaleByPowerOfTwo } from '../linalg/scale.js';
 import { addDecayedWeights } from './decay.js';
 import { scaleByLearningRate } from './stepsize.js';
 import type { Schedule } from '../schedules/index.js';
@@ -158,6 +159,16 @@ function asMatrix(d: tf.Tensor): tf.Tensor2D {
   return tf.reshape(d, lmoMatrixShape(d.shape)) as tf.Tensor2D;
 }
 
+/**
+ * The `[fanIn, fanOut]` matrix of `d` divided by a power of two when max|d| is extreme, with the ε that
+ * goes with it (`LMO_EPSILON/s`): `m/(‖m‖ + ε/s)` is `d/(‖d‖ + ε)` exactly, and its sums of squares
+ * stay finite for every finite `d` (`linalg/scale.ts`; for everyday inputs s = 1 and nothing changes).
+ */
+function rescaledMatrix(d: tf.Tensor): { m: tf.Tensor2D; eps: tf.Scalar } {
+  const { x, scale } = rescaleByPowerOfTwo(asMatrix(d));
+  return { m: x as tf.Tensor2D, eps: tf.div(LMO_EPSILON, scale) as tf.Scalar };
+}
+
 function l2(x: tf.Tensor, axis: number): tf.Tensor {
   return tf.sqrt(tf.sum(tf.square(x), axis, true));
 }
@@ -184,19 +195,19 @@ function scaledMap(
     case 'colNorm': {
       // scion.py ColNorm on [d_out, d_in]: column / (‖column‖₂/√d_out · (d_in if normalized) + eps).
       // A PyTorch column is one input feature: a ROW of the TF.js [fanIn, fanOut] matrix.
-      const m = asMatrix(d);
+      const { m, eps } = rescaledMatrix(d);
       const [fanIn, fanOut] = m.shape;
       const c = (s.normalized ? fanIn : 1) / Math.sqrt(fanOut);
-      const denom = tf.add(tf.mul(l2(m, 1), c), LMO_EPSILON);
+      const denom = tf.add(tf.mul(l2(m, 1), c), eps);
       return tf.reshape(tf.div(tf.mul(m, factor), denom), shape);
     }
     case 'rowNorm': {
       // scion.py RowNorm on [d_out, d_in]: row / (‖row‖₂ · (√d_in if normalized) + eps).
       // A PyTorch row is one output unit: a COLUMN of the TF.js [fanIn, fanOut] matrix.
-      const m = asMatrix(d);
+      const { m, eps } = rescaledMatrix(d);
       const [fanIn] = m.shape;
       const c = s.normalized ? Math.sqrt(fanIn) : 1;
-      const denom = tf.add(tf.mul(l2(m, 0), c), LMO_EPSILON);
+      const denom = tf.add(tf.mul(l2(m, 0), c), eps);
       return tf.reshape(tf.div(tf.mul(m, factor), denom), shape);
     }
     case 'sign': {
@@ -206,13 +217,14 @@ function scaledMap(
     case 'biasRms': {
       // scion.py BiasRMS: g / (RMS over dim 0 + eps). dim 0 of PyTorch is the fan-out axis: the last
       // axis of the TF.js matrix; for a vector ([1, n]) this is the RMS of the whole vector.
-      const m = asMatrix(d);
-      const denom = tf.add(tf.sqrt(tf.mean(tf.square(m), 1, true)), LMO_EPSILON);
+      const { m, eps } = rescaledMatrix(d);
+      const denom = tf.add(tf.sqrt(tf.mean(tf.square(m), 1, true)), eps);
       return tf.reshape(tf.div(tf.mul(m, factor), denom), shape);
     }
     case 'frobenius': {
-      const denom = tf.add(tf.sqrt(tf.sum(tf.square(d))), LMO_EPSILON);
-      return tf.div(tf.mul(d, factor), denom);
+      const { m, eps } = rescaledMatrix(d);
+      const denom = tf.add(tf.sqrt(tf.sum(tf.square(m))), eps);
+      return tf.reshape(tf.div(tf.mul(m, factor), denom), shape);
     }
   }
 }

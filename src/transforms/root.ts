@@ -66,6 +66,7 @@ export interface ClipAtQuantileOptions {
 export function clipAtQuantile(options: ClipAtQuantileOptions): GradientTransformation {
   const { quantile, offset } = options;
   return stateless((u) => {
+    if (u.size === 0) return u; // a zero-size parameter: no quantile, nothing to clip
     const tau = tf.add(absQuantile(u, quantile), offset);
     const outliers = tf.mul(tf.sign(u), tf.relu(tf.sub(tf.abs(u), tau)));
     return tf.sub(u, outliers);
