@@ -25,6 +25,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { scoped, type KernelScope } from './kernelScope.js';
 import { registerWasmConvKernels, type WasmConvKernelName } from './wasmConv.js';
 import { registerWasmSegmentSum } from './wasmSegmentSum.js';
+import { registerTileGradient, restoreTileGradient } from './tileGradient.js';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -246,6 +247,9 @@ export function registerWasmMatMulKernels(options: WasmKernelOptions = {}): Wasm
   return registered;
 }
 
+/** How {@link accelerateWasm} names the `Tile` gradient it registers. */
+export const tileGradientName = 'Tile (gradient)';
+
 /** Conv kernels {@link accelerateWasm} replaces (beyond adding those wasm lacks). */
 const convReplacements: readonly WasmConvKernelName[] = ['Conv2DBackpropInput'];
 
@@ -258,7 +262,10 @@ const convOriginals = new Map<string, Map<string, tf.KernelConfig>>();
  * the convolution backprops of `registerWasmConvKernels` — the three wasm lacks, and its
  * `Conv2DBackpropInput` (a direct loop, 7–10× slower on the CIFAR ConvNet's layers) replaced — and
  * `UnsortedSegmentSum`, the gradient of `gather`, which wasm lacks (an `Embedding` layer cannot train
- * there without it; see `wasmSegmentSum.ts`). Call it
+ * there without it; see `wasmSegmentSum.ts`) — and `tf.tile`'s gradient, a loop of a slice and an add
+ * per repetition in tfjs-core, as one sum (`tileGradient.ts`; reported as `'Tile (gradient)'`; the
+ * gradient registry is global, so this one applies on every backend): tfjs-layers' LayerNormalization
+ * sends its gain and bias gradients through it. Call it
  * once after importing `@tensorflow/tfjs-backend-wasm`, before or after `tf.setBackend('wasm')`.
  * Idempotent; returns the kernel names it registered (`[]` the second time).
  *
@@ -284,12 +291,14 @@ export function accelerateWasm(options: WasmKernelOptions = {}): string[] {
   }
   convOriginals.set(backendName, saved);
   const segmentSum = registerWasmSegmentSum(backendName) ? ['UnsortedSegmentSum'] : [];
-  return [...matMul, ...conv, ...segmentSum];
+  const tile = registerTileGradient() ? [tileGradientName] : [];
+  return [...matMul, ...conv, ...segmentSum, ...tile];
 }
 
 /**
  * Puts back the kernels that {@link registerWasmMatMulKernels} and {@link accelerateWasm} replaced
- * (wasm's own `BatchMatMul`, `_FusedMatMul`, `Conv2DBackpropInput`) and returns their names. The
+ * (wasm's own `BatchMatMul`, `_FusedMatMul`, `Conv2DBackpropInput`, tfjs-core's `Tile` gradient) and
+ * returns their names. The
  * kernels wasm lacks (conv backprops, `UnsortedSegmentSum`) stay registered: without them conv nets and
  * embeddings cannot train there at all. For
  * benchmarks comparing stock and accelerated kernels in one process.
@@ -312,5 +321,6 @@ export function restoreWasmKernels(options: WasmKernelOptions = {}): string[] {
     for (const [name, original] of saved) put(name, original);
     saved.clear();
   }
+  if (restoreTileGradient()) restored.push(tileGradientName);
   return restored;
 }

@@ -120,6 +120,7 @@ describe('accelerateWasm', () => {
     try {
       const spies = wasmMatMulKernelNames.map((n) => tf.getKernel(n, 'wasm'));
       const nativeInput = tf.getKernel('Conv2DBackpropInput', 'wasm');
+      const stockTileGradient = tf.getGradient('Tile');
       assert.equal(tf.getKernel('UnsortedSegmentSum', 'wasm'), undefined);
       assert.deepEqual(registerWasmMatMulKernels(), ['BatchMatMul', '_FusedMatMul']);
       assert.deepEqual(registerWasmMatMulKernels(), []);
@@ -132,18 +133,21 @@ describe('accelerateWasm', () => {
         'DepthwiseConv2dNativeBackpropFilter',
         'DepthwiseConv2dNativeBackpropInput',
         'UnsortedSegmentSum',
+        'Tile (gradient)',
       ]);
       assert.deepEqual(accelerateWasm(), []);
       assert.notEqual(tf.getKernel('Conv2DBackpropInput', 'wasm'), nativeInput);
       // Restoring puts back exactly the replaced kernels (the added conv backprops stay) ...
-      assert.deepEqual(restoreWasmKernels(), ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput']);
+      assert.deepEqual(restoreWasmKernels(), ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'Tile (gradient)']);
+      assert.equal(tf.getGradient('Tile'), stockTileGradient);
       wasmMatMulKernelNames.forEach((n, i) => assert.equal(tf.getKernel(n, 'wasm'), spies[i]));
       assert.equal(tf.getKernel('Conv2DBackpropInput', 'wasm'), nativeInput);
       assert.notEqual(tf.getKernel('Conv2DBackpropFilter', 'wasm'), undefined);
       assert.notEqual(tf.getKernel('UnsortedSegmentSum', 'wasm'), undefined);
       assert.deepEqual(restoreWasmKernels(), []);
       // ... and accelerating again replaces them again.
-      assert.deepEqual(accelerateWasm(), ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput']);
+      assert.deepEqual(accelerateWasm(), ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'Tile (gradient)']);
+      assert.notEqual(tf.getGradient('Tile'), stockTileGradient);
     } finally {
       console.warn = warn;
     }
@@ -393,5 +397,48 @@ describe('UnsortedSegmentSum on wasm (the gradient of gather) matches the cpu ba
     assert.deepEqual(counts(), start);
     const cpu = await on('cpu', run);
     assert.ok(relativeDiff(wasm[0].data, cpu[0].data) <= tolerance);
+  });
+});
+
+describe('the Tile gradient (one sum) matches tfjs-core\'s loop of slices on the cpu backend', () => {
+  const cases: { x: number[]; reps: number[] }[] = [
+    { x: [5], reps: [3] },
+    { x: [2, 3], reps: [4, 1] },
+    { x: [1, 1, 6], reps: [4, 5, 1] },
+    { x: [2, 1, 3], reps: [2, 3, 2] },
+    { x: [1, 2, 1, 3], reps: [2, 2, 3, 1] },
+  ];
+  const grad = (c: { x: number[]; reps: number[] }) => () => {
+    const x = tf.tensor(values(c.x, 21), c.x);
+    const outShape = c.x.map((s, i) => s * c.reps[i]);
+    const dy = tf.tensor(values(outShape, 22), outShape);
+    return [tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.tile(t, c.reps), dy)))(x)];
+  };
+  for (const c of cases) {
+    it(`x ${c.x.join('×')}, reps ${c.reps.join('×')}`, async () => {
+      const ours = await on('cpu', grad(c));
+      assert.ok(restoreWasmKernels().includes('Tile (gradient)'));
+      try {
+        const stock = await on('cpu', grad(c));
+        assert.deepEqual(ours[0].shape, c.x);
+        assert.ok(relativeDiff(ours[0].data, stock[0].data) <= tolerance);
+      } finally {
+        accelerateWasm();
+      }
+    });
+  }
+
+  it('runs one Sum and no Slice (the stock gradient: one slice per repetition)', async () => {
+    await useBackend('wasm');
+    const x = tf.ones([1, 1, 8]);
+    const dy = tf.ones([4, 16, 8]);
+    const kernels = async () => (await tf.profile(() => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.tile(t, [4, 16, 1]), dy)))(x))).kernels.map((k) => k.name);
+    const ours = await kernels();
+    restoreWasmKernels();
+    const stock = await kernels();
+    accelerateWasm();
+    assert.equal(ours.filter((k) => k === 'Slice').length, 0);
+    assert.equal(stock.filter((k) => k === 'Slice').length, 64);
+    tf.dispose([x, dy]);
   });
 });

@@ -1,0 +1,569 @@
+/**
+ * `npm run bench:fit`: ms per step of tfjs-layers' `model.fit` on the wasm backend, stock kernels
+ * against {@link accelerateWasm}'s, for stock tfjs-layers models of the benchmark tasks' shapes:
+ * - `mlp`: 784-512-512-10 ReLU MLP, batch 128 (as `fashion-mnist-mlp`);
+ * - `convnet`: 32×32×3 → conv 3×3 16/32/64 'same' + ReLU + 2×2 max-pool each → dense 10, batch 64
+ *   (as `cifar10-cnn`);
+ * - `transformer`: a pre-LayerNorm character transformer (vocab 65, context 64, width 64, 4 heads,
+ *   2 blocks, ReLU MLP ×4), batch 16 (`shakespeare-char-small`'s shape). tfjs-layers 4.22 exports no
+ *   attention layer, so two small custom layers do what it lacks — the causal per-head products
+ *   (3-D `tf.matMul`s) and a learned positional table; embeddings, projections, norms and the head are
+ *   stock layers.
+ * For each model the optimizers `tf.train.adam`, orthoptim's `adamw`, `muon` and `turboMuon` (each
+ * Newton–Schulz engine asked for: `tfjs`, `auto`). Hidden matrices go to Muon, the rest to its AdamW
+ * (`adamwParamNames`, plus the positional table).
+ *
+ * "Stock" is tfjs-backend-wasm's own kernels plus only the conv backprops wasm lacks (without them the
+ * ConvNet cannot train at all) and `UnsortedSegmentSum` (likewise for the embedding); "accelerated" is
+ * after `accelerateWasm()`. The two share the process and alternate in every round (one `model.fit`
+ * call of `--batches` steps each, on their own model and optimizer), so a noisy machine's slow phases
+ * hit both; the ratio is that of the medians of one run. The inputs are seeded random data: the speed
+ * of a step does not depend on the values.
+ *
+ * The profile section runs one `model.fit` step per model under `tf.profile` (tf.train.adam) in each
+ * mode and lists the kernels by total time.
+ *
+ * Output: a Markdown report on stdout and `<out>/bench-fit.md` and `<out>/bench-fit.json`.
+ * @module
+ */
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { version_wasm } from '@tensorflow/tfjs-backend-wasm';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { version_layers } from '@tensorflow/tfjs-layers';
+import '../src/engines/node.js';
+import { adamw, adamwParamNames, disposeEngines, muon, turboMuon } from '../src/index.js';
+import { accelerateWasm, restoreWasmKernels } from '../src/tfjs/wasmMatMul.js';
+import { registerWasmConvKernels } from '../src/tfjs/wasmConv.js';
+import { registerWasmSegmentSum } from '../src/tfjs/wasmSegmentSum.js';
+import { writeAtomic } from '../src/node/fileSystem.js';
+import { parseArgs, UsageError, formatUsage, type CommandSpec } from '../src/cli/args.js';
+import { formatTable } from '../src/bench/table.js';
+import { machineInfo, measureRounds, now, type MachineInfo, type Stats } from './timing.js';
+
+const modelNames = ['mlp', 'convnet', 'transformer'] as const;
+type ModelName = (typeof modelNames)[number];
+const optimizerNames = ['adam', 'adamw', 'muon', 'turbo-muon'] as const;
+type OptimizerName = (typeof optimizerNames)[number];
+const engineNames = ['tfjs', 'auto'] as const;
+type EngineName = (typeof engineNames)[number];
+const modes = ['stock', 'accelerated'] as const;
+type Mode = (typeof modes)[number];
+
+const command = {
+  name: 'npm run bench:fit --',
+  summary: 'ms/step of tfjs-layers model.fit on wasm: stock kernels vs accelerateWasm(), per model and optimizer.',
+  flags: {
+    models: { type: 'string', default: modelNames.join(','), description: `Comma-separated, from: ${modelNames.join(', ')}.` },
+    optimizers: { type: 'string', default: optimizerNames.join(','), description: `Comma-separated, from: ${optimizerNames.join(', ')} (adam is tf.train.adam).` },
+    engines: { type: 'string', default: engineNames.join(','), description: `Newton–Schulz engines for muon and turbo-muon, from: ${engineNames.join(', ')}.` },
+    rounds: { type: 'integer', default: 5, min: 1, description: 'Timed rounds per configuration (each: one fit call per mode).' },
+    warmup: { type: 'integer', default: 1, min: 0, description: 'Untimed rounds first.' },
+    batches: { type: 'integer', default: 3, min: 1, description: 'Steps (batches) per fit call; ms/step = call time / batches.' },
+    'skip-profile': { type: 'boolean', description: 'Skip the tf.profile section.' },
+    out: { type: 'string', default: 'results/bench-fit', valueName: 'DIR', description: 'Folder for bench-fit.md and bench-fit.json.' },
+  },
+  notes: ['The machine may be shared: ratios come from medians of interleaved rounds of one run.'],
+} as const satisfies CommandSpec;
+
+/** Parses a comma list against the allowed names; a UsageError names the flag and the bad value. */
+function pick<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
+  const out: T[] = [];
+  for (const part of value.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    if (!(allowed as readonly string[]).includes(part)) {
+      throw new UsageError(`--${flag}: unknown '${part}' (known: ${allowed.join(', ')})`, formatUsage(command));
+    }
+    if (!out.includes(part as T)) out.push(part as T);
+  }
+  if (out.length === 0) throw new UsageError(`--${flag}: name at least one of ${allowed.join(', ')}`, formatUsage(command));
+  return out;
+}
+
+export interface FitBenchConfig {
+  readonly models: readonly ModelName[];
+  readonly optimizers: readonly OptimizerName[];
+  readonly engines: readonly EngineName[];
+  readonly rounds: number;
+  readonly warmup: number;
+  readonly batches: number;
+  readonly profile: boolean;
+  readonly out: string;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Models
+
+/** Learned positional table `[T, C]` added to the token embeddings. */
+class AddPositions extends tfl.layers.Layer {
+  static className = 'AddPositions';
+  private table: tfl.LayerVariable | null = null;
+
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    const shape = inputShape as tfl.Shape;
+    this.table = this.addWeight('table', [shape[1] as number, shape[2] as number], 'float32', tfl.initializers.randomNormal({ stddev: 0.02, seed: 3 }));
+    this.built = true;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    return tf.add(x, (this.table as tfl.LayerVariable).read());
+  }
+}
+
+/**
+ * Causal multi-head attention on packed `[B, T, 3C]` queries/keys/values (from one Dense layer):
+ * `softmax(Q·Kᵀ/√d + mask)·V` per head as 3-D `tf.matMul`s on `[B·H, T, d]`, heads merged to `[B, T, C]`.
+ */
+class CausalAttention extends tfl.layers.Layer {
+  static className = 'CausalAttention';
+  private mask: tf.Tensor | null = null;
+
+  constructor(private readonly heads: number) {
+    super({});
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const s = inputShape as tfl.Shape;
+    return [s[0], s[1], (s[2] as number) / 3];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const qkv = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor3D;
+    const [b, t, c3] = qkv.shape;
+    const c = c3 / 3;
+    const h = this.heads;
+    const d = c / h;
+    if (this.mask === null || this.mask.shape[0] !== t) {
+      this.mask?.dispose();
+      const keep = tf.linalg.bandPart(tf.ones([t, t]), -1, 0);
+      this.mask = tf.keep(tf.mul(tf.sub(1, keep), -1e9));
+    }
+    const [q, k, v] = tf.split(qkv, 3, 2).map((y) => tf.reshape(tf.transpose(tf.reshape(y, [b, t, h, d]), [0, 2, 1, 3]), [b * h, t, d]));
+    const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d)), this.mask);
+    const out = tf.matMul(tf.softmax(scores), v);
+    return tf.reshape(tf.transpose(tf.reshape(out, [b, h, t, d]), [0, 2, 1, 3]), [b, t, c]);
+  }
+
+  override dispose(): ReturnType<tfl.layers.Layer['dispose']> {
+    this.mask?.dispose();
+    this.mask = null;
+    return super.dispose();
+  }
+}
+
+interface Built {
+  readonly model: tfl.LayersModel;
+  /** Names of the variables Muon leaves to its AdamW. */
+  readonly adamwNames: string[];
+}
+
+interface ModelSpec {
+  readonly name: ModelName;
+  readonly description: string;
+  readonly batch: number;
+  readonly build: () => Built;
+  /** Inputs and targets of `batches` steps, seeded. */
+  readonly data: (rows: number) => { x: tf.Tensor; y: tf.Tensor };
+  readonly loss: string;
+}
+
+const vocab = 65;
+const context = 64;
+
+function oneHotRows(rows: number, classes: number, seed: number): tf.Tensor {
+  return tf.tidy(() => tf.oneHot(tf.cast(tf.floor(tf.mul(tf.randomUniform([rows], 0, 1, 'float32', seed), classes)), 'int32'), classes));
+}
+
+export const models: Record<ModelName, ModelSpec> = {
+  mlp: {
+    name: 'mlp',
+    description: '784-512-512-10 ReLU MLP, batch 128',
+    batch: 128,
+    loss: 'categoricalCrossentropy',
+    build: () => {
+      const model = tfl.sequential({
+        layers: [
+          tfl.layers.dense({ inputShape: [784], units: 512, activation: 'relu' }),
+          tfl.layers.dense({ units: 512, activation: 'relu' }),
+          tfl.layers.dense({ units: 10, activation: 'softmax' }),
+        ],
+      });
+      return { model, adamwNames: adamwParamNames(model) };
+    },
+    data: (rows) => ({ x: tf.randomUniform([rows, 784], 0, 1, 'float32', 1), y: oneHotRows(rows, 10, 2) }),
+  },
+  convnet: {
+    name: 'convnet',
+    description: '32×32×3 → conv3×3 16-32-64 (ReLU, max-pool 2) → dense 10, batch 64',
+    batch: 64,
+    loss: 'categoricalCrossentropy',
+    build: () => {
+      const layers: tfl.layers.Layer[] = [];
+      for (const [i, filters] of [16, 32, 64].entries()) {
+        layers.push(
+          tfl.layers.conv2d({ ...(i === 0 ? { inputShape: [32, 32, 3] } : {}), filters, kernelSize: 3, padding: 'same', activation: 'relu' }),
+          tfl.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
+        );
+      }
+      layers.push(tfl.layers.flatten(), tfl.layers.dense({ units: 10, activation: 'softmax' }));
+      const model = tfl.sequential({ layers });
+      return { model, adamwNames: adamwParamNames(model) };
+    },
+    data: (rows) => ({ x: tf.randomUniform([rows, 32, 32, 3], 0, 1, 'float32', 3), y: oneHotRows(rows, 10, 4) }),
+  },
+  transformer: {
+    name: 'transformer',
+    description: `char transformer: vocab ${vocab}, context ${context}, width 64, 4 heads, 2 pre-LN blocks, ReLU MLP ×4, batch 16`,
+    batch: 16,
+    loss: 'categoricalCrossentropy',
+    build: () => {
+      const width = 64;
+      const heads = 4;
+      const input = tfl.input({ shape: [context], dtype: 'int32' });
+      let x = tfl.layers.embedding({ inputDim: vocab, outputDim: width }).apply(input) as tfl.SymbolicTensor;
+      const positions = new AddPositions({});
+      x = positions.apply(x) as tfl.SymbolicTensor;
+      for (let l = 0; l < 2; l++) {
+        const qkv = tfl.layers.dense({ units: 3 * width, useBias: false }).apply(tfl.layers.layerNormalization().apply(x)) as tfl.SymbolicTensor;
+        const attn = tfl.layers.dense({ units: width, useBias: false }).apply(new CausalAttention(heads).apply(qkv)) as tfl.SymbolicTensor;
+        x = tfl.layers.add().apply([x, attn]) as tfl.SymbolicTensor;
+        const hidden = tfl.layers.dense({ units: 4 * width, activation: 'relu', useBias: false }).apply(tfl.layers.layerNormalization().apply(x));
+        const mlp = tfl.layers.dense({ units: width, useBias: false }).apply(hidden) as tfl.SymbolicTensor;
+        x = tfl.layers.add().apply([x, mlp]) as tfl.SymbolicTensor;
+      }
+      const logits = tfl.layers.dense({ units: vocab, activation: 'softmax', useBias: false }).apply(tfl.layers.layerNormalization().apply(x)) as tfl.SymbolicTensor;
+      const model = tfl.model({ inputs: input, outputs: logits });
+      return { model, adamwNames: [...adamwParamNames(model), ...positions.trainableWeights.map((w) => w.name)] };
+    },
+    data: (rows) => ({
+      x: tf.tidy(() => tf.cast(tf.floor(tf.mul(tf.randomUniform([rows, context], 0, 1, 'float32', 5), vocab)), 'int32')),
+      y: tf.tidy(() => tf.reshape(oneHotRows(rows * context, vocab, 6), [rows, context, vocab])),
+    }),
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Optimizers and modes
+
+interface Variant {
+  /** Row label: `muon (auto)`. */
+  readonly label: string;
+  readonly optimizer: OptimizerName;
+  readonly engine: EngineName | null;
+}
+
+function variants(config: FitBenchConfig): Variant[] {
+  const out: Variant[] = [];
+  for (const optimizer of config.optimizers) {
+    if (optimizer === 'adam' || optimizer === 'adamw') {
+      out.push({ label: optimizer === 'adam' ? 'tf.train.adam' : 'adamw', optimizer, engine: null });
+    } else {
+      for (const engine of config.engines) out.push({ label: `${optimizer === 'muon' ? 'muon' : 'turboMuon'} (${engine})`, optimizer, engine });
+    }
+  }
+  return out;
+}
+
+function makeOptimizer(v: Variant, adamwNames: string[]): tf.Optimizer {
+  switch (v.optimizer) {
+    case 'adam':
+      return tf.train.adam(1e-3);
+    case 'adamw':
+      return adamw({ learningRate: 1e-3 });
+    case 'muon':
+      return muon({ learningRate: 0.02, exclude: adamwNames, engine: v.engine ?? 'tfjs' });
+    case 'turbo-muon':
+      return turboMuon({ learningRate: 0.02, exclude: adamwNames, engine: v.engine ?? 'tfjs' });
+  }
+}
+
+/** Stock wasm kernels (plus only the kernels wasm lacks) or accelerateWasm()'s. */
+function setMode(mode: Mode): void {
+  if (mode === 'accelerated') {
+    accelerateWasm();
+  } else {
+    restoreWasmKernels();
+    registerWasmConvKernels();
+    registerWasmSegmentSum();
+  }
+}
+
+interface Contender {
+  readonly model: tfl.LayersModel;
+  readonly optimizer: tf.Optimizer;
+}
+
+function contender(spec: ModelSpec, v: Variant, seed: number): Contender {
+  // Layer initializers draw from Math.random unless seeded; both modes get identical starts.
+  const { model, adamwNames } = spec.build();
+  // Matrices and kernels: seeded N(0, 1/fanIn) (seeds from 1: tfjs draws a random one for seed 0);
+  // vectors (biases, norm gains) keep their constant init.
+  const weights = model.getWeights().map((w, i) => {
+    if (w.rank < 2) return tf.clone(w);
+    const fanIn = w.size / w.shape[w.rank - 1];
+    return tf.tidy(() => tf.mul(tf.randomNormal(w.shape, 0, 1, 'float32', seed + i + 1), 1 / Math.sqrt(fanIn)));
+  });
+  model.setWeights(weights);
+  tf.dispose(weights);
+  const optimizer = makeOptimizer(v, adamwNames);
+  model.compile({ optimizer, loss: spec.loss });
+  return { model, optimizer };
+}
+
+async function fitOnce(spec: ModelSpec, c: Contender, data: { x: tf.Tensor; y: tf.Tensor }, batches: number): Promise<{ ms: number; loss: number }> {
+  const t0 = now();
+  const history = await c.model.fit(data.x, data.y, { epochs: 1, batchSize: spec.batch, shuffle: false, verbose: 0 });
+  const ms = (now() - t0) / batches;
+  return { ms, loss: (history.history.loss as number[])[0] };
+}
+
+export interface FitRow {
+  readonly model: ModelName;
+  readonly optimizer: string;
+  readonly msPerStep: Record<Mode, Stats>;
+  /** Median stock ÷ median accelerated. */
+  readonly speedup: number;
+  /** Mean training loss of the last timed round, per mode (a sanity check: the same numbers). */
+  readonly lastLoss: Record<Mode, number>;
+  /** Tensors left per round (tf.memory().numTensors growth over the timed rounds ÷ rounds). */
+  readonly leakedTensorsPerRound: number;
+}
+
+async function benchModel(spec: ModelSpec, config: FitBenchConfig, log: (m: string) => void): Promise<FitRow[]> {
+  const data = tf.tidy(() => spec.data(spec.batch * config.batches));
+  const rows: FitRow[] = [];
+  try {
+    for (const [i, v] of variants(config).entries()) {
+      const contenders: Record<Mode, Contender> = { stock: contender(spec, v, 100 * i), accelerated: contender(spec, v, 100 * i) };
+      const lastLoss: Record<Mode, number> = { stock: NaN, accelerated: NaN };
+      let count = 0;
+      let rounds = 0;
+      try {
+        const round = async (): Promise<Record<Mode, number>> => {
+          const times = {} as Record<Mode, number>;
+          for (const mode of modes) {
+            setMode(mode);
+            const r = await fitOnce(spec, contenders[mode], data, config.batches);
+            times[mode] = r.ms;
+            lastLoss[mode] = r.loss;
+          }
+          return times;
+        };
+        for (let w = 0; w < config.warmup; w++) await round();
+        count = tf.memory().numTensors;
+        const measured = await measureRounds(async () => {
+          rounds++;
+          return round();
+        }, { warmup: 0, repeats: config.rounds });
+        const leaked = (tf.memory().numTensors - count) / Math.max(1, rounds);
+        const row: FitRow = {
+          model: spec.name,
+          optimizer: v.label,
+          msPerStep: measured.stats,
+          speedup: measured.stats.stock.median / measured.stats.accelerated.median,
+          lastLoss: { ...lastLoss },
+          leakedTensorsPerRound: leaked,
+        };
+        rows.push(row);
+        log(`${spec.name} ${v.label}: stock ${row.msPerStep.stock.median.toFixed(1)} ms/step, accelerated ${row.msPerStep.accelerated.median.toFixed(1)} (×${row.speedup.toFixed(2)})`);
+      } finally {
+        for (const c of Object.values(contenders)) {
+          c.model.dispose();
+          c.optimizer.dispose();
+        }
+      }
+    }
+  } finally {
+    tf.dispose([data.x, data.y]);
+  }
+  return rows;
+}
+
+export interface KernelProfile {
+  readonly kernel: string;
+  readonly calls: number;
+  readonly ms: number;
+}
+
+/** One fit step of `spec` with tf.train.adam under tf.profile, kernels by total time. */
+async function profileStep(spec: ModelSpec, mode: Mode): Promise<{ kernels: KernelProfile[]; stepMs: number }> {
+  setMode(mode);
+  const c = contender(spec, { label: 'tf.train.adam', optimizer: 'adam', engine: null }, 7);
+  const data = tf.tidy(() => spec.data(spec.batch));
+  try {
+    await fitOnce(spec, c, data, 1); // creates the optimizer state and warms the kernels
+    const t0 = now();
+    const info = await tf.profile(async () => {
+      await c.model.fit(data.x, data.y, { epochs: 1, batchSize: spec.batch, shuffle: false, verbose: 0 });
+    });
+    const stepMs = now() - t0;
+    const byName = new Map<string, { calls: number; ms: number }>();
+    for (const k of info.kernels) {
+      const e = byName.get(k.name) ?? { calls: 0, ms: 0 };
+      e.calls++;
+      e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+      byName.set(k.name, e);
+    }
+    const kernels = [...byName.entries()].map(([kernel, e]) => ({ kernel, ...e })).sort((a, b) => b.ms - a.ms);
+    return { kernels, stepMs };
+  } finally {
+    c.model.dispose();
+    c.optimizer.dispose();
+    tf.dispose([data.x, data.y]);
+  }
+}
+
+export interface ModelProfile {
+  readonly model: ModelName;
+  readonly modes: Record<Mode, { kernels: KernelProfile[]; stepMs: number }>;
+}
+
+export interface FitBenchResult {
+  readonly config: FitBenchConfig;
+  readonly machine: MachineInfo;
+  readonly models: Record<string, string>;
+  readonly rows: FitRow[];
+  readonly profiles: ModelProfile[];
+  readonly wallMs: number;
+}
+
+export async function runFitBench(config: FitBenchConfig, log: (m: string) => void): Promise<FitBenchResult> {
+  const t0 = now();
+  tf.env().set('PROD', true);
+  if (!(await tf.setBackend('wasm'))) throw new Error('bench:fit: could not initialise the wasm backend');
+  const machine = await machineInfo({ wasm: version_wasm, layers: version_layers });
+  const rows: FitRow[] = [];
+  const profiles: ModelProfile[] = [];
+  for (const name of config.models) {
+    const spec = models[name];
+    if (config.profile) {
+      const stock = await profileStep(spec, 'stock');
+      const accelerated = await profileStep(spec, 'accelerated');
+      profiles.push({ model: name, modes: { stock, accelerated } });
+      log(`${name}: profiled step ${stock.stepMs.toFixed(0)} ms stock, ${accelerated.stepMs.toFixed(0)} ms accelerated`);
+    }
+    rows.push(...(await benchModel(spec, config, log)));
+  }
+  const described: Record<string, string> = {};
+  for (const name of config.models) described[name] = models[name].description;
+  return { config, machine, models: described, rows, profiles, wallMs: now() - t0 };
+}
+
+const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : 'n/a');
+
+export function renderFitReport(r: FitBenchResult): string {
+  const m = r.machine;
+  const out = [
+    '# bench:fit — tfjs-layers model.fit on wasm, stock kernels vs accelerateWasm()',
+    '',
+    `${m.cpuModel}, ${m.availableParallelism} cores, Node ${m.node}, tfjs ${m.tfjsCore} (wasm ${m.tfjsBackendWasm ?? '?'}, layers ${m.tfjsLayers ?? '?'}), ` +
+      `SIMD ${String(m.backendFlags.WASM_HAS_SIMD_SUPPORT ?? '?')}, threads ${String(m.backendFlags.WASM_HAS_MULTITHREAD_SUPPORT ?? '?')}; ` +
+      `load average ${m.loadAverage.join(' / ')} at the start; ${m.date}.`,
+    `Medians of ${r.config.rounds} interleaved rounds (one fit call of ${r.config.batches} steps per mode per round) in one run on a possibly shared machine: read the ratios, not the absolute times.`,
+    '',
+    ...r.config.models.map((name) => `- \`${name}\`: ${r.models[name]}`),
+    '',
+    formatTable(
+      [
+        { header: 'model' },
+        { header: 'optimizer' },
+        { header: 'stock ms/step', align: 'right' },
+        { header: 'IQR', align: 'right' },
+        { header: 'accelerated ms/step', align: 'right' },
+        { header: 'IQR', align: 'right' },
+        { header: 'speed-up', align: 'right' },
+        { header: 'loss stock / accel.', align: 'right' },
+        { header: 'leak/round', align: 'right' },
+      ],
+      r.rows.map((row) => [
+        row.model,
+        row.optimizer,
+        ms(row.msPerStep.stock.median),
+        ms(row.msPerStep.stock.iqr),
+        ms(row.msPerStep.accelerated.median),
+        ms(row.msPerStep.accelerated.iqr),
+        `×${row.speedup.toFixed(2)}`,
+        `${row.lastLoss.stock.toFixed(4)} / ${row.lastLoss.accelerated.toFixed(4)}`,
+        String(row.leakedTensorsPerRound),
+      ]),
+    ),
+  ];
+  for (const p of r.profiles) {
+    out.push(
+      '',
+      `## Profile: one \`${p.model}\` step (tf.train.adam), kernels by total time`,
+      '',
+      `Step under tf.profile: ${ms(p.modes.stock.stepMs)} ms stock, ${ms(p.modes.accelerated.stepMs)} ms accelerated ` +
+        `(kernel sums ${ms(p.modes.stock.kernels.reduce((s, k) => s + k.ms, 0))} / ${ms(p.modes.accelerated.kernels.reduce((s, k) => s + k.ms, 0))} ms).`,
+      '',
+    );
+    const names = [...new Set([...p.modes.stock.kernels.slice(0, 10), ...p.modes.accelerated.kernels.slice(0, 10)].map((k) => k.kernel))];
+    const find = (mode: Mode, name: string) => p.modes[mode].kernels.find((k) => k.kernel === name);
+    names.sort((a, b) => (find('stock', b)?.ms ?? 0) - (find('stock', a)?.ms ?? 0));
+    out.push(
+      formatTable(
+        [{ header: 'kernel' }, { header: 'calls', align: 'right' }, { header: 'stock ms', align: 'right' }, { header: 'accelerated ms', align: 'right' }],
+        names.map((n) => [n, String(find('stock', n)?.calls ?? find('accelerated', n)?.calls ?? 0), ms(find('stock', n)?.ms ?? 0), ms(find('accelerated', n)?.ms ?? 0)]),
+      ),
+    );
+  }
+  return out.join('\n');
+}
+
+export function parseFitArgs(argv: readonly string[]): FitBenchConfig | 'help' {
+  const parsed = parseArgs(argv, command);
+  if (parsed.help) return 'help';
+  const f = parsed.flags;
+  return {
+    models: pick('models', f.models, modelNames),
+    optimizers: pick('optimizers', f.optimizers, optimizerNames),
+    engines: pick('engines', f.engines, engineNames),
+    rounds: f.rounds,
+    warmup: f.warmup,
+    batches: f.batches,
+    profile: !f['skip-profile'],
+    out: f.out,
+  };
+}
+
+async function main(): Promise<void> {
+  let config: FitBenchConfig | 'help';
+  try {
+    config = parseFitArgs(process.argv.slice(2));
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`bench:fit: ${e.message}\n${e.usage}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw e;
+  }
+  if (config === 'help') {
+    process.stdout.write(`${formatUsage(command)}\n`);
+    return;
+  }
+  const log = (msg: string) => process.stderr.write(`${msg}\n`);
+  let result: FitBenchResult;
+  try {
+    result = await runFitBench(config, log);
+  } finally {
+    disposeEngines();
+  }
+  const report = renderFitReport(result);
+  process.stdout.write(`${report}\n`);
+  const dir = resolve(config.out);
+  mkdirSync(dir, { recursive: true });
+  await writeAtomic(resolve(dir, 'bench-fit.md'), `${report}\n`);
+  await writeAtomic(resolve(dir, 'bench-fit.json'), `${JSON.stringify(result, null, 1)}\n`);
+  log(`wrote ${dir}/bench-fit.md and bench-fit.json (${(result.wallMs / 1000).toFixed(0)} s)`);
+}
+
+const invokedPath = process.argv[1] === undefined ? '' : resolve(process.argv[1]);
+if (invokedPath === fileURLToPath(import.meta.url)) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 1;
+  });
+}
