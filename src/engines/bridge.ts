@@ -221,6 +221,15 @@ export class SyncWorker {
     this.timeoutMs = timeoutMs;
   }
 
+  /**
+   * Whether the thread has died: its exit was seen (event) or recorded by its exit hook in shared
+   * memory — readable while the calling thread is blocked, when no event can be delivered.
+   */
+  get dead(): boolean {
+    const run = this.running;
+    return run !== undefined && (run.exited !== undefined || Atomics.load(run.control, STATE) === DEAD);
+  }
+
   /** Whether a thread is running (started and not known to have exited). */
   get started(): boolean {
     return this.running !== undefined && this.running.exited === undefined;
@@ -262,8 +271,13 @@ export class SyncWorker {
     this.pending = { seq, method, deadline: Date.now() + this.timeoutMs };
   }
 
-  /** Blocks until the call started by {@link post} is answered; see {@link call}. */
-  wait(): Float32Array[] {
+  /**
+   * Blocks until the call started by {@link post} is answered; see {@link call}. With `watch`, the wait
+   * is cut into slices of {@link WATCH_SLICE_MS} and `watch` runs between them (a thread driving several
+   * workers checks there whether another one died, and releases this one: see {@link waitAll}); an
+   * answer still wakes the wait at once.
+   */
+  wait(watch?: () => void): Float32Array[] {
     const pending = this.pending;
     const run = this.running;
     if (pending === undefined || run === undefined) throw new Error(`${this.name}: wait() without a pending call`);
@@ -280,15 +294,15 @@ export class SyncWorker {
       }
       // A thread whose bootstrap never ran (it installs the hooks that report deaths) would otherwise
       // be waited for until the deadline.
-      let slice = left;
+      let slice = watch === undefined ? left : Math.min(left, WATCH_SLICE_MS);
       if (Atomics.load(run.control, STARTED) === 0) {
         if (now >= run.startDeadline) {
           this.discard();
           throw new Error(`${this.name}: the worker thread did not start within ${START_TIMEOUT_MS} ms`);
         }
-        slice = Math.min(left, run.startDeadline - now, 100);
+        slice = Math.min(slice, run.startDeadline - now, 100);
       }
-      Atomics.wait(run.control, STATE, PENDING, slice);
+      if (Atomics.wait(run.control, STATE, PENDING, slice) === 'timed-out') watch?.();
     }
     // Read every queued message: the reply to this call, or a fatal error before the thread exited.
     let reply: Response | undefined;
@@ -385,6 +399,37 @@ export class SyncWorker {
     this.running = run;
     return run;
   }
+}
+
+/** How often {@link SyncWorker.wait} with a `watch` looks up from its wait (ms). */
+export const WATCH_SLICE_MS = 20;
+
+/**
+ * Waits for the pending calls of several workers (posted with {@link SyncWorker.post}): each one's
+ * outputs, or the error it gave. While it waits for one worker it watches the others: when one has died
+ * (its exit hook marks its control block, so this works while the caller is blocked) or a call failed,
+ * `onFailure` runs once — e.g. aborting a {@link SharedCollective}, so that threads waiting in a barrier
+ * for the dead one give up at once instead of at their deadline. The dead worker's own wait then reports
+ * its exit, naming it.
+ */
+export function waitAll(workers: readonly SyncWorker[], onFailure: () => void): ({ outputs: Float32Array[] } | { error: Error })[] {
+  let failed = false;
+  const fail = (): void => {
+    if (failed) return;
+    failed = true;
+    onFailure();
+  };
+  const watch = (): void => {
+    if (!failed && workers.some((w) => w.dead)) fail();
+  };
+  return workers.map((w) => {
+    try {
+      return { outputs: w.wait(watch) };
+    } catch (e) {
+      fail();
+      return { error: e instanceof Error ? e : new Error(String(e)) };
+    }
+  });
 }
 
 /** A worker-side handler: inputs are views into shared memory, valid until it returns. */

@@ -95,6 +95,11 @@ export interface OnnxRuntimeEngineOptions {
    * core busy for a while after each call, competing with TensorFlow.js on the calling thread).
    */
   readonly spinning?: boolean;
+  /**
+   * The worker module (default: `./onnxruntime.worker.js`). For fault-injection tests: a module that
+   * answers the `run` call through `serveSync` the way `./onnxruntime.worker.ts` does.
+   */
+  readonly workerScript?: URL;
 }
 
 function checkOption(name: string, value: number | undefined, min: number, integer: boolean): void {
@@ -134,6 +139,7 @@ export class OnnxRuntimeEngine implements NewtonSchulzEngine {
   readonly timeoutMs: number;
   readonly capacity: number;
   readonly spinning: boolean;
+  private readonly workerScript: URL;
   private worker: SyncWorker | undefined;
 
   constructor(options: OnnxRuntimeEngineOptions = {}) {
@@ -144,6 +150,7 @@ export class OnnxRuntimeEngine implements NewtonSchulzEngine {
     this.timeoutMs = options.timeoutMs ?? 300_000;
     this.capacity = options.capacity ?? 16;
     this.spinning = options.spinning ?? false;
+    this.workerScript = options.workerScript ?? WORKER_URL;
   }
 
   /** Whether the worker thread is running. */
@@ -179,6 +186,18 @@ export class OnnxRuntimeEngine implements NewtonSchulzEngine {
     } catch (e) {
       throw new Error(`onnxruntime engine: ${(e as Error).message}`, { cause: e });
     }
+    // an answer is taken only whole: one output per matrix, each of its size (else nothing is returned)
+    if (outputs.length !== work.length) {
+      throw new Error(`onnxruntime engine: the worker answered ${outputs.length} outputs for ${work.length} matrices; nothing was written`);
+    }
+    work.forEach((i, j) => {
+      const { rows, cols } = matrices[i];
+      if (outputs[j].length !== rows * cols) {
+        throw new Error(
+          `onnxruntime engine: the worker answered ${outputs[j].length} values for matrix ${i} (${rows}×${cols}); nothing was written`,
+        );
+      }
+    });
     work.forEach((i, j) => {
       results[i] = outputs[j];
     });
@@ -204,7 +223,7 @@ export class OnnxRuntimeEngine implements NewtonSchulzEngine {
 
   private thread(): SyncWorker {
     const data: OnnxRuntimeWorkerData = { threads: this.threads, capacity: this.capacity, spinning: this.spinning };
-    this.worker ??= new SyncWorker(WORKER_URL, { name: 'onnxruntime engine', timeoutMs: this.timeoutMs, workerData: data });
+    this.worker ??= new SyncWorker(this.workerScript, { name: 'onnxruntime engine', timeoutMs: this.timeoutMs, workerData: data });
     return this.worker;
   }
 }

@@ -31,7 +31,7 @@ import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { shardSizes } from '../linalg/collective.js';
-import { SharedCollective, SyncWorker, type SharedCollectiveBuffers } from './bridge.js';
+import { SharedCollective, SyncWorker, waitAll, type SharedCollectiveBuffers } from './bridge.js';
 import type { EngineIteration, EngineMatrix, EngineProvider, NewtonSchulzEngine } from './engine.js';
 import type { WorkersCall, WorkersTask } from './workers.worker.js';
 
@@ -82,6 +82,11 @@ export interface WorkersEngineOptions {
    * {@link WorkersEngine.lastProfile}); for benchmarks (default false).
    */
   readonly profile?: boolean;
+  /**
+   * The worker module (default: `./workers.worker.js`). For fault-injection tests: a module that answers
+   * the `newtonSchulz` call through `serveSync` the way `./workers.worker.ts` does.
+   */
+  readonly workerScript?: URL;
 }
 
 /** The phases of {@link WorkersProfile}, in the order a thread reports them. */
@@ -138,6 +143,7 @@ export class WorkersEngine implements NewtonSchulzEngine {
   /** 0: automatic (see {@link WorkersEngineOptions.gramBlocks}). */
   readonly gramBlocks: number;
   readonly profile: boolean;
+  private readonly workerScript: URL;
   /** With `profile`: each thread's phase times in the last call (threads given no work are left out). */
   lastProfile: WorkersProfile[] | undefined;
   private readonly workers: SyncWorker[] = [];
@@ -157,6 +163,7 @@ export class WorkersEngine implements NewtonSchulzEngine {
     this.splitPolynomialFrom = options.splitPolynomialFrom ?? 128;
     this.gramBlocks = options.gramBlocks ?? 0;
     this.profile = options.profile ?? false;
+    this.workerScript = options.workerScript ?? WORKER_URL;
   }
 
   run(matrices: readonly EngineMatrix[], iteration: EngineIteration): Float32Array[] {
@@ -186,11 +193,12 @@ export class WorkersEngine implements NewtonSchulzEngine {
 
     while (this.workers.length < this.threads) {
       this.workers.push(
-        new SyncWorker(WORKER_URL, { name: `workers engine thread ${this.workers.length}`, timeoutMs: this.timeoutMs }),
+        new SyncWorker(this.workerScript, { name: `workers engine thread ${this.workers.length}`, timeoutMs: this.timeoutMs }),
       );
     }
     const steps = iteration.steps.map((r) => [r[0], r[1], r[2]] as const);
     const posted: SyncWorker[] = [];
+    const ranks: number[] = [];
     const errors: Error[] = [];
     for (let rank = 0; rank < this.threads; rank++) {
       if (tasks[rank].length === 0) continue;
@@ -212,6 +220,7 @@ export class WorkersEngine implements NewtonSchulzEngine {
       try {
         this.workers[rank].post('newtonSchulz', [], call);
         posted.push(this.workers[rank]);
+        ranks.push(rank);
       } catch (e) {
         errors.push(e as Error);
         if (collective !== undefined) SharedCollective.abort(collective);
@@ -219,16 +228,31 @@ export class WorkersEngine implements NewtonSchulzEngine {
       }
     }
     const profiles: WorkersProfile[] = [];
-    for (const w of posted) {
-      try {
-        const [times] = w.wait();
-        if (times !== undefined) profiles.push(Object.fromEntries(PROFILE_PHASES.map((p, i) => [p, times[i]])) as WorkersProfile);
-      } catch (e) {
-        errors.push(e as Error);
-        // threads waiting for this one in a barrier give up at once instead of at their deadline
-        if (collective !== undefined) SharedCollective.abort(collective);
+    // Wait for every thread while watching the others: a failed or dead one aborts the collective, so
+    // threads waiting for it in a barrier give up at once instead of at their deadline (bridge.waitAll).
+    const replies = waitAll(posted, () => {
+      if (collective !== undefined) SharedCollective.abort(collective);
+    });
+    replies.forEach((reply, i) => {
+      if ('error' in reply) {
+        errors.push(reply.error);
+        return;
       }
-    }
+      // the receipt: how many tasks the thread wrote back (results are written in place, so a reply
+      // without it would leave the un-orthogonalized input in the buffer)
+      const [receipt, times] = reply.outputs;
+      const want = tasks[ranks[i]].length;
+      if (receipt === undefined || receipt.length !== 1 || receipt[0] !== want) {
+        errors.push(
+          new Error(
+            `thread ${ranks[i]} replied without its results (${want} matrix block${want === 1 ? '' : 's'} ` +
+              `expected, receipt ${receipt === undefined ? 'missing' : `[${Array.from(receipt).join(', ')}]`}); nothing was written`,
+          ),
+        );
+        return;
+      }
+      if (times !== undefined) profiles.push(Object.fromEntries(PROFILE_PHASES.map((p, j) => [p, times[j]])) as WorkersProfile);
+    });
     if (errors.length > 0) {
       // the first failure is the cause; the others are threads that gave up because of it
       const first = errors.find((e) => !e.message.includes('collective aborted')) ?? errors[0];

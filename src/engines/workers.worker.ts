@@ -357,19 +357,38 @@ function runTask(task: WorkersTask, call: WorkersCall, collective: SharedCollect
   timings.mark('out');
 }
 
+/** The collective of the call in progress: aborted if this thread exits during it (see below). */
+let active: SharedCollective | undefined;
+// A thread that exits mid-call (process.exit in a handler, a fatal error) releases the ranks waiting for
+// it in a barrier at once; the calling thread then reports this thread's exit, by name.
+process.on('exit', () => active?.abort());
+
 serveSync({
+  /**
+   * Runs this rank's tasks; answers a receipt `[number of tasks written back]` (the calling thread checks
+   * it: results are written in place, so an answer without it must not be taken for one), then the
+   * per-phase times when profiling.
+   */
   async newtonSchulz(_inputs: Float32Array[], call: WorkersCall): Promise<Float32Array[]> {
     const collective = call.collective === undefined ? undefined : new SharedCollective(call.collective, call.rank, call.timeoutMs);
+    active = collective;
+    let done = 0;
     try {
       await wasmBackend();
       const timings = new Timings(call.profile === true);
-      for (const task of call.tasks) runTask(task, call, task.sharded ? collective : undefined, timings);
-      if (timings.enabled) return [Float32Array.from(PROFILE_PHASES, (p) => timings.totals.get(p) ?? 0)];
+      for (const task of call.tasks) {
+        runTask(task, call, task.sharded ? collective : undefined, timings);
+        done++;
+      }
+      const receipt = Float32Array.of(done);
+      if (timings.enabled) return [receipt, Float32Array.from(PROFILE_PHASES, (p) => timings.totals.get(p) ?? 0)];
+      return [receipt];
     } catch (e) {
       collective?.abort(); // the other ranks would wait for this one in a barrier
       throw e;
+    } finally {
+      active = undefined;
     }
-    return [];
   },
   /** Live tensors in this thread (tests: nothing leaks between calls). */
   numTensors(): Float32Array[] {
