@@ -121,6 +121,7 @@ describe('accelerateWasm', () => {
       const spies = wasmMatMulKernelNames.map((n) => tf.getKernel(n, 'wasm'));
       const nativeInput = tf.getKernel('Conv2DBackpropInput', 'wasm');
       const stockTileGradient = tf.getGradient('Tile');
+      const stockTile = tf.getKernel('Tile', 'wasm');
       assert.equal(tf.getKernel('UnsortedSegmentSum', 'wasm'), undefined);
       assert.deepEqual(registerWasmMatMulKernels(), ['BatchMatMul', '_FusedMatMul']);
       assert.deepEqual(registerWasmMatMulKernels(), []);
@@ -128,6 +129,7 @@ describe('accelerateWasm', () => {
       // The replacements keep the original setup hooks (they bind the C++ functions on setBackend).
       wasmMatMulKernelNames.forEach((n, i) => assert.equal(tf.getKernel(n, 'wasm')?.setupFunc, spies[i]?.setupFunc));
       assert.deepEqual(accelerateWasm(), [
+        'Tile',
         'Conv2DBackpropFilter',
         'Conv2DBackpropInput',
         'DepthwiseConv2dNativeBackpropFilter',
@@ -138,7 +140,8 @@ describe('accelerateWasm', () => {
       assert.deepEqual(accelerateWasm(), []);
       assert.notEqual(tf.getKernel('Conv2DBackpropInput', 'wasm'), nativeInput);
       // Restoring puts back exactly the replaced kernels (the added conv backprops stay) ...
-      assert.deepEqual(restoreWasmKernels(), ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'Tile (gradient)']);
+      assert.deepEqual(restoreWasmKernels(), ['BatchMatMul', '_FusedMatMul', 'Tile', 'Conv2DBackpropInput', 'Tile (gradient)']);
+      assert.equal(tf.getKernel('Tile', 'wasm'), stockTile);
       assert.equal(tf.getGradient('Tile'), stockTileGradient);
       wasmMatMulKernelNames.forEach((n, i) => assert.equal(tf.getKernel(n, 'wasm'), spies[i]));
       assert.equal(tf.getKernel('Conv2DBackpropInput', 'wasm'), nativeInput);
@@ -146,7 +149,7 @@ describe('accelerateWasm', () => {
       assert.notEqual(tf.getKernel('UnsortedSegmentSum', 'wasm'), undefined);
       assert.deepEqual(restoreWasmKernels(), []);
       // ... and accelerating again replaces them again.
-      assert.deepEqual(accelerateWasm(), ['BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'Tile (gradient)']);
+      assert.deepEqual(accelerateWasm(), ['BatchMatMul', '_FusedMatMul', 'Tile', 'Conv2DBackpropInput', 'Tile (gradient)']);
       assert.notEqual(tf.getGradient('Tile'), stockTileGradient);
     } finally {
       console.warn = warn;
@@ -155,8 +158,8 @@ describe('accelerateWasm', () => {
   });
 
   it('a backend without the kernels is an error naming it, and nothing is registered', () => {
-    assert.throws(() => accelerateWasm({ backendName: 'nosuch' }), /registerWasmMatMulKernels: the nosuch backend has no BatchMatMul kernel/);
-    for (const name of [...wasmMatMulKernelNames, 'Conv2DBackpropFilter']) assert.equal(tf.getKernel(name, 'nosuch'), undefined);
+    assert.throws(() => accelerateWasm({ backendName: 'nosuch' }), /accelerateWasm: the nosuch backend has no BatchMatMul kernel/);
+    for (const name of [...wasmMatMulKernelNames, 'Tile', 'Conv2DBackpropFilter', 'UnsortedSegmentSum']) assert.equal(tf.getKernel(name, 'nosuch'), undefined);
   });
 });
 
@@ -441,4 +444,32 @@ describe('the Tile gradient (one sum) matches tfjs-core\'s loop of slices on the
     assert.equal(stock.filter((k) => k === 'Slice').length, 64);
     tf.dispose([x, dy]);
   });
+});
+
+describe('Tile on wasm (a broadcasting add) equals the cpu backend exactly', () => {
+  const cases: { x: number[]; reps: number[]; dtype: 'float32' | 'int32' }[] = [
+    { x: [1, 1, 64], reps: [16, 64, 1], dtype: 'float32' },
+    { x: [16, 64, 1], reps: [1, 1, 64], dtype: 'float32' },
+    { x: [3], reps: [4], dtype: 'float32' },
+    { x: [2, 3], reps: [3, 2], dtype: 'int32' },
+    { x: [2, 1, 3], reps: [2, 3, 2], dtype: 'float32' },
+    { x: [2, 3, 2, 2], reps: [2, 2, 2, 2], dtype: 'float32' },
+    { x: [1, 2, 1, 3], reps: [1, 1, 1, 1], dtype: 'float32' },
+  ];
+  for (const c of cases) {
+    it(`x ${c.x.join('×')} (${c.dtype}), reps ${c.reps.join('×')}`, async () => {
+      const f = () => {
+        const v = values(c.x, 31);
+        const x = c.dtype === 'int32' ? tf.tensor(Int32Array.from(v, (e) => Math.round(100 * e)), c.x, 'int32') : tf.tensor(v, c.x);
+        return [tf.tile(x, c.reps)];
+      };
+      await useBackend('wasm');
+      const start = counts();
+      const wasm = await on('wasm', f);
+      assert.deepEqual(counts(), start);
+      const cpu = await on('cpu', f);
+      assert.deepEqual(wasm[0].shape, cpu[0].shape);
+      assert.deepEqual(Array.from(wasm[0].data), Array.from(cpu[0].data));
+    });
+  }
 });
