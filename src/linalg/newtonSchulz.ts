@@ -370,6 +370,12 @@ export function newtonSchulzAll(gs: readonly tf.Tensor[], options: NewtonSchulzO
     const outs: tf.Tensor2D[] = new Array<tf.Tensor2D>(flat.length);
     const native: { index: number; m: tf.Tensor2D; engine: Exclude<EngineName, 'tfjs'>; it: EngineIteration }[] = [];
     flat.forEach((m, index) => {
+      if (m.size === 0) {
+        // an empty matrix is its own (empty) result: no product to take (tfjs-wasm's XNNPACK rejects
+        // zero-size matmuls, noisily)
+        outs[index] = m;
+        return;
+      }
       const choice = ns.engine ?? currentEngine();
       const it = choice === 'tfjs' ? null : engineIteration(ns, m.shape[0], m.shape[1]);
       if (choice !== 'tfjs' && it === null && choice !== 'auto') {

@@ -39,6 +39,7 @@ export function powerOfTwoScale(maxAbs: number): number {
  * Not tidied: call inside `tf.tidy`.
  */
 export function powerOfTwoScaleOf(x: tf.Tensor): tf.Scalar {
+  if (x.size === 0) return tf.scalar(1); // no max of nothing
   const m = tf.max(tf.abs(x));
   const outside = tf.logicalAnd(
     tf.logicalAnd(tf.greater(m, 0), tf.isFinite(m)),
@@ -75,4 +76,14 @@ export function rescaleArrayByPowerOfTwo(data: Float32Array): { data: Float32Arr
   const out = new Float32Array(data.length);
   for (let i = 0; i < data.length; i++) out[i] = data[i] / scale;
   return { data: out, scale };
+}
+
+/**
+ * `min(x, float32 max)`: a second-moment accumulator (`v ← β₂v + (1−β₂)g²`) saturates instead of
+ * becoming Inf when `|g| ≳ 1.8e19` — the update stays finite (`m/√max`, a small step) and the state
+ * recovers as new gradients come, where an Inf would freeze the parameter for good (`m/√Inf = 0` at
+ * every later step). Changes no finite value, so no bit of an everyday run. Not tidied.
+ */
+export function saturate(x: tf.Tensor): tf.Tensor {
+  return tf.minimum(x, FLOAT32_MAX);
 }

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradientTransformation } from '../core/transform.js';
+import { saturate } from '../linalg/scale.js';
 
 /** Options of {@link scaleByAdam}. */
 export interface ScaleByAdamOptions {
@@ -36,7 +37,8 @@ export function scaleByAdam(options: ScaleByAdamOptions): GradientTransformation
       const bc1 = 1 - beta1 ** t;
       const bc2Sqrt = Math.sqrt(1 - beta2 ** t);
       const mu = updates.map((g, i) => tf.add(tf.mul(s.mu[i], beta1), tf.mul(g, 1 - beta1)));
-      const nu = updates.map((g, i) => tf.add(tf.mul(s.nu[i], beta2), tf.mul(tf.square(g), 1 - beta2)));
+      // saturated at float32's maximum instead of Inf for |g| ≳ 1.8e19 (linalg/scale.ts `saturate`)
+      const nu = updates.map((g, i) => saturate(tf.add(tf.mul(s.nu[i], beta2), tf.mul(tf.square(g), 1 - beta2))));
       const nuMax = amsgrad && s.nuMax ? nu.map((v, i) => tf.maximum(s.nuMax![i], v)) : undefined;
       const denomSource = nuMax ?? nu;
       const out = mu.map((m, i) =>

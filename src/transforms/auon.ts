@@ -39,6 +39,8 @@ function accurateMean(x: tf.Tensor): tf.Scalar {
 export function frobeniusNorm(x: tf.Tensor): tf.Scalar {
   // s·‖x/s‖ with s a power of two when max|x| is extreme (linalg/scale.ts): exact, and finite for
   // every finite x whose norm is a finite float32; s = 1 (nothing changes) for everyday inputs.
+  // an empty tensor's norm is 0 (tfjs-wasm's reductions over an empty axis read uninitialized memory)
+  if (x.size === 0) return tf.scalar(0);
   return tf.tidy(() => {
     const { x: scaled, scale } = rescaleByPowerOfTwo(x);
     return tf.mul(tf.sqrt(sumOfSquares(scaled)), scale);

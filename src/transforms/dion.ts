@@ -154,6 +154,11 @@ function normalizeColumns(r: tf.Tensor2D, sumSquares: tf.Tensor, epsilon: number
  */
 export function dionStep(x: tf.Tensor2D, q: tf.Tensor2D, o: DionStepOptions): DionStepResult {
   const side = o.pSide;
+  if (x.size === 0) {
+    // an empty matrix (rank r = 0): nothing to iterate, an empty direction, the state as it was
+    const pRows = side === 'rows' ? x.shape[0] : x.shape[1];
+    return { momentum: x, q, direction: x, p: tf.zeros([pRows, q.shape[1]]), r: q };
+  }
   // B is divided by a power of two s when max|B| is extreme (linalg/scale.ts), so B·Q, the QR's Gram
   // matrix and R's column norms stay finite: R = s·R', M = s·(B' − (1−μ)·P·R'ᵀ), Q = R'/(‖R'‖ + ε/s) —
   // the same numbers exactly; s = 1 (nothing changes) for everyday inputs.

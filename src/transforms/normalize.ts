@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { stateless, type GradientTransformation, type ParamMeta } from '../core/transform.js';
 import { matrixShape } from '../linalg/newtonSchulz.js';
+import { saturate } from '../linalg/scale.js';
 
 /**
  * Which axis NorMuon's second moment reduces (spec §4): `'neuron'` — one statistic per output neuron,
@@ -109,9 +110,16 @@ export function scaleByNeuronSecondMoment(
       const nextNu: tf.Tensor[] = [];
       const out = updates.map((u, i) => {
         const { view, stateShape, normPerColumn } = ls[i];
+        if (u.size === 0) {
+          // a zero-size parameter: an empty update, the statistic unchanged (tfjs-wasm's sums over an
+          // empty axis read uninitialized memory)
+          nextNu.push(nu[i]);
+          return u;
+        }
         const x = tf.reshape(u, view);
         const sumSq = tf.sum(tf.square(x), 1, true); // [p, 1, q]
-        const mean = tf.div(sumSq, view[1]);
+        // (a zero-size parameter: an empty mean is 0, not 0/0)
+        const mean = tf.div(sumSq, Math.max(view[1], 1));
         const v = tf.add(tf.mul(tf.reshape(nu[i], [view[0], 1, view[2]]), beta2), tf.mul(mean, 1 - beta2));
         nextNu.push(tf.reshape(v, stateShape));
         let factor = tf.div(1, tf.add(tf.sqrt(v), epsilon));
@@ -151,7 +159,8 @@ export function scaleByElementSecondMoment(options: ScaleByElementSecondMomentOp
     init: (metas) => ({ nu: metas.map((m) => tf.zeros([...m.shape])) }),
     update(updates, state) {
       const nu = (state as { nu: tf.Tensor[] }).nu;
-      const next = updates.map((o, i) => tf.add(tf.mul(nu[i], beta), tf.mul(tf.square(o), 1 - beta)));
+      // saturated instead of Inf for |O| ≳ 1.8e19 (linalg/scale.ts `saturate`)
+      const next = updates.map((o, i) => saturate(tf.add(tf.mul(nu[i], beta), tf.mul(tf.square(o), 1 - beta))));
       const out = updates.map((o, i) => tf.div(o, tf.add(tf.sqrt(next[i]), epsilon)));
       return { updates: out, state: { nu: next } };
     },

@@ -85,6 +85,12 @@ export function oneSidedPrecondition(options: OneSidedPreconditionOptions, owner
         const meta = ctx.metas[i];
         check(meta);
         const { side, fanIn, fanOut } = preconditionerSide(meta.shape);
+        if (g.size === 0) {
+          // a zero-size parameter: an empty update, the state as it was (no 0×0 products)
+          mu.push(s.mu[i]);
+          precond.push(s.precond[i]);
+          return g;
+        }
         const m = tf.add(s.mu[i], tf.mul(tf.sub(g, s.mu[i]), 1 - beta1));
         const g2 = tf.reshape(g, [fanIn, fanOut]) as tf.Tensor2D;
         const gramG = side === 'input' ? tf.matMul(g2, transposeOf(g2)) : tf.matMul(transposeOf(g2), g2);

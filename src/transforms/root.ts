@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { stateless, type GradientTransformation } from '../core/transform.js';
+import { saturate } from '../linalg/scale.js';
 
 /**
  * Where the interpolated quantile of n values sits, computed exactly as ROOT's `simple_quantile`:
@@ -99,7 +100,8 @@ export function scaleByAdamUncorrectedEpsilon(options: ScaleByAdamUncorrectedEps
       const t = ctx.step + 1;
       const factor = Math.sqrt(1 - beta2 ** t) / (1 - beta1 ** t);
       const mu = updates.map((g, i) => tf.add(s.mu[i], tf.mul(tf.sub(g, s.mu[i]), 1 - beta1)));
-      const nu = updates.map((g, i) => tf.add(s.nu[i], tf.mul(tf.sub(tf.square(g), s.nu[i]), 1 - beta2)));
+      // saturated instead of Inf for |g| ≳ 1.8e19 (linalg/scale.ts `saturate`)
+      const nu = updates.map((g, i) => saturate(tf.add(s.nu[i], tf.mul(tf.sub(tf.square(g), s.nu[i]), 1 - beta2))));
       const out = mu.map((m, i) => tf.mul(tf.div(m, tf.add(tf.sqrt(nu[i]), epsilon)), factor));
       return { updates: out, state: { mu, nu } };
     },
