@@ -33,6 +33,9 @@ export interface EngineMatrix {
  * `'aol'` (Turbo-Muon) scales the rows of the wide `X` by `s_i = 1/√max(Σ_j |A_ij|, eps)` with the
  * input's Gram matrix `A = XXᵀ`, and the first step reuses `diag(s)·A·diag(s)` as its Gram matrix
  * (`normScale` is then unused).
+ * The engines square their input (Gram matrices, the trace): `newtonSchulz` hands them matrices with
+ * max|x| in [2^-32, 2^32] (it rescales others by a power of two and scales `eps` along,
+ * `src/linalg/scale.ts`); a direct `run` on a matrix with entries ≳ 1e19 overflows float32.
  */
 export interface EngineIteration {
   /** One coefficient row per step (already expanded: `steps.length` = number of steps). */
