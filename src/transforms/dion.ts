@@ -24,7 +24,7 @@ import type { GradientTransformation, ParamMeta } from '../core/transform.js';
 import { inProcessCollective, shardSizes, type Collective } from '../linalg/collective.js';
 import { matrixShape, newtonSchulz, type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
 import { orthonormalizeColumns, orthonormalizeColumnsSharded, type QrMethod } from '../linalg/qr.js';
-import { rescaleByPowerOfTwo } from '../linalg/scale.js';
+import { powerOfTwoScaleOf, rescaleByPowerOfTwo } from '../linalg/scale.js';
 
 /** Which side of `X = [fanIn, fanOut]` is Dion's P side (the rows of the working matrix B). */
 export type DionSide = 'rows' | 'cols';
@@ -218,30 +218,34 @@ export function dionStepSharded(
   const side = o.pSide;
   const pSharded = (side === 'rows') === (o.axis === 0);
   const nz = c.allReduce(xs.map(nonZero), 'max');
+  // one power-of-two rescale for all shards, from the global max|B| (as dionStep; linalg/scale.ts)
+  const maxes = c.allReduce(xs.map((x) => (x.size === 0 ? tf.scalar(0) : tf.max(tf.abs(x)))), 'max');
+  const scales = maxes.map((m) => powerOfTwoScaleOf(m));
+  const bs = xs.map((x, i) => tf.div(x, scales[i]) as tf.Tensor2D);
   let qCur: tf.Tensor2D[] = [...qs];
   let ps: tf.Tensor2D[] = [...qs];
   for (let it = 0; it < o.powerIters; it++) {
     if (pSharded) {
-      ps = orthonormalizeColumnsSharded(xs.map((x, i) => timesQ(x, qCur[i], side)), c, o.qrMethod);
-      qCur = c.allReduce(xs.map((x, i) => transposeTimesP(x, ps[i], side)), 'sum') as tf.Tensor2D[];
+      ps = orthonormalizeColumnsSharded(bs.map((x, i) => timesQ(x, qCur[i], side)), c, o.qrMethod);
+      qCur = c.allReduce(bs.map((x, i) => transposeTimesP(x, ps[i], side)), 'sum') as tf.Tensor2D[];
     } else {
-      const full = c.allReduce(xs.map((x, i) => timesQ(x, qCur[i], side)), 'sum') as tf.Tensor2D[];
+      const full = c.allReduce(bs.map((x, i) => timesQ(x, qCur[i], side)), 'sum') as tf.Tensor2D[];
       ps = full.map((p) => orthonormalizeColumns(p, o.qrMethod));
-      qCur = xs.map((x, i) => transposeTimesP(x, ps[i], side));
+      qCur = bs.map((x, i) => transposeTimesP(x, ps[i], side));
     }
   }
   ps = ps.map((p, i) => tf.mul(p, nz[i]) as tf.Tensor2D);
   const rs = qCur.map((r, i) => tf.add(tf.mul(r, nz[i]), tf.mul(qs[i], tf.sub(1, nz[i]))) as tf.Tensor2D);
   const sumSquares = pSharded ? rs.map(columnSumSquares) : c.allReduce(rs.map(columnSumSquares), 'sum');
   const coefficient = feedbackCoefficient(o.mu);
-  return xs.map((x, i) => {
-    const qNew = normalizeColumns(rs[i], sumSquares[i], o.epsilon);
+  return bs.map((b, i) => {
+    const qNew = normalizeColumns(rs[i], sumSquares[i], tf.div(o.epsilon, scales[i]) as tf.Scalar);
     return {
-      momentum: tf.sub(x, tf.mul(outer(ps[i], rs[i], side), coefficient)) as tf.Tensor2D,
+      momentum: tf.mul(tf.sub(b, tf.mul(outer(ps[i], rs[i], side), coefficient)), scales[i]) as tf.Tensor2D,
       q: qNew,
       direction: outer(ps[i], qNew, side),
       p: ps[i],
-      r: rs[i],
+      r: tf.mul(rs[i], scales[i]) as tf.Tensor2D,
     };
   });
 }

@@ -27,6 +27,8 @@ import { createOptimizer, listOptimizers, matrix64, newtonSchulz, singularValues
 import type { TransformOptimizer } from '../../src/tfjs/optimizer.js';
 import '../../src/engines/node.js';
 import { disposeEngines, type EngineName } from '../../src/engines/engine.js';
+import { dionStep, dionStepSharded } from '../../src/transforms/dion.js';
+import { inProcessCollective } from '../../src/linalg/collective.js';
 
 await useBackend('wasm');
 
@@ -283,6 +285,31 @@ for (const { engine, skip } of ENGINES) {
     }
   });
 }
+
+describe('gradient extremes: sharded Dion', () => {
+  it('dionStepSharded over 2 and 3 shards at 1e20 and 1e37: finite, and the direction of the unsharded step', () => {
+    for (const scale of [1, 1e20, 1e37]) {
+      for (const count of [2, 3]) {
+        const x = tf.tensor2d(Float32Array.from(gaussian(12 * 9, 41), (v) => v * scale), [12, 9]);
+        const q = tf.tensor2d(Float32Array.from(gaussian(9 * 3, 42)), [9, 3]);
+        const o = { pSide: 'rows' as const, mu: 0.95, epsilon: 1e-8, powerIters: 1, qrMethod: 'cholesky' as const };
+        const whole = dionStep(x, q, o);
+        const sizes = count === 2 ? [6, 6] : [4, 4, 4];
+        const shards = tf.split(x, sizes, 0) as tf.Tensor2D[];
+        const parts = dionStepSharded(shards, sizes.map(() => q), { ...o, axis: 0, collective: inProcessCollective(count) });
+        const direction = tf.concat(parts.map((p) => p.direction), 0);
+        const momentum = tf.concat(parts.map((p) => p.momentum), 0);
+        const label = `${count} shards @ ${scale}`;
+        assert.ok(isFinite(direction) && isFinite(momentum), `${label}: not finite`);
+        const d = tf.tidy(() => tf.div(tf.norm(tf.sub(direction, whole.direction)), tf.norm(whole.direction)).dataSync()[0]);
+        assert.ok(d < 1e-4, `${label}: direction ${d} off the unsharded step`);
+        const dm = tf.tidy(() => tf.div(tf.norm(tf.sub(tf.div(momentum, scale), tf.div(whole.momentum, scale))), tf.norm(tf.div(whole.momentum, scale))).dataSync()[0]);
+        assert.ok(dm < 1e-4, `${label}: momentum ${dm} off the unsharded step`);
+        tf.dispose([x, q, direction, momentum, ...shards, ...Object.values(whole), ...parts.flatMap((p) => Object.values(p))]);
+      }
+    }
+  });
+});
 
 describe('gradient extremes: the tally', () => {
   it('no crash and no silent failure outside the documented float32 state limits', () => {
