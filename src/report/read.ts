@@ -6,8 +6,8 @@
  * @module
  */
 import type { ClaimsFile } from '../bench/claims.js';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { ComparisonSummary, LogLine, NsTimingSummary } from '../bench/results.js';
 
 /** The format tag of a comparison summary this report reads. */
@@ -146,6 +146,10 @@ export function parseLog(file: string, text: string): LogLine[] {
     }
     if (!isRecord(value)) throw new ResultsFormatError(file, i + 1, 'a log line must be a JSON object');
     const bad = (what: string) => new ResultsFormatError(file, i + 1, `${what}: ${raw.slice(0, 80)}`);
+    // Steps are 1-based counts (see `LogLine`); anything else is a corrupted or edited log.
+    if (!Number.isSafeInteger(value.step) || (value.step as number) < 1) {
+      throw bad(`step must be a positive integer, got ${JSON.stringify(value.step) ?? 'nothing'}`);
+    }
     if (typeof value.step !== 'number' || !isNumberOrNull(value.loss) || !isNumberOrNull(value.wallMs)) {
       throw bad('a log line needs numeric step, loss (or null) and wallMs');
     }
@@ -160,18 +164,47 @@ export function parseLog(file: string, text: string): LogLine[] {
     }
     out.push(value as unknown as LogLine);
   }
+  if (out.length === 0) throw new ResultsFormatError(file, null, 'the log is empty (no step or eval line)');
   return out;
+}
+
+/** Whether `path` is `folder` itself or below it (both absolute and normalized). */
+function isInside(folder: string, path: string): boolean {
+  const rel = relative(folder, path);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+}
+
+/**
+ * The absolute path of a run's log, which must lie below the comparison folder `dir`: `log` is a path
+ * relative to it (as the runner writes `logs/<run-id>.jsonl`), and neither `..` nor a symbolic link may
+ * lead outside it — a results folder is data from anywhere, and the report must never read (let alone
+ * print) a file the folder does not hold. Throws a {@link ResultsFormatError} naming `summaryFile`.
+ */
+export function logPath(summaryFile: string, dir: string, index: number, log: string): string {
+  const outside = () =>
+    new ResultsFormatError(summaryFile, null, `runs[${index}].log ${JSON.stringify(log)} points outside the folder ${dir}; a log must be a path below it`);
+  if (log === '' || isAbsolute(log) || log.includes('\0')) throw outside();
+  const path = resolve(dir, log);
+  if (!isInside(dir, path)) throw outside();
+  if (existsSync(path) && !isInside(realpathSync(dir), realpathSync(path))) throw outside();
+  return path;
 }
 
 function readComparison(folder: string, dir: string, file: string, summary: ComparisonSummary, warnings: string[]): ComparisonData {
   const logs = new Map<string, LogLine[]>();
-  for (const run of summary.runs) {
-    const logFile = join(dir, run.log);
+  for (const [index, run] of summary.runs.entries()) {
+    const logFile = logPath(file, dir, index, run.log);
     if (!existsSync(logFile)) {
       warnings.push(`${folder}: the log of run ${run.id} (${logFile}) is missing; its curves are left out`);
       continue;
     }
-    logs.set(run.id, parseLog(logFile, readFileSync(logFile, 'utf8')));
+    let text: string;
+    try {
+      text = readFileSync(logFile, 'utf8');
+    } catch (error) {
+      throw new ResultsFormatError(logFile, null, `cannot read the log of run ${run.id}: ${(error as Error).message}`);
+    }
+    logs.set(run.id, parseLog(logFile, text));
   }
   if (summary.runs.length === 0) warnings.push(`${file}: no runs recorded`);
   return { folder, dir, summary, logs };

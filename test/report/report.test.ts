@@ -1,12 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32, inflateSync } from 'node:zlib';
 import type { Aggregate, ComparisonSummary, LogLine, NsTimingSummary, RunRecord, Stat } from '../../src/bench/results.js';
 import { colorScale, restrictScale, smooth } from '../../src/report/curves.js';
-import { formatNumber, formatStat, formatSteps, ResultsFormatError, writeReport, type ReportOutput } from '../../src/report/index.js';
+import { formatNumber, formatStat, formatSteps, readResults, ResultsFormatError, writeReport, type ReportOutput } from '../../src/report/index.js';
 import { importPlotting, loadRenderers, prefixSvgIds, svgToPng } from '../../src/report/render.js';
 
 let scratch = '';
@@ -595,5 +595,93 @@ describe('report pieces', () => {
     writeFileSync(file, svgToPng(r, svg));
     const png = decodePng(file);
     assert.ok(nonBackground(png) > 200, `text pixels: ${nonBackground(png)}`);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Issue 10 item 8: the report trusts no path or number in a results folder.
+
+describe('readResults: untrusted results folders', () => {
+  /** A one-run comparison whose `runs[0]` is changed by `edit`. */
+  function withRun(name: string, edit: (run: Record<string, unknown>) => void): { dir: string; file: string } {
+    const dir = freshDir(name);
+    writeComparison(dir, 'mnist-mlp', mainRuns.slice(0, 1), null);
+    const file = join(dir, 'mnist-mlp', 'summary.json');
+    const json = JSON.parse(readFileSync(file, 'utf8'));
+    edit(json.runs[0]);
+    writeFileSync(file, JSON.stringify(json));
+    return { dir, file };
+  }
+
+  it('a log field outside the results folder is refused, naming the file and the field', () => {
+    const secret = join(scratch, `secret-${count++}.jsonl`);
+    writeFileSync(secret, `${JSON.stringify({ type: 'step', step: 1, loss: 42, wallMs: 1, optimizerMs: 1 })}\n`);
+    for (const log of [secret, '../../secret.jsonl', '/etc/passwd', 'logs/../../../etc/passwd', '..']) {
+      const { dir, file } = withRun('escape', (run) => {
+        run.log = log === '../../secret.jsonl' ? join('..', '..', secret.slice(scratch.length + 1)) : log;
+      });
+      assert.throws(
+        () => readResults(dir),
+        (e: Error) => {
+          assert.ok(e instanceof ResultsFormatError, String(e));
+          assert.equal(e.file, file);
+          assert.match(e.message, /runs\[0\]\.log .* outside the folder/);
+          assert.ok(!e.message.includes('root:'), 'no content of the outside file is shown');
+          return true;
+        },
+        log,
+      );
+    }
+  });
+
+  it('a log that is a symbolic link to a file outside the folder is refused', () => {
+    const { dir, file } = withRun('symlink', () => undefined);
+    const log = join(dir, 'mnist-mlp', 'logs', 'muon-s1.jsonl');
+    rmSync(log);
+    const secret = join(scratch, `outside-${count++}.jsonl`);
+    writeFileSync(secret, `${JSON.stringify({ type: 'step', step: 1, loss: 42, wallMs: 1, optimizerMs: 1 })}\n`);
+    symlinkSync(secret, log);
+    assert.throws(() => readResults(dir), (e: Error) => e instanceof ResultsFormatError && e.file === file && /outside the folder/.test(e.message));
+  });
+
+  it('an empty log is an error naming the log file', () => {
+    const { dir } = withRun('emptylog', () => undefined);
+    const log = join(dir, 'mnist-mlp', 'logs', 'muon-s1.jsonl');
+    for (const text of ['', '\n\n  \n']) {
+      writeFileSync(log, text);
+      assert.throws(() => readResults(dir), (e: Error) => e instanceof ResultsFormatError && e.file === log && e.line === null && /empty/.test(e.message));
+    }
+  });
+
+  it('a negative, zero, fractional or non-finite step is an error naming the file and the line', () => {
+    const { dir } = withRun('badstep', () => undefined);
+    const log = join(dir, 'mnist-mlp', 'logs', 'muon-s1.jsonl');
+    const good = readFileSync(log, 'utf8').split('\n');
+    for (const step of ['-3', '0', '2.5', '1e400', '"7"']) {
+      const lines = [...good];
+      lines[4] = `{"type":"step","step":${step},"loss":0.5,"wallMs":1,"optimizerMs":1}`;
+      writeFileSync(log, lines.join('\n'));
+      assert.throws(
+        () => readResults(dir),
+        (e: Error) => {
+          assert.ok(e instanceof ResultsFormatError, String(e));
+          assert.equal(e.file, log);
+          assert.equal(e.line, 5);
+          assert.match(e.message, /step must be a positive integer/);
+          return true;
+        },
+        step,
+      );
+    }
+  });
+
+  it('garbage bytes and a truncated summary name the file', () => {
+    const { dir, file } = withRun('garbage', () => undefined);
+    const log = join(dir, 'mnist-mlp', 'logs', 'muon-s1.jsonl');
+    writeFileSync(log, Buffer.from([0x00, 0xff, 0x13, 0x37, 0x0a, 0x7b]));
+    assert.throws(() => readResults(dir), (e: Error) => e instanceof ResultsFormatError && e.file === log && e.line === 1);
+    const text = readFileSync(file, 'utf8');
+    writeFileSync(file, text.slice(0, Math.floor(text.length / 2)));
+    assert.throws(() => readResults(dir), (e: Error) => e instanceof ResultsFormatError && e.file === file && /not valid JSON/.test(e.message));
   });
 });
