@@ -5,8 +5,10 @@
  * @module
  */
 
-function show(value: unknown): string {
+/** A value as error messages show it: strings quoted, numbers as JS prints them, objects as JSON. */
+export function showValue(value: unknown): string {
   if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'function') return 'a function';
   if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) {
     return String(value);
   }
@@ -44,7 +46,7 @@ export function checkNumber(optimizer: string, option: string, value: unknown, i
     (iv.min === undefined || (iv.minInclusive === false ? value > iv.min : value >= iv.min)) &&
     (iv.max === undefined || (iv.maxInclusive === false ? value < iv.max : value <= iv.max));
   if (!ok) {
-    throw new RangeError(`${optimizer}: ${option} must be ${describe(iv)}, got ${show(value)}`);
+    throw new RangeError(`${optimizer}: ${option} must be ${describe(iv)}, got ${showValue(value)}`);
   }
   return value;
 }
@@ -63,7 +65,7 @@ export function checkChoice<T extends string>(
 ): T {
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
     throw new RangeError(
-      `${optimizer}: ${option} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${show(value)}`,
+      `${optimizer}: ${option} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${showValue(value)}`,
     );
   }
   return value as T;
@@ -72,7 +74,7 @@ export function checkChoice<T extends string>(
 /** Throws `RangeError` unless `value` is a boolean. */
 export function checkBoolean(optimizer: string, option: string, value: unknown): boolean {
   if (typeof value !== 'boolean') {
-    throw new RangeError(`${optimizer}: ${option} must be true or false, got ${show(value)}`);
+    throw new RangeError(`${optimizer}: ${option} must be true or false, got ${showValue(value)}`);
   }
   return value;
 }

@@ -9,13 +9,15 @@ import { emaMomentum } from '../transforms/momentum.js';
 import { orthogonalize, scaleByShape, type ShapeRule } from '../transforms/orthogonalize.js';
 import { addDecayedWeights } from '../transforms/decay.js';
 import { adaGradNormStep, scaleByLearningRate } from '../transforms/stepsize.js';
-import { resolveNewtonSchulz, type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
+import { type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
 import type { CoefficientPreset, QuinticCoefficients } from '../linalg/coefficients.js';
-import { asSchedule, type LearningRate } from '../schedules/index.js';
+import { type LearningRate } from '../schedules/index.js';
 import {
   checkUnit,
+  decayedLearningRate,
   decodeLearningRate,
   encodeLearningRate,
+  resolveRecipeNewtonSchulz,
   type ConfigValue,
   type OptimizerConfig,
   type OptimizerDefinition,
@@ -102,17 +104,17 @@ export const adaGODefinition: OptimizerDefinition<AdaGOOptions, ResolvedAdaGO> =
       epsilon: checkNumber(NAME, 'epsilon', o.epsilon ?? 5e-4, nonNegative),
       v0: checkNumber(NAME, 'v0', o.v0 ?? 1e-6, positive),
       coefficients,
-      ns: resolveNewtonSchulz({ coefficients, steps: o.nsSteps, eps: o.nsEpsilon }, NAME),
+      ns: resolveRecipeNewtonSchulz(NAME, { coefficients, nsSteps: o.nsSteps, nsEpsilon: o.nsEpsilon }),
       scaleRule: checkChoice(NAME, 'scaleRule', o.scaleRule ?? 'none', ['none', 'jordan', 'moonlight', 'spectral'] as const),
       rms: checkNumber(NAME, 'rms', o.rms ?? 0.2, positive),
       weightDecay: checkNumber(NAME, 'weightDecay', o.weightDecay ?? 0, nonNegative),
       aux: resolveAuxiliary(NAME, o),
     };
-    asSchedule(r.learningRate, NAME, 'learningRate');
+    decayedLearningRate(NAME, 'learningRate', r.learningRate, 'weightDecay', r.weightDecay);
     return r;
   },
   build(r) {
-    const lr = asSchedule(r.learningRate, NAME, 'learningRate');
+    const lr = decayedLearningRate(NAME, 'learningRate', r.learningRate, 'weightDecay', r.weightDecay);
     return routeMatrices(
       NAME,
       chain(

@@ -10,13 +10,15 @@ import { orthogonalize } from '../transforms/orthogonalize.js';
 import { rmsRescale, scaleByElementSecondMoment, scaleBySign, type ConvLayout } from '../transforms/normalize.js';
 import { addDecayedWeights } from '../transforms/decay.js';
 import { scaleByLearningRate } from '../transforms/stepsize.js';
-import { resolveNewtonSchulz, type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
+import { type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
 import type { CoefficientPreset, QuinticCoefficients } from '../linalg/coefficients.js';
-import { asSchedule, type LearningRate } from '../schedules/index.js';
+import { type LearningRate } from '../schedules/index.js';
 import {
   checkUnit,
+  decayedLearningRate,
   decodeLearningRate,
   encodeLearningRate,
+  resolveRecipeNewtonSchulz,
   type ConfigValue,
   type OptimizerConfig,
   type OptimizerDefinition,
@@ -91,7 +93,7 @@ export function adaMuonMatrixChain(r: ResolvedAdaMuon): GradientTransformation {
     scaleByElementSecondMoment({ beta: r.beta2, epsilon: r.epsilon }),
     rmsRescale({ rms: r.rms, epsilon: r.epsilon, convLayout: r.convScale }),
     addDecayedWeights(r.weightDecay),
-    scaleByLearningRate(asSchedule(r.learningRate, NAME, 'learningRate')),
+    scaleByLearningRate(decayedLearningRate(NAME, 'learningRate', r.learningRate, 'weightDecay', r.weightDecay)),
   );
 }
 
@@ -109,6 +111,9 @@ export const adaMuonDefinition: OptimizerDefinition<AdaMuonOptions, ResolvedAdaM
   resolve(o) {
     const coefficients = o.coefficients ?? 'jordan';
     const learningRate = o.learningRate ?? 0.02;
+    const weightDecay = checkNumber(NAME, 'weightDecay', o.weightDecay ?? 0.01, nonNegative);
+    // Checked before the AdamW, which inherits the learning rate: an error names what the user wrote.
+    decayedLearningRate(NAME, 'learningRate', learningRate, 'weightDecay', weightDecay);
     const momentum = checkUnit(NAME, 'momentum', o.momentum ?? 0.95);
     const r: ResolvedAdaMuon = {
       learningRate,
@@ -120,13 +125,12 @@ export const adaMuonDefinition: OptimizerDefinition<AdaMuonOptions, ResolvedAdaM
       sign: checkBoolean(NAME, 'sign', o.sign ?? true),
       convScale: checkChoice(NAME, 'convScale', o.convScale ?? 'flattened', ['flattened', 'kernel'] as const),
       coefficients,
-      ns: resolveNewtonSchulz({ coefficients, steps: o.nsSteps, eps: o.nsEpsilon }, NAME),
-      weightDecay: checkNumber(NAME, 'weightDecay', o.weightDecay ?? 0.01, nonNegative),
+      ns: resolveRecipeNewtonSchulz(NAME, { coefficients, nsSteps: o.nsSteps, nsEpsilon: o.nsEpsilon }),
+      weightDecay,
       // The reference GPT-2 script steps its AdamW with the same learning rate (the point of the RMS
       // rescale) and torch AdamW's ε 1e-8, betas (0.9, 0.95).
       aux: resolveAuxiliary(NAME, o, { adamwLearningRate: learningRate, adamwEpsilon: 1e-8 }),
     };
-    asSchedule(r.learningRate, NAME, 'learningRate');
     return r;
   },
   build(r) {

@@ -7,8 +7,14 @@ import { checkBoolean, checkNumber, nonNegative, positive } from '../core/option
 import { scaleByAdam } from '../transforms/adam.js';
 import { addDecayedWeights } from '../transforms/decay.js';
 import { scaleByLearningRate } from '../transforms/stepsize.js';
-import { asSchedule, type LearningRate } from '../schedules/index.js';
-import { checkUnit, decodeLearningRate, encodeLearningRate, type OptimizerDefinition } from './definition.js';
+import type { LearningRate } from '../schedules/index.js';
+import {
+  checkUnit,
+  decayedLearningRate,
+  decodeLearningRate,
+  encodeLearningRate,
+  type OptimizerDefinition,
+} from './definition.js';
 import { defineOptimizer } from '../tfjs/registry.js';
 
 /** Options of {@link adam} and {@link adamw}. */
@@ -42,7 +48,7 @@ function resolveAdam(name: string, o: AdamOptions, defaultWd: number): ResolvedA
     weightDecay: checkNumber(name, 'weightDecay', o.weightDecay ?? defaultWd, nonNegative),
     amsgrad: checkBoolean(name, 'amsgrad', o.amsgrad ?? false),
   };
-  asSchedule(r.learningRate, name, 'learningRate');
+  decayedLearningRate(name, 'learningRate', r.learningRate, 'weightDecay', r.weightDecay);
   return r;
 }
 
@@ -66,7 +72,7 @@ export const adamDefinition: OptimizerDefinition<AdamOptions, ResolvedAdam> = {
     chain(
       addDecayedWeights(r.weightDecay),
       scaleByAdam(r),
-      scaleByLearningRate(asSchedule(r.learningRate, 'adam', 'learningRate')),
+      scaleByLearningRate(decayedLearningRate('adam', 'learningRate', r.learningRate, 'weightDecay', r.weightDecay)),
     ),
   toConfig,
   fromConfig,
@@ -85,7 +91,7 @@ export const adamwDefinition: OptimizerDefinition<AdamOptions, ResolvedAdam> = {
     chain(
       scaleByAdam(r),
       addDecayedWeights(r.weightDecay),
-      scaleByLearningRate(asSchedule(r.learningRate, 'adamw', 'learningRate')),
+      scaleByLearningRate(decayedLearningRate('adamw', 'learningRate', r.learningRate, 'weightDecay', r.weightDecay)),
     ),
   toConfig,
   fromConfig,

@@ -8,9 +8,10 @@ import { checkNumber, nonNegative, positive } from '../core/options.js';
 import { oneSidedPrecondition, scaleToRms } from '../transforms/precondition.js';
 import { addDecayedWeights } from '../transforms/decay.js';
 import { scaleByLearningRate } from '../transforms/stepsize.js';
-import { asSchedule, type LearningRate } from '../schedules/index.js';
+import { type LearningRate } from '../schedules/index.js';
 import {
   checkUnit,
+  decayedLearningRate,
   decodeLearningRate,
   encodeLearningRate,
   type OptimizerConfig,
@@ -79,7 +80,7 @@ export const asgoDefinition: OptimizerDefinition<AsgoOptions, ResolvedAsgo> = {
       weightDecay: checkNumber(NAME, 'weightDecay', o.weightDecay ?? 0.1, nonNegative),
       aux: resolveAuxiliary(NAME, o),
     };
-    asSchedule(r.learningRate, NAME, 'learningRate');
+    decayedLearningRate(NAME, 'learningRate', r.learningRate, 'weightDecay', r.weightDecay);
     return r;
   },
   build(r) {
@@ -92,7 +93,7 @@ export const asgoDefinition: OptimizerDefinition<AsgoOptions, ResolvedAsgo> = {
         ),
         scaleToRms(r.rms),
         addDecayedWeights(r.weightDecay),
-        scaleByLearningRate(asSchedule(r.learningRate, NAME, 'learningRate')),
+        scaleByLearningRate(decayedLearningRate(NAME, 'learningRate', r.learningRate, 'weightDecay', r.weightDecay)),
       ),
       r.aux,
     );

@@ -9,13 +9,15 @@ import { emaMomentum } from '../transforms/momentum.js';
 import { coshBrake, normalizeByFrobenius, orthogonalizeOrPass, type ConvMatrix } from '../transforms/auon.js';
 import { addDecayedWeights } from '../transforms/decay.js';
 import { scaleByLearningRate } from '../transforms/stepsize.js';
-import { resolveNewtonSchulz, type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
+import { type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
 import type { CoefficientPreset, QuinticCoefficients } from '../linalg/coefficients.js';
-import { asSchedule, type LearningRate } from '../schedules/index.js';
+import { type LearningRate } from '../schedules/index.js';
 import {
   checkUnit,
+  decayedLearningRate,
   decodeLearningRate,
   encodeLearningRate,
+  resolveRecipeNewtonSchulz,
   type ConfigValue,
   type OptimizerConfig,
   type OptimizerDefinition,
@@ -104,11 +106,11 @@ function resolveAuon(name: string, o: HybridAuonOptions, hybrid: boolean): Resol
     ns:
       coefficients === null
         ? null
-        : resolveNewtonSchulz({ coefficients, steps: o.nsSteps ?? (form === 'code' ? 5 : 1), eps: o.nsEpsilon ?? 1e-7 }, name),
+        : resolveRecipeNewtonSchulz(name, { coefficients, nsSteps: o.nsSteps ?? (form === 'code' ? 5 : 1), nsEpsilon: o.nsEpsilon ?? 1e-7 }),
     convMatrix: hybrid ? checkChoice(name, 'convMatrix', o.convMatrix ?? 'flattened', ['flattened', 'spatial'] as const) : null,
     aux: resolveAuxiliary(name, o, AUX_DEFAULTS),
   };
-  asSchedule(r.learningRate, name, 'learningRate');
+  decayedLearningRate(name, 'learningRate', r.learningRate, 'weightDecay', r.weightDecay);
   return r;
 }
 
@@ -126,7 +128,7 @@ function buildAuon(name: string, r: ResolvedAuon): GradientTransformation {
       emaMomentum({ beta: r.momentum, nesterov: r.nesterov }),
       ...geometry,
       addDecayedWeights(r.weightDecay),
-      scaleByLearningRate(asSchedule(r.learningRate, name, 'learningRate')),
+      scaleByLearningRate(decayedLearningRate(name, 'learningRate', r.learningRate, 'weightDecay', r.weightDecay)),
     ),
     r.aux,
   );

@@ -6,13 +6,14 @@
  * @module
  */
 import { chain, partition, type GradientTransformation, type ParamMeta } from '../core/transform.js';
-import { checkNumber, nonNegative, positive } from '../core/options.js';
+import { checkNumber, nonNegative, positive, showValue } from '../core/options.js';
 import { scaleByAdam } from '../transforms/adam.js';
 import { addDecayedWeights } from '../transforms/decay.js';
 import { scaleByLearningRate } from '../transforms/stepsize.js';
-import { asSchedule, type LearningRate } from '../schedules/index.js';
+import { type LearningRate } from '../schedules/index.js';
 import {
   checkUnit,
+  decayedLearningRate,
   decodeLearningRate,
   decodePatterns,
   encodeLearningRate,
@@ -74,6 +75,11 @@ export interface AuxiliaryDefaults {
   readonly adamwWeightDecay?: number;
 }
 
+/** The auxiliary AdamW's learning rate, bounded by its decoupled decay (see {@link decayBound}). */
+export function auxiliaryLearningRate(owner: string, aux: Pick<ResolvedAuxiliary, 'adamwLearningRate' | 'adamwWeightDecay'>) {
+  return decayedLearningRate(owner, 'adamwLearningRate', aux.adamwLearningRate, 'adamwWeightDecay', aux.adamwWeightDecay);
+}
+
 /** Validates the auxiliary options; `owner` names the optimizer in errors. */
 export function resolveAuxiliary(owner: string, o: AuxiliaryOptions, defaults: AuxiliaryDefaults = {}): ResolvedAuxiliary {
   const r: ResolvedAuxiliary = {
@@ -85,12 +91,15 @@ export function resolveAuxiliary(owner: string, o: AuxiliaryOptions, defaults: A
     exclude: o.exclude ?? [],
     paramLabels: o.paramLabels ?? null,
   };
-  asSchedule(r.adamwLearningRate, owner, 'adamwLearningRate');
+  auxiliaryLearningRate(owner, r);
   if (typeof r.exclude !== 'function' && !Array.isArray(r.exclude)) {
     throw new RangeError(`${owner}: exclude must be a list of strings / RegExps or a function, got ${typeof r.exclude}`);
   }
   if (Array.isArray(r.exclude) && !r.exclude.every((p) => typeof p === 'string' || p instanceof RegExp)) {
     throw new RangeError(`${owner}: exclude must contain only strings and RegExps`);
+  }
+  if (r.paramLabels !== null && !Array.isArray(r.paramLabels)) {
+    throw new RangeError(`${owner}: paramLabels must be a list of 'matrix' / 'adamw', one per parameter, got ${showValue(r.paramLabels)}`);
   }
   if (r.paramLabels !== null && !r.paramLabels.every((l) => l === 'matrix' || l === 'adamw')) {
     throw new RangeError(`${owner}: paramLabels entries must be 'matrix' or 'adamw', got ${JSON.stringify(r.paramLabels)}`);
@@ -117,7 +126,7 @@ export function auxiliaryAdamw(owner: string, aux: ResolvedAuxiliary): GradientT
   return chain(
     scaleByAdam({ beta1: aux.adamwBeta1, beta2: aux.adamwBeta2, epsilon: aux.adamwEpsilon, amsgrad: false }),
     addDecayedWeights(aux.adamwWeightDecay),
-    scaleByLearningRate(asSchedule(aux.adamwLearningRate, owner, 'adamwLearningRate')),
+    scaleByLearningRate(auxiliaryLearningRate(owner, aux)),
   );
 }
 

@@ -6,8 +6,20 @@
  */
 import type { GradientTransformation, ParamMeta } from '../core/transform.js';
 import type { EngineChoice } from '../engines/engine.js';
-import { checkChoice, checkNumber, positive } from '../core/options.js';
-import { scheduleFromSpec, type LearningRate, type ScheduleSpec } from '../schedules/index.js';
+import { checkChoice, checkNumber, nonNegative, positive, showValue } from '../core/options.js';
+import {
+  asSchedule,
+  scheduleFromSpec,
+  type LearningRate,
+  type LearningRateBound,
+  type Schedule,
+  type ScheduleSpec,
+} from '../schedules/index.js';
+import {
+  resolveNewtonSchulz,
+  type NewtonSchulzOptions,
+  type ResolvedNewtonSchulz,
+} from '../linalg/newtonSchulz.js';
 
 /** A JSON value in an optimizer config. */
 export type ConfigValue = number | boolean | string | null | ConfigValue[] | { [key: string]: ConfigValue };
@@ -129,4 +141,76 @@ export function decodePatterns(value: ConfigValue | undefined): NamePattern[] | 
 /** A probability-like option in [0, 1). */
 export function checkUnit(owner: string, option: string, v: number): number {
   return checkNumber(owner, option, v, { min: 0, max: 1, maxInclusive: false });
+}
+
+/**
+ * The bound weight decay λ puts on the learning rate η that multiplies it: `η·λ ≤ 1`, no more decay in
+ * one step than the weights themselves. Decoupled decay (`W ← W − η(u + λW)`: AdamW and every
+ * orthogonalized recipe) and torch SGD's L2 term multiply the weights by `1 − η·λ` each step, which flips
+ * their sign past 1 and blows them up past 2; Adam's L2 term `g + λW` overflows float32's second moment
+ * long before (λ = 1e30 gave NaN weights in five steps in every one of them, with no error). No reference
+ * trains anywhere near it. Checked when the optimizer is made (over a schedule's whole range) and at
+ * every step of a foreign schedule; `undefined` (no bound) when λ = 0.
+ */
+export function decayBound(lrOption: string, decayOption: string, weightDecay: number): LearningRateBound | undefined {
+  if (!(weightDecay > 0)) return undefined;
+  return {
+    max: 1 / weightDecay,
+    explain: (value) =>
+      `${lrOption} × ${decayOption} must be at most 1 (no more decay in one step than the weights themselves), ` +
+      `got ${lrOption} ${value} × ${decayOption} ${weightDecay}`,
+  };
+}
+
+/**
+ * A recipe's learning rate as a schedule, bounded by the weight decay it multiplies (see
+ * {@link decayBound}); every error names `owner` and the options as the user wrote them. Call it in
+ * `resolve` (to fail when the optimizer is made) and in `build` (for the schedule).
+ */
+export function decayedLearningRate(
+  owner: string,
+  lrOption: string,
+  lr: LearningRate,
+  decayOption: string,
+  weightDecay: number,
+): Schedule {
+  return asSchedule(lr, owner, lrOption, decayBound(lrOption, decayOption, weightDecay));
+}
+
+/** A recipe's Newton–Schulz options, as the user wrote them. */
+export interface RecipeNewtonSchulzOptions {
+  readonly coefficients: unknown;
+  readonly nsSteps?: unknown;
+  readonly nsEpsilon?: unknown;
+}
+
+/**
+ * {@link resolveNewtonSchulz} for a recipe: first checks `coefficients` (a preset name or a list of rows),
+ * `nsSteps` (an integer in [0, 100], as resolveNewtonSchulz allows) and `nsEpsilon` (≥ 0) under the names
+ * the recipe gives them (`names`; dion2's epsilon is its NS epsilon), so that the error says `nsSteps`
+ * where resolveNewtonSchulz would say `steps`. `null` or `undefined` means the table's default.
+ * `extra` passes the other NS options (precondition, form, …).
+ */
+export function resolveRecipeNewtonSchulz(
+  owner: string,
+  o: RecipeNewtonSchulzOptions,
+  extra: Omit<NewtonSchulzOptions, 'coefficients' | 'steps' | 'eps'> = {},
+  names: { readonly nsSteps?: string; readonly nsEpsilon?: string } = {},
+): ResolvedNewtonSchulz {
+  const c = o.coefficients;
+  if (typeof c !== 'string' && !Array.isArray(c)) {
+    throw new RangeError(
+      `${owner}: coefficients must be a preset name ('jordan', 'you', 'polarExpress5', …) or a list of [a, b, c] rows, ` +
+        `got ${showValue(c)}`,
+    );
+  }
+  const steps =
+    o.nsSteps === undefined || o.nsSteps === null
+      ? undefined
+      : checkNumber(owner, names.nsSteps ?? 'nsSteps', o.nsSteps, { min: 0, max: 100, integer: true });
+  const eps =
+    o.nsEpsilon === undefined || o.nsEpsilon === null
+      ? undefined
+      : checkNumber(owner, names.nsEpsilon ?? 'nsEpsilon', o.nsEpsilon, nonNegative);
+  return resolveNewtonSchulz({ ...extra, coefficients: c as NewtonSchulzOptions['coefficients'], steps, eps }, owner);
 }

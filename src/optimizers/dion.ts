@@ -10,16 +10,18 @@ import { scaleByShape, type ShapeRule } from '../transforms/orthogonalize.js';
 import { scaleByLearningRate } from '../transforms/stepsize.js';
 import { scaleByDion, scaleByDion2, scaleByLion, type DionOrientation } from '../transforms/dion.js';
 import { qrMethods, type QrMethod } from '../linalg/qr.js';
-import { resolveNewtonSchulz, type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
+import { type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
 import type { CoefficientPreset, QuinticCoefficients } from '../linalg/coefficients.js';
-import { asSchedule, type LearningRate } from '../schedules/index.js';
+import type { LearningRate } from '../schedules/index.js';
 import {
   checkUnit,
+  decayedLearningRate,
   decodeLearningRate,
   decodePatterns,
   encodeLearningRate,
   encodePatterns,
   matchesAny,
+  resolveRecipeNewtonSchulz,
   type ConfigValue,
   type NamePattern,
   type OptimizerConfig,
@@ -82,8 +84,13 @@ function resolveScalars(
     throw new RangeError(`${owner}: lion must be a list of strings and RegExps, got ${JSON.stringify(lion)}`);
   }
   const lionLearningRate = o.lionLearningRate ?? aux.adamwLearningRate;
-  asSchedule(lionLearningRate, owner, 'lionLearningRate');
+  lionLearningRateSchedule(owner, lionLearningRate, aux);
   return { aux, lion, lionLearningRate };
+}
+
+/** Lion's learning rate, bounded by the AdamW decay it shares (see {@link decayedLearningRate}). */
+function lionLearningRateSchedule(owner: string, lr: LearningRate, aux: ResolvedAuxiliary) {
+  return decayedLearningRate(owner, 'lionLearningRate', lr, 'adamwWeightDecay', aux.adamwWeightDecay);
 }
 
 /** Routes matrices to `matrix`, Lion patterns to Lion, the rest to the auxiliary AdamW. */
@@ -99,7 +106,7 @@ function routeDion(owner: string, matrix: GradientTransformation, s: ResolvedDio
   const lionChain = chain(
     scaleByLion({ beta1: aux.adamwBeta1, beta2: aux.adamwBeta2 }),
     addDecayedWeights(aux.adamwWeightDecay),
-    scaleByLearningRate(asSchedule(s.lionLearningRate, owner, 'lionLearningRate')),
+    scaleByLearningRate(lionLearningRateSchedule(owner, s.lionLearningRate, aux)),
   );
   const scalars = partition({ adamw: auxiliaryAdamw(owner, aux), lion: lionChain }, (m) => (isLion(m) ? 'lion' : 'adamw'));
   return routeMatrices(owner, matrix, routing, scalars);
@@ -193,8 +200,9 @@ export const dionDefinition: OptimizerDefinition<DionOptions, ResolvedDion> = {
   ],
   resolve(o) {
     const learningRate = o.learningRate ?? 0.01;
-    asSchedule(learningRate, DION, 'learningRate');
     const weightDecay = checkNumber(DION, 'weightDecay', o.weightDecay ?? 0.01, nonNegative);
+    // Checked before the scalar groups, which inherit both: an error names what the user wrote.
+    decayedLearningRate(DION, 'learningRate', learningRate, 'weightDecay', weightDecay);
     const epsilon = checkNumber(DION, 'epsilon', o.epsilon ?? 1e-8, positive);
     const rank = o.rank ?? null;
     return {
@@ -230,7 +238,7 @@ export const dionDefinition: OptimizerDefinition<DionOptions, ResolvedDion> = {
         }),
         scaleByShape('spectral'),
         addDecayedWeights(r.weightDecay),
-        scaleByLearningRate(asSchedule(r.learningRate, DION, 'learningRate')),
+        scaleByLearningRate(decayedLearningRate(DION, 'learningRate', r.learningRate, 'weightDecay', r.weightDecay)),
       ),
       r.scalars,
     );
@@ -353,8 +361,9 @@ export const dion2Definition: OptimizerDefinition<Dion2Options, ResolvedDion2> =
   ],
   resolve(o) {
     const learningRate = o.learningRate ?? 0.01;
-    asSchedule(learningRate, DION2, 'learningRate');
     const weightDecay = checkNumber(DION2, 'weightDecay', o.weightDecay ?? 0.01, nonNegative);
+    // Checked before the scalar groups, which inherit both: an error names what the user wrote.
+    decayedLearningRate(DION2, 'learningRate', learningRate, 'weightDecay', weightDecay);
     const epsilon = checkNumber(DION2, 'epsilon', o.epsilon ?? 1e-8, positive);
     const coefficients = o.coefficients ?? 'polarExpress5';
     return {
@@ -364,7 +373,7 @@ export const dion2Definition: OptimizerDefinition<Dion2Options, ResolvedDion2> =
       weightDecay,
       epsilon,
       coefficients,
-      ns: resolveNewtonSchulz({ coefficients, steps: o.nsSteps, eps: epsilon }, DION2),
+      ns: resolveRecipeNewtonSchulz(DION2, { coefficients, nsSteps: o.nsSteps, nsEpsilon: epsilon }, {}, { nsEpsilon: 'epsilon' }),
       scaleRule: checkChoice(DION2, 'scaleRule', o.scaleRule ?? 'spectral', ['spectral', 'moonlight', 'none'] as const),
       scalars: resolveScalars(DION2, o, { learningRate, weightDecay, epsilon }),
     };
@@ -376,7 +385,7 @@ export const dion2Definition: OptimizerDefinition<Dion2Options, ResolvedDion2> =
         scaleByDion2({ fraction: r.fraction, efDecay: r.efDecay, ns: r.ns, owner: DION2 }),
         scaleByShape(r.scaleRule),
         addDecayedWeights(r.weightDecay),
-        scaleByLearningRate(asSchedule(r.learningRate, DION2, 'learningRate')),
+        scaleByLearningRate(decayedLearningRate(DION2, 'learningRate', r.learningRate, 'weightDecay', r.weightDecay)),
       ),
       r.scalars,
     );

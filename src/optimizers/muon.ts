@@ -9,13 +9,15 @@ import { emaMomentum } from '../transforms/momentum.js';
 import { orthogonalize, scaleByShape, type ConvScale, type ShapeRule } from '../transforms/orthogonalize.js';
 import { addDecayedWeights } from '../transforms/decay.js';
 import { scaleByLearningRate } from '../transforms/stepsize.js';
-import { resolveNewtonSchulz, type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
+import { type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
 import type { CoefficientPreset, QuinticCoefficients } from '../linalg/coefficients.js';
-import { asSchedule, type LearningRate } from '../schedules/index.js';
+import { type LearningRate } from '../schedules/index.js';
 import {
   checkUnit,
+  decayedLearningRate,
   decodeLearningRate,
   encodeLearningRate,
+  resolveRecipeNewtonSchulz,
   type ConfigValue,
   type OptimizerConfig,
   type OptimizerDefinition,
@@ -98,7 +100,7 @@ export function muonMatrixChain(r: MuonMatrixSettings, owner = NAME): GradientTr
     orthogonalize(r.ns, owner),
     scaleByShape(r.scaleRule, { rms: r.rms, convScale: r.convScale }),
     addDecayedWeights(r.weightDecay),
-    scaleByLearningRate(asSchedule(r.learningRate, owner, 'learningRate')),
+    scaleByLearningRate(decayedLearningRate(owner, 'learningRate', r.learningRate, 'weightDecay', r.weightDecay)),
   );
 }
 
@@ -120,14 +122,14 @@ export const muonDefinition: OptimizerDefinition<MuonOptions, ResolvedMuon> = {
       momentum: checkUnit(NAME, 'momentum', o.momentum ?? 0.95),
       nesterov: checkBoolean(NAME, 'nesterov', o.nesterov ?? true),
       coefficients,
-      ns: resolveNewtonSchulz({ coefficients, steps: o.nsSteps, eps: o.nsEpsilon }, NAME),
+      ns: resolveRecipeNewtonSchulz(NAME, { coefficients, nsSteps: o.nsSteps, nsEpsilon: o.nsEpsilon }),
       scaleRule: checkChoice(NAME, 'scaleRule', o.scaleRule ?? 'jordan', ['jordan', 'moonlight', 'spectral', 'none'] as const),
       rms: checkNumber(NAME, 'rms', o.rms ?? 0.2, positive),
       convScale: checkChoice(NAME, 'convScale', o.convScale ?? 'flattened', ['flattened', 'kernel'] as const),
       weightDecay: checkNumber(NAME, 'weightDecay', o.weightDecay ?? 0, nonNegative),
       aux: resolveAuxiliary(NAME, o),
     };
-    asSchedule(r.learningRate, NAME, 'learningRate');
+    decayedLearningRate(NAME, 'learningRate', r.learningRate, 'weightDecay', r.weightDecay);
     return r;
   },
   build(r) {

@@ -14,13 +14,15 @@ import {
 } from '../transforms/normalize.js';
 import { addDecayedWeights } from '../transforms/decay.js';
 import { scaleByLearningRate } from '../transforms/stepsize.js';
-import { resolveNewtonSchulz, type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
+import { type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
 import type { CoefficientPreset, QuinticCoefficients } from '../linalg/coefficients.js';
-import { asSchedule, type LearningRate } from '../schedules/index.js';
+import { type LearningRate } from '../schedules/index.js';
 import {
   checkUnit,
+  decayedLearningRate,
   decodeLearningRate,
   encodeLearningRate,
+  resolveRecipeNewtonSchulz,
   type ConfigValue,
   type OptimizerConfig,
   type OptimizerDefinition,
@@ -123,7 +125,7 @@ export function norMuonMatrixChain(r: ResolvedNorMuon): GradientTransformation {
     ...(paper ? [rmsRescale({ rms: r.rms, epsilon: r.epsilon })] : []),
     scaleByShape(r.scaleRule, { convScale: r.convRule }),
     addDecayedWeights(r.weightDecay),
-    scaleByLearningRate(asSchedule(r.learningRate, NAME, 'learningRate')),
+    scaleByLearningRate(decayedLearningRate(NAME, 'learningRate', r.learningRate, 'weightDecay', r.weightDecay)),
   );
 }
 
@@ -156,7 +158,7 @@ export const norMuonDefinition: OptimizerDefinition<NorMuonOptions, ResolvedNorM
       ),
       convRule: checkChoice(NAME, 'convRule', o.convRule ?? 'flattened', ['flattened', 'kernel'] as const),
       coefficients,
-      ns: resolveNewtonSchulz({ coefficients, steps: o.nsSteps, eps: o.nsEpsilon }, NAME),
+      ns: resolveRecipeNewtonSchulz(NAME, { coefficients, nsSteps: o.nsSteps, nsEpsilon: o.nsEpsilon }),
       weightDecay: checkNumber(NAME, 'weightDecay', o.weightDecay ?? 0, nonNegative),
       aux: resolveAuxiliary(NAME, o),
     };
@@ -166,7 +168,7 @@ export const norMuonDefinition: OptimizerDefinition<NorMuonOptions, ResolvedNorM
           `'normPreserving', got statistics '${r.statistics}' and rescale '${r.rescale}'`,
       );
     }
-    asSchedule(r.learningRate, NAME, 'learningRate');
+    decayedLearningRate(NAME, 'learningRate', r.learningRate, 'weightDecay', r.weightDecay);
     return r;
   },
   build(r) {

@@ -9,15 +9,17 @@ import { trace } from '../transforms/momentum.js';
 import { orthogonalize } from '../transforms/orthogonalize.js';
 import { addDecayedWeights } from '../transforms/decay.js';
 import { scaleByLearningRate } from '../transforms/stepsize.js';
-import { resolveNewtonSchulz, type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
+import { type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
 import type { CoefficientPreset, QuinticCoefficients } from '../linalg/coefficients.js';
-import { asSchedule, type LearningRate } from '../schedules/index.js';
+import { type LearningRate } from '../schedules/index.js';
 import {
+  decayedLearningRate,
   decodeLearningRate,
   decodePatterns,
   encodeLearningRate,
   encodePatterns,
   matchesAny,
+  resolveRecipeNewtonSchulz,
   type ConfigValue,
   type NamePattern,
   type OptimizerConfig,
@@ -90,17 +92,10 @@ export const orthogonalSgdmDefinition: OptimizerDefinition<OrthogonalSgdmOptions
       nesterov: checkBoolean(NAME, 'nesterov', o.nesterov ?? false),
       weightDecay: checkNumber(NAME, 'weightDecay', o.weightDecay ?? 0, nonNegative),
       coefficients,
-      ns: resolveNewtonSchulz(
-        {
-          coefficients,
-          steps: o.nsSteps === undefined ? undefined : checkNumber(NAME, 'nsSteps', o.nsSteps, { min: 0, max: 100, integer: true }),
-          eps: o.nsEpsilon === undefined ? undefined : checkNumber(NAME, 'nsEpsilon', o.nsEpsilon, nonNegative),
-        },
-        NAME,
-      ),
+      ns: resolveRecipeNewtonSchulz(NAME, { coefficients, nsSteps: o.nsSteps, nsEpsilon: o.nsEpsilon }),
       exclude,
     };
-    asSchedule(r.learningRate, NAME, 'learningRate');
+    decayedLearningRate(NAME, 'learningRate', r.learningRate, 'weightDecay', r.weightDecay);
     if (r.nesterov && (r.momentum <= 0 || r.dampening !== 0)) {
       throw new RangeError(
         `${NAME}: nesterov needs momentum > 0 and dampening = 0, got momentum ${r.momentum}, dampening ${r.dampening}`,
@@ -113,7 +108,7 @@ export const orthogonalSgdmDefinition: OptimizerDefinition<OrthogonalSgdmOptions
       partition({ orthogonal: orthogonalize(r.ns, NAME), plain: identity() }, orthogonalized(r.exclude)),
       addDecayedWeights(r.weightDecay),
       ...(r.momentum > 0 ? [trace({ momentum: r.momentum, dampening: r.dampening, nesterov: r.nesterov })] : []),
-      scaleByLearningRate(asSchedule(r.learningRate, NAME, 'learningRate')),
+      scaleByLearningRate(decayedLearningRate(NAME, 'learningRate', r.learningRate, 'weightDecay', r.weightDecay)),
     );
   },
   toConfig(r) {

@@ -10,13 +10,15 @@ import { orthogonalize, scaleByShape } from '../transforms/orthogonalize.js';
 import { clipAtQuantile, scaleByAdamUncorrectedEpsilon } from '../transforms/root.js';
 import { addDecayedWeights } from '../transforms/decay.js';
 import { scaleByLearningRate } from '../transforms/stepsize.js';
-import { resolveNewtonSchulz, type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
+import { type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
 import type { CoefficientPreset, QuinticCoefficients } from '../linalg/coefficients.js';
-import { asSchedule, type LearningRate } from '../schedules/index.js';
+import { type LearningRate } from '../schedules/index.js';
 import {
   checkUnit,
+  decayedLearningRate,
   decodeLearningRate,
   encodeLearningRate,
+  resolveRecipeNewtonSchulz,
   type ConfigValue,
   type OptimizerConfig,
   type OptimizerDefinition,
@@ -25,6 +27,7 @@ import {
   auxiliaryAdamw,
   auxiliaryFromConfig,
   auxiliaryKeys,
+  auxiliaryLearningRate,
   auxiliaryToConfig,
   resolveAuxiliary,
   routeMatrices,
@@ -97,7 +100,7 @@ function rootAdamw(r: ResolvedRoot): GradientTransformation {
   return chain(
     scaleByAdamUncorrectedEpsilon({ beta1: r.aux.adamwBeta1, beta2: r.aux.adamwBeta2, epsilon: r.aux.adamwEpsilon }),
     addDecayedWeights(r.aux.adamwWeightDecay),
-    scaleByLearningRate(asSchedule(r.aux.adamwLearningRate, NAME, 'adamwLearningRate')),
+    scaleByLearningRate(auxiliaryLearningRate(NAME, r.aux)),
   );
 }
 
@@ -114,12 +117,12 @@ export const rootDefinition: OptimizerDefinition<RootOptions, ResolvedRoot> = {
   ],
   resolve(o) {
     const learningRate = o.learningRate ?? 1e-3;
-    asSchedule(learningRate, NAME, 'learningRate');
     const weightDecay = checkNumber(NAME, 'weightDecay', o.weightDecay ?? 0.1, nonNegative);
+    // Checked before the AdamW, which inherits both: an error names what the user wrote.
+    decayedLearningRate(NAME, 'learningRate', learningRate, 'weightDecay', weightDecay);
     const coefficients = o.coefficients ?? 'root';
-    const nsSteps = checkNumber(NAME, 'nsSteps', o.nsSteps ?? 5, { min: 0, max: 100, integer: true });
-    const nsEpsilon = checkNumber(NAME, 'nsEpsilon', o.nsEpsilon ?? 1e-7, nonNegative);
-    const ns = resolveNewtonSchulz({ coefficients, steps: nsSteps, eps: nsEpsilon }, NAME);
+    const ns = resolveRecipeNewtonSchulz(NAME, { coefficients, nsSteps: o.nsSteps ?? 5, nsEpsilon: o.nsEpsilon ?? 1e-7 });
+    const { steps: nsSteps, eps: nsEpsilon } = ns;
     return {
       learningRate,
       momentum: checkUnit(NAME, 'momentum', o.momentum ?? 0.95),
@@ -154,7 +157,7 @@ export const rootDefinition: OptimizerDefinition<RootOptions, ResolvedRoot> = {
         orthogonalize(r.ns, NAME),
         scaleByShape('moonlight', { rms: r.rms }),
         addDecayedWeights(r.weightDecay),
-        scaleByLearningRate(asSchedule(r.learningRate, NAME, 'learningRate')),
+        scaleByLearningRate(decayedLearningRate(NAME, 'learningRate', r.learningRate, 'weightDecay', r.weightDecay)),
       ),
       r.aux,
       rootAdamw(r),

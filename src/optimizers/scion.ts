@@ -20,7 +20,7 @@ import {
 } from '../transforms/lmo.js';
 import { resolveNewtonSchulz, type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
 import type { CoefficientPreset, QuinticCoefficients } from '../linalg/coefficients.js';
-import { asSchedule, isSchedule, type LearningRate } from '../schedules/index.js';
+import { asSchedule, type LearningRate, type LearningRateBound } from '../schedules/index.js';
 import {
   checkUnit,
   decodeLearningRate,
@@ -28,6 +28,7 @@ import {
   encodeLearningRate,
   encodePatterns,
   matchesAny,
+  resolveRecipeNewtonSchulz,
   type ConfigValue,
   type NamePattern,
   type OptimizerConfig,
@@ -202,6 +203,23 @@ function nullToUndefined<T>(v: ConfigValue | undefined): T | undefined {
   return v === null || v === undefined ? undefined : (v as T);
 }
 
+/**
+ * The learning rate γ of an LMO step. Constrained, the step `(1−γ)x + γρ·lmo` is a convex combination
+ * only for γ ∈ [0, 1], so γ ≤ 1 — for a number, over a schedule's whole range, and at each step of a
+ * foreign schedule.
+ */
+function lmoLearningRate(owner: string, lr: LearningRate, constrained: boolean) {
+  const bound: LearningRateBound | undefined = constrained
+    ? {
+        max: 1,
+        explain: (v) =>
+          `learningRate must be at most 1 with constrained: true (the step (1 − learningRate)·x + learningRate·radius·lmo ` +
+          `is a convex combination only for learningRate in [0, 1]), got ${v}`,
+      }
+    : undefined;
+  return asSchedule(lr, owner, 'learningRate', bound);
+}
+
 /** The definition behind {@link scion}. */
 export const scionDefinition: OptimizerDefinition<ScionOptions, ResolvedScion> = {
   name: SCION,
@@ -216,11 +234,7 @@ export const scionDefinition: OptimizerDefinition<ScionOptions, ResolvedScion> =
   resolve(o) {
     const constrained = checkBoolean(SCION, 'constrained', o.constrained ?? true);
     const learningRate = o.learningRate ?? 1e-3;
-    asSchedule(learningRate, SCION, 'learningRate');
-    if (constrained && !isSchedule(learningRate)) {
-      // (1−γ)x + γρ·lmo is a convex combination only for γ ∈ [0, 1].
-      checkNumber(SCION, 'learningRate', learningRate, { min: 0, max: 1 });
-    }
+    lmoLearningRate(SCION, learningRate, constrained);
     const top = resolveLayer(SCION, '', { norm: o.norm ?? 'auto', radius: o.radius ?? 1, normalized: o.normalized, max: o.max });
     checkFlags(SCION, '', top, 'auto');
     const layer = { ...top, norm: top.norm ?? 'auto', radius: top.radius ?? 1 };
@@ -255,7 +269,7 @@ export const scionDefinition: OptimizerDefinition<ScionOptions, ResolvedScion> =
       normFor,
       paramNorms,
       coefficients,
-      ns: resolveNewtonSchulz({ coefficients, steps: o.nsSteps, eps: o.nsEpsilon }, SCION),
+      ns: resolveRecipeNewtonSchulz(SCION, { coefficients, nsSteps: o.nsSteps, nsEpsilon: o.nsEpsilon }),
     };
   },
   build(r) {
@@ -264,7 +278,7 @@ export const scionDefinition: OptimizerDefinition<ScionOptions, ResolvedScion> =
       // trace with momentum = dampening = 1 − α.
       ...(r.momentum < 1 ? [trace({ momentum: 1 - r.momentum, dampening: 1 - r.momentum, nesterov: false })] : []),
       lmoDirection((meta, i) => scionSettings(r, meta, i), r.ns, SCION),
-      lmoStep({ learningRate: asSchedule(r.learningRate, SCION, 'learningRate'), constrained: r.constrained }),
+      lmoStep({ learningRate: lmoLearningRate(SCION, r.learningRate, r.constrained), constrained: r.constrained }),
     );
   },
   toConfig(r, params) {
@@ -391,8 +405,7 @@ function singleNormDefinition(spec: {
     resolve(o) {
       const constrained = checkBoolean(name, 'constrained', o.constrained ?? false);
       const learningRate = o.learningRate ?? 0.01;
-      asSchedule(learningRate, name, 'learningRate');
-      if (constrained && !isSchedule(learningRate)) checkNumber(name, 'learningRate', learningRate, { min: 0, max: 1 });
+      lmoLearningRate(name, learningRate, constrained);
       return {
         learningRate,
         momentum: checkUnit(name, 'momentum', o.momentum ?? 0.9),
@@ -405,7 +418,7 @@ function singleNormDefinition(spec: {
       return chain(
         ...(r.momentum > 0 ? [emaMomentum({ beta: r.momentum, nesterov: false })] : []),
         lmoDirection(() => settings, resolveNewtonSchulz({}, name), name),
-        lmoStep({ learningRate: asSchedule(r.learningRate, name, 'learningRate'), constrained: r.constrained }),
+        lmoStep({ learningRate: lmoLearningRate(name, r.learningRate, r.constrained), constrained: r.constrained }),
       );
     },
     toConfig: (r) => ({ ...r, learningRate: encodeLearningRate(r.learningRate) }),

@@ -7,8 +7,13 @@ import { checkBoolean, checkNumber, nonNegative } from '../core/options.js';
 import { trace } from '../transforms/momentum.js';
 import { addDecayedWeights } from '../transforms/decay.js';
 import { scaleByLearningRate } from '../transforms/stepsize.js';
-import { asSchedule, type LearningRate } from '../schedules/index.js';
-import { decodeLearningRate, encodeLearningRate, type OptimizerDefinition } from './definition.js';
+import { type LearningRate } from '../schedules/index.js';
+import {
+  decayedLearningRate,
+  decodeLearningRate,
+  encodeLearningRate,
+  type OptimizerDefinition,
+} from './definition.js';
 import { defineOptimizer } from '../tfjs/registry.js';
 
 /** Options of {@link sgd}. */
@@ -46,7 +51,7 @@ export const sgdDefinition: OptimizerDefinition<SgdOptions, ResolvedSgd> = {
       nesterov: checkBoolean(NAME, 'nesterov', o.nesterov ?? false),
       weightDecay: checkNumber(NAME, 'weightDecay', o.weightDecay ?? 0, nonNegative),
     };
-    asSchedule(r.learningRate, NAME, 'learningRate');
+    decayedLearningRate(NAME, 'learningRate', r.learningRate, 'weightDecay', r.weightDecay);
     if (r.nesterov && (r.momentum <= 0 || r.dampening !== 0)) {
       throw new RangeError(
         `${NAME}: nesterov needs momentum > 0 and dampening = 0, got momentum ${r.momentum}, dampening ${r.dampening}`,
@@ -58,7 +63,7 @@ export const sgdDefinition: OptimizerDefinition<SgdOptions, ResolvedSgd> = {
     return chain(
       addDecayedWeights(r.weightDecay),
       ...(r.momentum > 0 ? [trace({ momentum: r.momentum, dampening: r.dampening, nesterov: r.nesterov })] : []),
-      scaleByLearningRate(asSchedule(r.learningRate, NAME, 'learningRate')),
+      scaleByLearningRate(decayedLearningRate(NAME, 'learningRate', r.learningRate, 'weightDecay', r.weightDecay)),
     );
   },
   toConfig: (r) => ({ ...r, learningRate: encodeLearningRate(r.learningRate) }),

@@ -12,11 +12,13 @@ import {
   type CoefficientTable,
   type QuinticCoefficients,
 } from '../linalg/coefficients.js';
-import { asSchedule, type LearningRate } from '../schedules/index.js';
+import { type LearningRate } from '../schedules/index.js';
 import {
   checkUnit,
+  decayedLearningRate,
   decodeLearningRate,
   encodeLearningRate,
+  resolveRecipeNewtonSchulz,
   type ConfigValue,
   type OptimizerConfig,
   type OptimizerDefinition,
@@ -124,28 +126,32 @@ export const turboMuonDefinition: OptimizerDefinition<TurboMuonOptions, Resolved
     // The default table is cut to the steps (the reference's ns_consts[-iter:]); another table runs its own.
     const steps = o.nsSteps ?? (coefficients === null ? (variant === 'turbo' ? 4 : 5) : undefined);
     if (coefficients === null) checkNumber(NAME, 'nsSteps', steps, { min: 1, max: 5, integer: true });
+    const precondition = variant === 'turbo' ? 'aol' : 'frobenius';
     const r: ResolvedTurboMuon = {
       learningRate: o.learningRate ?? 0.02,
       momentum: checkUnit(NAME, 'momentum', o.momentum ?? 0.95),
       nesterov: checkBoolean(NAME, 'nesterov', o.nesterov ?? true),
       variant,
       coefficients,
-      ns: resolveNewtonSchulz(
-        {
-          coefficients: coefficients ?? youTail(steps as number),
-          steps,
-          eps: checkNumber(NAME, 'nsEpsilon', o.nsEpsilon ?? 1e-6, nonNegative),
-          precondition: variant === 'turbo' ? 'aol' : 'frobenius',
-        },
-        NAME,
-      ),
+      ns:
+        coefficients === null
+          ? resolveNewtonSchulz(
+              {
+                coefficients: youTail(steps as number),
+                steps,
+                eps: checkNumber(NAME, 'nsEpsilon', o.nsEpsilon ?? 1e-6, nonNegative),
+                precondition,
+              },
+              NAME,
+            )
+          : resolveRecipeNewtonSchulz(NAME, { coefficients, nsSteps: steps, nsEpsilon: o.nsEpsilon ?? 1e-6 }, { precondition }),
       scaleRule: checkChoice(NAME, 'scaleRule', o.scaleRule ?? 'jordan', ['jordan', 'moonlight', 'spectral', 'none'] as const),
       rms: checkNumber(NAME, 'rms', o.rms ?? 0.2, positive),
       convScale: checkChoice(NAME, 'convScale', o.convScale ?? 'flattened', ['flattened', 'kernel'] as const),
       weightDecay: checkNumber(NAME, 'weightDecay', o.weightDecay ?? 0, nonNegative),
       aux: resolveAuxiliary(NAME, o),
     };
-    asSchedule(r.learningRate, NAME, 'learningRate');
+    decayedLearningRate(NAME, 'learningRate', r.learningRate, 'weightDecay', r.weightDecay);
     return r;
   },
   build(r) {

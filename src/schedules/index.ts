@@ -11,12 +11,14 @@ export {
   linear,
   linearWarmup,
   scheduleFromSpec,
+  scheduleRange,
   warmupCosine,
   wsd,
 } from './schedule.js';
 export type {
   CosineOptions,
   LearningRate,
+  LearningRateBound,
   LinearOptions,
   LinearWarmupOptions,
   Schedule,

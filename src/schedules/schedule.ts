@@ -16,7 +16,7 @@
  * camelCases every key and string value of an optimizer config when it reloads a model.
  * @module
  */
-import { checkChoice, checkKnownKeys, checkNumber, nonNegative, type Interval } from '../core/options.js';
+import { checkChoice, checkKnownKeys, checkNumber, nonNegative, showValue, type Interval } from '../core/options.js';
 
 /** The cooldown shapes of {@link wsd}: `linear`, `cosine` (half period), and `oneMinusSqrt` (the WSD paper's `1-sqrt`). */
 export type WsdCooldown = 'linear' | 'cosine' | 'oneMinusSqrt';
@@ -129,10 +129,17 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * The schedules this module made. Their values follow their (validated) spec by construction, so
+ * {@link asSchedule} trusts them; any other function carrying a spec is checked against it.
+ */
+const madeHere = new WeakSet<object>();
+
 function makeSchedule(spec: ScheduleSpec, fn: (step: number) => number): Schedule {
   // Steps below 0 give the step-0 value, as optax's clipping of `count` does.
   const schedule = (step: number): number => fn(step < 0 ? 0 : step);
   Object.defineProperty(schedule, 'spec', { value: deepFreeze(spec), enumerable: true });
+  madeHere.add(schedule);
   return schedule as Schedule;
 }
 
@@ -320,14 +327,7 @@ export function join(schedules: readonly Schedule[], boundaries: readonly number
 }
 
 function describeValue(x: unknown): string {
-  if (typeof x === 'function') return 'a function without a schedule spec';
-  if (typeof x === 'string') return `'${x}'`;
-  if (typeof x === 'number' || typeof x === 'boolean' || x === null || x === undefined) return String(x);
-  try {
-    return JSON.stringify(x);
-  } catch {
-    return Object.prototype.toString.call(x);
-  }
+  return typeof x === 'function' ? 'a function without a schedule spec' : showValue(x);
 }
 
 function specField(spec: Record<string, unknown>): Record<string, unknown> {
@@ -389,14 +389,152 @@ export function isSchedule(x: unknown): x is Schedule {
 }
 
 /**
- * Normalizes an optimizer's learning-rate option: a number becomes {@link constant} after checking it is
- * finite and ≥ 0 (`RangeError: muon: learningRate must be in [0, inf), got -1`); a {@link Schedule} is
- * returned as is; anything else throws a `RangeError` naming `owner` and `option`.
+ * The smallest and largest value a (validated) spec ever gives. Every kind interpolates between its
+ * value parameters with weights in [0, 1] (`lerp`, `½(1 + cos πp)`, `1 − √p`), so the extremes are among
+ * them: `value`; `init`, `end`; `init`, `peak`; `init`, `floor`; `init`, `peak`, `end`; a join's children.
+ */
+export function scheduleRange(spec: ScheduleSpec): { min: number; max: number } {
+  const values: number[] = [];
+  const visit = (s: ScheduleSpec): void => {
+    switch (s.kind) {
+      case 'constant':
+        values.push(s.value);
+        break;
+      case 'linear':
+        values.push(s.init, s.end);
+        break;
+      case 'linearWarmup':
+        values.push(s.init ?? 0, s.peak);
+        break;
+      case 'cosine':
+        values.push(s.init, s.floor ?? 0);
+        break;
+      case 'warmupCosine':
+      case 'wsd':
+        values.push(s.init ?? 0, s.peak, s.end ?? 0);
+        break;
+      case 'join':
+        s.schedules.forEach(visit);
+        break;
+    }
+  };
+  visit(spec);
+  return { min: Math.min(...values), max: Math.max(...values) };
+}
+
+/**
+ * An upper bound a learning rate gets from another option — e.g. decoupled weight decay λ, which
+ * multiplies the weights by `1 − η·λ` each step, needs `η ≤ 1/λ`.
+ */
+export interface LearningRateBound {
+  /** The largest value allowed. */
+  readonly max: number;
+  /** The message (after `owner: `) for a value above `max`, naming every option involved. */
+  readonly explain: (value: number) => string;
+}
+
+/** Steps at which a foreign schedule's function is compared with its spec: the start, and every scale. */
+const PROBE_STEPS = [0, 1, 2, 3, 5, 10, 30, 100, 300, 1000, 3000, 1e4, 1e5, 1e6];
+
+/** The step where a join switches schedules, and the step before it (where foreign functions often differ). */
+function probeSteps(spec: ScheduleSpec): number[] {
+  const steps = new Set(PROBE_STEPS);
+  const visit = (s: ScheduleSpec, offset: number): void => {
+    if (s.kind !== 'join') {
+      const lengths = Object.entries(s)
+        .filter(([k]) => k !== 'kind' && /steps$/i.test(k))
+        .map(([, v]) => v as number);
+      let at = offset;
+      for (const n of lengths) {
+        steps.add(offset + n).add(offset + Math.floor(n / 2));
+        at += n;
+      }
+      steps.add(at);
+      return;
+    }
+    s.schedules.forEach((child, i) => visit(child, offset + (i === 0 ? 0 : s.boundaries[i - 1])));
+    for (const b of s.boundaries) steps.add(offset + b - 1).add(offset + b);
+  };
+  visit(spec, 0);
+  return [...steps].sort((a, b) => a - b);
+}
+
+/** Whether two schedule values agree (to 1e-6 relative: a function may compute the same closed form otherwise). */
+function agree(a: number, b: number): boolean {
+  return typeof a === 'number' && Math.abs(a - b) <= 1e-6 * Math.max(Math.abs(a), Math.abs(b));
+}
+
+/**
+ * Normalizes an optimizer's learning-rate option, checking it the way every other option is checked —
+ * when the optimizer is made, naming `owner` and `option`:
+ * - a number becomes {@link constant} after checking it is finite and ≥ 0
+ *   (`RangeError: muon: learningRate must be in [0, inf), got -1`) and at most `bound.max`;
+ * - a {@link Schedule} made by this module is returned as is, after checking that its whole range (see
+ *   {@link scheduleRange}) is ≥ 0 and at most `bound.max` — `constant(-0.1)` is refused like `-0.1`;
+ * - any other function carrying a spec (a hand-made or foreign schedule) must have a spec that
+ *   {@link scheduleFromSpec} accepts, with that range, and give the spec's values (compared at a set of
+ *   steps) — a config saved with it rebuilds the spec, so a function that strays from its spec would
+ *   train differently after a reload. It is returned wrapped: each value it gives at a step is checked
+ *   (finite, ≥ 0, at most `bound.max`), and a bad one throws a `RangeError` naming the step, from inside
+ *   the optimizer's step before any parameter or state is written;
+ * - anything else throws a `RangeError`.
  * @param owner - The optimizer or transform name used in messages, e.g. `'muon'`.
  * @param option - The option name used in messages, e.g. `'learningRate'`.
+ * @param bound - An upper bound from another option (weight decay, a constrained update), if any.
  */
-export function asSchedule(lr: LearningRate, owner: string, option: string): Schedule {
-  if (isSchedule(lr)) return lr;
-  if (typeof lr === 'number') return constant(checkNumber(owner, option, lr, nonNegative));
-  throw new RangeError(`${owner}: ${option} must be a number in [0, inf) or a Schedule, got ${describeValue(lr)}`);
+export function asSchedule(lr: LearningRate, owner: string, option: string, bound?: LearningRateBound): Schedule {
+  const checkMax = (value: number, where: string): void => {
+    if (bound !== undefined && value > bound.max) throw new RangeError(`${owner}: ${bound.explain(value)}${where}`);
+  };
+  if (typeof lr === 'number') {
+    checkNumber(owner, option, lr, nonNegative);
+    checkMax(lr, '');
+    return constant(lr);
+  }
+  if (!isSchedule(lr)) {
+    throw new RangeError(`${owner}: ${option} must be a number in [0, inf) or a Schedule, got ${describeValue(lr)}`);
+  }
+  const foreign = !madeHere.has(lr);
+  let spec: ScheduleSpec = lr.spec;
+  let rebuilt: Schedule | null = null;
+  if (foreign) {
+    try {
+      rebuilt = scheduleFromSpec(spec);
+    } catch (e) {
+      throw new RangeError(`${owner}: ${option} carries an invalid schedule spec (${(e as Error).message})`, { cause: e });
+    }
+    spec = rebuilt.spec;
+  }
+  const range = scheduleRange(spec);
+  if (!(range.min >= 0)) {
+    throw new RangeError(
+      `${owner}: ${option} must be ≥ 0 at every step, but its ${spec.kind} schedule reaches ${range.min}`,
+    );
+  }
+  checkMax(range.max, ` (the largest value of its ${spec.kind} schedule)`);
+  if (rebuilt === null) return lr;
+  const fn = lr;
+  for (const t of probeSteps(spec)) {
+    const got = fn(t);
+    const want = rebuilt(t);
+    if (!agree(got, want)) {
+      throw new RangeError(
+        `${owner}: ${option} is a function whose spec does not describe it: at step ${t} it gives ` +
+          `${describeValue(got)}, its spec ${JSON.stringify(spec)} gives ${want}; make schedules with constant(), ` +
+          `linear(), linearWarmup(), cosine(), warmupCosine(), wsd(), join() or scheduleFromSpec()`,
+      );
+    }
+  }
+  const checked = (step: number): number => {
+    const value = fn(step);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      throw new RangeError(
+        `${owner}: ${option} gave ${describeValue(value)} at step ${step}; a learning rate must be a finite number ≥ 0`,
+      );
+    }
+    checkMax(value, ` (at step ${step})`);
+    return value;
+  };
+  Object.defineProperty(checked, 'spec', { value: fn.spec, enumerable: true });
+  return checked as Schedule;
 }

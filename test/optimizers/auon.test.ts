@@ -276,7 +276,7 @@ describe('auon options', () => {
     assert.throws(() => hybridAuon({ convMatrix: 'batched' as never }), {
       name: 'RangeError', message: "hybridAuon: convMatrix must be one of 'flattened', 'spatial', got 'batched'",
     });
-    assert.throws(() => hybridAuon({ nsSteps: 1.5 }), /hybridAuon: steps must be an integer in \[0, 100\], got 1.5/);
+    assert.throws(() => hybridAuon({ nsSteps: 1.5 }), /hybridAuon: nsSteps must be an integer in \[0, 100\], got 1.5/);
     assert.throws(() => auon({ nsSteps: 3 } as never), /auon: unknown option 'nsSteps'/);
   });
 });

@@ -538,7 +538,7 @@ describe('options', () => {
     const cases: [() => unknown, string][] = [
       [() => scion({ momentum: 0 }), 'scion: momentum must be in (0, 1], got 0'],
       [() => scion({ momentum: 1.5 }), 'scion: momentum must be in (0, 1], got 1.5'],
-      [() => scion({ learningRate: 1.5 }), 'scion: learningRate must be in [0, 1], got 1.5'],
+      [() => scion({ learningRate: 1.5 }), 'scion: learningRate must be at most 1 with constrained: true (the step (1 − learningRate)·x + learningRate·radius·lmo is a convex combination only for learningRate in [0, 1]), got 1.5'],
       [() => scion({ radius: 0 }), 'scion: radius must be in (0, inf), got 0'],
       [() => scion({ norm: 'spectral_conv' as LmoChoice }), "scion: norm must be one of 'auto', 'spectral', 'spectralConv'"],
       [() => scion({ norm: 'biasRms', normalized: true }), "scion: normalized applies to the norms 'spectral', 'colNorm', 'rowNorm', 'sign' and 'auto', not 'biasRms'"],
@@ -546,9 +546,9 @@ describe('options', () => {
       [() => scion({ groups: [{ match: 'x' as unknown as string[] }] }), 'scion: groups[0].match must be a list of strings / RegExps'],
       [() => scion({ groups: [{ match: [], radius: -1 }] }), 'scion: groups[0].radius must be in (0, inf), got -1'],
       [() => scion({ paramNorms: [{ norm: 'auto' as LmoNorm, radius: 1, normalized: true, max: false }] }), "scion: paramNorms[0].norm must be one of 'spectral'"],
-      [() => scion({ nsSteps: -1 }), 'scion: steps must be an integer in [0, 100], got -1'],
+      [() => scion({ nsSteps: -1 }), 'scion: nsSteps must be an integer in [0, 100], got -1'],
       [() => signum({ momentum: 1 }), 'signum: momentum must be in [0, 1), got 1'],
-      [() => signum({ constrained: true, learningRate: 2 }), 'signum: learningRate must be in [0, 1], got 2'],
+      [() => signum({ constrained: true, learningRate: 2 }), 'signum: learningRate must be at most 1 with constrained: true (the step (1 − learningRate)·x + learningRate·radius·lmo is a convex combination only for learningRate in [0, 1]), got 2'],
       [() => normalizedSgd({ radius: -2 }), 'normalizedSgd: radius must be in (0, inf), got -2'],
       [() => normalizedSgd({ beta: 0.9 } as object), "normalizedSgd: unknown option 'beta'"],
     ];

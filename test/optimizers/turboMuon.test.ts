@@ -135,7 +135,7 @@ describe('turboMuon options', () => {
       [{ weightDecay: -0.1 }, 'turboMuon: weightDecay must be in [0, inf), got -0.1'],
       [{ convScale: 'conv' as never }, "turboMuon: convScale must be one of 'flattened', 'kernel', got 'conv'"],
       [{ coefficients: 'turbo2' as never }, "turboMuon: coefficients must be one of 'jordan', 'you', 'polarExpress5', 'polarExpress8', 'turbo', 'root' or a table, got 'turbo2'"],
-      [{ coefficients: 'you', nsSteps: 101 }, 'turboMuon: steps must be an integer in [0, 100], got 101'],
+      [{ coefficients: 'you', nsSteps: 101 }, 'turboMuon: nsSteps must be an integer in [0, 100], got 101'],
     ];
     for (const [o, message] of cases) {
       assert.throws(() => turboMuon(o), (e: unknown) => e instanceof RangeError && e.message === message, message);
