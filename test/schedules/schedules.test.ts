@@ -11,6 +11,7 @@ import {
   linear,
   linearWarmup,
   scheduleFromSpec,
+  scheduleRange,
   warmupCosine,
   wsd,
   type Schedule,
@@ -360,6 +361,92 @@ void describe('asSchedule', () => {
     assert.throws(() => asSchedule(((t: number) => t) as unknown as number, 'muon', 'learningRate'), {
       name: 'RangeError',
       message: 'muon: learningRate must be a number in [0, inf) or a Schedule, got a function without a schedule spec',
+    });
+  });
+});
+
+void describe('asSchedule checks a schedule like a number (issue 10, item 9)', () => {
+  const forged = (fn: (t: number) => number, spec: unknown) => Object.assign(fn, { spec }) as unknown as Schedule;
+
+  void it('scheduleRange gives the extremes of every kind', () => {
+    assert.deepEqual(scheduleRange(constant(-2).spec), { min: -2, max: -2 });
+    assert.deepEqual(scheduleRange(linear({ init: 0.1, end: 0.5, steps: 3 }).spec), { min: 0.1, max: 0.5 });
+    assert.deepEqual(scheduleRange(linearWarmup({ peak: 2, warmupSteps: 4 }).spec), { min: 0, max: 2 });
+    assert.deepEqual(scheduleRange(cosine({ init: 1, decaySteps: 3, floor: 0.25 }).spec), { min: 0.25, max: 1 });
+    assert.deepEqual(
+      scheduleRange(warmupCosine({ peak: 3, warmupSteps: 2, decaySteps: 9, init: 1, end: -1 }).spec),
+      { min: -1, max: 3 },
+    );
+    assert.deepEqual(scheduleRange(wsd({ peak: 5, warmupSteps: 1, stableSteps: 1, decaySteps: 1, init: 2, end: 1 }).spec), {
+      min: 1,
+      max: 5,
+    });
+    assert.deepEqual(scheduleRange(join([constant(4), linear({ init: 0, end: -3, steps: 2 })], [5]).spec), { min: -3, max: 4 });
+  });
+
+  void it('the range holds every value (sampled densely, every kind)', () => {
+    for (const s of [
+      cosine({ init: 1, decaySteps: 37, floor: 0.1 }),
+      wsd({ peak: 0.02, warmupSteps: 5, stableSteps: 10, decaySteps: 20, init: 0.001, end: 0.002 }),
+      warmupCosine({ peak: 3e-4, warmupSteps: 5, decaySteps: 40, init: 1e-5, end: 3e-5 }),
+    ]) {
+      const { min, max } = scheduleRange(s.spec);
+      for (let t = 0; t <= 80; t += 0.25) assert.ok(s(t) >= min && s(t) <= max, `${s.spec.kind} at ${t}: ${s(t)}`);
+    }
+  });
+
+  void it('refuses a schedule that goes below 0, as a negative number is refused', () => {
+    assert.throws(() => asSchedule(constant(-0.1), 'sgd', 'learningRate'), {
+      name: 'RangeError',
+      message: 'sgd: learningRate must be ≥ 0 at every step, but its constant schedule reaches -0.1',
+    });
+    assert.throws(() => asSchedule(join([constant(0.1), constant(-0.1)], [10]), 'muon', 'learningRate'), {
+      name: 'RangeError',
+      message: 'muon: learningRate must be ≥ 0 at every step, but its join schedule reaches -0.1',
+    });
+  });
+
+  void it('applies a bound to numbers and to the whole range of a schedule', () => {
+    const bound = { max: 1, explain: (v: number) => `lr must be at most 1, got ${v}` };
+    assert.equal(asSchedule(1, 'x', 'lr', bound)(0), 1);
+    assert.throws(() => asSchedule(1.5, 'x', 'lr', bound), { name: 'RangeError', message: 'x: lr must be at most 1, got 1.5' });
+    assert.throws(() => asSchedule(linear({ init: 0, end: 3, steps: 9 }), 'x', 'lr', bound), {
+      name: 'RangeError',
+      message: 'x: lr must be at most 1, got 3 (the largest value of its linear schedule)',
+    });
+  });
+
+  void it('checks a foreign function against its spec, also just before a join boundary', () => {
+    const real = join([constant(0.1), constant(0.01)], [777]);
+    const wrong = forged((t) => (t < 776 ? 0.1 : 0.01), real.spec);
+    assert.throws(() => asSchedule(wrong, 'muon', 'learningRate'), (e: unknown) => {
+      assert.ok(e instanceof RangeError);
+      assert.match(e.message, /^muon: learningRate is a function whose spec does not describe it: at step 776 it gives 0\.01, /);
+      return true;
+    });
+    const same = asSchedule(forged((t) => real(t), real.spec), 'muon', 'learningRate');
+    for (const t of [0, 776, 777, 5000]) assert.equal(same(t), real(t));
+    assert.deepEqual(same.spec, real.spec);
+  });
+
+  void it('checks each value of a foreign function when it is used', () => {
+    const lr = asSchedule(forged((t) => (t === 7 ? -1 : 0.5), { kind: 'constant', value: 0.5 }), 'adamw', 'learningRate');
+    assert.equal(lr(6), 0.5);
+    assert.throws(() => lr(7), {
+      name: 'RangeError',
+      message: 'adamw: learningRate gave -1 at step 7; a learning rate must be a finite number ≥ 0',
+    });
+    const bounded = asSchedule(forged((t) => (t === 7 ? 2 : 0.5), { kind: 'constant', value: 0.5 }), 'x', 'lr', {
+      max: 1,
+      explain: (v: number) => `lr must be at most 1, got ${v}`,
+    });
+    assert.throws(() => bounded(7), { name: 'RangeError', message: 'x: lr must be at most 1, got 2 (at step 7)' });
+  });
+
+  void it('refuses a foreign function whose spec is invalid', () => {
+    assert.throws(() => asSchedule(forged(() => 0.1, { kind: 'linear', init: 0.1, end: 0, steps: -3 }), 'muon', 'learningRate'), {
+      name: 'RangeError',
+      message: 'muon: learningRate carries an invalid schedule spec (linear: steps must be an integer in [0, inf), got -3)',
     });
   });
 });
