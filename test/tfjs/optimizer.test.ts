@@ -32,7 +32,7 @@ function grads(vars: tf.Variable[], seed: number): { name: string; tensor: tf.Te
 describe('option validation', () => {
   const cases: [string, object, string][] = [
     ['muon', { momentum: 1.2 }, 'muon: momentum must be in [0, 1), got 1.2'],
-    ['muon', { nsSteps: 2.5 }, 'muon: steps must be an integer in [0, 100], got 2.5'],
+    ['muon', { nsSteps: 2.5 }, 'muon: nsSteps must be an integer in [0, 100], got 2.5'],
     ['muon', { scaleRule: 'huge' }, "muon: scaleRule must be one of 'jordan', 'moonlight', 'spectral', 'none', got 'huge'"],
     ['muon', { coefficients: 'fast' }, "muon: coefficients must be one of 'jordan', 'you', 'polarExpress5', 'polarExpress8', 'turbo', 'root' or a table, got 'fast'"],
     ['muon', { lr: 0.1 }, "muon: unknown option 'lr'"],
