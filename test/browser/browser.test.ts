@@ -23,25 +23,7 @@ import { goldenDir, repoRoot } from '../support/golden.js';
 import { replayGolden } from '../support/replay.js';
 import { goldenOptimizers } from '../support/goldenOptimizers.js';
 import type { PageResult } from './page.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-/** The flags for a closed network: no updates, no sync, no first-run, no sandbox (root in CI). */
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
-
-function chromiumSkip(): false | string {
-  if (existsSync(CHROMIUM)) return false;
-  const msg = `Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`;
-  if (process.env.CI === 'true') throw new Error(`${msg}; .ci/run installs it`);
-  return `${msg} — skipped`;
-}
+import { CHROMIUM, FLAGS, chromiumSkip } from './harness.js';
 
 /** Every muon, turbo_muon, normuon, torch_adamw and muon_ns file, and one of each other method. */
 export const browserGolden = [
