@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'dist-check/**', 'docs/**', 'results/**', 'node_modules/**', 'eslint.config.js'] },
+  { ignores: ['dist/**', 'dist-check/**', 'docs/**', 'results/**', 'node_modules/**', '.orthoptim-cache/**', 'web/dist/**', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -157,7 +157,7 @@ describe('in Chromium', { skip }, () => {
     const page = await context.newPage();
     await page.goto(origin);
     const adapter = await page.evaluate(async () => {
-      const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+      const gpu = (globalThis as unknown as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator?.gpu;
       return gpu === undefined ? 'no navigator.gpu' : (await gpu.requestAdapter()) === null ? 'no adapter' : 'adapter';
     });
     await page.close();
