@@ -16,8 +16,12 @@ import { repoRoot } from '../support/golden.js';
  * Size budget of the main entry, minified and gzipped (level 9), TensorFlow.js excluded: the size
  * measured when the budget was set (see BUNDLE_MEASURED) + 10 %. Raise it on purpose, in the same
  * commit as the code that needs it, and say why.
+ *
+ * History: 34,257 (issue 9, first measure); 39,652 (issue 10: option and schedule validation at
+ * construction and per step, the power-of-two rescale in every norm, checkpoint manifest v2 schema
+ * reader and digest, state binding — +5.4 KB of checks a user gets for every bad input).
  */
-const BUNDLE_MEASURED = 34_257;
+const BUNDLE_MEASURED = 39_652;
 const BUNDLE_BUDGET = Math.round(BUNDLE_MEASURED * 1.1);
 
 async function bundleForBrowser(entry: string, minify = false) {
