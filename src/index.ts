@@ -86,6 +86,7 @@ export {
 } from './optimizers/auxiliary.js';
 export {
   TransformOptimizer,
+  isTransformOptimizer,
   NonFiniteGradientError,
   flattenState,
   type NamedTensor,
@@ -96,8 +97,11 @@ export { adamwParamNames, type LayersModelLike, type LayerLike } from './tfjs/la
 export {
   serializeCheckpoint,
   restoreCheckpoint,
+  validateCheckpointManifest,
+  CheckpointError,
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,
+  CHECKPOINT_VERSIONS_READ,
   type CheckpointManifest,
   type CheckpointSlot,
   type RestoreReport,
