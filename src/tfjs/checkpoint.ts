@@ -85,7 +85,7 @@ export class CheckpointError extends Error {
 
 /** Lower-case hex sha256 (Web Crypto: Node 20 and browsers). */
 async function sha256Hex(data: Uint8Array): Promise<string> {
-  const digest = await globalThis.crypto.subtle.digest('SHA-256', data);
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
