@@ -101,8 +101,9 @@ describe('the README page for browsers without a bundler (import map, CDN answer
         if (m.type() === 'error') problems.push(`console: ${m.text()}`);
       });
       await page.goto(`${origin}/`);
-      await page.waitForFunction(() => /^step \d+, w\[0\] = /.test(document.body?.textContent ?? ''), undefined, { timeout: 60_000 });
-      const text = await page.evaluate(() => document.body.textContent ?? '');
+      // Strings run in the page (this file is type-checked without the DOM library).
+      await page.waitForFunction("/^step \\d+, w\\[0\\] = /.test(document.body?.textContent ?? '')", undefined, { timeout: 60_000 });
+      const text = await page.evaluate<string>("document.body.textContent ?? ''");
       const backend = await page.evaluate(async () => {
         const tfc = (await import('@tensorflow/tfjs-core' as string)) as { getBackend(): string };
         return tfc.getBackend();
