@@ -92,7 +92,10 @@ export interface ComparisonOptions {
   dataDir?: string;
   download?: boolean;
   cacheDir?: string;
-  /** Run a task that needs no data when the dataset is not found (default true). */
+  /**
+   * Run a task that needs no data when the dataset is not found (default false: a missing dataset is a
+   * `DataNotFoundError` naming every directory searched; the default task has the embedded subset).
+   */
   fallback?: boolean;
   /** The command line, for the record. */
   command?: readonly string[];
@@ -544,7 +547,7 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
     dataDir: options.dataDir,
     download: options.download,
     cacheDir: options.cacheDir,
-    fallback: options.fallback ?? true,
+    fallback: options.fallback ?? false,
   });
   // When another task replaced the requested one, its own defaults apply.
   const d = task.defaults;

@@ -16,6 +16,7 @@ import {
   mnistFileNames,
   parseIdx,
   requireDataset,
+  searchDataset,
   type MnistData,
 } from '../../src/bench/data/index.js';
 import { requireData, testDataDir } from '../support/data.js';
@@ -259,10 +260,11 @@ describe('locateDataset', () => {
     rmSync(join(partial, 't10k-labels-idx1-ubyte.gz'));
     const cacheDir = freshDir('cache');
     await withEnv({ ORTHOPTIM_DATA_DIR: root }, () => {
-      assert.deepEqual(locateDataset('mnist', partial, cacheDir), {
-        dir: join(root, 'mnist'),
-        tried: [partial, join(partial, 'mnist'), root, join(root, 'mnist')],
-      });
+      assert.deepEqual(locateDataset('mnist', undefined, cacheDir), { dir: join(root, 'mnist'), tried: [root, join(root, 'mnist')] });
+      // An explicit dataDir is the only place searched: an incomplete one is not found, whatever else holds the files.
+      assert.equal(locateDataset('mnist', partial, cacheDir), null);
+      assert.deepEqual(searchDataset('mnist', partial, cacheDir).searched.map((p) => p.dir), [partial, join(partial, 'mnist')]);
+      assert.deepEqual(locateDataset('mnist', root, cacheDir), { dir: join(root, 'mnist'), tried: [root, join(root, 'mnist')] });
       assert.deepEqual(locateDataset('fashionMnist', undefined, cacheDir), {
         dir: join(root, 'fashion-mnist'),
         tried: [root, join(root, 'fashion-mnist')],
@@ -290,23 +292,26 @@ describe('locateDataset', () => {
     const cacheRoot = freshDir('cache-root');
     const cache = join(cacheRoot, 'mnist');
     await withEnv({ ORTHOPTIM_DATA_DIR: envRoot }, async () => {
-      assert.equal(locateDataset('mnist', option, cacheRoot), null);
-      const tried = [option, join(option, 'mnist'), envRoot, join(envRoot, 'mnist'), cache];
+      assert.equal(locateDataset('mnist', undefined, cacheRoot), null);
+      const tried = [envRoot, join(envRoot, 'mnist'), cache];
       let error: unknown;
       try {
-        requireDataset('mnist', option, cacheRoot);
+        requireDataset('mnist', undefined, cacheRoot);
       } catch (e) {
         error = e;
       }
       assert.ok(error instanceof DataNotFoundError);
       assert.deepEqual(error.tried, tried);
+      assert.deepEqual(error.searched, tried);
+      assert.equal(
+        error.brief,
+        `MNIST not found; searched: ${tried.join(', ')} (pass --data-dir DIR, set ORTHOPTIM_DATA_DIR, or --download)`,
+      );
       assert.equal(
         error.message,
         [
           'MNIST not found: no directory searched holds its four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; each .gz or uncompressed).',
           'Searched, in order:',
-          `  ${option}  (dataDir option: missing train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz])`,
-          `  ${join(option, 'mnist')}  (dataDir option: no such directory)`,
           `  ${envRoot}  (ORTHOPTIM_DATA_DIR: missing train-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz])`,
           `  ${join(envRoot, 'mnist')}  (ORTHOPTIM_DATA_DIR: no such directory)`,
           `  ${cache}  (download cache: no such directory)`,
@@ -318,9 +323,22 @@ describe('locateDataset', () => {
       // Without download: true, loadMnist fails the same way and never touches the network.
       const calls: string[] = [];
       await assert.rejects(
-        loadMnist({ dataset: 'mnist', dataDir: option, cacheDir: cacheRoot, fetch: fetchServing(new Map(), calls) }),
-        (e: unknown) => e instanceof DataNotFoundError && e.tried.length === 5,
+        loadMnist({ dataset: 'mnist', cacheDir: cacheRoot, fetch: fetchServing(new Map(), calls) }),
+        (e: unknown) => e instanceof DataNotFoundError && e.tried.length === 3,
       );
+      // An explicit dataDir that lacks the files is an error naming it (and its subdirectory) only, though
+      // ORTHOPTIM_DATA_DIR is set; one that does not exist likewise.
+      for (const dir of [option, join(option, 'does-not-exist')]) {
+        await assert.rejects(
+          loadMnist({ dataset: 'mnist', dataDir: dir, cacheDir: cacheRoot, fetch: fetchServing(new Map(), calls) }),
+          (e: unknown) => {
+            assert.ok(e instanceof DataNotFoundError);
+            assert.deepEqual(e.searched, [dir, join(dir, 'mnist')]);
+            assert.match(e.message, new RegExp(`\\n  ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}  \\(dataDir option: (missing|no such directory)`));
+            return true;
+          },
+        );
+      }
       assert.deepEqual(calls, []);
     });
   });
@@ -501,7 +519,7 @@ describe('Fashion-MNIST', () => {
   it('is found (shared data directory, else the Debian package) with 60000 + 10000 examples and the known first labels', async (t) => {
     const located = locateDataset('fashionMnist', testDataDir);
     if (located === null && !requireData(t, 'Fashion-MNIST (apt-get install dataset-fashion-mnist)', debianFashionMnistDir)) return;
-    const data = await loadMnist({ dataset: 'fashionMnist', dataDir: testDataDir });
+    const data = await loadMnist({ dataset: 'fashionMnist', dataDir: located === null ? undefined : testDataDir });
     assert.equal(data.train.count, 60000);
     assert.equal(data.test.count, 10000);
     assert.deepEqual(Array.from(data.train.labels.subarray(0, 10)), [9, 0, 0, 3, 0, 2, 7, 2, 5, 5]);

@@ -260,13 +260,15 @@ describe('tasks', () => {
     try {
       // mnist-mlp: no Debian package directory is searched for MNIST, so it is missing everywhere.
       const task = { ...mnistMlpTask('mnist-mlp', 'mnist', 'MNIST'), fallback: tiny };
-      const loaded = await loadTask(task, { seed: 0, dataDir: missing });
+      const loaded = await loadTask(task, { seed: 0, dataDir: missing, fallback: true });
       assert.equal(loaded.instance.source, 'synthetic');
       assert.equal(loaded.task.name, 'tiny');
       assert.equal(loaded.fallback?.requestedTask, 'mnist-mlp');
       assert.ok(loaded.fallback?.lookedIn.includes(missing));
       assert.match(loaded.fallback?.message ?? '', /^no data found for mnist-mlp \(looked in: .*\); running the embedded tiny task instead/);
       await assert.rejects(loadTask(task, { seed: 0, dataDir: missing, fallback: false }), { name: 'DataNotFoundError' });
+      // The fallback is taken only when asked for.
+      await assert.rejects(loadTask(task, { seed: 0, dataDir: missing }), { name: 'DataNotFoundError' });
     } finally {
       if (saved === undefined) delete process.env.ORTHOPTIM_DATA_DIR;
       else process.env.ORTHOPTIM_DATA_DIR = saved;

@@ -9,8 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { useBackend } from '../support/backend.js';
 import { requireData, testDataDir } from '../support/data.js';
-import { existsSync } from 'node:fs';
-import { DataNotFoundError, debianFashionMnistDir } from '../../src/bench/data/index.js';
+import { DataNotFoundError } from '../../src/bench/data/index.js';
 import { listTasks, loadTask } from '../../src/bench/tasks/index.js';
 
 const missing = '/nonexistent/orthoptim-task-data';
@@ -82,23 +81,24 @@ describe('every task', () => {
       it(`${task.name}: without its data, fails saying where it looked`, async () => {
         process.env.ORTHOPTIM_DATA_DIR = missing;
         process.env.ORTHOPTIM_CACHE_DIR = missing;
-        if (task.name === 'fashion-mnist-mlp' && existsSync(debianFashionMnistDir)) {
-          // Found anyway: the Debian package's directory is searched after the options and the cache.
-          const found = await loadTask(task, { seed: 0, dataDir: missing, fallback: false });
-          assert.equal(found.instance.source, debianFashionMnistDir);
-          found.instance.dispose();
-          return;
+        // An explicit dataDir that does not exist is an error naming it, never another dataset (not the
+        // Debian package's, not the embedded subset), and by default never another task.
+        for (const options of [{ fallback: false }, {}]) {
+          await assert.rejects(loadTask(task, { seed: 0, dataDir: missing, ...options }), (e: unknown) => {
+            assert.ok(e instanceof DataNotFoundError, `a DataNotFoundError, got ${String(e)}`);
+            assert.ok(e.searched.length > 0 && e.searched.every((d) => d.startsWith(missing)), `searched only ${missing}: ${e.searched.join(', ')}`);
+            assert.ok(e.searched.includes(missing), 'names the directory it searched');
+            assert.match(e.message, /not found/);
+            assert.match(e.message, /ORTHOPTIM_DATA_DIR/);
+            assert.match(e.brief, new RegExp(`not found; searched: ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+            assert.doesNotMatch(e.brief, /\n/);
+            return true;
+          });
         }
-        await assert.rejects(loadTask(task, { seed: 0, dataDir: missing, fallback: false }), (e: unknown) => {
-          assert.ok(e instanceof DataNotFoundError, `a DataNotFoundError, got ${String(e)}`);
-          assert.ok(e.tried.includes(missing), 'names the directory it searched');
-          assert.match(e.message, /not found/);
-          assert.match(e.message, /ORTHOPTIM_DATA_DIR/);
-          return true;
-        });
-        // …and the runner's fallback runs a task that needs no data instead, saying so.
-        const loaded = await loadTask(task, { seed: 0, dataDir: missing });
+        // …and only when asked, the runner's fallback runs a task that needs no data instead, saying so.
+        const loaded = await loadTask(task, { seed: 0, dataDir: missing, fallback: true });
         assert.equal(loaded.task.needsData, false);
+        assert.notEqual(loaded.task.name, 'synthetic', 'the synthetic task runs only when named');
         assert.match(loaded.fallback?.message ?? '', new RegExp(`^no data found for ${task.name}`));
         loaded.instance.dispose();
       });

@@ -22,7 +22,7 @@ import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { DataNotFoundError, type SearchedPlace } from './locate.js';
+import { DataNotFoundError, briefNotFound, type SearchedPlace } from './locate.js';
 import { isGzip } from './idx.js';
 
 /** Image side: CIFAR-10 images are 32 × 32. */
@@ -117,7 +117,7 @@ export function cifar10CacheDir(variant: Cifar10Variant, cacheDir?: string): str
 }
 
 /**
- * Every directory to look in, in order: `dataDir`, then `ORTHOPTIM_DATA_DIR` (each itself, then its
+ * Every directory to look in, in order: `dataDir` alone when given, else `ORTHOPTIM_DATA_DIR` (each itself, then its
  * `cifar10-subset/` or `cifar10/` subdirectory, and for the full set also `cifar-10-batches-bin/` under
  * those, the tarball's own directory), then the cache.
  */
@@ -132,7 +132,11 @@ function searchOrder(variant: Cifar10Variant, dataDir: string | undefined, cache
     add(root, source);
     add(join(root, dirName), source);
   };
-  if (dataDir !== undefined) addRoot(resolve(dataDir), 'dataDir option');
+  // An explicit directory is the only place looked at (see DataNotFoundError).
+  if (dataDir !== undefined) {
+    addRoot(resolve(dataDir), 'dataDir option');
+    return places;
+  }
   const fromEnv = envDir('ORTHOPTIM_DATA_DIR');
   if (fromEnv !== undefined) addRoot(fromEnv, 'ORTHOPTIM_DATA_DIR');
   add(cifar10CacheDir(variant, cacheDir), 'cache');
@@ -178,7 +182,8 @@ export function cifar10NotFoundError(variant: Cifar10Variant, searched: Searched
   } else {
     lines.push(`  - copy the two files of the project's cifar10-subset directory into ${cacheDir}.`);
   }
-  return new DataNotFoundError('cifar10', searched.map((p) => p.dir), lines.join('\n'));
+  const dirs = searched.map((p) => p.dir);
+  return new DataNotFoundError('cifar10', dirs, lines.join('\n'), briefNotFound(`CIFAR-10 (${variant})`, dirs, 'pass --data-dir DIR or set ORTHOPTIM_DATA_DIR'));
 }
 
 /**

@@ -16,6 +16,7 @@ export {
 export {
   DataNotFoundError,
   MnistNotFoundError,
+  briefNotFound,
   datasetCacheDir,
   datasetInfo,
   debianFashionMnistDir,

@@ -85,9 +85,10 @@ function missingFiles(dir: string): string[] | undefined {
 }
 
 /**
- * Every directory to look in, in search order: the `dataDir` option, then `ORTHOPTIM_DATA_DIR` (each
- * as the directory itself, then its `mnist` / `fashion-mnist` subdirectory, so one shared data root
- * serves both datasets), then for Fashion-MNIST the Debian package directory, then the cache.
+ * Every directory to look in, in search order: the `dataDir` option alone when given (the directory
+ * itself, then its `mnist` / `fashion-mnist` subdirectory); otherwise `ORTHOPTIM_DATA_DIR` (likewise,
+ * so one shared data root serves both datasets), then for Fashion-MNIST the Debian package directory,
+ * then the cache.
  */
 function searchOrder(dataset: MnistDataset, dataDir: string | undefined, cacheDir: string | undefined): { dir: string; source: string }[] {
   const { dirName } = datasetInfo[dataset];
@@ -95,7 +96,11 @@ function searchOrder(dataset: MnistDataset, dataDir: string | undefined, cacheDi
   const addRoot = (root: string, source: string): void => {
     places.push({ dir: root, source }, { dir: join(root, dirName), source });
   };
-  if (dataDir !== undefined) addRoot(resolve(dataDir), 'dataDir option');
+  // An explicit directory is the only place looked at (see DataNotFoundError).
+  if (dataDir !== undefined) {
+    addRoot(resolve(dataDir), 'dataDir option');
+    return places;
+  }
   const fromEnv = envDir('ORTHOPTIM_DATA_DIR');
   if (fromEnv !== undefined) addRoot(fromEnv, 'ORTHOPTIM_DATA_DIR');
   if (dataset === 'fashionMnist') places.push({ dir: debianFashionMnistDir, source: 'package dataset-fashion-mnist' });
@@ -122,8 +127,8 @@ export function searchDataset(
 }
 
 /**
- * The directory holding the four files of `dataset`, or null. Search order: `dataDir`, then
- * `ORTHOPTIM_DATA_DIR` (either one holding the files directly or in a `mnist` / `fashion-mnist`
+ * The directory holding the four files of `dataset`, or null. Search order: `dataDir` (alone, when
+ * given), else `ORTHOPTIM_DATA_DIR` (either one holding the files directly or in a `mnist` / `fashion-mnist`
  * subdirectory), then for Fashion-MNIST `/usr/share/datasets/fashion-mnist`, then the download cache
  * ({@link datasetCacheDir}). `tried` lists the directories looked at, the found one last.
  */
@@ -147,20 +152,40 @@ function describeMissing(missing: string[] | undefined): string {
 
 /**
  * A dataset is on none of the searched paths. The message lists each place with what was missing
- * there and says how to fix it; `tried` carries the same directories for programs.
+ * there and says how to fix it; `searched` carries the same directories for programs, and
+ * {@link DataNotFoundError.brief} says it in one line (what the CLI prints before exiting with code 2).
+ *
+ * Where the loaders look: an explicit `dataDir` (`--data-dir`) is the only place searched when it is
+ * given — a directory the user names that lacks the data is an error, never a reason to read other
+ * data from elsewhere; without it, `ORTHOPTIM_DATA_DIR`, the dataset's system package and the download
+ * cache are searched in turn (and, for the `fashion-mnist-mlp` task only, the repository's embedded
+ * subset last).
  */
 export class DataNotFoundError extends Error {
   /** Which dataset, e.g. `'fashionMnist'`, `'cifar10'`, `'tinyshakespeare'`. */
   readonly dataset: string;
-  /** The directories searched, in order. */
+  /** Every directory searched, in order (the found one, if any, would be last). */
+  readonly searched: string[];
+  /** The same as {@link searched} (the older name). */
   readonly tried: string[];
+  /** One line: what is missing, every directory searched, and the flags that fix it. */
+  readonly brief: string;
 
-  constructor(dataset: string, tried: readonly string[], message: string) {
+  constructor(dataset: string, searched: readonly string[], message: string, brief?: string) {
     super(message);
     this.name = 'DataNotFoundError';
     this.dataset = dataset;
-    this.tried = [...tried];
+    this.searched = [...searched];
+    this.tried = this.searched;
+    this.brief =
+      brief ??
+      `${dataset} not found; searched: ${this.searched.join(', ')} (pass --data-dir DIR, set ORTHOPTIM_DATA_DIR, or --download where the dataset can be downloaded)`;
   }
+}
+
+/** The one-line form shared by the loaders' errors: `TITLE not found; searched: A, B, C (HINT)`. */
+export function briefNotFound(title: string, searched: readonly string[], hint: string): string {
+  return `${title} not found; searched: ${searched.join(', ')} (${hint})`;
 }
 
 /** MNIST or Fashion-MNIST was not found: the message lists each place searched and the ways to fix it. */
@@ -181,6 +206,7 @@ export class MnistNotFoundError extends DataNotFoundError {
       lines.push(`  - apt-get install dataset-fashion-mnist (Debian/Ubuntu; installs them into ${debianFashionMnistDir});`);
     }
     lines.push(`  - pass --download (loadMnist: download: true) to download them, sha256-checked, into ${cacheDir}.`);
-    super(dataset, searched.map((p) => p.dir), lines.join('\n'));
+    const dirs = searched.map((p) => p.dir);
+    super(dataset, dirs, lines.join('\n'), briefNotFound(title, dirs, 'pass --data-dir DIR, set ORTHOPTIM_DATA_DIR, or --download'));
   }
 }

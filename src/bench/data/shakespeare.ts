@@ -2,7 +2,7 @@
  * Tiny Shakespeare (Karpathy's char-rnn corpus, `data/tinyshakespeare/input.txt`: 1,115,394 characters,
  * 65 distinct) as a character-level token stream, the corpus of nanoGPT's `shakespeare_char` benchmark.
  *
- * Found like MNIST (see `locate.ts`): the `dataDir` option, then `ORTHOPTIM_DATA_DIR` (each as the
+ * Found like MNIST (see `locate.ts`): the `dataDir` option alone when given, else `ORTHOPTIM_DATA_DIR` (each as the
  * directory itself, then its `tinyshakespeare/` subdirectory), then the download cache; downloaded only
  * when asked, from char-rnn's repository, and checked against a pinned SHA-256.
  *
@@ -17,7 +17,7 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DataNotFoundError, type SearchedPlace } from './locate.js';
+import { DataNotFoundError, briefNotFound, type SearchedPlace } from './locate.js';
 
 /** Where the corpus comes from, and what it must hash to (see `../shared/data/tinyshakespeare/SOURCES.md`). */
 export const shakespeareSource = {
@@ -119,10 +119,14 @@ export function searchShakespeare(dataDir?: string, cacheDir?: string): { found:
   const addRoot = (root: string, source: string): void => {
     places.push({ dir: root, source }, { dir: join(root, shakespeareDirName), source });
   };
-  if (dataDir !== undefined) addRoot(resolve(dataDir), 'dataDir option');
-  const fromEnv = envDir('ORTHOPTIM_DATA_DIR');
-  if (fromEnv !== undefined) addRoot(fromEnv, 'ORTHOPTIM_DATA_DIR');
-  places.push({ dir: shakespeareCacheDir(cacheDir), source: 'download cache' });
+  // An explicit directory is the only place looked at (see DataNotFoundError).
+  if (dataDir !== undefined) {
+    addRoot(resolve(dataDir), 'dataDir option');
+  } else {
+    const fromEnv = envDir('ORTHOPTIM_DATA_DIR');
+    if (fromEnv !== undefined) addRoot(fromEnv, 'ORTHOPTIM_DATA_DIR');
+    places.push({ dir: shakespeareCacheDir(cacheDir), source: 'download cache' });
+  }
   const searched: SearchedPlace[] = [];
   for (const place of places) {
     const here = existsSync(place.dir);
@@ -152,7 +156,8 @@ function notFoundMessage(searched: SearchedPlace[], cacheDir: string): string {
  */
 export class ShakespeareNotFoundError extends DataNotFoundError {
   constructor(searched: SearchedPlace[], cacheDir: string) {
-    super(shakespeareDirName, searched.map((p) => p.dir), notFoundMessage(searched, cacheDir));
+    const dirs = searched.map((p) => p.dir);
+    super(shakespeareDirName, dirs, notFoundMessage(searched, cacheDir), briefNotFound('Tiny Shakespeare', dirs, 'pass --data-dir DIR, set ORTHOPTIM_DATA_DIR, or --download'));
   }
 }
 

@@ -71,23 +71,26 @@ export interface LoadedTask {
 }
 
 /**
- * Loads a task. When its dataset is not on disk (`DataNotFoundError`) and `fallback` is true (default),
- * loads the task's {@link TaskDefinition.fallback} (default: `function-regression` when registered, else
- * `synthetic`) — tasks that need no data — and describes the substitution.
+ * Loads a task. A missing dataset is a `DataNotFoundError` (its `searched` lists every directory looked
+ * at; the CLI prints its `brief` and exits with code 2) — an explicitly named task never quietly runs
+ * another. Only when `fallback` is true (programs that ask for it; the CLI never does) is the task's
+ * {@link TaskDefinition.fallback} loaded instead (default: `function-regression`, which needs no data),
+ * and the substitution described. The default run needs no fallback: `fashion-mnist-mlp` reads the
+ * repository's embedded subset when the full set is absent.
  */
 export async function loadTask(task: TaskDefinition, options: TaskLoadOptions & { fallback?: boolean }): Promise<LoadedTask> {
   try {
     return { task, instance: await task.load(options), fallback: null };
   } catch (e) {
-    if (!(e instanceof DataNotFoundError) || options.fallback === false) throw e;
-    const substitute = task.fallback ?? registry.get('function-regression') ?? getTask('synthetic');
+    if (!(e instanceof DataNotFoundError) || options.fallback !== true) throw e;
+    const substitute = task.fallback ?? getTask('function-regression');
     const message =
-      `no data found for ${task.name} (looked in: ${e.tried.join(', ')}); running the embedded ${substitute.name} task ` +
+      `no data found for ${task.name} (looked in: ${e.searched.join(', ')}); running the embedded ${substitute.name} task ` +
       `instead (pass --download or --data-dir, or set ORTHOPTIM_DATA_DIR, to use the real data)`;
     return {
       task: substitute,
       instance: await substitute.load(options),
-      fallback: { requestedTask: task.name, lookedIn: e.tried, message },
+      fallback: { requestedTask: task.name, lookedIn: e.searched, message },
     };
   }
 }

@@ -55,7 +55,6 @@ export function mnistMlpTask(name: string, dataset: MnistDataset, title: string)
   const sizes = [784, 512, 512, 10];
   return {
     name,
-    fallback: syntheticTask(),
     summary: `${title} (55k train / 5k validation / 10k test), 784-512-512-10 ReLU MLP, softmax cross-entropy`,
     needsData: true,
     defaults: { steps: 600, batch: 128, evalEvery: 100, evalLimit: 2000, learningRates: mlpLearningRates },

@@ -125,8 +125,8 @@ export interface TaskDefinition {
   readonly needsData: boolean;
   readonly defaults: TaskDefaults;
   /**
-   * The task to run instead when this one's dataset is not on disk (default: the embedded
-   * `function-regression` task, which needs no data).
+   * The task to run instead when this one's dataset is not on disk and the caller asked for a fallback
+   * (`loadTask(…, {fallback: true})`; default: the embedded `function-regression` task, which needs no data).
    */
   readonly fallback?: TaskDefinition;
   /** Loads (or generates) the data; throws `DataNotFoundError` when a dataset is not on disk. */
