@@ -6,10 +6,10 @@
  */
 import type { ClaimsFile } from '../bench/claims.js';
 import type { Aggregate, ComparisonSummary, NsTimingSummary } from '../bench/results.js';
-import { colorScale, describeSmoothing, evalCurves, lossCurves, restrictScale, smoothingFor, type ColorScale, type LabelledLog } from './curves.js';
+import { colorScale, describeSmoothing, evalCurves, lossCurves, restrictScale, smoothingFor, type BandPoint, type ColorScale, type LabelledLog } from './curves.js';
 import { formatNumber, formatRate, formatSeconds, formatStat, formatSteps } from './format.js';
 import type { ComparisonData, ExtraData, ResultsData } from './read.js';
-import { bandLineSpec, nsTimingSpec, stepsToTargetSpec, type TargetBar, type TimingPoint } from './specs.js';
+import { bandLineSpec, logDomain, nsTimingSpec, stepsToTargetSpec, type AxisOptions, type TargetBar, type TimingPoint } from './specs.js';
 
 /** A table cell; `strong` marks the best value of a column. */
 export interface Cell {
@@ -179,6 +179,23 @@ function comparisonFacts(s: ComparisonSummary): [string, string][] {
   return facts;
 }
 
+/**
+ * The y axis of a loss plot: a log scale (loss spans decades; a linear axis flattens everything after
+ * the first drop) whose domain holds the curves, their bands and the target line, so the rule is always
+ * drawn inside the frame. A linear axis (still holding the target) when some value is not positive.
+ */
+export function lossAxis(title: string, points: readonly BandPoint[], target: number | undefined): AxisOptions & { log: boolean } {
+  const values = points.flatMap((p) => [p.mean, p.min, p.max]);
+  if (target !== undefined) values.push(target);
+  const log = logDomain(values);
+  if (log) return { title, log: true, domain: log };
+  const finite = values.filter((v) => Number.isFinite(v));
+  const lo = Math.min(...finite);
+  const hi = Math.max(...finite);
+  const pad = 0.05 * (hi - lo || Math.abs(hi) || 1);
+  return { title, log: false, domain: finite.length > 0 ? [lo - pad, hi + pad] : undefined };
+}
+
 function comparisonSection(c: ComparisonData, colors: ColorScale): Section {
   const s = c.summary;
   const stem = slug(c.folder);
@@ -194,22 +211,25 @@ function comparisonSection(c: ComparisonData, colors: ColorScale): Section {
   const lossTitle = smoothing.kind === 'window' && smoothing.size <= 1 ? 'training loss' : 'training loss (smoothed)';
   const rule = s.target ? { y: s.target.value, label: `target ${formatNumber(s.target.value)}` } : undefined;
   const ruleText = s.target ? ' Dashed: the loss target of steps-to-target (how it was chosen: see "target" above).' : '';
+  const stepAxis = lossAxis(lossTitle, curves.byStep, s.target?.value);
+  const timeAxis = lossAxis(lossTitle, curves.byTime, s.target?.value);
+  const scaleText = (a: { log: boolean }) => (a.log ? 'log-scale loss axis' : 'linear loss axis (some loss is not positive)');
   const blocks: Block[] = [{ kind: 'table', table: aggregateTable(s) }];
   const figure = (figure: Figure) => blocks.push({ kind: 'figure', figure });
   if (curves.byStep.length > 0) {
     figure({
       name: `${stem}-loss-vs-step`,
       title: 'Training loss vs step',
-      caption: `Training loss against step, ${seedsText}; loss ${describeSmoothing(smoothing)}.${ruleText}`,
-      spec: bandLineSpec({ title: `${s.task}: training loss vs step`, x: { title: 'step' }, y: { title: lossTitle }, points: curves.byStep, color, rule }),
+      caption: `Training loss against step, ${seedsText}; loss ${describeSmoothing(smoothing)}; ${scaleText(stepAxis)}.${ruleText}`,
+      spec: bandLineSpec({ title: `${s.task}: training loss vs step`, x: { title: 'step' }, y: stepAxis, points: curves.byStep, color, rule }),
     });
   }
   if (curves.byTime.length > 0) {
     figure({
       name: `${stem}-loss-vs-time`,
       title: 'Training loss vs wall-clock',
-      caption: `Training loss against training wall-clock seconds (evaluations excluded; x is the mean over seeds of the time at each step), ${seedsText}; loss ${describeSmoothing(smoothing)}.${ruleText}`,
-      spec: bandLineSpec({ title: `${s.task}: training loss vs wall-clock`, x: { title: 'training wall-clock (s)' }, y: { title: lossTitle }, points: curves.byTime, color, rule }),
+      caption: `Training loss against training wall-clock seconds (evaluations excluded; x is the mean over seeds of the time at each step), ${seedsText}; loss ${describeSmoothing(smoothing)}; ${scaleText(timeAxis)}.${ruleText}`,
+      spec: bandLineSpec({ title: `${s.task}: training loss vs wall-clock`, x: { title: 'training wall-clock (s)' }, y: timeAxis, points: curves.byTime, color, rule }),
     });
   }
   const metric = evalCurves(runs, 'validation', 'metric');

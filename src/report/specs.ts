@@ -29,6 +29,8 @@ export interface AxisOptions {
   log?: boolean;
   /** Include zero in the domain (default false: fit the data). */
   zero?: boolean;
+  /** An explicit domain `[lo, hi]` (e.g. one that holds a reference line as well as the data). */
+  domain?: readonly [number, number];
 }
 
 export interface BandLineOptions {
@@ -46,7 +48,22 @@ export interface BandLineOptions {
 }
 
 function scaleOf(axis: AxisOptions): Record<string, unknown> {
-  return axis.log ? { type: 'log' } : { zero: axis.zero ?? false };
+  const domain = axis.domain ? { domain: [...axis.domain], nice: false } : {};
+  return axis.log ? { type: 'log', ...domain } : { zero: axis.zero ?? false, ...domain };
+}
+
+/**
+ * A log-scale domain holding every value and every reference line: from the smallest to the largest,
+ * widened by 5 % of the decades spanned on each side (at least a factor 1.1) so that neither the curves
+ * nor the rule sit on the frame. `null` when a value is not positive (no log scale then).
+ */
+export function logDomain(values: readonly number[]): [number, number] | null {
+  const finite = values.filter((v) => Number.isFinite(v));
+  if (finite.length === 0 || finite.some((v) => v <= 0)) return null;
+  const lo = Math.min(...finite);
+  const hi = Math.max(...finite);
+  const pad = Math.max(Math.log10(1.1), 0.05 * Math.log10(hi / lo));
+  return [lo / 10 ** pad, hi * 10 ** pad];
 }
 
 /**

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { crc32, inflateSync } from 'node:zlib';
 import type { Aggregate, ComparisonSummary, LogLine, NsTimingSummary, RunRecord, Stat } from '../../src/bench/results.js';
 import { colorScale, restrictScale, smooth } from '../../src/report/curves.js';
+import { buildDocument, lossAxis } from '../../src/report/document.js';
+import { logDomain } from '../../src/report/specs.js';
 import { formatNumber, formatStat, formatSteps, readResults, ResultsFormatError, writeReport, type ReportOutput } from '../../src/report/index.js';
 import { importPlotting, loadRenderers, prefixSvgIds, svgToPng } from '../../src/report/render.js';
 
@@ -407,7 +409,7 @@ describe('writeReport on a fixture results directory', () => {
     assert.match(md, /\| muon +\| +0\.9000 \(lr 0\.01\) \| \*\*0\.7000 \(lr 0\.02\)\*\* \| +diverged \(lr 0\.04\) \|/);
     assert.match(md, /\| adamw +\| +0\.9000 \(lr 0\.005\) \| \*\*0\.5000 \(lr 0\.01\)\*\* \| +0\.7000 \(lr 0\.02\) \|/);
     assert.ok(md.includes('(plots/fashion-mnist-mlp-loss-vs-step.svg)'));
-    assert.ok(md.includes('loss smoothed per run by a trailing 3-step window mean.'));
+    assert.ok(md.includes('loss smoothed per run by a trailing 3-step window mean; log-scale loss axis.'));
     assert.ok(md.includes('(fixture rule, loss smoothed over 3 steps)'));
     // NS and the generic deep-tanh section; its broken plot is reported, not fatal.
     assert.match(md, new RegExp(`\\| jordan×5 +\\| 256×256 +\\| +${(1e-4 * 256 ** 2.6).toPrecision(4)} +\\| +0\\.2000 \\|`));
@@ -683,5 +685,114 @@ describe('readResults: untrusted results folders', () => {
     const text = readFileSync(file, 'utf8');
     writeFileSync(file, text.slice(0, Math.floor(text.length / 2)));
     assert.throws(() => readResults(dir), (e: Error) => e instanceof ResultsFormatError && e.file === file && /not valid JSON/.test(e.message));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Plot specs (issue 9 point 9): log-scale loss axes holding the target rule; NS time vs size iff timed.
+
+type Layer = { mark?: unknown; encoding?: Record<string, { field?: string; scale?: Record<string, unknown> }>; layer?: Layer[]; data?: { values: Record<string, unknown>[] } };
+
+function figureSpec(doc: ReturnType<typeof buildDocument>, name: string): { layer: Layer[] } | undefined {
+  for (const s of doc.sections) {
+    for (const b of s.blocks) if (b.kind === 'figure' && b.figure.name === name) return b.figure.spec as unknown as { layer: Layer[] };
+  }
+  return undefined;
+}
+
+function figureNames(doc: ReturnType<typeof buildDocument>): string[] {
+  return doc.sections.flatMap((s) => s.blocks.flatMap((b) => (b.kind === 'figure' ? [b.figure.name] : [])));
+}
+
+/** Every y scale of a spec's layers (nested ones included). */
+function yScales(layers: Layer[]): Record<string, unknown>[] {
+  return layers.flatMap((l) => [...(l.encoding?.y?.scale ? [l.encoding.y.scale] : []), ...(l.layer ? yScales(l.layer) : [])]);
+}
+
+describe('report plot specs', () => {
+  it('logDomain: holds every value, pads by 5 % of the decades (at least ×1.1), null when a value is ≤ 0', () => {
+    const [lo, hi] = logDomain([0.1, 1000, 5]) ?? [Number.NaN, Number.NaN];
+    // 4 decades → 0.2 decade of padding on each side.
+    assert.ok(Math.abs(Math.log10(lo) - (-1.2)) < 1e-12, String(lo));
+    assert.ok(Math.abs(Math.log10(hi) - 3.2) < 1e-12, String(hi));
+    const [lo1, hi1] = logDomain([2, 2]) ?? [Number.NaN, Number.NaN];
+    assert.ok(Math.abs(lo1 - 2 / 1.1) < 1e-12 && Math.abs(hi1 - 2.2) < 1e-12, `${lo1} ${hi1}`);
+    assert.equal(logDomain([1, 0]), null);
+    assert.equal(logDomain([1, -0.5]), null);
+    assert.equal(logDomain([]), null);
+    // Non-finite values (a diverged run) do not stretch the axis.
+    assert.deepEqual(logDomain([1, Number.POSITIVE_INFINITY, 10]), logDomain([1, 10]));
+  });
+
+  it('lossAxis: log with the target inside the domain, even below every curve; linear (holding it) when a loss ≤ 0', () => {
+    const pts = [{ label: 'a', x: 1, mean: 2, min: 1.5, max: 2.5, n: 2 }, { label: 'a', x: 2, mean: 1, min: 0.8, max: 1.2, n: 2 }];
+    const a = lossAxis('loss', pts, 0.01);
+    assert.equal(a.log, true);
+    assert.ok(a.domain && a.domain[0] < 0.01 && a.domain[1] > 2.5, JSON.stringify(a.domain));
+    const above = lossAxis('loss', pts, 10);
+    assert.ok(above.domain && above.domain[1] > 10, JSON.stringify(above.domain));
+    const lin = lossAxis('loss', [...pts, { label: 'a', x: 3, mean: 0, min: -0.1, max: 0.1, n: 2 }], 0.5);
+    assert.equal(lin.log, false);
+    assert.ok(lin.domain && lin.domain[0] < -0.1 && lin.domain[1] > 2.5, JSON.stringify(lin.domain));
+    const linTarget = lossAxis('loss', [{ label: 'a', x: 1, mean: 0, min: 0, max: 1, n: 1 }], 5);
+    assert.ok(linTarget.domain && linTarget.domain[1] > 5, JSON.stringify(linTarget.domain));
+  });
+
+  it('the fixture loss plots: log y scale on every layer, domain holds the target rule, the rule layer drawn at the target', () => {
+    const dir = freshDir('specs');
+    writeFixture(dir);
+    const doc = buildDocument(readResults(dir), 'specs');
+    for (const name of ['fashion-mnist-mlp-loss-vs-step', 'fashion-mnist-mlp-loss-vs-time']) {
+      const spec = figureSpec(doc, name);
+      assert.ok(spec, name);
+      const scales = yScales(spec.layer);
+      assert.ok(scales.length >= 3, `${name}: ${scales.length} y scales`);
+      for (const sc of scales) {
+        assert.equal(sc.type, 'log', name);
+        const d = sc.domain as [number, number];
+        assert.ok(d[0] > 0 && d[0] < 0.8 && d[1] > 2.3, `${name}: ${JSON.stringify(d)}`);
+      }
+      const rules = spec.layer.filter((l) => l.layer?.some((k) => (k.mark as { type?: string } | undefined)?.type === 'rule'));
+      assert.equal(rules.length, 1, name);
+      assert.equal(rules[0].data?.values[0].y, 0.8);
+    }
+    // No target: no rule layer, still a log axis.
+    const plain = figureSpec(doc, 'synthetic-loss-vs-step');
+    assert.ok(plain);
+    assert.equal(plain.layer.filter((l) => l.layer !== undefined).length, 0);
+    assert.ok(yScales(plain.layer).every((sc) => sc.type === 'log'));
+  });
+
+  it('a loss ≤ 0 falls back to a linear axis that still holds the rule, and the caption says so', () => {
+    const dir = freshDir('specs-linear');
+    writeFixture(dir);
+    const log = join(dir, 'fashion-mnist-mlp', 'logs', 'muon-s1.jsonl');
+    const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as LogLine);
+    const steps = lines.filter((l) => l.type === 'step');
+    (steps[steps.length - 1] as { loss: number }).loss = -0.25;
+    writeFileSync(log, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const doc = buildDocument(readResults(dir), 'specs');
+    const spec = figureSpec(doc, 'fashion-mnist-mlp-loss-vs-step');
+    assert.ok(spec);
+    for (const sc of yScales(spec.layer)) {
+      assert.equal(sc.type, undefined);
+      const d = sc.domain as [number, number];
+      assert.ok(d[0] < 0 && d[0] < 0.8 && d[1] > 0.8, JSON.stringify(d));
+    }
+    const captions = doc.sections.flatMap((s) => s.blocks.flatMap((b) => (b.kind === 'figure' && b.figure.name === 'fashion-mnist-mlp-loss-vs-step' ? [b.figure.caption] : [])));
+    assert.match(captions[0], /linear loss axis \(some loss is not positive\)/);
+  });
+
+  it('the NS time-vs-size plot (log–log) is present iff the results hold NS timing', () => {
+    const dir = freshDir('specs-ns');
+    writeFixture(dir);
+    const withNs = buildDocument(readResults(dir), 'ns');
+    const spec = figureSpec(withNs, 'ns-time-vs-size') as unknown as { layer?: Layer[]; encoding?: Record<string, { scale?: Record<string, unknown> }> } | undefined;
+    assert.ok(spec, 'ns-time-vs-size');
+    const enc = spec.encoding ?? spec.layer?.[0]?.encoding;
+    assert.equal(enc?.x?.scale?.type, 'log');
+    assert.equal(enc?.y?.scale?.type, 'log');
+    rmSync(join(dir, 'ns'), { recursive: true });
+    assert.ok(!figureNames(buildDocument(readResults(dir), 'no ns')).includes('ns-time-vs-size'));
   });
 });
