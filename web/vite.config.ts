@@ -11,8 +11,20 @@ import { defineConfig } from 'vite';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const fashion = fileURLToPath(new URL('../data/fashion-mnist-subset', import.meta.url));
 
+const librarySource = fileURLToPath(new URL('../src/', import.meta.url));
+
 export default defineConfig({
   root: here,
+  plugins: [
+    {
+      // package.json's "sideEffects" lists only dist/ files, so the bundler takes ../src as free of side
+      // effects and drops the optimizer modules' registrations (createOptimizer would know no name).
+      name: 'orthoptim-source-registers',
+      transform(code, id) {
+        return id.startsWith(librarySource) ? { code, moduleSideEffects: true } : null;
+      },
+    },
+  ],
   base: './',
   publicDir: existsSync(fashion) ? fashion : false,
   resolve: {

@@ -4,6 +4,9 @@
  * in the order webgpu → webgl → wasm → cpu and reports what actually runs and why.
  */
 import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core's browser build registers no gradients (its Node build and @tensorflow/tfjs do): the race
+// needs them for tf.variableGrads.
+import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';

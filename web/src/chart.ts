@@ -50,12 +50,19 @@ function niceTicks(lo: number, hi: number, count: number): number[] {
 }
 
 function logTicks(lo: number, hi: number): number[] {
-  const out: number[] = [];
-  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
-    const v = 10 ** e;
-    if (v >= lo * 0.999 && v <= hi * 1.001) out.push(v);
+  // Powers of ten; over less than two decades 1-2-5 steps too; over less than one, linear ticks.
+  for (const mantissas of [[1], [1, 2, 5]]) {
+    const out: number[] = [];
+    for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
+      for (const m of mantissas) {
+        const v = m * 10 ** e;
+        if (v >= lo * 0.999 && v <= hi * 1.001) out.push(v);
+      }
+    }
+    if (out.length >= 3) return out;
   }
-  return out.length >= 2 ? out : [lo, hi];
+  const linear = niceTicks(lo, hi, 4).filter((v) => v > 0);
+  return linear.length >= 2 ? linear : [lo, hi];
 }
 
 export function formatTick(v: number): string {

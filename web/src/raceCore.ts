@@ -17,9 +17,14 @@ import { countCorrect, dense, sparseSoftmaxCrossEntropy } from '../../src/bench/
 import type { Dataset } from './data.js';
 import type { Racer } from './settings.js';
 
-export const racerLabels: Record<Racer, string> = {
-  muon: 'Muon', turboMuon: 'Turbo-Muon', norMuon: 'NorMuon', adaMuon: 'AdaMuon', adamw: 'AdamW', sgd: 'SGD (momentum 0.9)',
+const racerLabels: Record<string, string> = {
+  muon: 'Muon', turboMuon: 'Turbo-Muon', norMuon: 'NorMuon', adaMuon: 'AdaMuon', adamw: 'AdamW', sgd: 'SGD',
 };
+
+/** A racer's display name: the table above, else its registry name. */
+export function racerLabel(name: Racer): string {
+  return racerLabels[name] ?? name;
+}
 
 export interface EvalPoint {
   readonly step: number;
@@ -103,7 +108,7 @@ export class Race {
       if (info?.options.includes('adamwLearningRate') === true) options.adamwLearningRate = learningRates.adamw;
       if (info?.options.includes('exclude') === true) options.exclude = [new RegExp(`^race${id}/${name}/logits/kernel$`)];
       return {
-        name, label: racerLabels[name], learningRate: learningRates[name], vars,
+        name, label: racerLabel(name), learningRate: learningRates[name], vars,
         optimizer: createOptimizer(name, options), batchLoss: [], evals: [], spectra: [], wallMs: 0,
       };
     });

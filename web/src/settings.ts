@@ -4,6 +4,7 @@
  * address bar. Parsing never throws: an unknown or out-of-range value falls back to its default and is
  * listed in `rejected`, which the page shows.
  */
+import { createOptimizer, listOptimizers } from '../../src/index.js';
 
 export const views = ['ns', 'race', 'spectra'] as const;
 export type View = (typeof views)[number];
@@ -15,14 +16,33 @@ export const tableNames = ['jordan', 'you', 'polarExpress5', 'polarExpress8', 't
 export type TableName = (typeof tableNames)[number];
 export const datasets = ['spiral', 'moons', 'fashion'] as const;
 export type DatasetName = (typeof datasets)[number];
-/** The racing optimizers, by registry name (createOptimizer). */
-export const racers = ['muon', 'turboMuon', 'norMuon', 'adaMuon', 'adamw', 'sgd'] as const;
-export type Racer = (typeof racers)[number];
+/** A racing optimizer: any registry name (createOptimizer, listOptimizers). */
+export type Racer = string;
+/** Every registered optimizer, in registration order: what the race can enter. */
+export const racers: readonly Racer[] = listOptimizers().map((o) => o.name);
+/** The racers entered by default. */
+export const defaultRacers: readonly Racer[] = racers.filter((r) => ['muon', 'turboMuon', 'norMuon', 'adaMuon', 'adamw', 'sgd'].includes(r));
 
 /** Learning rates the race starts from: Muon's authors' 0.02 for the Muon family, AdamW 3e-3, SGD 0.05. */
-export const defaultLearningRates: Readonly<Record<Racer, number>> = {
-  muon: 0.02, turboMuon: 0.02, norMuon: 0.02, adaMuon: 0.02, adamw: 3e-3, sgd: 0.05,
+const chosenLearningRates: Readonly<Record<string, number>> = {
+  muon: 0.02, turboMuon: 0.02, norMuon: 0.02, adaMuon: 0.02, adamw: 3e-3, adam: 3e-3, sgd: 0.05,
 };
+
+/** The learning rate a racer starts from: the table above, else the optimizer's own default. */
+export function defaultLearningRate(name: Racer): number {
+  const chosen = chosenLearningRates[name];
+  if (chosen !== undefined) return chosen;
+  const o = createOptimizer(name);
+  try {
+    const lr = (o.getConfig() as { learningRate?: unknown }).learningRate;
+    return typeof lr === 'number' && lr > 0 ? lr : 0.01;
+  } finally {
+    o.dispose();
+  }
+}
+
+/** The default learning rate of every registered optimizer. */
+export const defaultLearningRates: Readonly<Record<Racer, number>> = Object.fromEntries(racers.map((r) => [r, defaultLearningRate(r)]));
 
 export interface Settings {
   view: View;
@@ -54,7 +74,7 @@ export const defaults: Settings = {
   steps: 0,
   custom: '3.4445,-4.775,2.0315;3.4445,-4.775,2.0315;3.4445,-4.775,2.0315;3.4445,-4.775,2.0315;3.4445,-4.775,2.0315',
   data: 'spiral',
-  racers: [...racers],
+  racers: [...defaultRacers],
   lr: { ...defaultLearningRates },
   batch: 64,
 };
