@@ -5,6 +5,22 @@
  */
 export { parseIdx, isGzip, idxLabelsMagic, idxImagesMagic, type IdxArray } from './idx.js';
 export {
+  DataChecksumError,
+  balancedIndices,
+  embeddedFashionSubsetDir,
+  encodeIdx,
+  fashionSubsetFiles,
+  fashionSubsetSettings,
+  gzipReproducible,
+  makeFashionSubset,
+  readIdxBytes,
+  readPinnedIdx,
+  sha256Hex,
+  type MakeSubsetOptions,
+  type PinnedIdxFile,
+  type WrittenIdxFile,
+} from './fashionSubset.js';
+export {
   loadMnist,
   mnistClassNames,
   mnistImagePixels,

@@ -90,7 +90,12 @@ function missingFiles(dir: string): string[] | undefined {
  * so one shared data root serves both datasets), then for Fashion-MNIST the Debian package directory,
  * then the cache.
  */
-function searchOrder(dataset: MnistDataset, dataDir: string | undefined, cacheDir: string | undefined): { dir: string; source: string }[] {
+function searchOrder(
+  dataset: MnistDataset,
+  dataDir: string | undefined,
+  cacheDir: string | undefined,
+  packageDir: string | null,
+): { dir: string; source: string }[] {
   const { dirName } = datasetInfo[dataset];
   const places: { dir: string; source: string }[] = [];
   const addRoot = (root: string, source: string): void => {
@@ -103,22 +108,24 @@ function searchOrder(dataset: MnistDataset, dataDir: string | undefined, cacheDi
   }
   const fromEnv = envDir('ORTHOPTIM_DATA_DIR');
   if (fromEnv !== undefined) addRoot(fromEnv, 'ORTHOPTIM_DATA_DIR');
-  if (dataset === 'fashionMnist') places.push({ dir: debianFashionMnistDir, source: 'package dataset-fashion-mnist' });
+  if (dataset === 'fashionMnist' && packageDir !== null) places.push({ dir: packageDir, source: 'package dataset-fashion-mnist' });
   places.push({ dir: datasetCacheDir(dataset, cacheDir), source: 'download cache' });
   return places;
 }
 
 /**
  * Searches the places of {@link searchOrder} and stops at the first that holds all four files.
- * Returns every place looked at as well, which the not-found error lists.
+ * Returns every place looked at as well, which the not-found error lists. `packageDir` is the system
+ * package's directory searched for Fashion-MNIST (default {@link debianFashionMnistDir}; null: none).
  */
 export function searchDataset(
   dataset: MnistDataset,
   dataDir?: string,
   cacheDir?: string,
+  packageDir: string | null = debianFashionMnistDir,
 ): { found: string | undefined; searched: SearchedPlace[] } {
   const searched: SearchedPlace[] = [];
-  for (const place of searchOrder(dataset, dataDir, cacheDir)) {
+  for (const place of searchOrder(dataset, dataDir, cacheDir, packageDir)) {
     const missing = missingFiles(place.dir);
     searched.push({ ...place, missing });
     if (missing !== undefined && missing.length === 0) return { found: place.dir, searched };

@@ -4,9 +4,11 @@
  * the loader itself needs no backend at all.
  * @module
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { downloadDataset } from './download.js';
+import { embeddedFashionSubsetDir, fashionSubsetFiles, readPinnedIdx, type PinnedIdxFile } from './fashionSubset.js';
 import { parseIdx } from './idx.js';
 import {
   MnistNotFoundError,
@@ -16,6 +18,8 @@ import {
   mnistFileNames,
   searchDataset,
   type MnistDataset,
+  type MnistFileRole,
+  type SearchedPlace,
 } from './locate.js';
 
 /** Images are 28 × 28 pixels in both datasets. */
@@ -40,6 +44,13 @@ export interface MnistData {
   dataset: MnistDataset;
   /** The directory the files were read from. */
   dir: string;
+  /**
+   * True when `dir` is the repository's embedded Fashion-MNIST subset (10,000 train / 2,000 test, see
+   * `fashionSubset.ts`), read because the full set was on none of the searched paths.
+   */
+  embedded: boolean;
+  /** Every directory searched for the full set, in order (the found one last, when found). */
+  searched: string[];
   train: MnistSplit;
   test: MnistSplit;
 }
@@ -59,6 +70,17 @@ export interface LoadMnistOptions {
   progress?: boolean;
   /** The fetch used for downloading (default the global one); injectable for tests. */
   fetch?: typeof fetch;
+  /**
+   * Fashion-MNIST only: when the full set is found nowhere, no `dataDir` was given and `download` is not
+   * set, read the repository's embedded subset (sha256-checked; default false). Its directory is
+   * `embeddedFashionSubsetDir` unless this is a string naming another copy.
+   */
+  embeddedSubset?: boolean | string;
+  /**
+   * The system package's directory searched for Fashion-MNIST after `ORTHOPTIM_DATA_DIR` (default
+   * `/usr/share/datasets/fashion-mnist`, Debian's `dataset-fashion-mnist`; null: not searched).
+   */
+  packageDir?: string | null;
 }
 
 /**
@@ -72,28 +94,66 @@ export async function loadMnist(options: LoadMnistOptions): Promise<MnistData> {
   if (!(dataset in datasetInfo)) {
     throw new RangeError(`loadMnist: dataset must be one of 'mnist', 'fashionMnist', got ${JSON.stringify(dataset)}`);
   }
-  const { found, searched } = searchDataset(dataset, dataDir, cacheDir);
+  const { found, searched } = searchDataset(dataset, dataDir, cacheDir, options.packageDir);
+  const searchedDirs = searched.map((p) => p.dir);
+  const { title } = datasetInfo[dataset];
   let dir = found;
   if (dir === undefined) {
     const cache = datasetCacheDir(dataset, cacheDir);
+    const subset = options.embeddedSubset;
+    // The embedded subset stands in for the full set only where nothing more specific was asked for:
+    // an explicit dataDir that lacks the files stays an error, and --download fetches the full set.
+    if (dataset === 'fashionMnist' && subset !== undefined && subset !== false && dataDir === undefined && options.download !== true) {
+      const subsetDir = typeof subset === 'string' ? resolve(subset) : embeddedFashionSubsetDir;
+      const missing = (Object.keys(mnistFileNames) as MnistFileRole[]).filter((r) => findIdxFile(subsetDir, mnistFileNames[r]) === undefined);
+      if (missing.length > 0) {
+        const place: SearchedPlace = {
+          dir: subsetDir,
+          source: 'embedded subset',
+          missing: existsSync(subsetDir) ? missing.map((r) => mnistFileNames[r]) : undefined,
+        };
+        throw new MnistNotFoundError(dataset, [...searched, place], cache);
+      }
+      const [train, test] = await Promise.all([
+        readSplit(subsetDir, 'trainImages', 'trainLabels', `${title} subset train`, fashionSubsetFiles),
+        readSplit(subsetDir, 'testImages', 'testLabels', `${title} subset test`, fashionSubsetFiles),
+      ]);
+      return { dataset, dir: subsetDir, embedded: true, searched: [...searchedDirs, subsetDir], train, test };
+    }
     if (options.download !== true) throw new MnistNotFoundError(dataset, searched, cache);
     dir = await downloadDataset(dataset, cache, { fetch: options.fetch, progress: options.progress });
+    searchedDirs.push(dir);
   }
   const [train, test] = await Promise.all([
-    readSplit(dir, mnistFileNames.trainImages, mnistFileNames.trainLabels, `${datasetInfo[dataset].title} train`),
-    readSplit(dir, mnistFileNames.testImages, mnistFileNames.testLabels, `${datasetInfo[dataset].title} test`),
+    readSplit(dir, 'trainImages', 'trainLabels', `${title} train`),
+    readSplit(dir, 'testImages', 'testLabels', `${title} test`),
   ]);
-  return { dataset, dir, train, test };
+  return { dataset, dir, embedded: false, searched: searchedDirs, train, test };
 }
 
-async function readIdxFile(dir: string, baseName: string): Promise<{ path: string; dims: number[]; data: Uint8Array }> {
+async function readIdxFile(
+  dir: string,
+  role: MnistFileRole,
+  pinned: Readonly<Record<MnistFileRole, PinnedIdxFile>> | undefined,
+): Promise<{ path: string; dims: number[]; data: Uint8Array }> {
+  if (pinned !== undefined) {
+    const { path, bytes } = readPinnedIdx(dir, role, pinned[role]);
+    return { path, ...parseIdx(bytes, path) };
+  }
+  const baseName = mnistFileNames[role];
   const path = findIdxFile(dir, baseName);
   if (path === undefined) throw new Error(`${dir}: neither ${baseName}.gz nor ${baseName} exists`);
   return { path, ...parseIdx(await readFile(path), path) };
 }
 
-async function readSplit(dir: string, imagesName: string, labelsName: string, what: string): Promise<MnistSplit> {
-  const [images, labels] = await Promise.all([readIdxFile(dir, imagesName), readIdxFile(dir, labelsName)]);
+async function readSplit(
+  dir: string,
+  imagesRole: MnistFileRole,
+  labelsRole: MnistFileRole,
+  what: string,
+  pinned?: Readonly<Record<MnistFileRole, PinnedIdxFile>>,
+): Promise<MnistSplit> {
+  const [images, labels] = await Promise.all([readIdxFile(dir, imagesRole, pinned), readIdxFile(dir, labelsRole, pinned)]);
   if (images.dims.length !== 3 || images.dims[1] !== mnistImageSide || images.dims[2] !== mnistImageSide) {
     throw new Error(
       `${images.path}: expected images of shape N×${mnistImageSide}×${mnistImageSide}, got ${images.dims.join('×')}`,

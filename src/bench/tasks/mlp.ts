@@ -4,12 +4,13 @@
  * offline fallback, so a benchmark always has something to run.
  * @module
  */
+import { isAbsolute, relative } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { deriveSeed, gaussian, mulberry32, uniformArray } from '../../core/random.js';
-import { loadMnist, type MnistDataset } from '../data/index.js';
+import { loadMnist, type LoadMnistOptions, type MnistDataset } from '../data/index.js';
 import { classificationInstance, holdOut, type Split } from './classification.js';
 import { dense } from './ops.js';
-import type { ParamInit, TaskDefinition } from './types.js';
+import type { DataInfo, ParamInit, TaskDefinition } from './types.js';
 
 /**
  * Parameters of a ReLU MLP with layer sizes `sizes`: Glorot-uniform kernels `[fanIn, fanOut]` drawn with
@@ -50,29 +51,82 @@ function mlpDescription(sizes: readonly number[]): string {
 /** Learning rates for the MLP tasks (KellerJordan/Muon README: 0.02 for Muon; AdamW 1e-3). */
 const mlpLearningRates = { muon: 0.02, adamw: 1e-3, adam: 1e-3, sgd: 0.05 };
 
-/** A 784-512-512-10 ReLU MLP on MNIST or Fashion-MNIST; 5,000 training images (seeded) are held out for validation. */
-export function mnistMlpTask(name: string, dataset: MnistDataset, title: string): TaskDefinition {
+/** `12345` as `12,345` (the captions' thousands separators, independent of the locale). */
+function count(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+/** `train / validation / test` example counts in words. */
+export function describeSplits(splits: { train: number; validation: number; test: number }): string {
+  return `${count(splits.train)} train / ${count(splits.validation)} validation / ${count(splits.test)} test`;
+}
+
+/** A path relative to the working directory when it lies below it (shorter captions), else absolute. */
+function displayPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
+/**
+ * A 784-512-512-10 ReLU MLP on MNIST or Fashion-MNIST. With the full set, 5,000 training images
+ * (seeded) are held out for validation (55k / 5k / 10k). `fashion-mnist-mlp` falls back to the
+ * repository's embedded subset when the full set is found nowhere and no `dataDir` was given
+ * (10k train images, of which 1,000 are held out: 9k / 1k / 2k); the instance's `data` says which.
+ * `locations` overrides the package directory searched and the subset used (tests).
+ */
+export function mnistMlpTask(
+  name: string,
+  dataset: MnistDataset,
+  title: string,
+  locations: Pick<LoadMnistOptions, 'packageDir' | 'embeddedSubset'> = {},
+): TaskDefinition {
   const sizes = [784, 512, 512, 10];
+  const subset = dataset === 'fashionMnist' ? (locations.embeddedSubset ?? true) : false;
   return {
     name,
-    summary: `${title} (55k train / 5k validation / 10k test), 784-512-512-10 ReLU MLP, softmax cross-entropy`,
+    summary:
+      `${title} (55k train / 5k validation / 10k test${subset ? '; else the embedded 9k / 1k / 2k subset' : ''}), ` +
+      '784-512-512-10 ReLU MLP, softmax cross-entropy',
     needsData: true,
     defaults: { steps: 600, batch: 128, evalEvery: 100, evalLimit: 2000, learningRates: mlpLearningRates },
     async load(o) {
-      const data = await loadMnist({ dataset, dataDir: o.dataDir, download: o.download, cacheDir: o.cacheDir });
-      const { train, validation } = holdOut(data.train, 5000, 784, o.seed);
-      return classificationInstance({
-        name,
-        source: data.dir,
-        model: mlpDescription(sizes),
-        exampleShape: [784],
-        numClasses: 10,
-        train,
-        validation,
-        test: data.test,
-        initialParams: (seed) => mlpParams(sizes, seed),
-        logits: mlpLogits,
+      const data = await loadMnist({
+        dataset,
+        dataDir: o.dataDir,
+        download: o.download,
+        cacheDir: o.cacheDir,
+        embeddedSubset: subset,
+        packageDir: locations.packageDir,
       });
+      const validationCount = data.embedded ? 1000 : Math.min(5000, Math.floor(data.train.count / 12));
+      const { train, validation } = holdOut(data.train, validationCount, 784, o.seed);
+      const splits = { train: train.count, validation: validation.count, test: data.test.count };
+      const where = displayPath(data.dir);
+      const info: DataInfo = {
+        dataset: title,
+        kind: data.embedded ? 'subset' : 'full',
+        path: data.dir,
+        splits,
+        searched: data.searched,
+        description: data.embedded
+          ? `${title} embedded subset (${where}; the full set was not found): ${describeSplits(splits)}`
+          : `${title} full set at ${where}: ${describeSplits(splits)}`,
+      };
+      return {
+        ...classificationInstance({
+          name,
+          source: data.dir,
+          model: mlpDescription(sizes),
+          exampleShape: [784],
+          numClasses: 10,
+          train,
+          validation,
+          test: data.test,
+          initialParams: (seed) => mlpParams(sizes, seed),
+          logits: mlpLogits,
+        }),
+        data: info,
+      };
     },
   };
 }

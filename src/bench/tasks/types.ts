@@ -52,12 +52,33 @@ export interface Batch {
   readonly tensors: tf.Tensor[];
 }
 
+/** Which data a task instance trains on, for the console caption and the results (`summary.json`). */
+export interface DataInfo {
+  /** The dataset, e.g. `'Fashion-MNIST'`. */
+  readonly dataset: string;
+  /**
+   * `full`: the dataset as distributed, read from `path`; `subset`: the repository's embedded subset at
+   * `path`; `generated`: drawn from the seed (no files).
+   */
+  readonly kind: 'full' | 'subset' | 'generated';
+  /** The directory read, or null for generated data. */
+  readonly path: string | null;
+  /** Examples per split (for text tasks: characters). */
+  readonly splits: { readonly train: number; readonly validation: number; readonly test: number };
+  /** Directories searched for the full set before this data was chosen, in order (empty for generated data). */
+  readonly searched: readonly string[];
+  /** One line, e.g. `Fashion-MNIST embedded subset (data/fashion-mnist-subset): 9,000 train / 1,000 validation / 2,000 test`. */
+  readonly description: string;
+}
+
 /** A task with its data loaded: everything the runner needs to train and evaluate a model. */
 export interface TaskInstance {
   /** Registry name of the task. */
   readonly name: string;
   /** Where the data came from: a directory, `'synthetic'` or `'generated'`. */
   readonly source: string;
+  /** Which data, in words and numbers (tasks that do not say leave it out: `source` is all there is). */
+  readonly data?: DataInfo;
   /** Number of training examples (or window starts): batch indices are drawn from `[0, trainCount)`. */
   readonly trainCount: number;
   /** Sizes of the splits, for the record: `{ train, validation, test }` (examples, or characters for text). */
