@@ -1,8 +1,13 @@
 /**
  * A small, strict command-line flag parser: `--name value` and `--name=value`, typed flags with
  * defaults, boolean switches, and `--help`/`-h`. Anything it does not understand — an unknown flag, a
- * missing or malformed value, a flag given twice, a stray argument — is a {@link UsageError} carrying the
- * command's usage text, which the CLI prints on stderr before exiting with code 2.
+ * missing or malformed value, a stray argument — is a {@link UsageError} naming the command, which the
+ * CLI prints as one line (what is wrong, and "run `<command> --help` for more") before exiting with
+ * code 2. A flag given twice takes its last value, so `npm start -- --steps 60` overrides a `--steps`
+ * that the script passes.
+ *
+ * Numbers are decimal only ({@link parseDecimal}): `Number()` would read `0x10` as 16, `0b1`, `0o7`,
+ * `Infinity`, `''` and `' 5 '` too.
  * @module
  */
 
@@ -25,14 +30,17 @@ export interface StringFlag extends FlagBase {
   readonly choices?: readonly string[];
 }
 
-/** A whole number written in decimal digits (`-` allowed when `min` permits), e.g. `--steps 300`. */
+/**
+ * A whole number in decimal notation, e.g. `--steps 300`; scientific notation that denotes a whole
+ * number is accepted too (`1e3` is 1000, `1.5` and `1e-3` are refused).
+ */
 export interface IntegerFlag extends FlagBase {
   readonly type: 'integer';
   readonly default?: number;
   readonly min?: number;
 }
 
-/** A finite number in JavaScript syntax (`1e-3`, `0.02`). */
+/** A finite decimal number, plain or scientific (`0.02`, `.5`, `1e-3`, `-2.5E+4`); see {@link parseDecimal}. */
 export interface NumberFlag extends FlagBase {
   readonly type: 'number';
   readonly default?: number;
@@ -68,11 +76,16 @@ export interface CommandSpec<S extends FlagSpecs = FlagSpecs> {
   readonly notes?: readonly string[];
 }
 
-/** A mistake in the command line. `usage` is the help text of the command concerned. */
+/**
+ * A mistake in the command line. `usage` is the help text of the command concerned; `command` the
+ * command whose `--help` shows it (the CLI prints `run \`<command> --help\` for more` after the message,
+ * not the whole usage).
+ */
 export class UsageError extends Error {
   constructor(
     message: string,
     readonly usage: string,
+    readonly command?: string,
   ) {
     super(message);
     this.name = 'UsageError';
@@ -144,43 +157,62 @@ export function formatUsage(command: CommandSpec, options: { notes?: boolean } =
 }
 
 /**
- * The usage printed after a mistake: synopsis and options without the notes (which can be long), and a
- * pointer to the full help.
+ * Edit distance with adjacent transpositions (optimal string alignment: Levenshtein's insert, delete
+ * and substitute, plus swapping two neighbours, each costing 1), for "did you mean" hints — so `bnech`
+ * is 1 from `bench`.
  */
-export function errorUsage(command: CommandSpec): string {
-  const short = formatUsage(command, { notes: false });
-  return command.notes !== undefined && command.notes.length > 0
-    ? `${short}\n\nRun '${command.name} --help' for the full help.`
-    : short;
-}
-
-/** Levenshtein distance, for "did you mean" hints. */
 function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  let before: number[] = [];
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0];
-    row[0] = i;
+    const row = [i];
     for (let j = 1; j <= b.length; j++) {
-      const up = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = up;
+      let d = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2] + 1);
+      row.push(d);
     }
+    before = previous;
+    previous = row;
   }
-  return row[b.length];
+  return previous[b.length];
 }
 
-/** `; did you mean X?` when one of `known` is close to `given`, else ''. */
+/**
+ * `; did you mean X?` when one of `known` is close to `given`, else ''. Close: the same ignoring case, the
+ * only name that starts with `given` (at least 3 characters: `cifar` → `cifar10-cnn`), or the nearest by
+ * edit distance when it is at most a third of the name's length (at least 1).
+ */
 export function suggestion(given: string, known: readonly string[], prefix = ''): string {
+  const hint = (name: string): string => `; did you mean ${prefix}${name}?`;
+  const lower = given.toLowerCase();
+  const sameCase = known.find((k) => k.toLowerCase() === lower);
+  if (sameCase !== undefined) return hint(sameCase);
+  const extending = known.filter((k) => k.toLowerCase().startsWith(lower));
+  if (lower.length >= 3 && extending.length === 1) return hint(extending[0]);
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const k of known) {
-    const d = distance(given, k);
+    const d = distance(lower, k.toLowerCase());
     if (d < bestDistance) {
       best = k;
       bestDistance = d;
     }
   }
-  return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? `; did you mean ${prefix}${best}?` : '';
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? hint(best) : '';
+}
+
+/** Decimal numbers: digits with an optional point and exponent; no hex/octal/binary, no spaces, no `Infinity`. */
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * The value of `text` when it is a finite number in decimal notation (`0.02`, `.5`, `3.`, `1e-3`,
+ * `-2.5E+4`), else undefined. Refused, unlike `Number()`: `0x10`, `0b1`, `0o7`, `1_000`, `Infinity`,
+ * `''`, `' 5 '`, and numbers that overflow (`1e400`).
+ */
+export function parseDecimal(text: string): number | undefined {
+  if (!DECIMAL.test(text)) return undefined;
+  const v = Number(text);
+  return Number.isFinite(v) ? v : undefined;
 }
 
 function convert(name: string, spec: FlagSpec, raw: string, fail: (message: string) => never): string | number | boolean {
@@ -195,15 +227,15 @@ function convert(name: string, spec: FlagSpec, raw: string, fail: (message: stri
       }
       return raw;
     case 'integer': {
-      if (!/^[+-]?\d+$/.test(raw)) return fail(`--${name} must be an integer, got '${raw}'`);
-      const v = Number(raw);
+      const v = parseDecimal(raw);
+      if (v === undefined || !Number.isInteger(v)) return fail(`--${name} must be an integer in decimal digits (e.g. 300 or 3e2), got '${raw}'`);
       if (!Number.isSafeInteger(v)) return fail(`--${name} is too large: '${raw}'`);
       if (spec.min !== undefined && v < spec.min) return fail(`--${name} must be >= ${spec.min}, got ${v}`);
       return v;
     }
     case 'number': {
-      const v = raw.trim() === '' ? NaN : Number(raw);
-      if (!Number.isFinite(v)) return fail(`--${name} must be a finite number, got '${raw}'`);
+      const v = parseDecimal(raw);
+      if (v === undefined) return fail(`--${name} must be a finite decimal number (e.g. 0.5 or 1e-3), got '${raw}'`);
       if (spec.min !== undefined && v < spec.min) return fail(`--${name} must be >= ${spec.min}, got ${v}`);
       return v;
     }
@@ -212,16 +244,16 @@ function convert(name: string, spec: FlagSpec, raw: string, fail: (message: stri
 
 /**
  * Parses `argv` (the arguments after the command name) against `command`. `--help` or `-h` anywhere
- * before `--` wins over everything else. After `--`, every argument is positional.
+ * before `--` wins over everything else. After `--`, every argument is positional. A flag given twice
+ * takes its last value (each value is still checked).
  */
 export function parseArgs<S extends FlagSpecs>(argv: readonly string[], command: CommandSpec<S>): ParsedArgs<S> {
   const end = argv.indexOf('--');
   const flagPart = end < 0 ? argv : argv.slice(0, end);
   if (flagPart.includes('--help') || flagPart.includes('-h')) return { help: true };
 
-  const usage = errorUsage(command as CommandSpec);
   const fail = (message: string): never => {
-    throw new UsageError(`${command.name}: ${message}`, usage);
+    throw new UsageError(`${command.name}: ${message}`, formatUsage(command as CommandSpec), command.name);
   };
   const names = Object.keys(command.flags);
   const given = new Map<string, string | number | boolean>();
@@ -237,12 +269,14 @@ export function parseArgs<S extends FlagSpecs>(argv: readonly string[], command:
       positionals.push(arg);
       continue;
     }
-    if (!arg.startsWith('--')) fail(`unknown option ${arg} (flags are written --name)`);
+    if (!arg.startsWith('--')) {
+      const bare = arg.slice(1).split('=')[0];
+      fail(`unknown option ${arg} (flags are written --name)${suggestion(bare, names, '--')}`);
+    }
     const eq = arg.indexOf('=');
     const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
     const spec = Object.hasOwn(command.flags, name) ? command.flags[name] : undefined;
     if (spec === undefined) fail(`unknown flag --${name}${suggestion(name, names, '--')}`);
-    if (given.has(name)) fail(`--${name} is given twice`);
     let raw: string;
     if (eq >= 0) {
       raw = arg.slice(eq + 1);

@@ -7,11 +7,13 @@
  * - `orthoptim list` prints the optimizers of the registry.
  *
  * Exit codes: 0 success, 1 runtime error (message only; the stack with `--verbose`), 2 usage error
- * (unknown command, flag, task or optimizer, malformed value), with the usage text on stderr.
+ * (unknown command, flag, task or optimizer, malformed value, a `--data-dir` that is not a directory, a
+ * dataset that is not found) — one line on stderr saying what is wrong, with "did you mean" where a name
+ * is close to a known one, and "run \`orthoptim <command> --help\` for more".
  * {@link main} is exported so tests (and other programs) can run the command in-process.
  * @module
  */
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
@@ -22,7 +24,8 @@ import { ProgressBar, formatDuration, type ProgressStream } from '../bench/progr
 import { defaultLearningRates, runComparison, type OptimizerSpec } from '../bench/runner.js';
 import { comparisonTable } from '../bench/table.js';
 import { listTasks } from '../bench/tasks/index.js';
-import { UsageError, errorUsage, formatUsage, parseArgs, suggestion, type CommandSpec } from './args.js';
+import { DataNotFoundError } from '../bench/data/locate.js';
+import { UsageError, formatUsage, parseArgs, parseDecimal, suggestion, type CommandSpec } from './args.js';
 
 /** Where the command writes: the process's streams, or fakes in tests. */
 export interface Io {
@@ -59,8 +62,12 @@ function benchCommand(): CommandSpec<typeof benchFlags> {
         'validation loss, then runs every seed with it.',
       'Interrupted? Run the same command again: finished runs are kept, an unfinished one continues ' +
         'from its last checkpoint (--checkpoint-every); --fresh starts over.',
-      'When a dataset is not found (see --data-dir, ORTHOPTIM_DATA_DIR, --download), a task that needs ' +
-        'no data runs instead, and the results record it.',
+      'A named --task whose dataset is not found (see --data-dir, ORTHOPTIM_DATA_DIR, --download), or a ' +
+        '--data-dir that is not a directory, is an error (exit 2) naming where it looked; only the default ' +
+        'run (no --task, --data-dir or --download) may fall back to a task that needs no data, and the ' +
+        'results record it.',
+      'Numbers are decimal (0.02, 1e-3; integers also 3e2; not 0x10). A flag given twice takes its last ' +
+        'value (npm start -- --steps 60 overrides the script\'s --steps).',
       'Example:\n  orthoptim bench --task fashion-mnist-mlp --optimizers muon,adamw --steps 300 --seeds 3 --sweep',
     ],
   };
@@ -175,7 +182,7 @@ function packageVersion(): string {
 export function optimizerSpecs(list: string, lr: string | undefined, usage: string): OptimizerSpec[] {
   const known = listOptimizers().map((o) => o.name);
   const fail = (message: string): never => {
-    throw new UsageError(`orthoptim bench: ${message}`, usage);
+    throw new UsageError(`orthoptim bench: ${message}`, usage, 'orthoptim bench');
   };
   const names = list.split(',').map((s) => s.trim());
   if (names.some((n) => n === '')) fail(`--optimizers has an empty name in '${list}' (known: ${known.join(', ')})`);
@@ -186,16 +193,18 @@ export function optimizerSpecs(list: string, lr: string | undefined, usage: stri
   const rates = new Map<string, number>();
   if (lr !== undefined) {
     for (const entry of lr.split(',')) {
-      const m = /^\s*([^=\s]+)\s*=\s*(\S+)\s*$/.exec(entry);
+      const m = /^([^=\s]+)=(.*)$/.exec(entry);
       if (m === null) fail(`--lr entries are NAME=LR, e.g. --lr muon=0.02,adamw=1e-3; got '${entry}'`);
       const [, name, text] = m!;
-      const value = Number(text);
-      if (!Number.isFinite(value) || value <= 0) fail(`--lr ${name}: the learning rate must be a positive number, got '${text}'`);
+      const value = parseDecimal(text);
+      if (value === undefined || value <= 0) {
+        fail(`--lr ${name}: the learning rate must be a positive decimal number (e.g. 0.02 or 1e-3), got '${text}'`);
+      }
       if (!names.includes(name)) {
-        fail(`--lr names '${name}', which is not among --optimizers (${names.join(', ')})`);
+        fail(`--lr names '${name}', which is not among --optimizers (${names.join(', ')})${suggestion(name, names)}`);
       }
       if (rates.has(name)) fail(`--lr gives '${name}' twice`);
-      rates.set(name, value);
+      rates.set(name, value!);
     }
   }
   return names.map((name) => (rates.has(name) ? { name, options: { learningRate: rates.get(name) } } : { name }));
@@ -208,22 +217,32 @@ async function bench(argv: readonly string[], io: Io): Promise<number> {
     io.stdout.write(`${formatUsage(command as CommandSpec)}\n`);
     return 0;
   }
-  const usage = errorUsage(command as CommandSpec);
+  const usage = formatUsage(command as CommandSpec);
+  const fail = (message: string): never => {
+    throw new UsageError(`orthoptim bench: ${message}`, usage, command.name);
+  };
   const f = parsed.flags;
   const taskNames = listTasks().map((t) => t.name);
   if (!taskNames.includes(f.task)) {
-    throw new UsageError(
-      `orthoptim bench: unknown task '${f.task}' (known: ${taskNames.join(', ')})${suggestion(f.task, taskNames)}`,
-      usage,
-    );
+    fail(`unknown task '${f.task}' (known: ${taskNames.join(', ')})${suggestion(f.task, taskNames)}`);
   }
   const optimizers = optimizerSpecs(f.optimizers, f.lr, usage);
-  if (!f.sweep && (argv.some((a) => a.startsWith('--sweep-')))) {
-    throw new UsageError('orthoptim bench: --sweep-points and --sweep-steps need --sweep', usage);
+  const flagArgs = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
+  const given = (flag: string): boolean => flagArgs.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`));
+  if (!f.sweep && (given('sweep-points') || given('sweep-steps'))) fail('--sweep-points and --sweep-steps need --sweep');
+  if (f.sweep && f.lr !== undefined) fail('--lr and --sweep exclude each other (the sweep chooses the learning rates)');
+  if (f['data-dir'] !== undefined) {
+    let kind: string | null;
+    try {
+      kind = statSync(f['data-dir']).isDirectory() ? null : 'is not a directory';
+    } catch {
+      kind = 'does not exist';
+    }
+    if (kind !== null) fail(`--data-dir ${f['data-dir']} ${kind} (${resolve(f['data-dir'])})`);
   }
-  if (f.sweep && f.lr !== undefined) {
-    throw new UsageError('orthoptim bench: --lr and --sweep exclude each other (the sweep chooses the learning rates)', usage);
-  }
+  // Only the default run may replace a task whose data is missing: a task or a data source asked for
+  // by name is an error when its data is not found.
+  const fallback = !given('task') && !given('data-dir') && !given('download');
 
   // Production mode: no per-op debug checks while timing, and no "install tfjs-node" banner on stderr.
   tf.enableProdMode();
@@ -252,6 +271,7 @@ async function bench(argv: readonly string[], io: Io): Promise<number> {
     resume: !f.fresh,
     dataDir: f['data-dir'],
     download: f.download,
+    fallback,
     command: ['orthoptim', 'bench', ...argv],
     onProgress(e) {
       switch (e.type) {
@@ -312,7 +332,15 @@ async function report(argv: readonly string[], io: Io): Promise<number> {
     return 0;
   }
   const dir = parsed.positionals[0];
-  if (dir === undefined) throw new UsageError('orthoptim report: which results folder? (orthoptim report RESULTS_DIR)', errorUsage(reportCommand));
+  const usage = formatUsage(reportCommand);
+  if (dir === undefined) throw new UsageError('orthoptim report: which results folder? (orthoptim report RESULTS_DIR)', usage, reportCommand.name);
+  let problem: string | null;
+  try {
+    problem = statSync(dir).isDirectory() ? null : 'is not a directory (give the folder orthoptim bench --out wrote)';
+  } catch {
+    problem = 'does not exist (run `orthoptim bench` to create it)';
+  }
+  if (problem !== null) throw new UsageError(`orthoptim report: ${dir} ${problem}`, usage, reportCommand.name);
   // The plotting packages are loaded only here: the library does not depend on them.
   const { writeReport } = await import('../report/index.js');
   const f = parsed.flags;
@@ -349,8 +377,7 @@ export async function main(argv: readonly string[], io: Io = { stdout: process.s
     const [command, ...rest] = argv;
     switch (command) {
       case undefined:
-        io.stderr.write(`${topUsage()}\n`);
-        return 2;
+        throw new UsageError(`orthoptim: which command? (${commands.map((c) => c.name).join(', ')})`, topUsage(), 'orthoptim');
       case '-h':
       case '--help':
         io.stdout.write(`${topUsage()}\n`);
@@ -367,7 +394,8 @@ export async function main(argv: readonly string[], io: Io = { stdout: process.s
           io.stdout.write(`${topUsage()}\n`);
           return 0;
         }
-        throw new UsageError(`orthoptim help: unknown command '${topic}'`, topUsage());
+        const names = commands.map((c) => c.name).filter((n) => n !== 'help');
+        throw new UsageError(`orthoptim help: unknown command '${topic}' (known: ${names.join(', ')})${suggestion(topic, names)}`, topUsage(), 'orthoptim');
       }
       case 'bench':
         return await bench(rest, io);
@@ -376,14 +404,32 @@ export async function main(argv: readonly string[], io: Io = { stdout: process.s
       case 'list':
         return list(rest, io);
       default: {
+        if (command.startsWith('-')) {
+          const options = ['--help', '--version'];
+          throw new UsageError(
+            `orthoptim: unknown option ${command} (before a command: ${options.join(', ')})${suggestion(command, options)}`,
+            topUsage(),
+            'orthoptim',
+          );
+        }
         const names = commands.map((c) => c.name);
-        const what = command.startsWith('-') ? `unknown option ${command}` : `unknown command '${command}'`;
-        throw new UsageError(`orthoptim: ${what}${suggestion(command, names)}`, topUsage());
+        throw new UsageError(`orthoptim: unknown command '${command}' (known: ${names.join(', ')})${suggestion(command, names)}`, topUsage(), 'orthoptim');
       }
     }
   } catch (e) {
     if (e instanceof UsageError) {
-      io.stderr.write(`error: ${e.message}\n\n${e.usage}\n`);
+      io.stderr.write(`${oneLine(`error: ${e.message} (run \`${e.command ?? 'orthoptim'} --help\` for more)`)}\n`);
+      return 2;
+    }
+    if (e instanceof DataNotFoundError) {
+      // The loaders' one-line form (DataNotFoundError.brief) names the dataset and every directory searched.
+      const brief: unknown = (e as { brief?: unknown }).brief;
+      const line =
+        typeof brief === 'string'
+          ? brief
+          : `${e.dataset} not found; searched: ${e.tried.join(', ')} (pass --data-dir DIR, set ORTHOPTIM_DATA_DIR, or --download)`;
+      io.stderr.write(`${oneLine(`error: orthoptim bench: ${line} (run \`orthoptim bench --help\` for more)`)}\n`);
+      if (verbose) io.stderr.write(`${e.message}\n`);
       return 2;
     }
     const err = e instanceof Error ? e : new Error(String(e));
@@ -392,6 +438,11 @@ export async function main(argv: readonly string[], io: Io = { stdout: process.s
     else io.stderr.write('(run with --verbose for the stack trace)\n');
     return 1;
   }
+}
+
+/** The text on one line: a value with a newline in it (`--task $'a\\nb'`) cannot split an error message. */
+function oneLine(text: string): string {
+  return text.replace(/[\r\n]+/g, ' ');
 }
 
 /** True when this file is the program being run (directly, through tsx, or through the npm bin link). */
