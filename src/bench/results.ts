@@ -16,7 +16,7 @@
  * with different options). Every number here is plain JSON; non-finite numbers are written as `null`.
  * @module
  */
-import type { MetricInfo } from './tasks/types.js';
+import type { DataInfo, MetricInfo } from './tasks/types.js';
 
 /** One line of a run's JSON-lines log. */
 export type LogLine =
@@ -131,6 +131,8 @@ export interface ComparisonSummary {
   model: string;
   metric: MetricInfo;
   dataSource: string;
+  /** Which data it trained on (full set / embedded subset, path, examples per split), when the task says. */
+  data?: DataInfo | null;
   /** Set when the synthetic task replaced the requested one: the notice printed. */
   fallback: string | null;
   splits: { train: number; validation: number; test: number };

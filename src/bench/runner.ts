@@ -570,6 +570,8 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
     // What was run there must be what runs now, or resuming would mix two experiments.
     const settings = {
       task: task.name,
+      // Which data (the full set or the embedded subset): resuming must not mix the two.
+      data: instance.source,
       steps,
       batch,
       seeds,
@@ -773,6 +775,7 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
     model: instance.model,
     metric: instance.metric,
     dataSource: instance.source,
+    data: instance.data ?? null,
     fallback: fallback?.message ?? null,
     splits: instance.splits,
     parameters: init0.reduce((a, p) => a + p.values.length, 0),
