@@ -422,13 +422,8 @@ export async function main(argv: readonly string[], io: Io = { stdout: process.s
       return 2;
     }
     if (e instanceof DataNotFoundError) {
-      // The loaders' one-line form (DataNotFoundError.brief) names the dataset and every directory searched.
-      const brief: unknown = (e as { brief?: unknown }).brief;
-      const line =
-        typeof brief === 'string'
-          ? brief
-          : `${e.dataset} not found; searched: ${e.tried.join(', ')} (pass --data-dir DIR, set ORTHOPTIM_DATA_DIR, or --download)`;
-      io.stderr.write(`${oneLine(`error: orthoptim bench: ${line} (run \`orthoptim bench --help\` for more)`)}\n`);
+      // The loaders' one-line form names the dataset, every directory searched and the flags that fix it.
+      io.stderr.write(`${oneLine(`error: orthoptim bench: ${e.brief} (run \`orthoptim bench --help\` for more)`)}\n`);
       if (verbose) io.stderr.write(`${e.message}\n`);
       return 2;
     }
