@@ -33,7 +33,8 @@ interface WeightsPin {
   readonly sha256: string;
 }
 
-function sha256(data: Uint8Array): string {
+/** Lower-case hex sha256 of `data` (also used by the bench runner's results files). */
+export function sha256(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
