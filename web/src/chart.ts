@@ -105,8 +105,11 @@ export function drawChart(svg: SVGSVGElement, series: readonly Series[], o: Char
   const [y0, y1] = o.y ?? extent(ys, o.logY === true);
   const fx = o.logX === true ? (v: number) => Math.log10(v) : (v: number) => v;
   const fy = o.logY === true ? (v: number) => Math.log10(Math.max(v, 1e-300)) : (v: number) => v;
-  const px = (v: number) => m.l + ((fx(v) - fx(x0)) / (fx(x1) - fx(x0) || 1)) * (W - m.l - m.r);
-  const py = (v: number) => H - m.b - ((fy(v) - fy(y0)) / (fy(y1) - fy(y0) || 1)) * (H - m.t - m.b);
+  // Pixels clamped to ±1e5: far-off points (a polynomial's 1e247 outside its range) stay clipped lines
+  // instead of numbers that toFixed writes in exponent form, which SVG paths reject.
+  const clamp = (p: number) => Math.min(1e5, Math.max(-1e5, p));
+  const px = (v: number) => clamp(m.l + ((fx(v) - fx(x0)) / (fx(x1) - fx(x0) || 1)) * (W - m.l - m.r));
+  const py = (v: number) => clamp(H - m.b - ((fy(v) - fy(y0)) / (fy(y1) - fy(y0) || 1)) * (H - m.t - m.b));
   if (o.title !== undefined) el('text', { x: m.l, y: 15, class: 'chart-title' }, svg).textContent = o.title;
   if (o.band !== undefined) {
     el('rect', { x: m.l, y: py(o.band[1]), width: W - m.l - m.r, height: Math.max(0, py(o.band[0]) - py(o.band[1])), class: 'chart-band' }, svg);

@@ -122,6 +122,7 @@ const hook = {
   },
   ns: panels.ns as NsView,
   spectra: panels.spectra as SpectraView,
+  raceView: panels.race as RaceView,
   race: app.race,
   numTensors: () => tf.memory().numTensors,
   show: showView,
