@@ -3,7 +3,8 @@
  * so the same text reads well in a terminal and renders as a table when pasted into a README or an issue.
  * @module
  */
-import type { ComparisonSummary, Stat } from './results.js';
+import { listOptimizers } from '../tfjs/registry.js';
+import type { Aggregate, ComparisonSummary, Stat } from './results.js';
 import type { MetricInfo } from './tasks/types.js';
 
 /** Column alignment. */
@@ -107,4 +108,106 @@ export function comparisonTable(summary: Pick<ComparisonSummary, 'aggregates' | 
       formatStat(a.msPerStepOptimizer, 1),
     ]),
   );
+}
+
+/** True for optimizers that orthogonalize with Newton–Schulz (their options include `nsSteps`). */
+function usesNewtonSchulz(optimizer: string): boolean {
+  try {
+    return listOptimizers().find((o) => o.name === optimizer)?.options.includes('nsSteps') ?? false;
+  } catch {
+    return false;
+  }
+}
+
+/** The part of a summary the caption and the verdict read. */
+export type CaptionSummary = Pick<
+  ComparisonSummary,
+  'task' | 'aggregates' | 'metric' | 'seeds' | 'dataSource' | 'model' | 'steps' | 'batch' | 'backend' | 'engine' | 'target'
+> &
+  Partial<Pick<ComparisonSummary, 'data' | 'fallback' | 'requestedTask'>>;
+
+/** What the data was, in one phrase: the task's own description, else its source. */
+export function describeData(summary: CaptionSummary): string {
+  if (summary.data != null) return summary.data.description;
+  if (summary.dataSource === 'synthetic' || summary.dataSource === 'generated') return 'generated from the seed (no files)';
+  return summary.dataSource;
+}
+
+/**
+ * The caption printed above the console table: which data (full set or embedded subset, and how many
+ * examples), the model and run length, each optimizer's learning rate, and the Newton–Schulz engine
+ * each optimizer used and why (`describeEngine`, e.g. `auto → onnxruntime on backend wasm`;
+ * optimizers without an orthogonalization use none), and what "steps to target" counts.
+ */
+export function comparisonCaption(summary: CaptionSummary): string {
+  const seeds = summary.seeds.length === 1 ? `seed ${summary.seeds[0]}` : `seeds ${summary.seeds.join(', ')}`;
+  const lines = [
+    `${summary.task}: ${summary.steps} steps × batch ${summary.batch}, ${seeds}, backend ${summary.backend}`,
+    `  data: ${describeData(summary)}`,
+  ];
+  if (summary.fallback != null) lines.push(`  instead of ${summary.requestedTask ?? 'the requested task'}: ${summary.fallback}`);
+  lines.push(`  model: ${summary.model}`);
+  const rate = (lr: number | null): string => (lr === null ? "the optimizer's default" : String(Number(lr.toPrecision(3))));
+  lines.push(`  learning rates: ${summary.aggregates.map((a) => `${a.label} ${rate(a.learningRate)}`).join(', ')}`);
+  lines.push(
+    `  engine: ${summary.aggregates
+      .map((a) => `${a.label} ${usesNewtonSchulz(a.optimizer) ? summary.engine : 'none (no Newton–Schulz step)'}`)
+      .join('; ')}`,
+  );
+  if (summary.target !== null) {
+    lines.push(`  steps to target: first step whose smoothed training loss is ≤ ${summary.target.value.toFixed(4)} (${summary.target.rule})`);
+  }
+  return lines.join('\n');
+}
+
+/** Who is best on one measure: the labels tied for best (at the table's precision), or none when no value. */
+function best(
+  aggregates: readonly Aggregate[],
+  value: (a: Aggregate) => Stat,
+  higherIsBetter: boolean,
+  shown: (v: number) => string,
+): string[] {
+  const scored = aggregates.filter((a) => value(a).n > 0 && Number.isFinite(value(a).mean));
+  if (scored.length === 0) return [];
+  const pick = higherIsBetter ? Math.max : Math.min;
+  const top = shown(pick(...scored.map((a) => value(a).mean)));
+  return scored.filter((a) => shown(value(a).mean) === top).map((a) => a.label);
+}
+
+/**
+ * Says in words which optimizer wins on which measure — lowest training loss, fewest steps to the
+ * target, best validation metric, best test metric — and never names one winner that the validation
+ * metric contradicts: when the training measures and the validation metric favour different
+ * optimizers, it says so. Ties are judged at the table's precision. Empty for a single optimizer.
+ */
+export function comparisonVerdict(summary: Pick<ComparisonSummary, 'aggregates' | 'metric'>): string {
+  const aggs = summary.aggregates;
+  if (aggs.length < 2) return '';
+  const m = summary.metric;
+  const metricText = (v: number): string => formatMetric(m, { mean: v, std: 0, min: v, max: v, n: 1 });
+  const loss = (v: number): string => v.toFixed(4);
+  const measures = [
+    { what: 'lowest train loss', winners: best(aggs, (a) => a.trainLoss, false, loss) },
+    { what: 'fewest steps to target', winners: best(aggs, (a) => a.stepsToTarget, false, (v) => v.toFixed(0)) },
+    { what: `best validation ${m.name}`, winners: best(aggs, (a) => a.validationMetric, m.higherIsBetter, metricText) },
+    { what: `best test ${m.name}`, winners: best(aggs, (a) => a.testMetric, m.higherIsBetter, metricText) },
+  ].filter((x) => x.winners.length > 0);
+  const names = (w: string[]): string => (w.length === aggs.length ? `tie (${w.join(', ')})` : w.join(' and '));
+  const parts = measures.map((x) => `${x.what}: ${names(x.winners)}`);
+  const training = measures.filter((x) => x.what === 'lowest train loss' || x.what === 'fewest steps to target');
+  const validation = measures.find((x) => x.what === `best validation ${m.name}`);
+  let conclusion: string;
+  if (validation === undefined) {
+    conclusion = `no validation ${m.name} to judge by`;
+  } else if (validation.winners.length > 1) {
+    conclusion = `no winner on validation ${m.name} (a tie)`;
+  } else {
+    const v = validation.winners[0];
+    const others = training.filter((x) => !(x.winners.length === 1 && x.winners[0] === v));
+    conclusion =
+      others.length === 0
+        ? `${v} wins on both the training measures and validation ${m.name}`
+        : `no single winner: ${others.map((x) => `${x.what} goes to ${names(x.winners)}`).join(', ')}, but validation ${m.name} favours ${v}`;
+  }
+  return `${parts.join('; ')}.\n${conclusion.charAt(0).toUpperCase()}${conclusion.slice(1)}.`;
 }

@@ -22,7 +22,7 @@ import { listOptimizers } from '../index.js';
 import '../engines/node.js';
 import { ProgressBar, formatDuration, type ProgressStream } from '../bench/progress.js';
 import { defaultLearningRates, runComparison, type OptimizerSpec } from '../bench/runner.js';
-import { comparisonTable } from '../bench/table.js';
+import { comparisonCaption, comparisonTable, comparisonVerdict } from '../bench/table.js';
 import { listTasks } from '../bench/tasks/index.js';
 import { DataNotFoundError } from '../bench/data/locate.js';
 import { UsageError, formatUsage, parseArgs, parseDecimal, suggestion, type CommandSpec } from './args.js';
@@ -313,14 +313,9 @@ async function bench(argv: readonly string[], io: Io): Promise<number> {
     },
   });
 
-  let title = `${summary.task} (${summary.dataSource})`;
-  if (summary.fallback !== null) title = `${summary.task} (instead of ${summary.requestedTask}: no data found)`;
-  else if (summary.dataSource === 'synthetic' || summary.dataSource === 'generated') title = `${summary.task} (data generated from the seed)`;
-  const target = summary.target === null ? '' : `; steps to target: to a training loss of ${summary.target.value.toFixed(4)}`;
-  io.stdout.write(
-    `\n${title}, ${summary.steps} steps × batch ${summary.batch}, seeds ${summary.seeds.join(', ')}, backend ${summary.backend}${target}\n\n` +
-      `${comparisonTable(summary)}\n\n`,
-  );
+  // Caption (data, learning rates, engines) and the verdict in words: src/bench/table.ts.
+  const verdict = comparisonVerdict(summary);
+  io.stdout.write(`\n${comparisonCaption(summary)}\n\n${comparisonTable(summary)}\n\n${verdict === '' ? '' : `${verdict}\n\n`}`);
   io.stderr.write(`results: ${outDir}\ndone in ${formatDuration((performance.now() - wallStart) / 1000)}\n`);
   return 0;
 }
