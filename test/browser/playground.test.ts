@@ -167,6 +167,31 @@ describe('the playground in Chromium', { skip }, () => {
     await page.close();
   });
 
+  it('the embedded Fashion-MNIST subset loads in the page (gzip IDX, DecompressionStream) and the race learns it', async (t) => {
+    const { page, errors } = await open('?view=race&data=fashion&backend=cpu&racers=muon,adamw');
+    const started = Date.now();
+    await page.evaluate(() => (globalThis as Win).playground.race.steps(30));
+    t.diagnostic(`load + 30 steps of muon, adamw on cpu: ${Date.now() - started} ms`);
+    const race = await page.evaluate(() => {
+      const r = (globalThis as Win).playground.race.race! as RaceLike & { data: { label: string; note?: string; train: { count: number }; test: { count: number } } };
+      return { label: r.data.label, note: r.data.note, train: r.data.train.count, test: r.data.test.count, racers: r.racers.map((x) => ({ name: x.name, error: x.error, evals: x.evals })) };
+    });
+    t.diagnostic(JSON.stringify(race.racers.map((r) => [r.name, r.evals[0], r.evals[r.evals.length - 1]])));
+    assert.equal(race.note, undefined, 'no synthetic stand-in');
+    assert.equal(race.train, 10000);
+    assert.equal(race.test, 2000);
+    assert.match(race.label, /^Fashion-MNIST subset/);
+    for (const r of race.racers) {
+      assert.equal(r.error, undefined);
+      const [e0, e30] = [r.evals[0], r.evals[r.evals.length - 1]];
+      assert.equal(e30.step, 30);
+      assert.ok(e30.loss < 0.7 * e0.loss && e30.accuracy > 0.5, `${r.name}: test loss ${e0.loss} → ${e30.loss}, accuracy ${e30.accuracy}`);
+    }
+    await screenshot(page, 'race-fashion.png');
+    assert.deepEqual(errors, [], 'no error on the page');
+    await page.close();
+  });
+
   it('a URL parameter sets the state; a control and the arrow keys write it back; bad values are named', async () => {
     const { page, errors } = await open('?matrix=lowRank&rows=32&cols=48&tables=jordan,you&backend=cpu');
     const r = await nsResult(page);

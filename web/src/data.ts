@@ -116,7 +116,7 @@ export async function loadDataset(name: DatasetName, seed: number): Promise<Data
     return { name, label: name === 'spiral' ? 'two-arm spiral (2-D)' : 'two moons (2-D)', features: 2, classes: 2, hidden: [32, 32], train: draw(800, rand), test: draw(400, rand) };
   }
   const train = await fashionSplit(mnistFileNames.trainImages, mnistFileNames.trainLabels, 10000);
-  const test = await fashionSplit(mnistFileNames.testImages, mnistFileNames.testLabels, 1000);
+  const test = await fashionSplit(mnistFileNames.testImages, mnistFileNames.testLabels, 2000);
   if (train !== null) {
     return { name, label: `Fashion-MNIST subset (${train.count} train / ${(test ?? train).count} test)`, features: 784, classes: 10, hidden: [64, 64], train, test: test ?? train };
   }
