@@ -21,6 +21,20 @@ const racerLabels: Record<string, string> = {
   muon: 'Muon', turboMuon: 'Turbo-Muon', norMuon: 'NorMuon', adaMuon: 'AdaMuon', adamw: 'AdamW', sgd: 'SGD',
 };
 
+/** Each racer keeps its colour in every chart and view (Okabe–Ito; the others cycle through the rest). */
+const racerColors: Record<string, string> = {
+  muon: '#0072B2', adamw: '#D55E00', turboMuon: '#009E73', norMuon: '#CC79A7', adaMuon: '#E69F00', sgd: '#56B4E9',
+};
+const otherColors = ['#000000', '#8C6D1F', '#7F7F7F', '#B2182B', '#5E3C99', '#1B7837'];
+
+/** A racer's colour: fixed for the default racers, else by its place in the registry. */
+export function racerColor(name: Racer): string {
+  const known = racerColors[name];
+  if (known !== undefined) return known;
+  const others = listOptimizers().map((o) => o.name).filter((n) => racerColors[n] === undefined);
+  return otherColors[Math.max(0, others.indexOf(name)) % otherColors.length];
+}
+
 /** A racer's display name: the table above, else its registry name. */
 export function racerLabel(name: Racer): string {
   return racerLabels[name] ?? name;

@@ -4,10 +4,10 @@
  * decision boundary of each racer on the 2-D sets, learning-rate sliders (a change restarts the race
  * from the same initialization), play / pause / step / reset. The training itself is web/src/raceCore.ts.
  */
-import { chartElement, drawChart, palette, type Series } from './chart.js';
+import { chartElement, drawChart, type Series } from './chart.js';
 import { button, checkboxGroup, fmt, h, numberControl, selectControl } from './dom.js';
 import type { App, View3 } from './main.js';
-import { racerLabel, type Race } from './raceCore.js';
+import { racerColor, racerLabel, type Race } from './raceCore.js';
 import { datasets, racers, type DatasetName } from './settings.js';
 
 const dataLabels: Record<DatasetName, string> = { spiral: 'two-arm spiral (2-D)', moons: 'two moons (2-D)', fashion: 'Fashion-MNIST subset (784-D)' };
@@ -148,7 +148,7 @@ export class RaceView implements View3 {
       `${race.data.label} · MLP ${race.sizes.join('–')} · step ${race.step} · ${backend}${race.data.note === undefined ? '' : ` · ${race.data.note}`}`,
       ...errors.map((e) => h('span', { class: 'error' }, ` · ${e}`)),
     );
-    const color = (i: number) => palette[i % palette.length];
+    const color = (i: number) => racerColor(race.racers[i].name);
     const batchSeries: Series[] = race.racers.map((r, i) => ({ name: r.label, color: color(i), points: smooth(r.batchLoss) }));
     drawChart(this.lossStep, batchSeries, { title: 'training loss by step (smoothed)', xLabel: 'step', yLabel: 'cross-entropy', logY: true });
     drawChart(this.lossWall, race.racers.map((r, i) => ({ name: r.label, color: color(i), points: r.evals.map((e) => [e.wallMs / 1000, e.loss] as const) })), {

@@ -7,9 +7,8 @@
 import { chartElement, drawChart, type Series } from './chart.js';
 import { button, fmt, h } from './dom.js';
 import type { App, View3 } from './main.js';
-import type { RacerRun, SpectrumRecord } from './raceCore.js';
+import { racerColor, type RacerRun, type SpectrumRecord } from './raceCore.js';
 
-const colors: Record<string, string> = { muon: '#0072B2', adamw: '#D55E00' };
 
 /** ‖·‖²_F / ‖·‖²₂ from the singular values. */
 export function stableRank(sigmas: readonly number[]): number {
@@ -82,15 +81,15 @@ export class SpectraView implements View3 {
     const cards: HTMLElement[] = [];
     for (const layer of layers) {
       const latest = runs.map((r) => [r, [...r.spectra].reverse().find((s) => s.layer === layer)] as const).filter((x): x is readonly [RacerRun, SpectrumRecord] => x[1] !== undefined);
-      const normalized: Series[] = latest.map(([r, s]) => ({ name: `${r.label} (step ${s.step})`, color: colors[r.name], kind: 'dots', points: s.sigmas.map((v, i) => [i + 1, v / (s.sigmas[0] || 1)] as const) }));
+      const normalized: Series[] = latest.map(([r, s]) => ({ name: `${r.label} (step ${s.step})`, color: racerColor(r.name), kind: 'dots', points: s.sigmas.map((v, i) => [i + 1, v / (s.sigmas[0] || 1)] as const) }));
       const spec = chartElement();
       drawChart(spec, normalized, { title: `${layer}: σ_i(ΔW) / σ_1(ΔW), latest`, xLabel: 'index i', yLabel: 'σ_i / σ_1', logY: true, y: [1e-3, 1.5] });
       const rank = chartElement();
-      drawChart(rank, runs.map((r) => ({ name: r.label, color: colors[r.name], points: r.spectra.filter((s) => s.layer === layer).map((s) => [s.step, stableRank(s.sigmas)] as const) })), {
+      drawChart(rank, runs.map((r) => ({ name: r.label, color: racerColor(r.name), points: r.spectra.filter((s) => s.layer === layer).map((s) => [s.step, stableRank(s.sigmas)] as const) })), {
         title: `${layer}: stable rank of ΔW over training`, xLabel: 'step', yLabel: '‖ΔW‖²_F / ‖ΔW‖²₂', y: [0, Math.max(1, ...latest.map(([, s]) => s.sigmas.length))],
       });
       const top = chartElement();
-      drawChart(top, runs.map((r) => ({ name: r.label, color: colors[r.name], points: r.spectra.filter((s) => s.layer === layer).map((s) => [s.step, s.sigmas[0]] as const) })), {
+      drawChart(top, runs.map((r) => ({ name: r.label, color: racerColor(r.name), points: r.spectra.filter((s) => s.layer === layer).map((s) => [s.step, s.sigmas[0]] as const) })), {
         title: `${layer}: largest singular value σ_1(ΔW)`, xLabel: 'step', yLabel: 'σ_1', logY: true,
       });
       const meta = latest.map(([r, s]) => `${r.label}: stable rank ${fmt(stableRank(s.sigmas))} of ${s.sigmas.length}, σ_1 ${fmt(s.sigmas[0])}`).join(' · ');
