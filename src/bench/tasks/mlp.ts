@@ -1,7 +1,7 @@
 /**
  * Multilayer-perceptron classification tasks: `fashion-mnist-mlp` and `mnist-mlp` (784-512-512-10 ReLU,
- * read through `loadMnist`) and `synthetic`, a teacher–student problem generated from the seed — the
- * offline fallback, so a benchmark always has something to run.
+ * read through `loadMnist`; Fashion-MNIST falls back to the repository's embedded subset) and
+ * `synthetic`, a teacher–student problem generated from the seed, run only when asked for by name.
  * @module
  */
 import { isAbsolute, relative } from 'node:path';
@@ -10,7 +10,7 @@ import { deriveSeed, gaussian, mulberry32, uniformArray } from '../../core/rando
 import { loadMnist, type LoadMnistOptions, type MnistDataset } from '../data/index.js';
 import { classificationInstance, holdOut, type Split } from './classification.js';
 import { dense } from './ops.js';
-import type { DataInfo, ParamInit, TaskDefinition } from './types.js';
+import type { Batch, DataInfo, ParamInit, TaskDefinition, TaskInstance } from './types.js';
 
 /**
  * Parameters of a ReLU MLP with layer sizes `sizes`: Glorot-uniform kernels `[fanIn, fanOut]` drawn with
@@ -144,19 +144,33 @@ export interface SyntheticTaskOptions {
   hidden?: readonly number[];
   /** Hidden width of the teacher (default 64). */
   teacherHidden?: number;
-  /** Training examples, validation included (default 8192). */
+  /**
+   * Nominal training-set size, validation included (default 8192): batch indices are drawn from
+   * `[0, trainCount − validationCount)`. No training example is stored: every batch is a fresh sample.
+   */
   trainCount?: number;
-  /** Of which held out for validation (default 1/8 of trainCount). */
+  /** Of which held out for validation, drawn once (default 1/8 of trainCount). */
   validationCount?: number;
-  /** Test examples (default 2048). */
+  /** Held-out test examples, drawn once (default 2048). */
   testCount?: number;
 }
 
+/** Inputs drawn for fitting the class offsets (not used for training or evaluation). */
+const CALIBRATION_COUNT = 8192;
+
 /**
- * A teacher–student classification task that needs no files. Inputs are standard Gaussian vectors; a
- * random teacher MLP `x → tanh(W₁x) → W₂h` (W₁ ~ N(0, 1/inputSize), W₂ ~ N(0, 1/teacherHidden)) scores
- * the classes and the label is the highest score, after one offset per class is fitted so that the
- * classes come out roughly balanced. Everything is drawn from the seed in float64.
+ * A teacher–student classification task that needs no files, run only when asked for by name
+ * (`--task synthetic`). Inputs are standard Gaussian vectors; a random teacher MLP
+ * `x → tanh(W₁x) → W₂h` (W₁ ~ N(0, 1/inputSize), W₂ ~ N(0, 1/teacherHidden)) scores the classes and
+ * the label is the highest score, after one offset per class is fitted (on a separate calibration
+ * sample) so that the classes come out roughly balanced. Everything is drawn from the seed in float64.
+ *
+ * It cannot be memorised: every training batch is a fresh sample from the teacher's distribution —
+ * the batch of example indices `I` is drawn from a stream seeded by the data seed and the indices
+ * themselves, so a batch depends only on what the runner asks for (the same for every optimizer, and on
+ * resume), and since the runner reshuffles every epoch, no batch of inputs is ever seen twice. The
+ * validation and test sets are held-out samples of the same distribution, so validation tracks
+ * training: the train/validation gap measures only the student's error, not memorisation.
  */
 export function syntheticTask(options: SyntheticTaskOptions = {}): TaskDefinition {
   const inputSize = options.inputSize ?? 784;
@@ -173,45 +187,74 @@ export function syntheticTask(options: SyntheticTaskOptions = {}): TaskDefinitio
   if (validationCount >= trainCount) {
     throw new RangeError(`syntheticTask: validationCount (${validationCount}) must be smaller than trainCount (${trainCount})`);
   }
+  const trainNominal = trainCount - validationCount;
   const name = options.name ?? 'synthetic';
   const sizes = [inputSize, ...hidden, numClasses];
   return {
     name,
     summary:
-      `embedded teacher–student task (no data needed): ${inputSize}-d Gaussian inputs, ${numClasses} classes ` +
-      `from a random tanh teacher, ${trainCount - validationCount} train / ${validationCount} validation / ${testCount} test, ` +
+      `teacher–student task (no data needed; run only when named): ${inputSize}-d Gaussian inputs, ${numClasses} classes ` +
+      `from a random tanh teacher, a fresh sample every batch, ${validationCount} validation / ${testCount} test held out, ` +
       `${sizes.join('-')} ReLU MLP`,
     needsData: false,
     defaults: { steps: 300, batch: 128, evalEvery: 100, evalLimit: 1024, learningRates: mlpLearningRates },
     load(o) {
-      const data = generateTeacherStudent(o.seed, inputSize, numClasses, teacherHidden, trainCount, testCount);
-      const { train, validation } = holdOut(data.train, validationCount, inputSize, o.seed);
-      return Promise.resolve(
-        classificationInstance({
-          name,
-          source: 'synthetic',
-          model: mlpDescription(sizes),
-          exampleShape: [inputSize],
-          numClasses,
-          train,
-          validation,
-          test: data.test,
-          initialParams: (seed) => mlpParams(sizes, seed),
-          logits: mlpLogits,
-        }),
-      );
+      const teacher = makeTeacher(o.seed, inputSize, numClasses, teacherHidden);
+      const validation = teacher.sample(validationCount, mulberry32(deriveSeed(o.seed, 'synthetic-task/validation')));
+      const test = teacher.sample(testCount, mulberry32(deriveSeed(o.seed, 'synthetic-task/test')));
+      const instance = classificationInstance({
+        name,
+        source: 'synthetic',
+        model: mlpDescription(sizes),
+        exampleShape: [inputSize],
+        numClasses,
+        // Nothing is stored for training: `batch` below draws each batch fresh.
+        train: { images: new Float32Array(0), labels: new Uint8Array(0), count: trainNominal },
+        validation,
+        test,
+        initialParams: (seed) => mlpParams(sizes, seed),
+        logits: mlpLogits,
+      });
+      const batchSeed = deriveSeed(o.seed, 'synthetic-task/batches');
+      const splits = { train: trainNominal, validation: validationCount, test: testCount };
+      return Promise.resolve({
+        ...instance,
+        splits,
+        data: {
+          dataset: 'teacher–student (synthetic)',
+          kind: 'generated',
+          path: null,
+          splits,
+          searched: [],
+          description:
+            `generated from the seed: a fresh teacher sample every batch (${trainNominal} indices per epoch), ` +
+            `${validationCount} validation / ${testCount} test held out`,
+        },
+        batch(indices: Uint32Array): Batch {
+          const fresh = teacher.sample(indices.length, mulberry32(indicesSeed(batchSeed, indices)));
+          const ys = Int32Array.from(fresh.labels);
+          return { tensors: [tf.tensor2d(fresh.images, [fresh.count, inputSize]), tf.tensor1d(ys, 'int32')] };
+        },
+      } satisfies TaskInstance);
     },
   };
 }
 
-function generateTeacherStudent(
-  seed: number,
-  inputSize: number,
-  numClasses: number,
-  teacherHidden: number,
-  trainCount: number,
-  testCount: number,
-): { train: Split; test: Split } {
+/** A seed from `seed` and the batch's example indices (FNV-1a over them, in order). */
+function indicesSeed(seed: number, indices: Uint32Array): number {
+  let h = 0x811c9dc5 ^ seed;
+  for (const i of indices) {
+    for (let b = 0; b < 32; b += 8) h = Math.imul(h ^ ((i >>> b) & 0xff), 0x01000193);
+  }
+  return deriveSeed(h >>> 0, 'synthetic-task/batch');
+}
+
+/** The random teacher: its weights and class offsets, and a sampler of labelled inputs. */
+interface Teacher {
+  sample(count: number, rand: () => number): Split;
+}
+
+function makeTeacher(seed: number, inputSize: number, numClasses: number, teacherHidden: number): Teacher {
   const rand = mulberry32(deriveSeed(seed, 'synthetic-task'));
   const w1 = new Float64Array(teacherHidden * inputSize);
   const s1 = 1 / Math.sqrt(inputSize);
@@ -219,55 +262,62 @@ function generateTeacherStudent(
   const w2 = new Float64Array(numClasses * teacherHidden);
   const s2 = 1 / Math.sqrt(teacherHidden);
   for (let i = 0; i < w2.length; i++) w2[i] = gaussian(rand) * s2;
-
-  const total = trainCount + testCount;
-  const images = new Float32Array(total * inputSize);
-  for (let i = 0; i < images.length; i++) images[i] = gaussian(rand);
-  const scores = new Float64Array(total * numClasses);
   const h = new Float64Array(teacherHidden);
-  for (let n = 0; n < total; n++) {
-    const x = n * inputSize;
-    for (let j = 0; j < teacherHidden; j++) {
-      let acc = 0;
-      const w = j * inputSize;
-      for (let i = 0; i < inputSize; i++) acc += w1[w + i] * images[x + i];
-      h[j] = Math.tanh(acc);
+  const scoresOf = (images: Float32Array, count: number): Float64Array => {
+    const scores = new Float64Array(count * numClasses);
+    for (let n = 0; n < count; n++) {
+      const x = n * inputSize;
+      for (let j = 0; j < teacherHidden; j++) {
+        let acc = 0;
+        const w = j * inputSize;
+        for (let i = 0; i < inputSize; i++) acc += w1[w + i] * images[x + i];
+        h[j] = Math.tanh(acc);
+      }
+      for (let c = 0; c < numClasses; c++) {
+        let acc = 0;
+        const w = c * teacherHidden;
+        for (let j = 0; j < teacherHidden; j++) acc += w2[w + j] * h[j];
+        scores[n * numClasses + c] = acc;
+      }
     }
-    for (let c = 0; c < numClasses; c++) {
-      let acc = 0;
-      const w = c * teacherHidden;
-      for (let j = 0; j < teacherHidden; j++) acc += w2[w + j] * h[j];
-      scores[n * numClasses + c] = acc;
-    }
-  }
-  // argmax of the raw scores favours a few classes: fit one offset per class so that each class wins on
-  // about 1/numClasses of the examples (a few rounds of multiplicative-style offset updates).
+    return scores;
+  };
   const offset = new Float64Array(numClasses);
-  const labels = new Uint8Array(total);
-  const counts = new Float64Array(numClasses);
-  const assign = (): void => {
-    counts.fill(0);
-    for (let n = 0; n < total; n++) {
+  const assign = (scores: Float64Array, count: number, labels: Uint8Array): void => {
+    for (let n = 0; n < count; n++) {
       let best = 0;
       for (let c = 1; c < numClasses; c++) {
         if (scores[n * numClasses + c] + offset[c] > scores[n * numClasses + best] + offset[best]) best = c;
       }
       labels[n] = best;
-      counts[best]++;
     }
   };
+  const draw = (count: number, r: () => number): Float32Array => {
+    const images = new Float32Array(count * inputSize);
+    for (let i = 0; i < images.length; i++) images[i] = gaussian(r);
+    return images;
+  };
+  // argmax of the raw scores favours a few classes: fit one offset per class on a calibration sample so
+  // that each class wins on about 1/numClasses of the inputs (a few rounds of log-ratio updates).
+  const calibration = CALIBRATION_COUNT;
+  const calScores = scoresOf(draw(calibration, mulberry32(deriveSeed(seed, 'synthetic-task/calibration'))), calibration);
+  const calLabels = new Uint8Array(calibration);
   let spread = 0;
-  for (let i = 0; i < scores.length; i++) spread += scores[i] * scores[i];
-  spread = Math.sqrt(spread / scores.length);
+  for (let i = 0; i < calScores.length; i++) spread += calScores[i] * calScores[i];
+  spread = Math.sqrt(spread / calScores.length);
+  const counts = new Float64Array(numClasses);
   for (let round = 0; round < 50; round++) {
-    assign();
-    for (let c = 0; c < numClasses; c++) {
-      offset[c] += 0.1 * spread * Math.log(total / numClasses / (counts[c] + 1));
-    }
+    assign(calScores, calibration, calLabels);
+    counts.fill(0);
+    for (const l of calLabels) counts[l]++;
+    for (let c = 0; c < numClasses; c++) offset[c] += 0.1 * spread * Math.log(calibration / numClasses / (counts[c] + 1));
   }
-  assign();
   return {
-    train: { images: images.subarray(0, trainCount * inputSize), labels: labels.subarray(0, trainCount), count: trainCount },
-    test: { images: images.subarray(trainCount * inputSize), labels: labels.subarray(trainCount), count: testCount },
+    sample(count, r) {
+      const images = draw(count, r);
+      const labels = new Uint8Array(count);
+      assign(scoresOf(images, count), count, labels);
+      return { images, labels, count };
+    },
   };
 }
