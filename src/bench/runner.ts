@@ -18,19 +18,31 @@
  * asynchronous backends (webgl, webgpu, tfjs-node) are timed to completion too.
  * @module
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, appendFileSync, renameSync } from 'node:fs';
+import { mkdirSync, rmSync, appendFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 // In Node, only tfjs-layers registers the gradients of tfjs-core's ops.
 import '@tensorflow/tfjs-layers';
 import { createOptimizer, listOptimizers, type TransformOptimizer } from '../index.js';
-import { loadCheckpoint, saveCheckpoint } from '../node/checkpointFiles.js';
+import { writeAtomic } from '../node/fileSystem.js';
 import { describeEngine, type EngineChoice } from '../engines/engine.js';
 import { BatchSampler, deriveSeed } from '../core/random.js';
 import { getTask, loadTask, type TaskFallback } from './tasks/index.js';
 import type { ParamInit, TaskDefinition, TaskInstance } from './tasks/types.js';
 import type { Aggregate, ComparisonSummary, LogLine, RunFinal, RunRecord, Stat, SweepPoint } from './results.js';
+import {
+  loadRunOptimizer,
+  logUpTo,
+  readLog,
+  readRunCheckpoint,
+  readRunRecord,
+  readSettings,
+  readSweep,
+  toJson,
+  writeRunCheckpoint,
+  type RunTimers,
+} from './resultsFiles.js';
 
 /** One optimizer to compare: a registry name, options, and a display label (default: the name). */
 export interface OptimizerSpec {
@@ -250,16 +262,6 @@ function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** JSON with non-finite numbers as null (JSON.stringify does that) and a trailing newline. */
-function toJson(value: unknown): string {
-  return `${JSON.stringify(value, null, 1)}\n`;
-}
-
-function writeAtomic(path: string, text: string | Uint8Array): void {
-  writeFileSync(`${path}.tmp`, text);
-  renameSync(`${path}.tmp`, path);
-}
-
 /** The log-spaced sweep factors. */
 export function sweepFactors(options: SweepOptions): number[] {
   if (options.factors !== undefined) {
@@ -335,25 +337,7 @@ interface TrainResult {
   wallMs: number[];
 }
 
-interface RunState {
-  step: number;
-  wallMs: number;
-  evalMs: number;
-  stepMs: number[];
-  optimizerMs: number[];
-}
-
-function readLog(path: string): LogLine[] {
-  if (!existsSync(path)) return [];
-  const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.length > 0);
-  return lines.map((l, i) => {
-    try {
-      return JSON.parse(l) as LogLine;
-    } catch {
-      throw new Error(`${path}:${i + 1}: not a JSON line`);
-    }
-  });
-}
+type RunState = RunTimers;
 
 async function train(ctx: TrainContext, req: TrainRequest): Promise<TrainResult> {
   const { instance, variables } = ctx;
@@ -374,25 +358,25 @@ async function train(ctx: TrainContext, req: TrainRequest): Promise<TrainResult>
     assignAll(variables, init);
     if (ckptDir !== null && logPath !== null) {
       mkdirSync(join(req.dir!, 'logs'), { recursive: true });
-      if (existsSync(join(ckptDir, 'run.json'))) {
-        // Resume: parameters, optimizer state, timers, the log up to the checkpoint, the sampler replayed.
-        const meta = JSON.parse(readFileSync(join(ckptDir, 'run.json'), 'utf8')) as RunState & { id: string };
-        const bytes = readFileSync(join(ckptDir, 'params.bin'));
-        const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+      const found = readRunCheckpoint(ckptDir, { id: req.id, steps: req.steps, parameters: parameterCount(init) });
+      if (found !== null) {
+        // Resume: every file is checked (run.json's seal, the parameters' sha256, the optimizer
+        // checkpoint and its step, the log's steps) before anything is assigned or written.
+        const meta = found.checkpoint;
+        await loadRunOptimizer(ckptDir, meta, optimizer);
+        const kept = logUpTo(logPath, meta.step);
         let offset = 0;
         assignAll(
           variables,
           init.map((p) => {
-            const values = all.subarray(offset, offset + p.values.length);
+            const values = found.params.subarray(offset, offset + p.values.length);
             offset += p.values.length;
             return { shape: p.shape, values };
           }),
         );
-        if (offset !== all.length) throw new Error(`${ckptDir}: params.bin does not fit the task's parameters`);
-        await loadCheckpoint(optimizer, ckptDir);
-        Object.assign(state, meta);
-        const kept = readLog(logPath).filter((l) => l.step <= meta.step);
-        writeFileSync(logPath, kept.map((l) => `${JSON.stringify(l)}\n`).join(''));
+        const { step, wallMs, evalMs, stepMs, optimizerMs } = meta;
+        Object.assign(state, { step, wallMs, evalMs, stepMs: [...stepMs], optimizerMs: [...optimizerMs] });
+        await writeAtomic(logPath, kept.map((l) => `${JSON.stringify(l)}\n`).join(''));
         for (const l of kept) {
           if (l.type === 'step') {
             losses.push(l.loss);
@@ -402,7 +386,7 @@ async function train(ctx: TrainContext, req: TrainRequest): Promise<TrainResult>
         for (let s = 0; s < meta.step; s++) sampler.next();
         resumed = true;
       } else {
-        writeFileSync(logPath, '');
+        await writeAtomic(logPath, '');
       }
     }
     ctx.emit({ type: 'runStart', id: req.id, label: req.label, seed: req.seed, steps: req.steps, fromStep: state.step });
@@ -453,7 +437,7 @@ async function train(ctx: TrainContext, req: TrainRequest): Promise<TrainResult>
         ctx.emit({ type: 'eval', id: req.id, line });
       }
       if (ckptDir !== null && req.checkpointEvery > 0 && state.step % req.checkpointEvery === 0 && state.step < req.steps) {
-        await checkpoint(ckptDir, variables, optimizer, state, req.id);
+        await writeRunCheckpoint(ckptDir, req.id, variables, optimizer, state);
       }
     }
     let final: RunFinal;
@@ -497,21 +481,26 @@ async function train(ctx: TrainContext, req: TrainRequest): Promise<TrainResult>
   }
 }
 
-async function checkpoint(dir: string, variables: readonly tf.Variable[], optimizer: TransformOptimizer, state: RunState, id: string): Promise<void> {
-  mkdirSync(dir, { recursive: true });
-  // The marker goes first and last: a checkpoint is complete only when run.json matches the step.
-  rmSync(join(dir, 'run.json'), { force: true });
-  const arrays = await Promise.all(variables.map((v) => v.data() as Promise<Float32Array>));
-  const total = arrays.reduce((n, a) => n + a.length, 0);
-  const all = new Float32Array(total);
-  let offset = 0;
-  for (const a of arrays) {
-    all.set(a, offset);
-    offset += a.length;
+/**
+ * Reads every file a resume of `dir` would use — finished runs' records and logs, sweeps, unfinished
+ * runs' `run.json` and parameters — so a damaged one is an error before any run trains or writes (the
+ * optimizer checkpoints are checked when their run loads them, still before it writes).
+ */
+function checkResultsFolder(dir: string, specs: readonly OptimizerSpec[], seeds: readonly number[], steps: number, parameters: number): void {
+  for (const spec of specs) {
+    const label = spec.label ?? spec.name;
+    readSweep(join(dir, 'runs', `sweep-${label}.json`));
+    for (const seed of seeds) {
+      const id = `${label}-s${seed}`;
+      const record = readRunRecord(join(dir, 'runs', `${id}.json`), id);
+      if (record !== null) readLog(join(dir, record.log));
+      else readRunCheckpoint(join(dir, 'checkpoints', id), { id, steps, parameters });
+    }
   }
-  writeAtomic(join(dir, 'params.bin'), new Uint8Array(all.buffer));
-  await saveCheckpoint(optimizer, dir);
-  writeAtomic(join(dir, 'run.json'), toJson({ id, ...state }));
+}
+
+function parameterCount(init: readonly ParamInit[]): number {
+  return init.reduce((n, p) => n + p.values.length, 0);
 }
 
 /**
@@ -584,8 +573,14 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
     };
     const file = join(dir, 'settings.json');
     const text = JSON.stringify(settings, (_k, v: unknown) => (v instanceof RegExp ? String(v) : v), 1);
-    if (existsSync(file)) {
-      const before = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    let before: Record<string, unknown> | null;
+    try {
+      before = readSettings(file);
+    } catch (e) {
+      instance.dispose();
+      throw e;
+    }
+    if (before !== null) {
       const now = JSON.parse(text) as Record<string, unknown>;
       const differ = Object.keys(now).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(now[k]));
       if (differ.length > 0) {
@@ -596,7 +591,7 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
         );
       }
     } else {
-      writeAtomic(file, `${text}\n`);
+      await writeAtomic(file, `${text}\n`);
     }
   }
 
@@ -618,6 +613,7 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
   const sweeps = new Map<string, SweepPoint[]>();
   const chosen = new Map<string, number | null>();
   try {
+    if (dir !== null) checkResultsFolder(dir, options.optimizers, seeds, steps, parameterCount(init0));
     warmUp(instance, variables, batch);
     for (const spec of options.optimizers) {
       const label = spec.label ?? spec.name;
@@ -634,8 +630,9 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
         const grid = factors.map((f) => defaultLr * f);
         const sweepFile = dir === null ? null : join(dir, 'runs', `sweep-${label}.json`);
         let points: SweepPoint[];
-        if (sweepFile !== null && existsSync(sweepFile)) {
-          points = (JSON.parse(readFileSync(sweepFile, 'utf8')) as { points: SweepPoint[] }).points;
+        const savedPoints = sweepFile === null ? null : readSweep(sweepFile);
+        if (savedPoints !== null) {
+          points = savedPoints;
         } else {
           emit({ type: 'sweepStart', label, grid, steps: sweepSteps });
           points = [];
@@ -656,7 +653,7 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
             points.push(point);
             emit({ type: 'sweepPoint', label, point });
           }
-          if (sweepFile !== null) writeAtomic(sweepFile, toJson({ label, steps: sweepSteps, points }));
+          if (sweepFile !== null) await writeAtomic(sweepFile, toJson({ label, steps: sweepSteps, points }));
         }
         let best: SweepPoint | null = null;
         for (const p of points) if (p.validationLoss !== null && (best === null || p.validationLoss < best.validationLoss!)) best = p;
@@ -670,8 +667,8 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
       for (const seed of seeds) {
         const id = `${label}-s${seed}`;
         const recordFile = dir === null ? null : join(dir, 'runs', `${id}.json`);
-        if (recordFile !== null && existsSync(recordFile) && options.resume !== false) {
-          const saved = JSON.parse(readFileSync(recordFile, 'utf8')) as RunRecord;
+        const saved = recordFile === null ? null : readRunRecord(recordFile, id);
+        if (saved !== null) {
           const lines = readLog(join(dir!, saved.log));
           const stepLines = lines.filter((l) => l.type === 'step');
           curves[id] = {
@@ -711,7 +708,7 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
         };
         curves[id] = { losses: r.losses, wallMs: r.wallMs, evals: r.evals };
         if (recordFile !== null) {
-          writeAtomic(recordFile, toJson(record));
+          await writeAtomic(recordFile, toJson(record));
           rmSync(join(dir!, 'checkpoints', id), { recursive: true, force: true });
         }
         runs.push(record);
@@ -795,7 +792,7 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
     runs,
     aggregates,
   };
-  if (dir !== null) writeAtomic(join(dir, 'summary.json'), toJson(summary));
+  if (dir !== null) await writeAtomic(join(dir, 'summary.json'), toJson(summary));
   return { summary, curves };
 }
 
