@@ -32,13 +32,18 @@ function integer(name: string, text: string): number {
   return Number(text);
 }
 
-const written = makeFashionSubset({
-  source: resolve(values.source),
-  out: resolve(values.out),
-  seed: integer('seed', values.seed),
-  trainPerClass: integer('train-per-class', values['train-per-class']),
-  testPerClass: integer('test-per-class', values['test-per-class']),
-});
-for (const f of written) {
-  process.stdout.write(`${f.name}\t${f.count}\t${f.gzBytes}\t${f.gzSha256}\t${f.idxBytes}\t${f.idxSha256}\n`);
+try {
+  const written = makeFashionSubset({
+    source: resolve(values.source),
+    out: resolve(values.out),
+    seed: integer('seed', values.seed),
+    trainPerClass: integer('train-per-class', values['train-per-class']),
+    testPerClass: integer('test-per-class', values['test-per-class']),
+  });
+  for (const f of written) {
+    process.stdout.write(`${f.name}\t${f.count}\t${f.gzBytes}\t${f.gzSha256}\t${f.idxBytes}\t${f.idxSha256}\n`);
+  }
+} catch (e) {
+  process.stderr.write(`make-fashion-subset: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 2;
 }
