@@ -1,6 +1,6 @@
 /**
- * The playground (web/): Vite serves web/ on 127.0.0.1 (`npm run web`) and builds a static site into
- * web/dist (`npm run web:build`). The library is imported from its TypeScript source (../src). The
+ * The playground (web/) and its benchmark page (bench.html): Vite serves web/ on 127.0.0.1
+ * (`npm run web`) and builds a static site into web/dist (`npm run web:build`). The library is imported from its TypeScript source (../src). The
  * Fashion-MNIST subset (data/fashion-mnist-subset, IDX gzip) is the public folder, served at the site root
  * in development and copied into the site on build; without it the race offers a synthetic set instead.
  */
@@ -29,9 +29,20 @@ export default defineConfig({
   publicDir: existsSync(fashion) ? fashion : false,
   resolve: {
     // parseIdx gunzips with node:zlib; in the page the bytes are inflated with DecompressionStream first.
-    alias: { 'node:zlib': fileURLToPath(new URL('./src/zlibStub.ts', import.meta.url)) },
+    // bench/timing.ts (reused by the benchmark page) reads the CPU model with node:os in Node only.
+    alias: {
+      'node:zlib': fileURLToPath(new URL('./src/zlibStub.ts', import.meta.url)),
+      'node:os': fileURLToPath(new URL('./src/osStub.ts', import.meta.url)),
+    },
   },
   server: { host: '127.0.0.1', port: 5173, fs: { allow: ['..'] } },
   preview: { host: '127.0.0.1', port: 4173 },
-  build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 4096 },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    chunkSizeWarningLimit: 4096,
+    // The playground and the benchmark page (npm run bench:browser).
+    rollupOptions: { input: { index: fileURLToPath(new URL('./index.html', import.meta.url)), bench: fileURLToPath(new URL('./bench.html', import.meta.url)) } },
+  },
 });
