@@ -198,16 +198,16 @@ export function comparisonVerdict(summary: Pick<ComparisonSummary, 'aggregates' 
   const validation = measures.find((x) => x.what === `best validation ${m.name}`);
   let conclusion: string;
   if (validation === undefined) {
-    conclusion = `no validation ${m.name} to judge by`;
+    conclusion = `No validation ${m.name} to judge by`;
   } else if (validation.winners.length > 1) {
-    conclusion = `no winner on validation ${m.name} (a tie)`;
+    conclusion = `No winner on validation ${m.name} (a tie)`;
   } else {
     const v = validation.winners[0];
     const others = training.filter((x) => !(x.winners.length === 1 && x.winners[0] === v));
     conclusion =
       others.length === 0
-        ? `${v} wins on both the training measures and validation ${m.name}`
-        : `no single winner: ${others.map((x) => `${x.what} goes to ${names(x.winners)}`).join(', ')}, but validation ${m.name} favours ${v}`;
+        ? `Winner: ${v}, on the training measures and on validation ${m.name} alike`
+        : `No single winner: ${others.map((x) => `${x.what} goes to ${names(x.winners)}`).join(', ')}, but validation ${m.name} favours ${v}`;
   }
-  return `${parts.join('; ')}.\n${conclusion.charAt(0).toUpperCase()}${conclusion.slice(1)}.`;
+  return `${parts.join('; ')}.\n${conclusion}.`;
 }
