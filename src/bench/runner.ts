@@ -10,7 +10,9 @@
  * Record: with `outDir`, every step and evaluation goes to a JSON-lines log, finished runs to
  * `runs/<id>.json` and the comparison to `summary.json` (layout and types: {@link ./results.js}); an
  * unfinished run leaves a checkpoint (parameters, optimizer state, timers) every `checkpointEvery` steps,
- * and running the same comparison again resumes it from there with bit-identical results.
+ * and running the same comparison again resumes it from there with bit-identical results. Every file is
+ * written atomically; what a resume reads is checked first (checksums, fields, steps: see
+ * {@link ./resultsFiles.js}), and a damaged or edited file is an error naming it, with nothing written.
  *
  * Timing (see {@link timingMethod}): each step computes loss and gradients with `tf.variableGrads`, reads
  * the loss back (which waits for the forward and backward passes), then times
