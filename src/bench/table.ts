@@ -176,9 +176,9 @@ function best(
 
 /**
  * Says in words which optimizer wins on which measure — lowest training loss, fewest steps to the
- * target, best validation metric, best test metric — and never names one winner that the validation
- * metric contradicts: when the training measures and the validation metric favour different
- * optimizers, it says so. Ties are judged at the table's precision. Empty for a single optimizer.
+ * target, lowest validation loss, best validation metric, best test metric — and never names one
+ * winner that another measure contradicts: when the training measures or the validation loss favour
+ * another optimizer than the validation metric, it says so. Ties are judged at the table's precision. Empty for a single optimizer.
  */
 export function comparisonVerdict(summary: Pick<ComparisonSummary, 'aggregates' | 'metric'>): string {
   const aggs = summary.aggregates;
@@ -189,13 +189,15 @@ export function comparisonVerdict(summary: Pick<ComparisonSummary, 'aggregates' 
   const measures = [
     { what: 'lowest train loss', winners: best(aggs, (a) => a.trainLoss, false, loss) },
     { what: 'fewest steps to target', winners: best(aggs, (a) => a.stepsToTarget, false, (v) => v.toFixed(0)) },
+    { what: 'lowest validation loss', winners: best(aggs, (a) => a.validationLoss, false, loss) },
     { what: `best validation ${m.name}`, winners: best(aggs, (a) => a.validationMetric, m.higherIsBetter, metricText) },
     { what: `best test ${m.name}`, winners: best(aggs, (a) => a.testMetric, m.higherIsBetter, metricText) },
   ].filter((x) => x.winners.length > 0);
   const names = (w: string[]): string => (w.length === aggs.length ? `tie (${w.join(', ')})` : w.join(' and '));
   const parts = measures.map((x) => `${x.what}: ${names(x.winners)}`);
-  const training = measures.filter((x) => x.what === 'lowest train loss' || x.what === 'fewest steps to target');
   const validation = measures.find((x) => x.what === `best validation ${m.name}`);
+  // The measures that can contradict the validation metric: training loss, steps to target, validation loss.
+  const contest = measures.filter((x) => x !== validation && !x.what.startsWith('best test'));
   let conclusion: string;
   if (validation === undefined) {
     conclusion = `No validation ${m.name} to judge by`;
@@ -203,10 +205,11 @@ export function comparisonVerdict(summary: Pick<ComparisonSummary, 'aggregates' 
     conclusion = `No winner on validation ${m.name} (a tie)`;
   } else {
     const v = validation.winners[0];
-    const others = training.filter((x) => !(x.winners.length === 1 && x.winners[0] === v));
+    // A tie on a measure contradicts nobody; a single other winner does.
+    const others = contest.filter((x) => x.winners.length === 1 && x.winners[0] !== v);
     conclusion =
       others.length === 0
-        ? `Winner: ${v}, on the training measures and on validation ${m.name} alike`
+        ? `Winner: ${v}, on validation ${m.name} and on every other measure it is not tied on`
         : `No single winner: ${others.map((x) => `${x.what} goes to ${names(x.winners)}`).join(', ')}, but validation ${m.name} favours ${v}`;
   }
   return `${parts.join('; ')}.\n${conclusion}.`;

@@ -14,13 +14,16 @@ const st = (mean: number, n = 1): Stat => ({ mean, std: 0, min: mean, max: mean,
 const none: Stat = { mean: Number.NaN, std: Number.NaN, min: Number.NaN, max: Number.NaN, n: 0 };
 const accuracy: MetricInfo = { name: 'accuracy', label: 'accuracy', higherIsBetter: true };
 
-function agg(label: string, o: { lr?: number | null; train: number; val: number; test?: number; steps?: number | null; optimizer?: string }): Aggregate {
+function agg(
+  label: string,
+  o: { lr?: number | null; train: number; valLoss?: number; val: number; test?: number; steps?: number | null; optimizer?: string },
+): Aggregate {
   return {
     label,
     optimizer: o.optimizer ?? label,
     learningRate: o.lr === undefined ? 0.01 : o.lr,
     trainLoss: st(o.train),
-    validationLoss: st(0.5),
+    validationLoss: st(o.valLoss ?? 0.5),
     validationMetric: st(o.val),
     testLoss: st(0.5),
     testMetric: st(o.test ?? o.val),
@@ -99,11 +102,14 @@ describe('comparisonCaption', () => {
 describe('comparisonVerdict', () => {
   it('different winners: names each measure\'s winner and no single winner (the issue\'s case: muon trains faster, adamw validates better)', () => {
     const text = comparisonVerdict(
-      summary([agg('muon', { train: 0.02, val: 0.32, test: 0.31, steps: 40 }), agg('adamw', { train: 0.05, val: 0.52, test: 0.5, steps: 250 })]),
+      summary([
+        agg('muon', { train: 0.02, valLoss: 1.9, val: 0.32, test: 0.31, steps: 40 }),
+        agg('adamw', { train: 0.05, valLoss: 1.2, val: 0.52, test: 0.5, steps: 250 }),
+      ]),
     );
     assert.equal(
       text,
-      'lowest train loss: muon; fewest steps to target: muon; best validation accuracy: adamw; best test accuracy: adamw.\n' +
+      'lowest train loss: muon; fewest steps to target: muon; lowest validation loss: adamw; best validation accuracy: adamw; best test accuracy: adamw.\n' +
         'No single winner: lowest train loss goes to muon, fewest steps to target goes to muon, but validation accuracy favours adamw.',
     );
     assert.doesNotMatch(text, /Winner: /);
@@ -111,12 +117,28 @@ describe('comparisonVerdict', () => {
 
   it('the same winner on every measure: says so', () => {
     const text = comparisonVerdict(
-      summary([agg('muon', { train: 0.2, val: 0.88, steps: 100 }), agg('adamw', { train: 0.3, val: 0.86, steps: 300 })]),
+      summary([agg('muon', { train: 0.2, valLoss: 0.4, val: 0.88, steps: 100 }), agg('adamw', { train: 0.3, valLoss: 0.45, val: 0.86, steps: 300 })]),
     );
     assert.equal(
       text,
-      'lowest train loss: muon; fewest steps to target: muon; best validation accuracy: muon; best test accuracy: muon.\n' +
-        'Winner: muon, on the training measures and on validation accuracy alike.',
+      'lowest train loss: muon; fewest steps to target: muon; lowest validation loss: muon; best validation accuracy: muon; best test accuracy: muon.\n' +
+        'Winner: muon, on validation accuracy and on every other measure it is not tied on.',
+    );
+  });
+
+  it('the validation loss contradicting the validation accuracy (an overfitting winner): no single winner', () => {
+    // Measured on the embedded subset: muon train loss 0.061, val loss 0.500, val accuracy 86.5 %; adamw
+    // 0.318, 0.419, 84.9 %.
+    const text = comparisonVerdict(
+      summary([
+        agg('muon', { train: 0.0608, valLoss: 0.5004, val: 0.865, test: 0.857, steps: 111 }),
+        agg('adamw', { train: 0.3176, valLoss: 0.4187, val: 0.849, test: 0.8415, steps: 290 }),
+      ]),
+    );
+    assert.equal(
+      text,
+      'lowest train loss: muon; fewest steps to target: muon; lowest validation loss: adamw; best validation accuracy: muon; best test accuracy: muon.\n' +
+        'No single winner: lowest validation loss goes to adamw, but validation accuracy favours muon.',
     );
   });
 
@@ -125,17 +147,21 @@ describe('comparisonVerdict', () => {
     const tie = comparisonVerdict(summary([agg('muon', { train: 0.2, val: 0.85001, steps: null }), agg('adamw', { train: 0.3, val: 0.84996, steps: 300 })]));
     assert.equal(
       tie,
-      'lowest train loss: muon; fewest steps to target: adamw; best validation accuracy: tie (muon, adamw); best test accuracy: tie (muon, adamw).\n' +
+      'lowest train loss: muon; fewest steps to target: adamw; lowest validation loss: tie (muon, adamw); best validation accuracy: tie (muon, adamw); best test accuracy: tie (muon, adamw).\n' +
         'No winner on validation accuracy (a tie).',
     );
     const mse: MetricInfo = { name: 'mse', label: 'MSE', higherIsBetter: false };
     const regression = comparisonVerdict({
       metric: mse,
-      aggregates: [agg('muon', { train: 0.05, val: 0.06 }), agg('adamw', { train: 0.04, val: 0.19 }), agg('sgd', { train: 0.5, val: 0.5 })],
+      aggregates: [
+        agg('muon', { train: 0.05, valLoss: 0.06, val: 0.06 }),
+        agg('adamw', { train: 0.04, valLoss: 0.19, val: 0.19 }),
+        agg('sgd', { train: 0.5, valLoss: 0.5, val: 0.5 }),
+      ],
     });
     assert.equal(
       regression,
-      'lowest train loss: adamw; best validation mse: muon; best test mse: muon.\n' +
+      'lowest train loss: adamw; lowest validation loss: muon; best validation mse: muon; best test mse: muon.\n' +
         'No single winner: lowest train loss goes to adamw, but validation mse favours muon.',
     );
     assert.equal(comparisonVerdict(summary([agg('muon', { train: 0.2, val: 0.85 })])), '');
