@@ -75,8 +75,10 @@ export interface LoadedTask {
  * at; the CLI prints its `brief` and exits with code 2) — an explicitly named task never quietly runs
  * another. Only when `fallback` is true (programs that ask for it; the CLI never does) is the task's
  * {@link TaskDefinition.fallback} loaded instead (default: `function-regression`, which needs no data),
- * and the substitution described. The default run needs no fallback: `fashion-mnist-mlp` reads the
- * repository's embedded subset when the full set is absent.
+ * and the substitution described. What remains of the fallback: the CLI asks for it only for the
+ * default run (no --task, --data-dir or --download), and that run needs none in a clone of the
+ * repository, where `fashion-mnist-mlp` reads the embedded subset when the full set is absent; it is
+ * taken only where the subset is missing too (an installed package, which does not ship `data/`).
  */
 export async function loadTask(task: TaskDefinition, options: TaskLoadOptions & { fallback?: boolean }): Promise<LoadedTask> {
   try {
