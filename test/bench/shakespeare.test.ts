@@ -108,7 +108,8 @@ describe('Tiny Shakespeare loader', () => {
         assert.ok(e instanceof DataNotFoundError);
         assert.equal(e.name, 'DataNotFoundError');
         assert.equal(e.dataset, 'tinyshakespeare');
-        assert.deepEqual(e.tried, [empty, join(empty, 'tinyshakespeare'), join(cache, 'tinyshakespeare')]);
+        // An explicit dataDir is the only place searched (not the cache).
+        assert.deepEqual(e.tried, [empty, join(empty, 'tinyshakespeare')]);
         assert.match(e.message, /Tiny Shakespeare not found/);
         assert.match(e.message, /no input\.txt/);
         assert.match(e.message, /no such directory/);
@@ -116,6 +117,8 @@ describe('Tiny Shakespeare loader', () => {
         return true;
       });
       await assert.rejects(shakespeareCharTask().load({ seed: 0, dataDir: empty, cacheDir: cache }), DataNotFoundError);
+      // Without a dataDir, the cache is searched.
+      await assert.rejects(loadShakespeare({ cacheDir: cache }), (e: unknown) => e instanceof DataNotFoundError && e.searched.at(-1) === join(cache, 'tinyshakespeare'));
     });
   });
 
