@@ -215,6 +215,28 @@ describe('the playground in Chromium', { skip }, () => {
     assert.deepEqual(errors, [], 'no error on the page');
     await page.close();
 
+    // The live gradient of the race's last hidden layer, and the backend picker switching to wasm.
+    const grad = await open('?matrix=gradient&tables=jordan&backend=cpu');
+    const g = await nsResult(grad.page);
+    assert.match(g.matrix, /^gradient of hidden2\/kernel at race step 1 \(SGD, 32×32\)$/);
+    assert.equal(g.inputSigmas.length, 32);
+    await grad.page.selectOption('#backend', 'wasm');
+    await grad.page.waitForFunction(() => (globalThis as Win).playground.backend?.running === 'wasm');
+    await grad.page.waitForFunction(() => (globalThis as Win).playground.ns.result?.backend === 'wasm' && !(globalThis as Win).playground.ns.busy);
+    assert.equal(new URL(grad.page.url()).searchParams.get('backend'), 'wasm');
+    assert.equal(await grad.page.textContent('#backend-status [data-running]'), 'wasm');
+    const onWasm = await nsResult(grad.page);
+    assert.equal(onWasm.tables[0].error, undefined);
+    assert.deepEqual(grad.errors, [], 'no error on the page');
+    await grad.page.close();
+
+    // Your own rows: a bad one is named in the table, the others still run.
+    const custom = await open('?tables=jordan,custom&custom=3,-4;1,2,3&backend=cpu');
+    const c = await nsResult(custom.page);
+    assert.match(c.tables.find((x) => x.name === 'custom')?.error ?? '', /custom coefficients: row 1 must be three numbers "a,b,c", got "3,-4"/);
+    assert.equal(c.tables.find((x) => x.name === 'jordan')?.error, undefined);
+    await custom.page.close();
+
     const bad = await open('?rows=9999&view=bogus&racers=muon,nope');
     const text = await bad.page.textContent('#rejected');
     assert.match(text ?? '', /rows=9999.*view=bogus|view=bogus.*rows=9999/);
