@@ -134,7 +134,7 @@ export function drawChart(svg: SVGSVGElement, series: readonly Series[], o: Char
   const plot = el('g', { 'clip-path': `url(#${clipId})` }, svg);
   for (const s of series) {
     const pts = s.points.filter((p) => Number.isFinite(p[0]) && Number.isFinite(p[1]) && (o.logY !== true || p[1] > 0));
-    if (s.kind === 'dots') {
+    if (s.kind === 'dots' || pts.length === 1) {
       const g = el('g', { fill: s.color }, plot);
       for (const [x, y] of pts) el('circle', { cx: px(x), cy: py(y), r: 2.2 }, g);
     } else if (pts.length > 0) {
