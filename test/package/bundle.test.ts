@@ -6,8 +6,10 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { repoRoot } from '../support/golden.js';
@@ -67,5 +69,42 @@ describe('browser bundle of the main entry', () => {
       assert.ok(e.errors?.some((x) => /node:|built into node/.test(x.text)), e.message);
       return true;
     });
+  });
+});
+
+/**
+ * A bundler honours package.json `sideEffects`: a module not listed there whose exports the app does not
+ * use is dropped. The recipes register themselves by name when their module runs, so an app that only
+ * calls `createOptimizer('muon')` (or loads a saved model) must still get every recipe module. Bundled
+ * from the built package (dist/) exactly as an app's bundler sees it, then run.
+ */
+describe('bundling the built package keeps the self-registering modules', () => {
+  it('createOptimizer and listOptimizers know every recipe after tree shaking (after npm run build)', async (t) => {
+    if (!existsSync(resolve(repoRoot, 'dist/index.js'))) {
+      if (process.env.CI === 'true') throw new Error('dist/ is missing: CI runs npm run build before npm test');
+      t.skip('dist/ is not built here: run npm run build first');
+      return;
+    }
+    const dir = mkdtempSync(join(resolve(repoRoot, 'node_modules'), '.orthoptim-bundle-'));
+    try {
+      const entry = join(dir, 'app.mjs');
+      writeFileSync(
+        entry,
+        [
+          `import { createOptimizer, listOptimizers } from ${JSON.stringify(resolve(repoRoot, 'dist/index.js'))};`,
+          `const o = createOptimizer('muon', { learningRate: 0.01 });`,
+          `console.log(JSON.stringify({ names: listOptimizers().map((d) => d.name), muon: o.getClassName() }));`,
+        ].join('\n'),
+      );
+      await build({ entryPoints: [entry], bundle: true, treeShaking: true, platform: 'node', format: 'esm', external: ['@tensorflow/*'], outfile: join(dir, 'out.mjs'), logLevel: 'silent' });
+      const out = JSON.parse(execFileSync(process.execPath, [join(dir, 'out.mjs')], { cwd: dir, encoding: 'utf8' })) as { names: string[]; muon: string };
+      for (const name of ['sgd', 'adamw', 'muon', 'turboMuon', 'norMuon', 'adaMuon', 'dion', 'scion']) {
+        assert.ok(out.names.includes(name), `${name} was dropped by the bundler: registered ${JSON.stringify(out.names)}`);
+      }
+      assert.ok(out.names.length >= 18, `${out.names.length} recipes registered`);
+      assert.match(out.muon, /muon/i);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
