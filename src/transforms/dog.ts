@@ -1,0 +1,93 @@
+/**
+ * Distance-over-gradients step sizes (DoG, L-DoG).
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { GradientTransformation, StateTree } from '../core/transform.js';
+import type { Schedule } from '../schedules/index.js';
+import { frobeniusNorm } from './auon.js';
+
+/** Options of {@link scaleByDistanceOverGradients}. */
+export interface DistanceOverGradientsOptions {
+  /**
+   * `'global'` (DoG): one step size for all parameters, from the distance and gradient norm of the whole
+   * parameter vector. `'perTensor'` (L-DoG): one step size per parameter tensor, from its own.
+   */
+  readonly granularity: 'global' | 'perTensor';
+  /** `r_ε = repsRel·(1 + ‖x₀‖)`, the first step's length (ignored when `initEta` is given). */
+  readonly repsRel: number;
+  /** When given, the first step size η₀ itself (DoG's `init_eta`); `r̄` then starts at 0. */
+  readonly initEta?: number;
+  /** Added once to the sum of squared gradient norms (DoG `eps`). */
+  readonly epsilon: number;
+  /**
+   * The multiplier `c` (DoG's `lr`, 1 by default) that the recipe applies after this transform with
+   * `scaleByLearningRate`; read here only so that `initEta` is the first step's size itself, as in DoG.
+   */
+  readonly learningRate: Schedule;
+}
+
+/**
+ * DoG and L-DoG (Ivgi, Hinder, Carmon, "DoG is SGD's Best Friend: A Parameter-Free Dynamic Step Size
+ * Schedule", ICML 2023, arXiv 2302.12022; reference formll/dog `src/dog/dog.py`, classes `DoG` and
+ * `LDoG`; optax `contrib/_dog.py` `scale_by_dog`).
+ *
+ * With `x₀` the parameters at the first step and `gₜ` the updates this transform receives (the gradient,
+ * with L2 weight decay already added when the recipe asks for it):
+ * `r̄₀ = r_ε = repsRel·(1 + ‖x₀‖)`, `r̄ₜ = max(r̄ₜ₋₁, ‖xₜ − x₀‖)` (the parameters before this step's
+ * update), `Gₜ = ε + Σ_{i≤t} ‖gᵢ‖²`, step size `ηₜ = c·r̄ₜ/√Gₜ`. Norms are over the whole parameter
+ * vector (`'global'`) or per tensor (`'perTensor'`). With `initEta`, `r̄₀ = 0` and `η₀ = initEta`.
+ *
+ * Units, as `adaGradNormStep` (stepsize.ts): the output is `(ηₜ/c)·gₜ = (r̄ₜ/√Gₜ)·gₜ`, to be followed by
+ * `scaleByLearningRate(c)`; the first step with `initEta` outputs `(initEta/c)·g` (0 when c is 0).
+ * Everything stays on the device (no read-back). State:
+ * `{ x0: [tensor per parameter], rbar: [scalar per group], sumSq: [scalar per group] }`, one group
+ * (`'global'`) or one per parameter (`'perTensor'`). A gradient norm above ≈1.8e19 makes `Gₜ` infinite
+ * in float32: the step size is then 0 from that step on (finite, but training stops).
+ */
+export function scaleByDistanceOverGradients(options: DistanceOverGradientsOptions): GradientTransformation {
+  const { granularity, repsRel, initEta, epsilon, learningRate } = options;
+  const perTensor = granularity === 'perTensor';
+  return {
+    init: (metas) => {
+      const groups = perTensor ? metas.length : 1;
+      return {
+        x0: metas.map((m) => tf.zeros([...m.shape])),
+        rbar: Array.from({ length: groups }, () => tf.scalar(0)),
+        sumSq: Array.from({ length: groups }, () => tf.scalar(0)),
+      };
+    },
+    update(updates, state, ctx) {
+      const s = state as { x0: tf.Tensor[]; rbar: tf.Scalar[]; sumSq: tf.Scalar[] };
+      const first = ctx.step === 0;
+      const x0 = first ? ctx.params.map((p) => tf.clone(p)) : s.x0;
+      // per tensor: ‖gᵢ‖² and the distance (first step: ‖xᵢ‖) as norms, combined per group below
+      const gradSq = updates.map((g) => tf.square(frobeniusNorm(g)));
+      const dist = first ? ctx.params.map((p) => frobeniusNorm(p)) : ctx.params.map((p, i) => frobeniusNorm(tf.sub(p, x0[i])));
+      const group = (xs: tf.Scalar[]): tf.Scalar[] => (perTensor ? xs : [globalNorm(xs)]);
+      const groupSq = perTensor ? gradSq : [updates.length === 0 ? tf.scalar(0) : (tf.addN(gradSq) as tf.Scalar)];
+      const distances = group(dist);
+      const rbar = distances.map((d, k): tf.Scalar => {
+        if (!first) return tf.maximum(s.rbar[k], d);
+        return initEta === undefined ? tf.mul(tf.add(d, 1), repsRel) : tf.scalar(0);
+      });
+      const sumSq = groupSq.map((g, k): tf.Scalar => (first ? tf.add(g, epsilon) : tf.add(s.sumSq[k], g)));
+      let steps: tf.Scalar[];
+      if (first && initEta !== undefined) {
+        const c = learningRate(0);
+        steps = rbar.map(() => tf.scalar(c > 0 ? initEta / c : 0));
+      } else {
+        steps = rbar.map((r, k) => tf.div(r, tf.sqrt(sumSq[k])));
+      }
+      const out = updates.map((g, i) => tf.mul(g, steps[perTensor ? i : 0]));
+      const next: StateTree = { x0, rbar, sumSq };
+      return { updates: out, state: next };
+    },
+  };
+}
+
+/** `√Σ dᵢ²` of per-tensor norms, without overflow for norms near float32's maximum. */
+function globalNorm(norms: tf.Scalar[]): tf.Scalar {
+  if (norms.length === 0) return tf.scalar(0);
+  return frobeniusNorm(tf.stack(norms));
+}
