@@ -33,6 +33,11 @@ function tensorsOf(s: StateTree, out: tf.Tensor[] = []): tf.Tensor[] {
   return out;
 }
 
+/** `tf.tidy` for a step that returns the next params and the new state (state trees may hold `null`). */
+function tidyStep(fn: () => { next: tf.Tensor[]; state: StateTree }): { next: tf.Tensor[]; state: StateTree } {
+  return tf.tidy(() => fn() as unknown as tf.TensorContainer) as unknown as { next: tf.Tensor[]; state: StateTree };
+}
+
 /** Disposes the tensors of `old` that `next` does not carry over. */
 function disposeReplaced(old: StateTree, next: StateTree): void {
   const kept = new Set(tensorsOf(next));
@@ -49,7 +54,7 @@ function run(t: GradientTransformation, x0: tf.Tensor[], grads: (params: tf.Tens
   let state: StateTree = t.init(metas);
   const history: Float32Array[][] = [];
   for (let step = 0; step < steps; step++) {
-    const r = tf.tidy(() => {
+    const r = tidyStep(() => {
       const out = t.update(grads(params, step), state, { step, params, metas });
       return { next: params.map((p, i) => tf.add(p, out.updates[i])), state: out.state };
     });
@@ -132,7 +137,7 @@ describe('DoG / L-DoG (transform)', () => {
     let farthest = 0;
     for (let step = 0; step < 20; step++) {
       // an oscillating gradient so that the distance from x₀ goes up and down
-      const r = tf.tidy(() => {
+      const r = tidyStep(() => {
         const out = transform.update([tf.mul(tf.sub(params[0], step % 2 === 0 ? 1 : -1), 3)], state, { step, params, metas });
         return { next: [tf.sub(params[0], out.updates[0])], state: out.state };
       });
