@@ -91,3 +91,38 @@ function globalNorm(norms: tf.Scalar[]): tf.Scalar {
   if (norms.length === 0) return tf.scalar(0);
   return frobeniusNorm(tf.stack(norms));
 }
+
+/** Options of {@link scaleByDowg}. */
+export interface DowgOptions {
+  /** The initial estimate `r̄₀²` of the squared distance to the solution; `epsilon` when not given. */
+  readonly initSquaredDistance?: number;
+  /** Added to `√vₜ` in the step size (and the default `r̄₀²`); optax's default 1e-4. */
+  readonly epsilon: number;
+}
+
+/**
+ * DoWG, distance over weighted gradients (Khaled, Mishchenko, Jin, "DoWG Unleashed: An Efficient
+ * Universal Parameter-Free Gradient Descent Method", NeurIPS 2023, arXiv 2305.16284; reference optax
+ * `contrib/_dog.py` `scale_by_dowg`). With `x₀` the parameters at the first step:
+ * `r̄ₜ² = max(r̄ₜ₋₁², ‖xₜ − x₀‖²)`, `vₜ = vₜ₋₁ + r̄ₜ²·‖gₜ‖²` (v₀ = 0), output `(r̄ₜ²/(√vₜ + ε))·gₜ`,
+ * followed by `scaleByLearningRate(c)` (c = 1). Norms over the whole parameter vector; on device.
+ * State: `{ x0: [tensor per parameter], sqDist: [scalar], weightedSumSq: [scalar] }`.
+ */
+export function scaleByDowg(options: DowgOptions): GradientTransformation {
+  const { epsilon } = options;
+  const init = options.initSquaredDistance ?? epsilon;
+  return {
+    init: (metas) => ({ x0: metas.map((m) => tf.zeros([...m.shape])), sqDist: [tf.scalar(init)], weightedSumSq: [tf.scalar(0)] }),
+    update(updates, state, ctx) {
+      const s = state as { x0: tf.Tensor[]; sqDist: tf.Scalar[]; weightedSumSq: tf.Scalar[] };
+      const first = ctx.step === 0;
+      const x0 = first ? ctx.params.map((p) => tf.clone(p)) : s.x0;
+      const dist = first ? tf.scalar(0) : globalNorm(ctx.params.map((p, i) => frobeniusNorm(tf.sub(p, x0[i]))));
+      const sqDist: tf.Scalar = tf.maximum(s.sqDist[0], tf.square(dist));
+      const gradNorm = globalNorm(updates.map((g) => frobeniusNorm(g)));
+      const weightedSumSq: tf.Scalar = tf.add(s.weightedSumSq[0], tf.mul(sqDist, tf.square(gradNorm)));
+      const step = tf.div(sqDist, tf.add(tf.sqrt(weightedSumSq), epsilon));
+      return { updates: updates.map((g) => tf.mul(g, step)), state: { x0, sqDist: [sqDist], weightedSumSq: [weightedSumSq] } };
+    },
+  };
+}

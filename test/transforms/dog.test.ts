@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../support/backend.js';
 import { goldenCases, loadGolden, normwiseDeviation, requireGolden, torchTensor } from '../support/golden.js';
 import { chain, type GradientTransformation, type ParamMeta, type StateTree } from '../../src/core/transform.js';
-import { scaleByDistanceOverGradients } from '../../src/transforms/dog.js';
+import { scaleByDistanceOverGradients, scaleByDowg } from '../../src/transforms/dog.js';
 import { addDecayedWeights } from '../../src/transforms/decay.js';
 import { scaleByLearningRate } from '../../src/transforms/stepsize.js';
 import { constant } from '../../src/schedules/index.js';
@@ -172,6 +172,15 @@ describe('DoG / L-DoG (transform)', () => {
     const t = dogChain({ reps_rel: 1e-6, lr: 0.5, weight_decay: 0, eps: 1e-8, init_eta: 0.01 }, 'global');
     const { history, state } = run(t, x0, () => [tf.tensor1d([1, -1, 2])], 1);
     assert.deepEqual(Array.from(history[0][0]).map((v) => Number(v.toFixed(6))), [0.99, 2.01, 2.98]);
+    tf.dispose([...x0, state as tf.TensorContainer]);
+  });
+
+  it("DoWG reproduces optax's doctest: f = ‖x‖² from [1, 2, 3] gives 13.925367, 13.872763, 13.775433, 13.596172, 13.268837", () => {
+    const x0 = [tf.tensor1d([1, 2, 3])];
+    const t = chain(scaleByDowg({ epsilon: 1e-4 }), scaleByLearningRate(constant(1)));
+    const { history, state } = run(t, x0, (p) => [tf.mul(p[0], 2)], 5);
+    const f = history.map((p) => p[0].reduce((a, x) => a + x * x, 0));
+    [13.925367, 13.872763, 13.775433, 13.596172, 13.268837].forEach((want, i) => assert.ok(Math.abs(f[i] - want) < 2e-5, `step ${i + 1}: f = ${f[i]}, optax ${want}`));
     tf.dispose([...x0, state as tf.TensorContainer]);
   });
 });
