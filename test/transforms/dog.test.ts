@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../support/backend.js';
 import { goldenCases, loadGolden, normwiseDeviation, requireGolden, torchTensor } from '../support/golden.js';
-import { chain, type GradientTransformation, type ParamMeta, type StateTree } from '../../src/core/transform.js';
+import { chain, type GradientTransformation, type ParamMeta } from '../../src/core/transform.js';
+import { disposeReplaced, runTransform as run, tidyStep } from '../support/transforms.js';
 import { scaleByDistanceOverGradients, scaleByDowg } from '../../src/transforms/dog.js';
 import { addDecayedWeights } from '../../src/transforms/decay.js';
 import { scaleByLearningRate } from '../../src/transforms/stepsize.js';
@@ -23,49 +24,6 @@ function dogChain(h: { reps_rel: number; lr: number; weight_decay: number; eps: 
     scaleByDistanceOverGradients({ granularity, repsRel: h.reps_rel, initEta: h.init_eta, epsilon: h.eps, learningRate }),
     scaleByLearningRate(learningRate),
   );
-}
-
-/** The tensors of a state tree. */
-function tensorsOf(s: StateTree, out: tf.Tensor[] = []): tf.Tensor[] {
-  if (s instanceof tf.Tensor) out.push(s);
-  else if (Array.isArray(s)) s.forEach((x) => tensorsOf(x, out));
-  else if (s !== null) Object.values(s).forEach((x) => tensorsOf(x, out));
-  return out;
-}
-
-/** `tf.tidy` for a step that returns the next params and the new state (state trees may hold `null`). */
-function tidyStep(fn: () => { next: tf.Tensor[]; state: StateTree }): { next: tf.Tensor[]; state: StateTree } {
-  return tf.tidy(() => fn() as unknown as tf.TensorContainer) as unknown as { next: tf.Tensor[]; state: StateTree };
-}
-
-/** Disposes the tensors of `old` that `next` does not carry over. */
-function disposeReplaced(old: StateTree, next: StateTree): void {
-  const kept = new Set(tensorsOf(next));
-  tf.dispose(tensorsOf(old).filter((x) => !kept.has(x)));
-}
-
-/**
- * Runs a transform as the optimizer adapter does (each step in a tidy; params += updates; the state
- * carried over, replaced tensors disposed); returns the params after each step and the final state.
- */
-function run(t: GradientTransformation, x0: tf.Tensor[], grads: (params: tf.Tensor[], step: number) => tf.Tensor[], steps: number) {
-  const metas: ParamMeta[] = x0.map((x, i) => ({ name: `p${i}`, shape: x.shape }));
-  let params = x0.map((x) => tf.clone(x));
-  let state: StateTree = t.init(metas);
-  const history: Float32Array[][] = [];
-  for (let step = 0; step < steps; step++) {
-    const r = tidyStep(() => {
-      const out = t.update(grads(params, step), state, { step, params, metas });
-      return { next: params.map((p, i) => tf.add(p, out.updates[i])), state: out.state };
-    });
-    tf.dispose(params);
-    disposeReplaced(state, r.state);
-    params = r.next;
-    state = r.state;
-    history.push(params.map((p) => p.dataSync() as Float32Array));
-  }
-  tf.dispose(params);
-  return { history, state };
 }
 
 describe('DoG / L-DoG (transform)', () => {

@@ -1,0 +1,72 @@
+/**
+ * Wrappers that turn any optimizer chain into another: lookahead and gradient accumulation.
+ * @module
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { GradientTransformation, StateTree } from '../core/transform.js';
+
+/** Options of {@link lookahead}. */
+export interface LookaheadOptions {
+  /** Synchronization period k: the slow weights move after every k steps of the inner chain (paper: 5). */
+  readonly k: number;
+  /** Slow step size α: `φ ← φ + α·(θ − φ)` (paper: 0.5). */
+  readonly alpha: number;
+}
+
+/**
+ * Lookahead (Zhang, Lucas, Hinton, Ba, "Lookahead Optimizer: k steps forward, 1 step back", NeurIPS
+ * 2019, arXiv 1907.08610; optax `lookahead`). The inner chain (a complete one, ending with its step
+ * size) moves the fast weights θ every step; after every k-th step the slow weights φ (the parameters
+ * at the first step) move `φ ← φ + α·(θ − φ)` and the fast weights restart from them: the update of a
+ * synchronizing step is `φ_new − θ_old`, so the parameters equal `φ_new` up to float32 rounding of one
+ * subtraction and one addition. State: `{ slow: [tensor per parameter], inner: <inner state> }`.
+ */
+export function lookahead(inner: GradientTransformation, options: LookaheadOptions): GradientTransformation {
+  const { k, alpha } = options;
+  return {
+    init: (metas) => ({ slow: metas.map((m) => tf.zeros([...m.shape])), inner: inner.init(metas) }),
+    update(updates, state, ctx) {
+      const s = state as { slow: tf.Tensor[]; inner: StateTree };
+      const slow = ctx.step === 0 ? ctx.params.map((p) => tf.clone(p)) : s.slow;
+      const r = inner.update(updates, s.inner, ctx);
+      if ((ctx.step + 1) % k !== 0) return { updates: r.updates, state: { slow, inner: r.state } };
+      const nextSlow = r.updates.map((u, i) => {
+        const fast = tf.add(ctx.params[i], u);
+        return tf.add(slow[i], tf.mul(tf.sub(fast, slow[i]), alpha));
+      });
+      const out = nextSlow.map((x, i) => tf.sub(x, ctx.params[i]));
+      return { updates: out, state: { slow: nextSlow, inner: r.state } };
+    },
+  };
+}
+
+/** Options of {@link accumulate}. */
+export interface AccumulateOptions {
+  /** The inner chain steps once every `every` calls, on the mean of their gradients. */
+  readonly every: number;
+}
+
+/**
+ * Gradient accumulation (optax `MultiSteps`): the gradients of `every` consecutive calls are summed;
+ * calls 1 … every−1 of each group leave the parameters as they are (a zero update), and the last one
+ * runs the inner chain once on their mean — one step on a batch `every` times larger, with the memory
+ * of one batch. The inner chain sees its own step count (`⌊step / every⌋`), so its schedules and bias
+ * corrections count inner steps. State: `{ sum: [tensor per parameter], inner: <inner state> }`.
+ */
+export function accumulate(inner: GradientTransformation, options: AccumulateOptions): GradientTransformation {
+  const { every } = options;
+  return {
+    init: (metas) => ({ sum: metas.map((m) => tf.zeros([...m.shape])), inner: inner.init(metas) }),
+    update(updates, state, ctx) {
+      const s = state as { sum: tf.Tensor[]; inner: StateTree };
+      const position = ctx.step % every;
+      const sum = updates.map((g, i) => (position === 0 ? tf.clone(g) : tf.add(s.sum[i], g)));
+      if (position !== every - 1) {
+        return { updates: updates.map((g) => tf.zerosLike(g)), state: { sum, inner: s.inner } };
+      }
+      const mean = sum.map((x) => tf.div(x, every));
+      const r = inner.update(mean, s.inner, { ...ctx, step: Math.floor(ctx.step / every) });
+      return { updates: r.updates, state: { sum: sum.map((x) => tf.zerosLike(x)), inner: r.state } };
+    },
+  };
+}
