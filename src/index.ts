@@ -5,6 +5,7 @@
  * rebuild one from a saved model).
  * @packageDocumentation
  */
+import './tfjs/register.js';
 export {
   identity,
   stateless,
@@ -67,18 +68,14 @@ export type {
   OptimizerConfig,
   OptimizerDefinition,
 } from './optimizers/definition.js';
-export { sgd, sgdDefinition, type SgdOptions, type ResolvedSgd } from './optimizers/sgd.js';
-export { adam, adamw, adamDefinition, adamwDefinition, type AdamOptions, type ResolvedAdam } from './optimizers/adam.js';
-export { muon, muonDefinition, muonMatrixChain, type MuonOptions, type ResolvedMuon, type MuonMatrixSettings } from './optimizers/muon.js';
+export { sgdDefinition, sgdTransform, type SgdOptions, type ResolvedSgd } from './optimizers/sgd.js';
+export { adamDefinition, adamwDefinition, adamTransform, adamwTransform, type AdamOptions, type ResolvedAdam } from './optimizers/adam.js';
+export { muonDefinition, muonTransform, muonMatrixChain, type MuonOptions, type ResolvedMuon, type MuonMatrixSettings } from './optimizers/muon.js';
 export {
-  resolveAuxiliary,
+  auxiliaryOptions,
   routeOf,
   routeMatrices,
   auxiliaryAdamw,
-  auxiliaryKeys,
-  auxiliaryToConfig,
-  auxiliaryFromConfig,
-  withoutAuxiliary,
   type AuxiliaryOptions,
   type AuxiliaryDefaults,
   type ResolvedAuxiliary,
@@ -107,10 +104,30 @@ export {
   type RestoreReport,
 } from './tfjs/checkpoint.js';
 export { defineOptimizer, createOptimizer, optimizerFromConfig, listOptimizers, type OptimizerFactory, type OptimizerInfo } from './tfjs/registry.js';
-export { adaGO, adaGODefinition, type AdaGOOptions, type ResolvedAdaGO } from './optimizers/adaGO.js';
-export { auon, hybridAuon, auonDefinition, hybridAuonDefinition, type AuonOptions, type HybridAuonOptions, type AuonForm, type ResolvedAuon } from './optimizers/auon.js';
+export {
+  sgd,
+  adam,
+  adamw,
+  muon,
+  adaGO,
+  auon,
+  hybridAuon,
+  turboMuon,
+  norMuon,
+  adaMuon,
+  root,
+  asgo,
+  orthogonalSgdm,
+  scion,
+  normalizedSgd,
+  signum,
+  dion,
+  dion2,
+} from './tfjs/register.js';
+export { adaGODefinition, adaGOTransform, type AdaGOOptions, type ResolvedAdaGO } from './optimizers/adaGO.js';
+export { auonDefinition, hybridAuonDefinition, auonTransform, hybridAuonTransform, type AuonOptions, type HybridAuonOptions, type AuonForm, type ResolvedAuon, type ResolvedHybridAuon } from './optimizers/auon.js';
 export { aolPrecondition, aolPreconditionTall } from './linalg/aol.js';
-export { turboMuon, turboMuonDefinition, type TurboMuonOptions, type ResolvedTurboMuon, type TurboMuonVariant } from './optimizers/turboMuon.js';
+export { turboMuonDefinition, turboMuonTransform, type TurboMuonOptions, type ResolvedTurboMuon, type TurboMuonVariant } from './optimizers/turboMuon.js';
 export {
   scaleByNeuronSecondMoment,
   scaleByElementSecondMoment,
@@ -124,11 +141,11 @@ export {
   type ScaleByElementSecondMomentOptions,
   type RmsRescaleOptions,
 } from './transforms/normalize.js';
-export { norMuon, norMuonDefinition, norMuonMatrixChain, type NorMuonOptions, type NorMuonRescale, type ResolvedNorMuon } from './optimizers/norMuon.js';
-export { adaMuon, adaMuonDefinition, adaMuonMatrixChain, type AdaMuonOptions, type ResolvedAdaMuon } from './optimizers/adaMuon.js';
-export { root, rootDefinition, type RootOptions, type ResolvedRoot, type RootCoefficients, type EpsilonPlacement } from './optimizers/root.js';
-export { asgo, asgoDefinition, type AsgoOptions, type ResolvedAsgo } from './optimizers/asgo.js';
-export { orthogonalSgdm, orthogonalSgdmDefinition, type OrthogonalSgdmOptions, type ResolvedOrthogonalSgdm } from './optimizers/orthogonalSgdm.js';
+export { norMuonDefinition, norMuonTransform, norMuonMatrixChain, type NorMuonOptions, type NorMuonRescale, type ResolvedNorMuon } from './optimizers/norMuon.js';
+export { adaMuonDefinition, adaMuonTransform, adaMuonMatrixChain, type AdaMuonOptions, type ResolvedAdaMuon } from './optimizers/adaMuon.js';
+export { rootDefinition, rootTransform, type RootOptions, type ResolvedRoot, type RootCoefficients, type EpsilonPlacement } from './optimizers/root.js';
+export { asgoDefinition, asgoTransform, type AsgoOptions, type ResolvedAsgo } from './optimizers/asgo.js';
+export { orthogonalSgdmDefinition, orthogonalSgdmTransform, type OrthogonalSgdmOptions, type ResolvedOrthogonalSgdm } from './optimizers/orthogonalSgdm.js';
 export {
   absQuantile,
   quantilePosition,
@@ -168,13 +185,13 @@ export {
   type SpectralLmoOptions,
 } from './transforms/lmo.js';
 export {
-  scion,
   scionDefinition,
+  scionTransform,
   scionSettings,
-  normalizedSgd,
   normalizedSgdDefinition,
-  signum,
+  normalizedSgdTransform,
   signumDefinition,
+  signumTransform,
   type ScionOptions,
   type ResolvedScion,
   type ScionLayer,
@@ -184,10 +201,10 @@ export {
   type ResolvedSingleNormLmo,
 } from './optimizers/scion.js';
 export {
-  dion,
-  dion2,
   dionDefinition,
   dion2Definition,
+  dionTransform,
+  dion2Transform,
   type DionOptions,
   type ResolvedDion,
   type Dion2Options,
@@ -215,6 +232,7 @@ export {
   type DionLayout,
   type DionRankOptions,
   type Dion2Selection,
+  type DionInitialQ,
 } from './transforms/dion.js';
 export {
   orthonormalizeColumns,

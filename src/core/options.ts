@@ -79,9 +79,22 @@ export function checkBoolean(optimizer: string, option: string, value: unknown):
   return value;
 }
 
-/** Throws `RangeError` naming every key of `options` that is not in `known`. */
-export function checkKnownKeys(optimizer: string, options: object, known: readonly string[]): void {
+/**
+ * Throws `RangeError` naming every key of `options` that is not in `known`. A key in `renamed` (an old
+ * name → its new name) is named with the new one: `norMuon: unknown option 'convRule' (renamed: did you
+ * mean 'convScale'?)`.
+ */
+export function checkKnownKeys(
+  optimizer: string,
+  options: object,
+  known: readonly string[],
+  renamed: Readonly<Record<string, string>> = {},
+): void {
   const unknown = Object.keys(options).filter((k) => !known.includes(k));
+  const old = unknown.find((k) => Object.prototype.hasOwnProperty.call(renamed, k));
+  if (old !== undefined) {
+    throw new RangeError(`${optimizer}: unknown option '${old}' (renamed: did you mean '${renamed[old]}'?)`);
+  }
   if (unknown.length > 0) {
     throw new RangeError(
       `${optimizer}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} ` +

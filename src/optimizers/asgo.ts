@@ -4,120 +4,39 @@
  * @module
  */
 import { chain } from '../core/transform.js';
-import { checkNumber, nonNegative, positive } from '../core/options.js';
+import { integer, nonNegative, positive, unit, type OptionsOf, type ResolvedOf } from '../core/schema.js';
 import { oneSidedPrecondition, scaleToRms } from '../transforms/precondition.js';
 import { addDecayedWeights } from '../transforms/decay.js';
 import { scaleByLearningRate } from '../transforms/stepsize.js';
-import { type LearningRate } from '../schedules/index.js';
-import {
-  checkUnit,
-  decayedLearningRate,
-  decodeLearningRate,
-  encodeLearningRate,
-  type OptimizerConfig,
-  type OptimizerDefinition,
-} from './definition.js';
-import {
-  auxiliaryFromConfig,
-  auxiliaryKeys,
-  auxiliaryToConfig,
-  resolveAuxiliary,
-  routeMatrices,
-  withoutAuxiliary,
-  type AuxiliaryOptions,
-  type ResolvedAuxiliary,
-} from './auxiliary.js';
-import { defineOptimizer } from '../tfjs/registry.js';
-
-/** Options of {@link asgo}. Defaults follow `infinity-stars/ASGO:LLMmodels/config/optimizer/asgo.yaml`. */
-export interface AsgoOptions extends AuxiliaryOptions {
-  /** Learning rate (default 0.01). */
-  readonly learningRate?: LearningRate;
-  /** EMA coefficient β₁ of the momentum, `M ← β₁M + (1−β₁)G` (default 0.9). */
-  readonly momentum?: number;
-  /** EMA coefficient β₂ of the Gram statistic `V` (default 0.8). */
-  readonly beta2?: number;
-  /** Damping ε of the inverse root `(V + εI)^{−1/2}` (default 1e-10). */
-  readonly damping?: number;
-  /** Steps of the coupled Polar Express inverse-root iteration (default 10). */
-  readonly inverseRootSteps?: number;
-  /** RMS of the update before the learning rate, `U·rms·√(mn)/‖U‖_F` (default 0.2). */
-  readonly rms?: number;
-  /** Decoupled weight decay, multiplied by the learning rate (default 0.1). */
-  readonly weightDecay?: number;
-}
-
-/** {@link AsgoOptions} with every default filled in. */
-export interface ResolvedAsgo {
-  readonly learningRate: LearningRate;
-  readonly momentum: number;
-  readonly beta2: number;
-  readonly damping: number;
-  readonly inverseRootSteps: number;
-  readonly rms: number;
-  readonly weightDecay: number;
-  readonly aux: ResolvedAuxiliary;
-}
+import { decayedSchedule, learningRate, recipe, recipeTransform, type OptimizerDefinition } from './definition.js';
+import { auxiliaryOptions, routeMatrices } from './auxiliary.js';
 
 const NAME = 'asgo';
 
-/** The definition behind {@link asgo}. */
-export const asgoDefinition: OptimizerDefinition<AsgoOptions, ResolvedAsgo> = {
-  name: NAME,
-  className: 'orthoptim.Asgo',
-  summary: 'ASGO: EMA momentum preconditioned on its smaller side by (EMA of GGᵀ)^−½, RMS 0.2; AdamW for non-matrices',
-  paper: 'An et al., "ASGO: Adaptive Structured Gradient Optimization" (arXiv 2503.20762, NeurIPS 2025)',
-  reference: 'infinity-stars/ASGO:optimizers/asgo.py#asgo (+ optimizers/utils/matrix_decom.py#_matrix_inverse_root_PolarExpress)',
-  keys: ['learningRate', 'momentum', 'beta2', 'damping', 'inverseRootSteps', 'rms', 'weightDecay', ...auxiliaryKeys],
-  resolve(o) {
-    const r: ResolvedAsgo = {
-      learningRate: o.learningRate ?? 0.01,
-      momentum: checkUnit(NAME, 'momentum', o.momentum ?? 0.9),
-      beta2: checkUnit(NAME, 'beta2', o.beta2 ?? 0.8),
-      damping: checkNumber(NAME, 'damping', o.damping ?? 1e-10, nonNegative),
-      inverseRootSteps: checkNumber(NAME, 'inverseRootSteps', o.inverseRootSteps ?? 10, { min: 1, max: 100, integer: true }),
-      rms: checkNumber(NAME, 'rms', o.rms ?? 0.2, positive),
-      weightDecay: checkNumber(NAME, 'weightDecay', o.weightDecay ?? 0.1, nonNegative),
-      aux: resolveAuxiliary(NAME, o),
-    };
-    decayedLearningRate(NAME, 'learningRate', r.learningRate, 'weightDecay', r.weightDecay);
-    return r;
-  },
-  build(r) {
-    return routeMatrices(
-      NAME,
-      chain(
-        oneSidedPrecondition(
-          { beta1: r.momentum, beta2: r.beta2, damping: r.damping, steps: r.inverseRootSteps, coefficients: 'polarExpress8' },
-          NAME,
-        ),
-        scaleToRms(r.rms),
-        addDecayedWeights(r.weightDecay),
-        scaleByLearningRate(decayedLearningRate(NAME, 'learningRate', r.learningRate, 'weightDecay', r.weightDecay)),
-      ),
-      r.aux,
-    );
-  },
-  toConfig(r, params) {
-    return {
-      learningRate: encodeLearningRate(r.learningRate),
-      momentum: r.momentum,
-      beta2: r.beta2,
-      damping: r.damping,
-      inverseRootSteps: r.inverseRootSteps,
-      rms: r.rms,
-      weightDecay: r.weightDecay,
-      ...auxiliaryToConfig(r.aux, params, NAME),
-    };
-  },
-  fromConfig(c: OptimizerConfig) {
-    return {
-      ...(withoutAuxiliary(c) as unknown as AsgoOptions),
-      learningRate: decodeLearningRate(c.learningRate),
-      ...auxiliaryFromConfig(c),
-    };
-  },
+const schema = {
+  /** Learning rate (default 0.01). */
+  learningRate: learningRate(0.01),
+  /** EMA coefficient β₁ of the momentum, `M ← β₁M + (1−β₁)G` (default 0.9). */
+  momentum: unit(0.9),
+  /** EMA coefficient β₂ of the Gram statistic `V` (default 0.8). */
+  beta2: unit(0.8),
+  /** Damping ε of the inverse root `(V + εI)^{−1/2}` (default 1e-10). */
+  damping: nonNegative(1e-10),
+  /** Steps of the coupled Polar Express inverse-root iteration, an integer in [1, 100] (default 10). */
+  inverseRootSteps: integer(10, 1, 100),
+  /** RMS of the update before the learning rate, `U·rms·√(mn)/‖U‖_F` (default 0.2). */
+  rms: positive(0.2),
+  /** Decoupled weight decay, multiplied by the learning rate (default 0.1). */
+  weightDecay: nonNegative(0.1),
+  schedule: decayedSchedule(),
+  ...auxiliaryOptions(),
 };
+
+/** Options of {@link asgo}. Defaults follow `infinity-stars/ASGO:LLMmodels/config/optimizer/asgo.yaml`. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
+export interface AsgoOptions extends OptionsOf<typeof schema> {}
+/** {@link AsgoOptions} with every default filled in. */
+export type ResolvedAsgo = ResolvedOf<typeof schema>;
 
 /**
  * ASGO (An, Liu, Pan, Ren, Ma, Goldfarb, Zhang, "ASGO: Adaptive Structured Gradient Optimization",
@@ -146,8 +65,29 @@ export const asgoDefinition: OptimizerDefinition<AsgoOptions, ResolvedAsgo> = {
  *
  * State per m×n matrix: momentum (mn floats) and V (k² floats, k = min(m, n)); m and v per AdamW parameter.
  * Per step: 1 Gram product (k×k from k×N), 37 k×k matmuls for the inverse root, 1 k×N apply.
- *
- * @example
- * model.compile({ optimizer: asgo({ learningRate: 0.01, exclude: adamwParamNames(model) }), loss: 'categoricalCrossentropy' });
  */
-export const asgo = defineOptimizer(asgoDefinition);
+export const asgoDefinition: OptimizerDefinition<AsgoOptions, ResolvedAsgo> = recipe({
+  name: NAME,
+  className: 'orthoptim.Asgo',
+  summary: 'ASGO: EMA momentum preconditioned on its smaller side by (EMA of GGᵀ)^−½, RMS 0.2; AdamW for non-matrices',
+  paper: 'An et al., "ASGO: Adaptive Structured Gradient Optimization" (arXiv 2503.20762, NeurIPS 2025)',
+  reference: 'infinity-stars/ASGO:optimizers/asgo.py#asgo (+ optimizers/utils/matrix_decom.py#_matrix_inverse_root_PolarExpress)',
+  schema,
+  build: (r) =>
+    routeMatrices(
+      NAME,
+      chain(
+        oneSidedPrecondition(
+          { beta1: r.momentum, beta2: r.beta2, damping: r.damping, steps: r.inverseRootSteps, coefficients: 'polarExpress8' },
+          NAME,
+        ),
+        scaleToRms(r.rms),
+        addDecayedWeights(r.weightDecay),
+        scaleByLearningRate(r.schedule),
+      ),
+      r.aux,
+    ),
+});
+
+/** ASGO's transform (no tf.Optimizer). */
+export const asgoTransform = recipeTransform(asgoDefinition);

@@ -6,7 +6,21 @@
  */
 import type { GradientTransformation, ParamMeta } from '../core/transform.js';
 import type { EngineChoice } from '../engines/engine.js';
-import { checkChoice, checkNumber, nonNegative, positive, showValue } from '../core/options.js';
+import { checkChoice, checkKnownKeys, checkNumber, nonNegative, positive, showValue } from '../core/options.js';
+import {
+  decodeSchema,
+  derived,
+  encodeSchema,
+  resolveSchema,
+  schemaKeys,
+  type ConfigValue,
+  type Derived,
+  type Option,
+  type OptimizerConfig,
+  type OptionsOf,
+  type ResolvedOf,
+  type Schema,
+} from '../core/schema.js';
 import {
   asSchedule,
   scheduleFromSpec,
@@ -20,11 +34,10 @@ import {
   type NewtonSchulzOptions,
   type ResolvedNewtonSchulz,
 } from '../linalg/newtonSchulz.js';
+import type { CoefficientPreset, QuinticCoefficients } from '../linalg/coefficients.js';
+import type { ShapeRule } from '../transforms/orthogonalize.js';
 
-/** A JSON value in an optimizer config. */
-export type ConfigValue = number | boolean | string | null | ConfigValue[] | { [key: string]: ConfigValue };
-/** An optimizer config: flat camelCase keys, JSON values. */
-export type OptimizerConfig = { [key: string]: ConfigValue };
+export type { ConfigValue, OptimizerConfig } from '../core/schema.js';
 
 /** What to do with a NaN or ±Inf in a gradient. */
 export type NonFinitePolicy = 'throw' | 'skip' | 'ignore';
@@ -92,8 +105,10 @@ export interface OptimizerDefinition<O extends object = object, R extends object
    * step) lets a recipe record what a non-serializable option (a predicate) resolved to.
    */
   toConfig(resolved: R, params: readonly ParamMeta[] | null): OptimizerConfig;
-  /** Options from a config written by `toConfig` (after a reload). */
+  /** Options from a config written by `toConfig` (after a reload), or by an older version. */
   fromConfig(config: OptimizerConfig): O;
+  /** Old option names → new ones: passing an old name is a `RangeError` that names the new one. */
+  readonly renamed?: Readonly<Record<string, string>>;
 }
 
 /** Encodes a learning rate: a number stays a number, a schedule becomes its spec. */
@@ -213,4 +228,233 @@ export function resolveRecipeNewtonSchulz(
       ? undefined
       : checkNumber(owner, names.nsEpsilon ?? 'nsEpsilon', o.nsEpsilon, nonNegative);
   return resolveNewtonSchulz({ ...extra, coefficients: c as NewtonSchulzOptions['coefficients'], steps, eps }, owner);
+}
+
+// ------------------------------------------------------------------------------------------ recipes
+
+/** What a recipe file declares: who it is, its option schema, and the chain its resolved options build. */
+export interface RecipeSpec<S extends Schema> {
+  readonly name: string;
+  readonly className: string;
+  readonly summary: string;
+  readonly paper: string;
+  readonly reference: string;
+  /** Every option, declared once (see `core/schema.ts`). */
+  readonly schema: S;
+  /** Checks across options, after every entry resolved; throws `RangeError` naming the options. */
+  check?(resolved: ResolvedOf<S>): void;
+  /** The chain of transforms (pure: no tfjs-layers, no registration). */
+  build(resolved: ResolvedOf<S>): GradientTransformation;
+  /** Old option names → new ones (refused with the new name). */
+  readonly renamed?: Readonly<Record<string, string>>;
+  /**
+   * Config version written as `configVersion` when above 1 (a key whose meaning changed); `legacy` gets
+   * configs of older versions (and of this one) with the version they were written at (absent: 1).
+   */
+  readonly version?: number;
+  /** Rewrites a config saved by an older orthoptim into this version's keys and values. */
+  legacy?(config: OptimizerConfig, version: number): OptimizerConfig;
+}
+
+/** A recipe's definition, with its schema. */
+export interface Recipe<S extends Schema> extends OptimizerDefinition<OptionsOf<S>, ResolvedOf<S>> {
+  readonly schema: S;
+}
+
+/** The definition of a recipe: keys, validation, defaults and config encoding all from its schema. */
+export function recipe<S extends Schema>(spec: RecipeSpec<S>): Recipe<S> {
+  const { name, schema, version = 1 } = spec;
+  return {
+    name,
+    className: spec.className,
+    summary: spec.summary,
+    paper: spec.paper,
+    reference: spec.reference,
+    schema,
+    keys: schemaKeys(schema),
+    renamed: spec.renamed ?? {},
+    resolve(options) {
+      const r = resolveSchema(name, schema, options);
+      spec.check?.(r);
+      return r;
+    },
+    build: (r) => spec.build(r),
+    toConfig: (r, params) => ({
+      ...encodeSchema(name, schema, r, params),
+      ...(version > 1 ? { configVersion: version } : {}),
+    }),
+    fromConfig(config) {
+      const { configVersion, ...rest } = config;
+      const at = typeof configVersion === 'number' ? configVersion : 1;
+      return decodeSchema(schema, spec.legacy ? spec.legacy(rest, at) : rest);
+    },
+  };
+}
+
+/**
+ * The pure transform of a definition: `muonTransform(options)` validates the options as `muon(options)`
+ * does (unknown keys, ranges) and returns the chain, with no tf.Optimizer around it.
+ */
+export function recipeTransform<O extends object, R extends object>(
+  definition: OptimizerDefinition<O, R>,
+): (options?: O) => GradientTransformation {
+  return (options = {} as O) => {
+    if (options === null || typeof options !== 'object') {
+      throw new RangeError(`${definition.name}: options must be an object, got ${String(options)}`);
+    }
+    checkKnownKeys(definition.name, options, definition.keys, definition.renamed);
+    return definition.build(definition.resolve(options));
+  };
+}
+
+// -------------------------------------------------------------------------------- recipe option kinds
+
+/** A default read from an entry resolved before (`{from: 'learningRate'}`: ROOT's AdamW shares ROOT's lr). */
+export interface Inherited {
+  readonly from: string;
+}
+
+/** A learning rate: a number ≥ 0 or a schedule; saved as the number or the schedule's spec. */
+export function learningRate(def: LearningRate | Inherited): Option<LearningRate> {
+  return {
+    entry: 'option',
+    resolve(value, ctx) {
+      const lr = value !== undefined && value !== null ? value : typeof def === 'object' && 'from' in def ? ctx.resolved[def.from] : def;
+      asSchedule(lr as LearningRate, ctx.owner, ctx.key);
+      return lr as LearningRate;
+    },
+    encode: encodeLearningRate,
+    decode: decodeLearningRate,
+  };
+}
+
+/**
+ * The schedule of a learning rate bounded by the weight decay it multiplies (see {@link decayBound});
+ * errors name both options as the user wrote them.
+ */
+export function decayedSchedule(lrKey = 'learningRate', decayKey = 'weightDecay'): Derived<Schedule> {
+  return derived((r, owner) => decayedLearningRate(owner, lrKey, r[lrKey] as LearningRate, decayKey, r[decayKey] as number));
+}
+
+/** Name patterns (strings match as substrings, RegExps by `test`); saved as `{name}` objects. */
+export function patterns(): Option<readonly NamePattern[]> {
+  return {
+    entry: 'option',
+    resolve(value, ctx) {
+      const v = value ?? [];
+      if (!Array.isArray(v) || !v.every((p) => typeof p === 'string' || p instanceof RegExp)) {
+        throw new RangeError(`${ctx.owner}: ${ctx.key} must be a list of strings and RegExps, got ${JSON.stringify(v)}`);
+      }
+      return v as readonly NamePattern[];
+    },
+    encode: (v) => encodePatterns(v),
+    decode: (c) => decodePatterns(c),
+  };
+}
+
+/** The shape rules of `scaleByShape`, in the order error messages list them. */
+export const shapeRules: readonly ShapeRule[] = ['jordan', 'moonlight', 'spectral', 'none'];
+
+/** Newton–Schulz coefficients as the user writes them: a preset name or rows `[a, b, c]`. */
+export type RecipeCoefficients = CoefficientPreset | readonly QuinticCoefficients[];
+
+/** A pass-through option checked by a later derived entry (`newtonSchulz`), under its own name. */
+function checkedLater<T>(def: T): Option<T, T> {
+  return { entry: 'option', resolve: (v) => (v === undefined || v === null ? def : (v as T)) };
+}
+
+/** The Newton–Schulz table, checked when `ns` resolves. */
+export function coefficients<C extends RecipeCoefficients | null = RecipeCoefficients>(def: C): Option<C | RecipeCoefficients> {
+  return checkedLater<C | RecipeCoefficients>(def);
+}
+
+/** Newton–Schulz steps (`undefined`: the table's), checked when `ns` resolves. */
+export function nsSteps(def?: number | ((r: Readonly<Record<string, unknown>>) => number)): Option<number | undefined, number> {
+  return {
+    entry: 'option',
+    resolve: (v, ctx) => (v !== undefined && v !== null ? (v as number) : typeof def === 'function' ? def(ctx.resolved) : def),
+  };
+}
+
+/** Newton–Schulz epsilon (`undefined`: the table's), checked when `ns` resolves. */
+export function nsEpsilon(def?: number): Option<number | undefined, number> {
+  return checkedLater<number | undefined>(def) as Option<number | undefined, number>;
+}
+
+/**
+ * The resolved Newton–Schulz of `coefficients`, `nsSteps` and `nsEpsilon` (see
+ * {@link resolveRecipeNewtonSchulz}); the config records the table's steps and epsilon. `keys` renames
+ * the epsilon (dion2's NS epsilon is its `epsilon`; it is not written then).
+ */
+export function newtonSchulz(
+  extra: (r: Readonly<Record<string, unknown>>) => Omit<NewtonSchulzOptions, 'coefficients' | 'steps' | 'eps'> = () => ({}),
+  keys: { readonly nsEpsilon?: string } = {},
+): Derived<ResolvedNewtonSchulz> {
+  const epsKey = keys.nsEpsilon ?? 'nsEpsilon';
+  return derived(
+    (r, owner) =>
+      resolveRecipeNewtonSchulz(
+        owner,
+        { coefficients: r.coefficients, nsSteps: r.nsSteps, nsEpsilon: r[epsKey] },
+        extra(r),
+        { nsEpsilon: epsKey },
+      ),
+    (ns): OptimizerConfig => (epsKey === 'nsEpsilon' ? { nsSteps: ns.steps, nsEpsilon: ns.eps } : { nsSteps: ns.steps }),
+  );
+}
+
+/** The Newton–Schulz options of a recipe, with the recipe's defaults. */
+export function newtonSchulzOptions(
+  defaults: {
+    readonly coefficients?: RecipeCoefficients;
+    readonly nsSteps?: number | ((r: Readonly<Record<string, unknown>>) => number);
+    readonly nsEpsilon?: number;
+  } = {},
+) {
+  return {
+    /**
+     * Newton–Schulz coefficients: a preset — `'jordan'`, `'you'`, `'polarExpress5'`, `'polarExpress8'`,
+     * `'turbo'` (AOL preconditioning + You's last four rows), `'root'` (ROOT's per-shape table) — or rows
+     * `[[a, b, c], …]` (default: the method's, see its documentation; `'jordan'` for most).
+     */
+    coefficients: coefficients(defaults.coefficients ?? 'jordan'),
+    /** Newton–Schulz steps, an integer in [0, 100] (default: the method's or the table's, 5 for Jordan). */
+    nsSteps: nsSteps(defaults.nsSteps),
+    /** Newton–Schulz normalization epsilon ≥ 0 (default: the method's or the table's, 1e-7 for Jordan). */
+    nsEpsilon: nsEpsilon(defaults.nsEpsilon),
+    ns: newtonSchulz(),
+  };
+}
+
+/**
+ * How a method reads a conv kernel `[kh, kw, in, out]` where its reference reads the PyTorch tensor
+ * `[out, in, kh, kw]` differently from a matrix: `'flattened'` — as its `[kh·kw·in, out]` matrix (the
+ * default, this library's rule); `'torchKernel'` — as the reference reads the 4-D tensor (its quirk:
+ * `kh/kw` as fan-out/fan-in, statistics over `kw`, `kh×kw` matrices …, see each method), for exact replays.
+ */
+export type ConvScaleChoice = 'flattened' | 'torchKernel';
+
+/** The {@link ConvScaleChoice} option (default `'flattened'`); 0.1.0's `'kernel'` / `'spatial'` are refused. */
+export function convScale(): Option<ConvScaleChoice> {
+  return {
+    entry: 'option',
+    resolve(value, ctx) {
+      if (value === 'kernel' || value === 'spatial') {
+        throw new RangeError(
+          `${ctx.owner}: ${ctx.key} must be one of 'flattened', 'torchKernel', got '${value}' (renamed: did you mean 'torchKernel'?)`,
+        );
+      }
+      return checkChoice(ctx.owner, ctx.key, value ?? 'flattened', ['flattened', 'torchKernel'] as const);
+    },
+  };
+}
+
+/**
+ * A 0.1.0 config's conv option (`convScale`/`convRule: 'kernel'`, `convMatrix: 'spatial'`) as `convScale`,
+ * other keys unchanged.
+ */
+export function legacyConvScale(config: OptimizerConfig, oldKey = 'convScale'): OptimizerConfig {
+  const { [oldKey]: old, ...rest } = config;
+  if (old === undefined) return config;
+  return { ...rest, convScale: old === 'kernel' || old === 'spatial' ? 'torchKernel' : old };
 }

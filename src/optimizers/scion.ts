@@ -3,8 +3,9 @@
  * `momentum → lmoDirection → lmoStep` (spec `muon-family.md` §10).
  * @module
  */
-import { chain, type GradientTransformation, type ParamMeta } from '../core/transform.js';
-import { checkBoolean, checkChoice, checkNumber, positive } from '../core/options.js';
+import { chain, type ParamMeta } from '../core/transform.js';
+import { checkBoolean, checkChoice, checkNumber, positive as positiveInterval } from '../core/options.js';
+import { boolean, choice, derived, positive, unit, type Option, type OptionsOf, type ResolvedOf } from '../core/schema.js';
 import { emaMomentum, trace } from '../transforms/momentum.js';
 import {
   defaultNormalized,
@@ -18,23 +19,21 @@ import {
   type LmoNorm,
   type LmoSettings,
 } from '../transforms/lmo.js';
-import { resolveNewtonSchulz, type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
-import type { CoefficientPreset, QuinticCoefficients } from '../linalg/coefficients.js';
+import { resolveNewtonSchulz } from '../linalg/newtonSchulz.js';
 import { asSchedule, type LearningRate, type LearningRateBound } from '../schedules/index.js';
 import {
-  checkUnit,
-  decodeLearningRate,
   decodePatterns,
-  encodeLearningRate,
   encodePatterns,
+  learningRate,
   matchesAny,
-  resolveRecipeNewtonSchulz,
+  newtonSchulzOptions,
+  recipe,
+  recipeTransform,
   type ConfigValue,
   type NamePattern,
   type OptimizerConfig,
   type OptimizerDefinition,
 } from './definition.js';
-import { defineOptimizer } from '../tfjs/registry.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Scion
@@ -62,44 +61,6 @@ export interface ScionGroup extends ScionLayer {
   readonly match: readonly NamePattern[];
 }
 
-/** Options of {@link scion}. Defaults: `LIONS-EPFL/scion` `scion.py` `Scion`, except `momentum` (see there). */
-export interface ScionOptions {
-  /** Step size γ (default 1e-3, `scion.py`); in [0, 1] when `constrained` (a convex combination). */
-  readonly learningRate?: LearningRate;
-  /**
-   * Scion's momentum α in (0, 1]: `d ← (1−α)d + α·g`, i.e. an EMA with β = 1 − α (default 0.1, "a good
-   * default" in the Scion README and in every example; `scion.py`'s signature default 1 means no momentum
-   * and no state). The buffer starts as the first gradient, as `scion.py@fed3b0e2` and the airbench example
-   * (another revision, a86f93e6, starts it at zero, which weights the first gradient by α).
-   */
-  readonly momentum?: number;
-  /** The norm of every parameter no group claims (default `'auto'`: by rank, see `autoNorm`). */
-  readonly norm?: LmoChoice;
-  /** Radius ρ of every parameter no group claims (default 1, `scion.py`'s `scale`). */
-  readonly radius?: number;
-  /** `normalized` flag of the default norm (unset: the norm's own default). */
-  readonly normalized?: boolean;
-  /** `max` flag of the default norm (`spectral` only; default false). */
-  readonly max?: boolean;
-  /** `x ← (1−γ)x + γρ·lmo(d)` (default true, `scion.py`'s `unconstrained=False`) or `x ← x + γρ·lmo(d)`. */
-  readonly constrained?: boolean;
-  /** Per-layer geometry, first matching group wins (Scion's parameter groups). */
-  readonly groups?: readonly ScionGroup[];
-  /**
-   * Per-layer geometry as a function of the parameter (overrides `groups`; `undefined` falls through to
-   * them). Saved configs record what it returned as `paramNorms` once the parameters are known.
-   */
-  readonly normFor?: (meta: ParamMeta, index: number) => ScionLayer | LmoChoice | undefined;
-  /** Fully resolved geometry per parameter position (overrides everything; what saved configs hold). */
-  readonly paramNorms?: readonly LmoSettings[];
-  /** Newton–Schulz coefficients of the spectral norms (default `'jordan'`, as `scion.py`). */
-  readonly coefficients?: CoefficientPreset | readonly QuinticCoefficients[];
-  /** Newton–Schulz steps (default 5; Scion's CNN example uses 9 for conv layers). */
-  readonly nsSteps?: number;
-  /** Newton–Schulz normalization epsilon (default 1e-7, as `scion.py`). */
-  readonly nsEpsilon?: number;
-}
-
 /** A {@link ScionLayer} validated; `null` = unset. */
 export interface ResolvedScionLayer {
   readonly norm: LmoChoice | null;
@@ -108,28 +69,137 @@ export interface ResolvedScionLayer {
   readonly max: boolean | null;
 }
 
-/** {@link ScionOptions} with every default filled in. */
-export interface ResolvedScion {
-  readonly learningRate: LearningRate;
-  readonly momentum: number;
-  readonly constrained: boolean;
-  /** The default geometry (`norm` and `radius` always set). */
-  readonly layer: ResolvedScionLayer & { readonly norm: LmoChoice; readonly radius: number };
-  readonly groups: readonly (ResolvedScionLayer & { readonly match: readonly NamePattern[] })[];
-  readonly normFor: ((meta: ParamMeta, index: number) => ScionLayer | LmoChoice | undefined) | null;
-  readonly paramNorms: readonly LmoSettings[] | null;
-  readonly coefficients: CoefficientPreset | readonly QuinticCoefficients[];
-  readonly ns: ResolvedNewtonSchulz;
+const SCION = 'scion';
+
+/**
+ * The learning rate γ of an LMO step. Constrained, the step `(1−γ)x + γρ·lmo` is a convex combination
+ * only for γ ∈ [0, 1], so γ ≤ 1 — for a number, over a schedule's whole range, and at each step of a
+ * foreign schedule.
+ */
+function lmoLearningRate(owner: string, lr: LearningRate, constrained: boolean) {
+  const bound: LearningRateBound | undefined = constrained
+    ? {
+        max: 1,
+        explain: (v) =>
+          `learningRate must be at most 1 with constrained: true (the step (1 − learningRate)·x + learningRate·radius·lmo ` +
+          `is a convex combination only for learningRate in [0, 1]), got ${v}`,
+      }
+    : undefined;
+  return asSchedule(lr, owner, 'learningRate', bound);
 }
 
-const SCION = 'scion';
+/** An LMO step's learning rate γ: `learningRate` bounded by 1 when `constrained` (see {@link lmoLearningRate}). */
+const lmoSchedule = () => derived((r, owner) => lmoLearningRate(owner, r.learningRate as LearningRate, r.constrained as boolean));
+
+function nullableBoolean(): Option<boolean | null> {
+  return { entry: 'option', resolve: (v, ctx) => (v === undefined || v === null ? null : checkBoolean(ctx.owner, ctx.key, v)) };
+}
+
+function layerOf(l: OptimizerConfig): ScionLayer {
+  return {
+    norm: nullToUndefined<LmoChoice>(l.norm),
+    radius: nullToUndefined<number>(l.radius),
+    normalized: nullToUndefined<boolean>(l.normalized),
+    max: nullToUndefined<boolean>(l.max),
+  };
+}
+
+type ResolvedGroup = ResolvedScionLayer & { readonly match: readonly NamePattern[] };
+type NormFor = (meta: ParamMeta, index: number) => ScionLayer | LmoChoice | undefined;
+
+const scionSchema = {
+  /** `x ← (1−γ)x + γρ·lmo(d)` (default true, `scion.py`'s `unconstrained=False`) or `x ← x + γρ·lmo(d)`. */
+  constrained: boolean(true),
+  /** Step size γ (default 1e-3, `scion.py`); in [0, 1] when `constrained` (a convex combination). */
+  learningRate: learningRate(1e-3),
+  schedule: lmoSchedule(),
+  /**
+   * EMA momentum β in [0, 1): `d ← βd + (1−β)g` (default 0.9 — Scion's α = 1 − β = 0.1, "a good default"
+   * in the Scion README and in every example; `scion.py`'s signature default α = 1 is β = 0: no momentum
+   * and no state). The buffer starts as the first gradient, as `scion.py@fed3b0e2` and the airbench
+   * example (another revision, a86f93e6, starts it at zero, which weights the first gradient by 1 − β).
+   */
+  momentum: unit(0.9),
+  /** The norm of every parameter no group claims (default `'auto'`: by rank, see `autoNorm`). */
+  norm: choice(lmoChoices, 'auto'),
+  /** Radius ρ of every parameter no group claims (default 1, `scion.py`'s `scale`). */
+  radius: positive(1),
+  /** `normalized` flag of the default norm (unset: the norm's own default). */
+  normalized: nullableBoolean(),
+  /** `max` flag of the default norm (`spectral` only; default false). */
+  max: nullableBoolean(),
+  layer: derived((r, owner) => {
+    const layer = { norm: r.norm as LmoChoice, radius: r.radius as number, normalized: r.normalized as boolean | null, max: r.max as boolean | null };
+    checkFlags(owner, '', layer, 'auto');
+    return layer;
+  }),
+  /** Per-layer geometry, first matching group wins (Scion's parameter groups). */
+  groups: {
+    entry: 'option',
+    resolve(value, { owner, resolved }) {
+      const groupsIn = value ?? [];
+      if (!Array.isArray(groupsIn)) throw new RangeError(`${owner}: groups must be a list of groups, got ${typeof groupsIn}`);
+      return (groupsIn as readonly ScionGroup[]).map((g, i) => {
+        const where = `groups[${i}].`;
+        const l = resolveLayer(owner, where, g);
+        checkFlags(owner, where, l, resolved.norm as LmoChoice);
+        const match = g.match;
+        if (!Array.isArray(match) || !(match as unknown[]).every((p) => typeof p === 'string' || p instanceof RegExp)) {
+          throw new RangeError(`${owner}: ${where}match must be a list of strings / RegExps`);
+        }
+        return { ...l, match: [...(match as readonly NamePattern[])] };
+      });
+    },
+    encode: (groups) => groups.map((g) => ({ match: encodePatterns(g.match), ...layerConfig(g) })),
+    decode: (c) =>
+      Array.isArray(c) ? c.map((g) => ({ ...layerOf(g as OptimizerConfig), match: decodePatterns((g as OptimizerConfig).match) ?? [] })) : undefined,
+  } as Option<readonly ResolvedGroup[], readonly ScionGroup[]>,
+  /**
+   * Per-layer geometry as a function of the parameter (overrides `groups`; `undefined` falls through to
+   * them). Saved configs record what it returned as `paramNorms` once the parameters are known.
+   */
+  normFor: {
+    entry: 'option',
+    resolve(value, { owner }) {
+      const normFor = value ?? null;
+      if (normFor !== null && typeof normFor !== 'function') throw new RangeError(`${owner}: normFor must be a function, got ${typeof normFor}`);
+      return normFor as NormFor | null;
+    },
+    encode: () => undefined,
+  } as Option<NormFor | null, NormFor>,
+  /** Fully resolved geometry per parameter position (overrides everything; what saved configs hold). */
+  paramNorms: {
+    entry: 'option',
+    resolve(value, { owner }) {
+      if (value === undefined || value === null) return null;
+      if (!Array.isArray(value)) throw new RangeError(`${owner}: paramNorms must be a list, got ${typeof value}`);
+      return (value as readonly LmoSettings[]).map((s, i) => resolveSettings(owner, `paramNorms[${i}]`, s));
+    },
+    encode: (v) => (v === null ? undefined : v.map((s) => ({ ...s }))),
+  } as Option<readonly LmoSettings[] | null, readonly LmoSettings[]>,
+  // Jordan ×5, ε 1e-7, as scion.py (Scion's CNN example uses 9 steps for conv layers).
+  ...newtonSchulzOptions(),
+  savedNorms: derived(
+    () => null,
+    (_v, params, owner, r): OptimizerConfig =>
+      r.paramNorms === null && r.normFor !== null && params !== null
+        ? { paramNorms: params.map((m, i) => ({ ...scionSettings(r as unknown as ResolvedScion, m, i, owner) })) }
+        : {},
+  ),
+};
+
+/** Options of {@link scion}. Defaults: `LIONS-EPFL/scion` `scion.py` `Scion`, except `momentum` (see there). */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
+export interface ScionOptions extends OptionsOf<typeof scionSchema> {}
+/** {@link ScionOptions} with every default filled in. */
+export type ResolvedScion = ResolvedOf<typeof scionSchema>;
 
 function resolveLayer(owner: string, where: string, l: ScionLayer): ResolvedScionLayer {
   if (l === null || typeof l !== 'object') {
     throw new RangeError(`${owner}: ${where} must be an object, got ${String(l)}`);
   }
   const norm = l.norm === undefined ? null : checkChoice(owner, `${where}norm`, l.norm, lmoChoices);
-  const radius = l.radius === undefined ? null : checkNumber(owner, `${where}radius`, l.radius, positive);
+  const radius = l.radius === undefined ? null : checkNumber(owner, `${where}radius`, l.radius, positiveInterval);
   const normalized = l.normalized === undefined ? null : checkBoolean(owner, `${where}normalized`, l.normalized);
   const max = l.max === undefined ? null : checkBoolean(owner, `${where}max`, l.max);
   return { norm, radius, normalized, max };
@@ -153,7 +223,7 @@ function resolveSettings(owner: string, where: string, s: LmoSettings): LmoSetti
   if (s === null || typeof s !== 'object') throw new RangeError(`${owner}: ${where} must be an object, got ${String(s)}`);
   return {
     norm: checkChoice(owner, `${where}.norm`, s.norm, lmoNorms),
-    radius: checkNumber(owner, `${where}.radius`, s.radius, positive),
+    radius: checkNumber(owner, `${where}.radius`, s.radius, positiveInterval),
     normalized: checkBoolean(owner, `${where}.normalized`, s.normalized),
     max: checkBoolean(owner, `${where}.max`, s.max),
   };
@@ -204,134 +274,13 @@ function nullToUndefined<T>(v: ConfigValue | undefined): T | undefined {
 }
 
 /**
- * The learning rate γ of an LMO step. Constrained, the step `(1−γ)x + γρ·lmo` is a convex combination
- * only for γ ∈ [0, 1], so γ ≤ 1 — for a number, over a schedule's whole range, and at each step of a
- * foreign schedule.
- */
-function lmoLearningRate(owner: string, lr: LearningRate, constrained: boolean) {
-  const bound: LearningRateBound | undefined = constrained
-    ? {
-        max: 1,
-        explain: (v) =>
-          `learningRate must be at most 1 with constrained: true (the step (1 − learningRate)·x + learningRate·radius·lmo ` +
-          `is a convex combination only for learningRate in [0, 1]), got ${v}`,
-      }
-    : undefined;
-  return asSchedule(lr, owner, 'learningRate', bound);
-}
-
-/** The definition behind {@link scion}. */
-export const scionDefinition: OptimizerDefinition<ScionOptions, ResolvedScion> = {
-  name: SCION,
-  className: 'orthoptim.Scion',
-  summary: 'Scion: EMA momentum, a norm-ball LMO per layer (spectral, colNorm, rowNorm, sign, biasRms), constrained step',
-  paper: 'Pethick et al., "Training Deep Learning Models with Norm-Constrained LMOs" (arXiv 2502.07529)',
-  reference: 'LIONS-EPFL/scion@fed3b0e2:scion.py#Scion',
-  keys: [
-    'learningRate', 'momentum', 'norm', 'radius', 'normalized', 'max', 'constrained', 'groups', 'normFor',
-    'paramNorms', 'coefficients', 'nsSteps', 'nsEpsilon',
-  ],
-  resolve(o) {
-    const constrained = checkBoolean(SCION, 'constrained', o.constrained ?? true);
-    const learningRate = o.learningRate ?? 1e-3;
-    lmoLearningRate(SCION, learningRate, constrained);
-    const top = resolveLayer(SCION, '', { norm: o.norm ?? 'auto', radius: o.radius ?? 1, normalized: o.normalized, max: o.max });
-    checkFlags(SCION, '', top, 'auto');
-    const layer = { ...top, norm: top.norm ?? 'auto', radius: top.radius ?? 1 };
-    const groupsIn = o.groups ?? [];
-    if (!Array.isArray(groupsIn)) throw new RangeError(`${SCION}: groups must be a list of groups, got ${typeof groupsIn}`);
-    const groups = (groupsIn as readonly ScionGroup[]).map((g, i) => {
-      const where = `groups[${i}].`;
-      const l = resolveLayer(SCION, where, g);
-      checkFlags(SCION, where, l, layer.norm);
-      const match = g.match;
-      if (!Array.isArray(match) || !(match as unknown[]).every((p) => typeof p === 'string' || p instanceof RegExp)) {
-        throw new RangeError(`${SCION}: ${where}match must be a list of strings / RegExps`);
-      }
-      return { ...l, match: [...(match as readonly NamePattern[])] };
-    });
-    const normFor = o.normFor ?? null;
-    if (normFor !== null && typeof normFor !== 'function') {
-      throw new RangeError(`${SCION}: normFor must be a function, got ${typeof normFor}`);
-    }
-    let paramNorms: LmoSettings[] | null = null;
-    if (o.paramNorms !== undefined && o.paramNorms !== null) {
-      if (!Array.isArray(o.paramNorms)) throw new RangeError(`${SCION}: paramNorms must be a list, got ${typeof o.paramNorms}`);
-      paramNorms = (o.paramNorms as readonly LmoSettings[]).map((s, i) => resolveSettings(SCION, `paramNorms[${i}]`, s));
-    }
-    const coefficients = o.coefficients ?? 'jordan';
-    return {
-      learningRate,
-      momentum: checkNumber(SCION, 'momentum', o.momentum ?? 0.1, { min: 0, minInclusive: false, max: 1 }),
-      constrained,
-      layer,
-      groups,
-      normFor,
-      paramNorms,
-      coefficients,
-      ns: resolveRecipeNewtonSchulz(SCION, { coefficients, nsSteps: o.nsSteps, nsEpsilon: o.nsEpsilon }),
-    };
-  },
-  build(r) {
-    return chain(
-      // scion.py: the buffer starts as the first gradient, then buf ← (1−α)·buf + α·g — torch SGD's
-      // trace with momentum = dampening = 1 − α.
-      ...(r.momentum < 1 ? [trace({ momentum: 1 - r.momentum, dampening: 1 - r.momentum, nesterov: false })] : []),
-      lmoDirection((meta, i) => scionSettings(r, meta, i), r.ns, SCION),
-      lmoStep({ learningRate: lmoLearningRate(SCION, r.learningRate, r.constrained), constrained: r.constrained }),
-    );
-  },
-  toConfig(r, params) {
-    const config: OptimizerConfig = {
-      learningRate: encodeLearningRate(r.learningRate),
-      momentum: r.momentum,
-      constrained: r.constrained,
-      ...layerConfig(r.layer),
-      groups: r.groups.map((g) => ({ match: encodePatterns(g.match), ...layerConfig(g) })),
-      coefficients: r.coefficients as unknown as ConfigValue,
-      nsSteps: r.ns.steps,
-      nsEpsilon: r.ns.eps,
-    };
-    const paramNorms =
-      r.paramNorms ?? (r.normFor !== null && params !== null ? params.map((m, i) => scionSettings(r, m, i)) : null);
-    if (paramNorms !== null) config.paramNorms = paramNorms.map((s) => ({ ...s }));
-    return config;
-  },
-  fromConfig(c: OptimizerConfig) {
-    const layerOf = (l: OptimizerConfig): ScionLayer => ({
-      norm: nullToUndefined<LmoChoice>(l.norm),
-      radius: nullToUndefined<number>(l.radius),
-      normalized: nullToUndefined<boolean>(l.normalized),
-      max: nullToUndefined<boolean>(l.max),
-    });
-    const groups = Array.isArray(c.groups)
-      ? c.groups.map((g) => {
-          const o = g as OptimizerConfig;
-          return { ...layerOf(o), match: decodePatterns(o.match) ?? [] };
-        })
-      : undefined;
-    return {
-      learningRate: decodeLearningRate(c.learningRate),
-      momentum: nullToUndefined<number>(c.momentum),
-      constrained: nullToUndefined<boolean>(c.constrained),
-      ...layerOf(c),
-      groups,
-      paramNorms: nullToUndefined<LmoSettings[]>(c.paramNorms),
-      coefficients: nullToUndefined<CoefficientPreset | QuinticCoefficients[]>(c.coefficients),
-      nsSteps: nullToUndefined<number>(c.nsSteps),
-      nsEpsilon: nullToUndefined<number>(c.nsEpsilon),
-    };
-  },
-};
-
-/**
  * Scion (Pethick, Xie, Antonakopoulos, Zhu, Silveti-Falls, Cevher, "Training Deep Learning Models with
  * Norm-Constrained LMOs", arXiv 2502.07529; reference `LIONS-EPFL/scion@fed3b0e2:scion.py#Scion`).
  * Every parameter gets a norm ball of radius ρ (Scion's `scale`) and steps along its linear
  * minimization oracle:
  *
  * ```
- * d ← (1−α)·d + α·g                      (momentum α; d starts at the first gradient; α = 1: d = g, no state)
+ * d ← β·d + (1−β)·g                      (momentum β = 1 − Scion's α; d starts at the first gradient; β = 0: d = g, no state)
  * x ← (1−γ)·x + γρ·lmo(d)                constrained (default), or x ← x + γρ·lmo(d)
  * ```
  *
@@ -343,9 +292,11 @@ export const scionDefinition: OptimizerDefinition<ScionOptions, ResolvedScion> =
  * There is no auxiliary AdamW: every parameter, biases included, takes an LMO step, as in Scion.
  *
  * Defaults follow `scion.py`'s `Scion` signature (lr 1e-3, radius 1, norm Auto, `unconstrained=False`,
- * Jordan NS ×5) except momentum: 0.1, the README's "good default" used by every example (the class
- * default 1.0 switches momentum off). The paper's tuned settings are per architecture; e.g. the README's
- * nanoGPT: `{learningRate: 2 ** -12, momentum: 0.1, norm: 'spectral', radius: 50, groups: [{match:
+ * Jordan NS ×5) except momentum: β 0.9 (Scion's α = 0.1, the README's "good default" used by every
+ * example; the class default α = 1.0 switches momentum off). Scion writes the momentum as α, the weight
+ * of the new gradient; this library's `momentum` is always β, the weight of the past (0.1.0 took α here:
+ * configs saved by it are converted on load). The paper's tuned settings are per architecture; e.g. the README's
+ * nanoGPT: `{learningRate: 2 ** -12, momentum: 0.9, norm: 'spectral', radius: 50, groups: [{match:
  * ['lm_head'], norm: 'sign', radius: 3000}]}`; CNN: `{learningRate: 2 ** -4, momentum: 0.5, radius: 8,
  * groups: [{match: [outputKernel], norm: 'sign', normalized: true, radius: 128}]}`.
  *
@@ -354,88 +305,70 @@ export const scionDefinition: OptimizerDefinition<ScionOptions, ResolvedScion> =
  * rejects non-2-D tensors); `colNorm`/`rowNorm`/`sign` on a conv kernel also read the flattened matrix
  * (the reference reduces over the 4-D axes); vectors count as `[1, n]` matrices for the matrix norms (the
  * reference's `Sign` rejects them); `spectralConv` reads `k²` as `kh·kw`.
- * State per m×n matrix: one momentum buffer (mn floats); none with `momentum: 1`.
- *
- * @example
- * model.compile({ optimizer: scion({ learningRate: 0.05, groups: [{ match: ['dense_Dense3/kernel'], norm: 'sign', radius: 16 }] }), loss: 'categoricalCrossentropy' });
+ * State per m×n matrix: one momentum buffer (mn floats); none with `momentum: 0`.
  */
-export const scion = defineOptimizer(scionDefinition);
+export const scionDefinition: OptimizerDefinition<ScionOptions, ResolvedScion> = recipe({
+  name: SCION,
+  className: 'orthoptim.Scion',
+  summary: 'Scion: EMA momentum, a norm-ball LMO per layer (spectral, colNorm, rowNorm, sign, biasRms), constrained step',
+  paper: 'Pethick et al., "Training Deep Learning Models with Norm-Constrained LMOs" (arXiv 2502.07529)',
+  reference: 'LIONS-EPFL/scion@fed3b0e2:scion.py#Scion',
+  schema: scionSchema,
+  build: (r) =>
+    chain(
+      // scion.py: the buffer starts as the first gradient, then buf ← (1−α)·buf + α·g — torch SGD's
+      // trace with momentum = dampening = β = 1 − α.
+      ...(r.momentum > 0 ? [trace({ momentum: r.momentum, dampening: r.momentum, nesterov: false })] : []),
+      lmoDirection((meta, i) => scionSettings(r, meta, i), r.ns, SCION),
+      lmoStep({ learningRate: r.schedule, constrained: r.constrained }),
+    ),
+  // 0.1.0 saved Scion's α as `momentum`: β = 1 − α.
+  version: 2,
+  legacy: (c, version) => (version < 2 && typeof c.momentum === 'number' ? { ...c, momentum: 1 - c.momentum } : c),
+});
+
+/** Scion's transform (no tf.Optimizer). */
+export const scionTransform = recipeTransform(scionDefinition);
 
 // ---------------------------------------------------------------------------------------------------
 // normalizedSgd and signum: one norm for every parameter
 // ---------------------------------------------------------------------------------------------------
 
-/** Options of {@link normalizedSgd} and {@link signum}. */
-export interface SingleNormLmoOptions {
+const singleNormSchema = {
   /** Step size γ (default 0.01); in [0, 1] when `constrained`. */
-  readonly learningRate?: LearningRate;
+  learningRate: learningRate(0.01),
   /** EMA momentum β in [0, 1): `m ← βm + (1−β)g` (default 0.9; 0: no momentum, no state). Scion's α = 1 − β. */
-  readonly momentum?: number;
+  momentum: unit(0.9),
   /** Radius ρ of the norm ball (default 1): the step moves each tensor by γρ. */
-  readonly radius?: number;
+  radius: positive(1),
   /** `x ← (1−γ)x + γρ·lmo(m)`, keeping every tensor in the radius-ρ ball (default false: `x ← x + γρ·lmo(m)`). */
-  readonly constrained?: boolean;
-}
+  constrained: boolean(false),
+  schedule: lmoSchedule(),
+};
 
+/** Options of {@link normalizedSgd} and {@link signum}. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
+export interface SingleNormLmoOptions extends OptionsOf<typeof singleNormSchema> {}
 /** {@link SingleNormLmoOptions} resolved. */
-export interface ResolvedSingleNormLmo {
-  readonly learningRate: LearningRate;
-  readonly momentum: number;
-  readonly radius: number;
-  readonly constrained: boolean;
-}
+export type ResolvedSingleNormLmo = ResolvedOf<typeof singleNormSchema>;
 
-function singleNormDefinition(spec: {
-  name: string;
-  className: string;
-  summary: string;
-  paper: string;
-  reference: string;
-  norm: LmoNorm;
-  normalized: boolean;
-}): OptimizerDefinition<SingleNormLmoOptions, ResolvedSingleNormLmo> {
-  const { name } = spec;
-  return {
-    name,
-    className: spec.className,
-    summary: spec.summary,
-    paper: spec.paper,
-    reference: spec.reference,
-    keys: ['learningRate', 'momentum', 'radius', 'constrained'],
-    resolve(o) {
-      const constrained = checkBoolean(name, 'constrained', o.constrained ?? false);
-      const learningRate = o.learningRate ?? 0.01;
-      lmoLearningRate(name, learningRate, constrained);
-      return {
-        learningRate,
-        momentum: checkUnit(name, 'momentum', o.momentum ?? 0.9),
-        radius: checkNumber(name, 'radius', o.radius ?? 1, positive),
-        constrained,
-      };
-    },
-    build(r): GradientTransformation {
-      const settings: LmoSettings = { norm: spec.norm, radius: r.radius, normalized: spec.normalized, max: false };
+function singleNormDefinition(
+  spec: { name: string; className: string; summary: string; paper: string; reference: string },
+  norm: LmoNorm,
+): OptimizerDefinition<SingleNormLmoOptions, ResolvedSingleNormLmo> {
+  return recipe({
+    ...spec,
+    schema: singleNormSchema,
+    build(r) {
+      const settings: LmoSettings = { norm, radius: r.radius, normalized: false, max: false };
       return chain(
         ...(r.momentum > 0 ? [emaMomentum({ beta: r.momentum, nesterov: false })] : []),
-        lmoDirection(() => settings, resolveNewtonSchulz({}, name), name),
-        lmoStep({ learningRate: lmoLearningRate(name, r.learningRate, r.constrained), constrained: r.constrained }),
+        lmoDirection(() => settings, resolveNewtonSchulz({}, spec.name), spec.name),
+        lmoStep({ learningRate: r.schedule, constrained: r.constrained }),
       );
     },
-    toConfig: (r) => ({ ...r, learningRate: encodeLearningRate(r.learningRate) }),
-    fromConfig: (c) => ({ ...(c as SingleNormLmoOptions), learningRate: decodeLearningRate(c.learningRate) }),
-  };
+  });
 }
-
-/** The definition behind {@link normalizedSgd}. */
-export const normalizedSgdDefinition = singleNormDefinition({
-  name: 'normalizedSgd',
-  className: 'orthoptim.NormalizedSgd',
-  summary: 'Normalized SGD with momentum: the Frobenius-ball LMO −m/‖m‖_F per tensor',
-  paper: 'Cutkosky & Mehta, "Momentum Improves Normalized SGD" (arXiv 2002.03305); as an LMO: Kovalev (arXiv 2503.12645)',
-  reference: 'none (no authors\' code); the Frobenius row of spec muon-family.md §10.1',
-  norm: 'frobenius',
-  normalized: false,
-});
 
 /**
  * Normalized SGD with momentum — the LMO step of the Frobenius (ℓ2) ball (Cutkosky & Mehta, "Momentum
@@ -447,22 +380,17 @@ export const normalizedSgdDefinition = singleNormDefinition({
  * whereas Cutkosky & Mehta normalize the whole parameter vector; ‖m‖_F gets ε = 1e-8, so a zero gradient
  * gives a zero step. No authors' code exists to follow; defaults (lr 0.01, β 0.9) are ours, matching
  * {@link signum}. State per m×n matrix: one momentum buffer (mn floats; none with `momentum: 0`).
- *
- * @example
- * model.compile({ optimizer: normalizedSgd({ learningRate: 0.1 }), loss: 'meanSquaredError' });
  */
-export const normalizedSgd = defineOptimizer(normalizedSgdDefinition);
-
-/** The definition behind {@link signum}. */
-export const signumDefinition = singleNormDefinition({
-  name: 'signum',
-  className: 'orthoptim.Signum',
-  summary: 'Signum (signSGD with momentum): the ℓ∞-ball LMO −sign(m)',
-  paper: 'Bernstein, Wang, Azizzadenesheli & Anandkumar, "signSGD: Compressed Optimisation for Non-Convex Problems" (arXiv 1802.04434)',
-  reference: 'apache/mxnet@b49b4313:python/mxnet/optimizer/signum.py#Signum',
-  norm: 'sign',
-  normalized: false,
-});
+export const normalizedSgdDefinition = singleNormDefinition(
+  {
+    name: 'normalizedSgd',
+    className: 'orthoptim.NormalizedSgd',
+    summary: 'Normalized SGD with momentum: the Frobenius-ball LMO −m/‖m‖_F per tensor',
+    paper: 'Cutkosky & Mehta, "Momentum Improves Normalized SGD" (arXiv 2002.03305); as an LMO: Kovalev (arXiv 2503.12645)',
+    reference: 'none (no authors\' code); the Frobenius row of spec muon-family.md §10.1',
+  },
+  'frobenius',
+);
 
 /**
  * Signum — signSGD with momentum, the LMO step of the ℓ∞ ball (Bernstein, Wang, Azizzadenesheli &
@@ -474,8 +402,19 @@ export const signumDefinition = singleNormDefinition({
  * `x ← (1−γ)x − γρ·sign(m)`, which keeps `max|x| ≤ ρ`; it equals MXNet's decoupled `wd_lh = 1/ρ` with
  * learning rate γρ. MXNet's coupled `wd` (added to the gradient) is not offered. State per m×n matrix:
  * one momentum buffer (mn floats; none with `momentum: 0`).
- *
- * @example
- * model.compile({ optimizer: signum({ learningRate: 0.001 }), loss: 'meanSquaredError' });
  */
-export const signum = defineOptimizer(signumDefinition);
+export const signumDefinition = singleNormDefinition(
+  {
+    name: 'signum',
+    className: 'orthoptim.Signum',
+    summary: 'Signum (signSGD with momentum): the ℓ∞-ball LMO −sign(m)',
+    paper: 'Bernstein, Wang, Azizzadenesheli & Anandkumar, "signSGD: Compressed Optimisation for Non-Convex Problems" (arXiv 1802.04434)',
+    reference: 'apache/mxnet@b49b4313:python/mxnet/optimizer/signum.py#Signum',
+  },
+  'sign',
+);
+
+/** Normalized SGD's transform (no tf.Optimizer). */
+export const normalizedSgdTransform = recipeTransform(normalizedSgdDefinition);
+/** Signum's transform (no tf.Optimizer). */
+export const signumTransform = recipeTransform(signumDefinition);

@@ -149,7 +149,7 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
     if (options === null || typeof options !== 'object') {
       throw new RangeError(`${definition.name}: options must be an object, got ${String(options)}`);
     }
-    checkKnownKeys(definition.name, options, [...definition.keys, ...commonKeys]);
+    checkKnownKeys(definition.name, options, [...definition.keys, ...commonKeys], definition.renamed);
     const own = { ...options } as Record<string, unknown>;
     for (const k of commonKeys) delete own[k];
     this.common = resolveCommon(definition.name, options);

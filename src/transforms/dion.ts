@@ -260,6 +260,9 @@ export interface DionSharding {
   readonly collective?: Collective;
 }
 
+/** Dion's initial Q of one matrix: `shape` is `[qDim, rank]`; row-major values (or a tensor of that shape). */
+export type DionInitialQ = (meta: ParamMeta, shape: readonly [number, number], index: number) => tf.Tensor | ArrayLike<number>;
+
 /** Options of {@link scaleByDion}. */
 export interface ScaleByDionOptions extends DionRankOptions {
   /** Momentum μ (error-feedback keep factor). */
@@ -274,10 +277,31 @@ export interface ScaleByDionOptions extends DionRankOptions {
   readonly orientation: DionOrientation;
   /** Seed of the initial Q ~ N(0, 1) (parameter i of the group uses tfjs seed `seed + i + 1`). */
   readonly seed: number;
+  /**
+   * The initial Q of each matrix instead of the seeded N(0, 1) draw (`shape = [qDim, rank]`), e.g. to
+   * replay a run that started from a known Q. Its values are checked for size and finiteness.
+   */
+  readonly initialQ?: DionInitialQ;
   /** Compute every matrix's step over shards (see {@link dionStepSharded}); default unsharded. */
   readonly sharding?: DionSharding;
   /** Optimizer name for error messages. */
   readonly owner?: string;
+}
+
+/** The user's initial Q, checked: `qDim·rank` finite values, as a float32 `[qDim, rank]` tensor. */
+function initialQOf(owner: string, fn: DionInitialQ, meta: ParamMeta, shape: [number, number], index: number): tf.Tensor {
+  const got = fn(meta, shape, index);
+  const values = got instanceof tf.Tensor ? got.dataSync() : got;
+  const n = shape[0] * shape[1];
+  if (values === null || typeof values !== 'object' || values.length !== n) {
+    throw new RangeError(
+      `${owner}: initialQ('${meta.name}') must give ${n} values (shape [${shape.join(', ')}]), got ${values === null || typeof values !== 'object' ? typeof values : `${values.length}`}`,
+    );
+  }
+  for (let k = 0; k < n; k++) {
+    if (!Number.isFinite(values[k])) throw new RangeError(`${owner}: initialQ('${meta.name}') has a non-finite value at ${k}`);
+  }
+  return tf.tensor2d(Float32Array.from(values as ArrayLike<number>), shape);
 }
 
 function requireMatrix(owner: string, meta: ParamMeta): void {
@@ -296,8 +320,7 @@ function requireMatrix(owner: string, meta: ParamMeta): void {
  * `√(fanOut/fanIn)`, weight decay and learning rate are later stages of the recipe.
  *
  * State: `{ momentum: [M per matrix], q: [Q per matrix] }`, Q of shape `[qDim, r]` drawn from N(0, 1)
- * with tfjs seed `seed + i + 1` (replace it through the optimizer's `stageState` / `setWeights` to start from a
- * given Q).
+ * with tfjs seed `seed + i + 1`, or `initialQ`'s (a restored checkpoint replaces it too).
  */
 export function scaleByDion(options: ScaleByDionOptions): GradientTransformation {
   const owner = options.owner ?? 'dion';
@@ -324,6 +347,10 @@ export function scaleByDion(options: ScaleByDionOptions): GradientTransformation
         }
         const r = dionRank(l.fanIn, l.fanOut, options);
         momentum.push(tf.zeros([...meta.shape]));
+        if (options.initialQ) {
+          q.push(initialQOf(owner, options.initialQ, meta, [l.qDim, r], i));
+          return;
+        }
         // tfjs seeds its generator with `seed || Math.random()`: 0 would mean unseeded, hence the + 1.
         q.push(tf.randomNormal([l.qDim, r], 0, 1, 'float32', options.seed + i + 1));
       });

@@ -26,7 +26,7 @@ import { OnnxRuntimeEngine } from '../../src/engines/onnxruntime.js';
 import { engineSkip } from '../support/engines.js';
 import { WorkersEngine } from '../../src/engines/workers.js';
 import '../../src/engines/node.js';
-import { turboMuon } from '../../src/optimizers/turboMuon.js';
+import { turboMuon } from '../../src/tfjs/register.js';
 
 await useBackend('wasm');
 
@@ -273,14 +273,14 @@ describe('newtonSchulz and turboMuon send AOL to the native engines', () => {
       const betas = a.betas as number[];
       return turboMuon({
         learningRate: m.lr as number, momentum: m.momentum as number, weightDecay: m.weight_decay as number,
-        variant: m.variant as 'turbo' | 'standard', convScale: 'kernel', adamwLearningRate: a.lr as number,
+        variant: m.variant as 'turbo' | 'standard', convScale: 'torchKernel', adamwLearningRate: a.lr as number,
         adamwBeta1: betas[0], adamwBeta2: betas[1], adamwEpsilon: a.eps as number, adamwWeightDecay: a.weight_decay as number, engine,
       });
     }
     const hp = g.hyperparams as Hp;
     return turboMuon({
       learningRate: hp.lr as number, momentum: hp.momentum as number, weightDecay: hp.weight_decay as number,
-      variant: hp.variant as 'turbo' | 'standard', convScale: 'kernel', engine,
+      variant: hp.variant as 'turbo' | 'standard', convScale: 'torchKernel', engine,
     });
   };
 

@@ -28,14 +28,14 @@ function muonWith(engine: EngineName) {
       const betas = a.betas as number[];
       return muon({
         learningRate: m.lr as number, momentum: m.momentum as number, weightDecay: m.weight_decay as number,
-        convScale: 'kernel', adamwLearningRate: a.lr as number, adamwBeta1: betas[0], adamwBeta2: betas[1],
+        convScale: 'torchKernel', adamwLearningRate: a.lr as number, adamwBeta1: betas[0], adamwBeta2: betas[1],
         adamwEpsilon: a.eps as number, adamwWeightDecay: a.weight_decay as number, engine,
       });
     }
     const hp = g.hyperparams as Hp;
     return muon({
       learningRate: hp.lr as number, momentum: hp.momentum as number, weightDecay: hp.weight_decay as number,
-      nesterov: g.injected?.['muon_update.nesterov'] !== false, convScale: 'kernel', engine,
+      nesterov: g.injected?.['muon_update.nesterov'] !== false, convScale: 'torchKernel', engine,
     });
   };
 }

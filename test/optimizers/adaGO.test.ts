@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { optimizerContract } from '../support/contract.js';
 import { gaussian } from '../support/random.js';
-import { adaGO } from '../../src/optimizers/adaGO.js';
+import { adaGO } from '../../src/tfjs/register.js';
 import { newtonSchulz } from '../../src/linalg/newtonSchulz.js';
 import { linear } from '../../src/schedules/index.js';
 import type { TransformOptimizer } from '../../src/tfjs/optimizer.js';

@@ -11,7 +11,7 @@ import { goldenCases, requireGolden, type GoldenFile } from '../support/golden.j
 import { replayGolden } from '../support/replay.js';
 import { optimizerContract } from '../support/contract.js';
 import { gaussian } from '../support/random.js';
-import { adaMuon } from '../../src/optimizers/adaMuon.js';
+import { adaMuon } from '../../src/tfjs/register.js';
 import { scaleBySign } from '../../src/transforms/normalize.js';
 import { newtonSchulz } from '../../src/linalg/newtonSchulz.js';
 import type { TransformOptimizer } from '../../src/tfjs/optimizer.js';
@@ -30,7 +30,7 @@ function fromGolden(g: GoldenFile): tf.Optimizer {
     nsSteps: hp.ns_steps as number,
     epsilon: hp.eps as number,
     weightDecay: hp.weight_decay as number,
-    convScale: 'kernel', // the reference's min(shape)·max(shape) (golden README item 4)
+    convScale: 'torchKernel', // the reference's min(shape)·max(shape) (golden README item 4)
   });
 }
 
@@ -124,13 +124,13 @@ describe('adaMuon updates', () => {
     assert.ok(spreadOfMagnitudes > 1.2, 'the second moment should make later updates non-uniform');
   });
 
-  it("conv kernels: m·n of the flattened matrix by default; 'kernel' uses min(shape)·max(shape) as the reference", () => {
+  it("conv kernels: m·n of the flattened matrix by default; 'torchKernel' uses min(shape)·max(shape) as the reference", () => {
     const shape = [3, 3, 4, 8];
     const size = 3 * 3 * 4 * 8;
     const g = gaussian(size, 2);
     const [flat] = deltas(adaMuon({ learningRate: lr, weightDecay: 0 }), shape, [g]);
     assert.ok(Math.abs(rms(flat) / (0.2 * lr) - 1) < 1e-5, `flattened: RMS ${rms(flat)}`);
-    const [kernel] = deltas(adaMuon({ learningRate: lr, weightDecay: 0, convScale: 'kernel' }), shape, [g]);
+    const [kernel] = deltas(adaMuon({ learningRate: lr, weightDecay: 0, convScale: 'torchKernel' }), shape, [g]);
     const want = 0.2 * lr * Math.sqrt((3 * 8) / size);
     assert.ok(Math.abs(rms(kernel) / want - 1) < 1e-5, `kernel: RMS ${rms(kernel)} vs ${want}`);
   });
@@ -193,7 +193,7 @@ describe('adaMuon options', () => {
     assert.throws(() => adaMuon({ sign: 'yes' as never }), { name: 'RangeError', message: "adaMuon: sign must be true or false, got 'yes'" });
     assert.throws(() => adaMuon({ convScale: 'numel' as never }), {
       name: 'RangeError',
-      message: "adaMuon: convScale must be one of 'flattened', 'kernel', got 'numel'",
+      message: "adaMuon: convScale must be one of 'flattened', 'torchKernel', got 'numel'",
     });
   });
 

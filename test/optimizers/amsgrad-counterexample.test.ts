@@ -12,7 +12,7 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../support/backend.js';
-import { adam } from '../../src/optimizers/adam.js';
+import { adam } from '../../src/tfjs/register.js';
 
 const C = 3;
 const STEPS = 3000;

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../support/backend.js';
 import { optimizerContract } from '../support/contract.js';
 import { gaussian } from '../support/random.js';
-import { asgo } from '../../src/optimizers/asgo.js';
+import { asgo } from '../../src/tfjs/register.js';
 import { preconditionerSide } from '../../src/transforms/precondition.js';
 import { matmul64, matrix64, polar64, svd64, transpose64, type Matrix64 } from '../../src/linalg/reference.js';
 

@@ -12,10 +12,10 @@ import { goldenCases, goldenDir, type GoldenFile } from '../support/golden.js';
 import { replayGolden } from '../support/replay.js';
 import { optimizerContract } from '../support/contract.js';
 import { gaussian } from '../support/random.js';
-import { auon, hybridAuon } from '../../src/optimizers/auon.js';
+import { auon, hybridAuon } from '../../src/tfjs/register.js';
 import { coshRms, frobeniusNorm } from '../../src/transforms/auon.js';
 import { newtonSchulz } from '../../src/linalg/newtonSchulz.js';
-import type { ConvMatrix } from '../../src/transforms/auon.js';
+import type { ConvScaleChoice } from '../../src/optimizers/definition.js';
 
 await useBackend('cpu');
 
@@ -23,7 +23,7 @@ const RTOL = 1e-5;
 type Hp = Record<string, unknown>;
 
 /** The golden classes optimize every tensor they are given (bias included): route all of them to AuON. */
-function fromGolden(factory: typeof auon | typeof hybridAuon, convMatrix?: ConvMatrix) {
+function fromGolden(factory: typeof auon | typeof hybridAuon, convScale?: ConvScaleChoice) {
   return (g: GoldenFile): tf.Optimizer => {
     const hp = g.hyperparams as Hp;
     const common = {
@@ -34,7 +34,7 @@ function fromGolden(factory: typeof auon | typeof hybridAuon, convMatrix?: ConvM
       paramLabels: g.param_order!.map(() => 'matrix' as const),
     };
     if (factory === auon) return auon(common);
-    return hybridAuon({ ...common, nsSteps: hp.ns_steps as number, convMatrix: convMatrix ?? 'spatial' });
+    return hybridAuon({ ...common, nsSteps: hp.ns_steps as number, convScale: convScale ?? 'torchKernel' });
   };
 }
 
@@ -259,7 +259,7 @@ describe('auon options', () => {
     assert.equal(c.adamwBeta1, 0.8);
     const h = hybridAuon().getConfig();
     assert.equal(h.nsSteps, 5);
-    assert.equal(h.convMatrix, 'flattened');
+    assert.equal(h.convScale, 'flattened');
     const p = hybridAuon({ form: 'paper' }).getConfig();
     assert.equal(p.nsSteps, 1);
     assert.equal(p.gamma, 1);
@@ -273,8 +273,8 @@ describe('auon options', () => {
     assert.throws(() => auon({ form: 'Paper' as never }), {
       name: 'RangeError', message: "auon: form must be one of 'code', 'paper', got 'Paper'",
     });
-    assert.throws(() => hybridAuon({ convMatrix: 'batched' as never }), {
-      name: 'RangeError', message: "hybridAuon: convMatrix must be one of 'flattened', 'spatial', got 'batched'",
+    assert.throws(() => hybridAuon({ convScale: 'batched' as never }), {
+      name: 'RangeError', message: "hybridAuon: convScale must be one of 'flattened', 'torchKernel', got 'batched'",
     });
     assert.throws(() => hybridAuon({ nsSteps: 1.5 }), /hybridAuon: nsSteps must be an integer in \[0, 100\], got 1.5/);
     assert.throws(() => auon({ nsSteps: 3 } as never), /auon: unknown option 'nsSteps'/);

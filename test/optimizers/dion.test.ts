@@ -12,7 +12,8 @@ import { goldenCases, requireGolden, torchTensor, type GoldenFile, type GoldenTe
 import { replayGolden } from '../support/replay.js';
 import { optimizerContract } from '../support/contract.js';
 import { gaussian } from '../support/random.js';
-import { dion, type DionOptions } from '../../src/optimizers/dion.js';
+import { type DionOptions } from '../../src/optimizers/dion.js';
+import { dion } from '../../src/tfjs/register.js';
 import { dionLayout, dionRank, dionStep, scaleByDion, type DionSide, type ScaleByDionOptions } from '../../src/transforms/dion.js';
 import { householderQ64, type QrMethod } from '../../src/linalg/qr.js';
 import { matmul64, matrix64, transpose64, type Matrix64 } from '../../src/linalg/reference.js';

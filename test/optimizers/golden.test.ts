@@ -29,7 +29,7 @@ function muonFromGolden(g: GoldenFile): tf.Optimizer {
     momentum: hp.momentum as number,
     weightDecay: hp.weight_decay as number,
     nesterov,
-    convScale: 'kernel', // the reference's kh/kw rule (golden README, "Muon conv scale")
+    convScale: 'torchKernel', // the reference's kh/kw rule (golden README, "Muon conv scale")
   });
 }
 
@@ -40,7 +40,7 @@ function muonAuxFromGolden(g: GoldenFile): tf.Optimizer {
     learningRate: m.lr as number,
     momentum: m.momentum as number,
     weightDecay: m.weight_decay as number,
-    convScale: 'kernel',
+    convScale: 'torchKernel',
     adamwLearningRate: a.lr as number,
     adamwBeta1: betas[0],
     adamwBeta2: betas[1],

@@ -11,10 +11,11 @@ import { goldenCases, requireGolden, type GoldenFile } from '../support/golden.j
 import { replayGolden } from '../support/replay.js';
 import { optimizerContract } from '../support/contract.js';
 import { gaussian } from '../support/random.js';
-import { norMuon, type NorMuonOptions } from '../../src/optimizers/norMuon.js';
+import { type NorMuonOptions } from '../../src/optimizers/norMuon.js';
+import { norMuon } from '../../src/tfjs/register.js';
 import { scaleByNeuronSecondMoment } from '../../src/transforms/normalize.js';
 import { newtonSchulz } from '../../src/linalg/newtonSchulz.js';
-import { muon } from '../../src/optimizers/muon.js';
+import { muon } from '../../src/tfjs/register.js';
 import type { TransformOptimizer } from '../../src/tfjs/optimizer.js';
 
 await useBackend('cpu');
@@ -30,7 +31,7 @@ function fromGolden(g: GoldenFile): tf.Optimizer {
     beta2: hp.beta2 as number,
     weightDecay: hp.weight_decay as number,
     nesterov: g.injected?.['normuon_update.nesterov'] !== false,
-    convRule: 'kernel', // the reference's 4-D reading (golden README items 1 and 3)
+    convScale: 'torchKernel', // the reference's 4-D reading (golden README items 1 and 3)
   });
 }
 
@@ -42,7 +43,7 @@ function auxFromGolden(g: GoldenFile): tf.Optimizer {
     momentum: m.momentum as number,
     beta2: m.beta2 as number,
     weightDecay: m.weight_decay as number,
-    convRule: 'kernel',
+    convScale: 'torchKernel',
     adamwLearningRate: a.lr as number,
     adamwBeta1: betas[0],
     adamwBeta2: betas[1],
@@ -238,7 +239,7 @@ describe('norMuon updates', () => {
     };
     assert.ok(shapes({}, [16, 10]).includes('1x10'), 'dense kernel [16, 10]');
     assert.ok(shapes({}, [3, 3, 4, 8]).includes('1x8'), 'flattened conv [3, 3, 4, 8]');
-    assert.ok(shapes({ convRule: 'kernel' }, [3, 3, 4, 8]).includes('3x1x4x8'), 'reference conv reading');
+    assert.ok(shapes({ convScale: 'torchKernel' }, [3, 3, 4, 8]).includes('3x1x4x8'), 'reference conv reading');
     assert.ok(shapes({ statistics: 'longerSide' }, [20, 6]).includes('20x1'), 'longerSide, fanIn > fanOut');
   });
 
@@ -292,17 +293,17 @@ describe('norMuon options', () => {
       name: 'RangeError',
       message: "norMuon: statistics must be one of 'neuron', 'longerSide', got 'row'",
     });
-    assert.throws(() => norMuon({ convRule: 'kernel', statistics: 'longerSide' }), (e: unknown) =>
-      e instanceof RangeError && e.message.startsWith("norMuon: convRule 'kernel' replays the official code"),
+    assert.throws(() => norMuon({ convScale: 'torchKernel', statistics: 'longerSide' }), (e: unknown) =>
+      e instanceof RangeError && e.message.startsWith("norMuon: convScale 'torchKernel' replays the official code"),
     );
-    assert.throws(() => norMuon({ convRule: 'kernel', rescale: 'paper' }), RangeError);
+    assert.throws(() => norMuon({ convScale: 'torchKernel', rescale: 'paper' }), RangeError);
     assert.throws(() => norMuon({ beta1: 0.9 } as never), (e: unknown) => e instanceof RangeError && e.message.includes("unknown option 'beta1'"));
   });
 
   it('defaults: the official code form', () => {
     const r = norMuon().resolved;
     assert.deepEqual(
-      [r.learningRate, r.momentum, r.nesterov, r.beta2, r.epsilon, r.rescale, r.statistics, r.scaleRule, r.convRule, r.weightDecay],
+      [r.learningRate, r.momentum, r.nesterov, r.beta2, r.epsilon, r.rescale, r.statistics, r.scaleRule, r.convScale, r.weightDecay],
       [0.02, 0.95, true, 0.95, 1e-10, 'normPreserving', 'neuron', 'jordan', 'flattened', 0],
     );
     assert.deepEqual(

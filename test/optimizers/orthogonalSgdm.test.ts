@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../support/backend.js';
 import { optimizerContract } from '../support/contract.js';
 import { gaussian } from '../support/random.js';
-import { orthogonalSgdm } from '../../src/optimizers/orthogonalSgdm.js';
+import { orthogonalSgdm } from '../../src/tfjs/register.js';
 import { matrix64, polar64 } from '../../src/linalg/reference.js';
 
 function normwise(got: ArrayLike<number>, want: ArrayLike<number>): number {

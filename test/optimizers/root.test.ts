@@ -11,7 +11,7 @@ import { goldenCases, loadGolden, requireGolden, type GoldenFile } from '../supp
 import { replayGolden } from '../support/replay.js';
 import { optimizerContract } from '../support/contract.js';
 import { gaussian } from '../support/random.js';
-import { root } from '../../src/optimizers/root.js';
+import { root } from '../../src/tfjs/register.js';
 import { absQuantile, clipAtQuantile, quantilePosition, scaleByAdamUncorrectedEpsilon } from '../../src/transforms/root.js';
 import { rootCoefficientTable } from '../../src/linalg/coefficients.js';
 

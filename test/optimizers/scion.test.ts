@@ -7,7 +7,7 @@
  * - the TF.js layout mapping (ColNorm = rows of a Dense kernel, RowNorm = columns, conv flattening and
  *   its k² factor) by comparing with the reference maps evaluated on the PyTorch-layout tensor;
  * - the constrained step keeps ‖x‖ ≤ ρ, and differs from the unconstrained one by exactly −γx;
- * - `auto`'s choice by rank; Scion's momentum (buffer starts at the first gradient);
+ * - `auto`'s choice by rank; Scion's momentum (β = 1 − scion.py's α; buffer starts at the first gradient);
  * - option validation, config round trips (groups, RegExps, predicates saved as paramNorms);
  * - the optimizer contract for scion, normalizedSgd and signum (on wasm).
  * Property tests run on the cpu backend.
@@ -34,7 +34,8 @@ import {
   type LmoChoice,
   type LmoNorm,
 } from '../../src/transforms/lmo.js';
-import { normalizedSgd, scion, scionSettings, signum, type ResolvedScion, type ScionOptions } from '../../src/optimizers/scion.js';
+import { scionSettings, type ResolvedScion, type ScionOptions } from '../../src/optimizers/scion.js';
+import { normalizedSgd, scion, signum } from '../../src/tfjs/register.js';
 import { constant, optimizerFromConfig, type TransformOptimizer } from '../../src/index.js';
 
 await useBackend('cpu');
@@ -308,7 +309,7 @@ describe('auto', () => {
     const vars = shapes.map((s, i) => tf.variable(tf.zeros(s), true, `auto${i}/w`));
     const grads = shapes.map((s, i) => tf.tensor(gaussian(Math.max(1, s.reduce((a, b) => a * b, 1)), 40 + i), s));
     const [gamma, rho] = [0.25, 3];
-    const opt = scion({ learningRate: gamma, radius: rho, momentum: 1, constrained: false });
+    const opt = scion({ learningRate: gamma, radius: rho, momentum: 0, constrained: false });
     opt.applyGradients(vars.map((v, i) => ({ name: v.name, tensor: grads[i] })));
     const want = [lmoSpectral(grads[0]), lmoBiasRms(grads[1]), lmoSpectralConv(grads[2]), lmoSpectralConv(grads[3]), lmoBiasRms(grads[4])];
     vars.forEach((v, i) => {
@@ -459,10 +460,10 @@ describe('constrained Scion stays in the radius-ρ ball', () => {
 // ---------------------------------------------------------------------------------------------------
 
 describe('momentum and the recipes as LMO chains', () => {
-  it("scion's buffer starts as the first gradient: d₂ = (1−α)g₁ + αg₂ (scion.py)", () => {
+  it("scion's momentum is β (= 1 − scion.py's α) and its buffer starts as the first gradient: d₂ = βg₁ + (1−β)g₂", () => {
     const [g1, g2] = [gaussian(24, 1), gaussian(24, 2)];
     const v = tf.variable(tf.zeros([4, 6]), true, 'mom/w');
-    const opt = scion({ norm: 'sign', normalized: false, momentum: 0.1, learningRate: 0.5, constrained: false });
+    const opt = scion({ norm: 'sign', normalized: false, momentum: 0.9, learningRate: 0.5, constrained: false });
     const before = () => v.dataSync().slice();
     const step = (g: Float32Array) => {
       const t = tf.tensor2d(g, [4, 6]);
@@ -536,8 +537,8 @@ describe('momentum and the recipes as LMO chains', () => {
 describe('options', () => {
   it('rejects bad options with RangeErrors naming optimizer, option, range and value', () => {
     const cases: [() => unknown, string][] = [
-      [() => scion({ momentum: 0 }), 'scion: momentum must be in (0, 1], got 0'],
-      [() => scion({ momentum: 1.5 }), 'scion: momentum must be in (0, 1], got 1.5'],
+      [() => scion({ momentum: 1 }), 'scion: momentum must be in [0, 1), got 1'],
+      [() => scion({ momentum: -0.5 }), 'scion: momentum must be in [0, 1), got -0.5'],
       [() => scion({ learningRate: 1.5 }), 'scion: learningRate must be at most 1 with constrained: true (the step (1 − learningRate)·x + learningRate·radius·lmo is a convex combination only for learningRate in [0, 1]), got 1.5'],
       [() => scion({ radius: 0 }), 'scion: radius must be in (0, inf), got 0'],
       [() => scion({ norm: 'spectral_conv' as LmoChoice }), "scion: norm must be one of 'auto', 'spectral', 'spectralConv'"],

@@ -10,7 +10,8 @@ import { useBackend } from '../support/backend.js';
 import { goldenCases, requireGolden, type GoldenFile } from '../support/golden.js';
 import { replayGolden } from '../support/replay.js';
 import { optimizerContract } from '../support/contract.js';
-import { turboMuon, turboMuonDefinition, type TurboMuonOptions } from '../../src/optimizers/turboMuon.js';
+import { turboMuonDefinition, type TurboMuonOptions } from '../../src/optimizers/turboMuon.js';
+import { turboMuon } from '../../src/tfjs/register.js';
 import { coefficientTable } from '../../src/linalg/coefficients.js';
 
 const RTOL = 1e-5;
@@ -26,7 +27,7 @@ function fromGolden(g: GoldenFile, extra: TurboMuonOptions = {}): tf.Optimizer {
     momentum: hp.momentum as number,
     weightDecay: hp.weight_decay as number,
     variant: hp.variant as 'turbo' | 'standard',
-    convScale: 'kernel', // the reference's kh/kw rule (golden README, "Muon conv scale")
+    convScale: 'torchKernel', // the reference's kh/kw rule (golden README, "Muon conv scale")
     ...extra,
   });
 }
@@ -39,7 +40,7 @@ function auxFromGolden(g: GoldenFile): tf.Optimizer {
     momentum: m.momentum as number,
     weightDecay: m.weight_decay as number,
     variant: m.variant as 'turbo' | 'standard',
-    convScale: 'kernel',
+    convScale: 'torchKernel',
     adamwLearningRate: a.lr as number,
     adamwBeta1: betas[0],
     adamwBeta2: betas[1],
@@ -133,7 +134,7 @@ describe('turboMuon options', () => {
       [{ momentum: 1.2 }, 'turboMuon: momentum must be in [0, 1), got 1.2'],
       [{ nsEpsilon: -1 }, 'turboMuon: nsEpsilon must be in [0, inf), got -1'],
       [{ weightDecay: -0.1 }, 'turboMuon: weightDecay must be in [0, inf), got -0.1'],
-      [{ convScale: 'conv' as never }, "turboMuon: convScale must be one of 'flattened', 'kernel', got 'conv'"],
+      [{ convScale: 'conv' as never }, "turboMuon: convScale must be one of 'flattened', 'torchKernel', got 'conv'"],
       [{ coefficients: 'turbo2' as never }, "turboMuon: coefficients must be one of 'jordan', 'you', 'polarExpress5', 'polarExpress8', 'turbo', 'root' or a table, got 'turbo2'"],
       [{ coefficients: 'you', nsSteps: 101 }, 'turboMuon: nsSteps must be an integer in [0, 100], got 101'],
     ];

@@ -1,7 +1,7 @@
 /**
  * One place that says how each golden file's PyTorch hyper-parameters map onto an orthoptim optimizer
  * (no Node module: the browser test page uses it too). Replay-only options restore the references'
- * documented quirks (golden README): `convScale: 'kernel'` for Muon-family conv scales, NorMuon's 4-D
+ * documented quirks (golden README): `convScale: 'torchKernel'` for Muon-family conv scales, NorMuon's 4-D
  * reading, AuON's explicit routes.
  */
 import type * as tf from '@tensorflow/tfjs-core';
@@ -56,19 +56,19 @@ function muonFamily(g: GoldenFile) {
 
 /** Golden method name → the optimizer that replays it. */
 export const goldenOptimizers: Record<string, GoldenOptimizer> = {
-  muon: (g) => muon({ ...muonFamily(g), nesterov: g.injected?.['muon_update.nesterov'] !== false, convScale: 'kernel' }),
-  muon_aux_adam: (g) => muon({ ...muonFamily(g), convScale: 'kernel' }),
-  turbo_muon: (g) => turboMuon({ ...muonFamily(g), variant: matrixGroup(g).variant as 'turbo' | 'standard', convScale: 'kernel' }),
+  muon: (g) => muon({ ...muonFamily(g), nesterov: g.injected?.['muon_update.nesterov'] !== false, convScale: 'torchKernel' }),
+  muon_aux_adam: (g) => muon({ ...muonFamily(g), convScale: 'torchKernel' }),
+  turbo_muon: (g) => turboMuon({ ...muonFamily(g), variant: matrixGroup(g).variant as 'turbo' | 'standard', convScale: 'torchKernel' }),
   turbo_muon_aux_adam: (g) =>
-    turboMuon({ ...muonFamily(g), variant: matrixGroup(g).variant as 'turbo' | 'standard', convScale: 'kernel' }),
+    turboMuon({ ...muonFamily(g), variant: matrixGroup(g).variant as 'turbo' | 'standard', convScale: 'torchKernel' }),
   normuon: (g) =>
     norMuon({
       ...muonFamily(g),
       beta2: matrixGroup(g).beta2 as number,
       nesterov: g.injected?.['normuon_update.nesterov'] !== false,
-      convRule: 'kernel',
+      convScale: 'torchKernel',
     }),
-  normuon_aux_adam: (g) => norMuon({ ...muonFamily(g), beta2: matrixGroup(g).beta2 as number, convRule: 'kernel' }),
+  normuon_aux_adam: (g) => norMuon({ ...muonFamily(g), beta2: matrixGroup(g).beta2 as number, convScale: 'torchKernel' }),
   adamuon: (g) => {
     const hp = g.hyperparams as Hp;
     return adaMuon({
@@ -78,7 +78,7 @@ export const goldenOptimizers: Record<string, GoldenOptimizer> = {
       nsSteps: hp.ns_steps as number,
       epsilon: hp.eps as number,
       weightDecay: hp.weight_decay as number,
-      convScale: 'kernel',
+      convScale: 'torchKernel',
     });
   },
   auon: (g) => {
@@ -100,7 +100,7 @@ export const goldenOptimizers: Record<string, GoldenOptimizer> = {
       gamma: hp.gamma as number,
       paramLabels: g.param_order!.map(() => 'matrix' as const),
       nsSteps: hp.ns_steps as number,
-      convMatrix: 'spatial',
+      convScale: 'torchKernel',
     });
   },
   root: (g) => {

@@ -1,0 +1,111 @@
+/**
+ * Registers every recipe of `optimizers/` as a `tf.Optimizer` class (`tf.serialization.registerClass`, so
+ * `tf.loadLayersModel` rebuilds it from a saved model), a factory (`muon(options)`) and a
+ * `createOptimizer` name — the one place where recipes meet TensorFlow.js. The recipes themselves export
+ * a definition and a pure transform (`muonTransform(options)`) and know nothing of tfjs. The order here
+ * is `listOptimizers()`'s.
+ * @module
+ */
+import { defineOptimizer } from './registry.js';
+import { sgdDefinition } from '../optimizers/sgd.js';
+import { adamDefinition, adamwDefinition } from '../optimizers/adam.js';
+import { muonDefinition } from '../optimizers/muon.js';
+import { adaGODefinition } from '../optimizers/adaGO.js';
+import { auonDefinition, hybridAuonDefinition } from '../optimizers/auon.js';
+import { turboMuonDefinition } from '../optimizers/turboMuon.js';
+import { norMuonDefinition } from '../optimizers/norMuon.js';
+import { adaMuonDefinition } from '../optimizers/adaMuon.js';
+import { rootDefinition } from '../optimizers/root.js';
+import { asgoDefinition } from '../optimizers/asgo.js';
+import { orthogonalSgdmDefinition } from '../optimizers/orthogonalSgdm.js';
+import { normalizedSgdDefinition, scionDefinition, signumDefinition } from '../optimizers/scion.js';
+import { dion2Definition, dionDefinition } from '../optimizers/dion.js';
+
+/**
+ * SGD as torch.optim.SGD — see {@link sgdDefinition}.
+ * @example
+ * model.compile({ optimizer: sgd({ learningRate: 0.1, momentum: 0.9, nesterov: true }), loss: 'meanSquaredError' });
+ */
+export const sgd = defineOptimizer(sgdDefinition);
+/** Adam as torch.optim.Adam — see {@link adamDefinition}. */
+export const adam = defineOptimizer(adamDefinition);
+/**
+ * AdamW as torch.optim.AdamW — see {@link adamwDefinition}.
+ * @example
+ * model.compile({ optimizer: adamw({ learningRate: 3e-4, weightDecay: 0.1 }), loss: 'categoricalCrossentropy' });
+ */
+export const adamw = defineOptimizer(adamwDefinition);
+/**
+ * Muon — see {@link muonDefinition}.
+ * @example
+ * model.compile({ optimizer: muon({ learningRate: 0.02, exclude: adamwParamNames(model) }), loss: 'categoricalCrossentropy' });
+ */
+export const muon = defineOptimizer(muonDefinition);
+/**
+ * AdaGO — see {@link adaGODefinition}.
+ * @example
+ * model.compile({ optimizer: adaGO({ learningRate: 0.05, exclude: adamwParamNames(model) }), loss: 'categoricalCrossentropy' });
+ */
+export const adaGO = defineOptimizer(adaGODefinition);
+/** AuON — see {@link auonDefinition}. */
+export const auon = defineOptimizer(auonDefinition);
+/** Hybrid-AuON — see {@link hybridAuonDefinition}. */
+export const hybridAuon = defineOptimizer(hybridAuonDefinition);
+/**
+ * Turbo-Muon — see {@link turboMuonDefinition}.
+ * @example
+ * model.compile({ optimizer: turboMuon({ learningRate: 0.02, exclude: adamwParamNames(model) }), loss: 'categoricalCrossentropy' });
+ */
+export const turboMuon = defineOptimizer(turboMuonDefinition);
+/**
+ * NorMuon — see {@link norMuonDefinition}.
+ * @example
+ * model.compile({ optimizer: norMuon({ learningRate: 0.02, exclude: adamwParamNames(model) }), loss: 'categoricalCrossentropy' });
+ */
+export const norMuon = defineOptimizer(norMuonDefinition);
+/**
+ * AdaMuon — see {@link adaMuonDefinition}.
+ * @example
+ * model.compile({ optimizer: adaMuon({ learningRate: 1e-3, exclude: adamwParamNames(model) }), loss: 'categoricalCrossentropy' });
+ */
+export const adaMuon = defineOptimizer(adaMuonDefinition);
+/**
+ * ROOT — see {@link rootDefinition}.
+ * @example
+ * model.compile({ optimizer: root({ learningRate: 1e-3, exclude: adamwParamNames(model) }), loss: 'categoricalCrossentropy' });
+ */
+export const root = defineOptimizer(rootDefinition);
+/** ASGO — see {@link asgoDefinition}. */
+export const asgo = defineOptimizer(asgoDefinition);
+/**
+ * Orthogonal-SGDM — see {@link orthogonalSgdmDefinition}.
+ * @example
+ * model.compile({ optimizer: orthogonalSgdm({ learningRate: 1e-3, momentum: 0.9 }), loss: 'categoricalCrossentropy' });
+ */
+export const orthogonalSgdm = defineOptimizer(orthogonalSgdmDefinition);
+/**
+ * Scion — see {@link scionDefinition}.
+ * @example
+ * model.compile({ optimizer: scion({ learningRate: 0.05, groups: [{ match: ['dense_Dense3/kernel'], norm: 'sign', radius: 16 }] }), loss: 'categoricalCrossentropy' });
+ */
+export const scion = defineOptimizer(scionDefinition);
+/**
+ * Normalized SGD with momentum — see {@link normalizedSgdDefinition}.
+ * @example
+ * model.compile({ optimizer: normalizedSgd({ learningRate: 0.1 }), loss: 'meanSquaredError' });
+ */
+export const normalizedSgd = defineOptimizer(normalizedSgdDefinition);
+/**
+ * Signum — see {@link signumDefinition}.
+ * @example
+ * model.compile({ optimizer: signum({ learningRate: 0.001 }), loss: 'meanSquaredError' });
+ */
+export const signum = defineOptimizer(signumDefinition);
+/**
+ * Dion — see {@link dionDefinition}.
+ * @example
+ * model.compile({ optimizer: dion({ learningRate: 0.01, rankFraction: 0.25, exclude: adamwParamNames(model) }), loss: 'categoricalCrossentropy' });
+ */
+export const dion = defineOptimizer(dionDefinition);
+/** Dion2 — see {@link dion2Definition}. */
+export const dion2 = defineOptimizer(dion2Definition);
