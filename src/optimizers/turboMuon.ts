@@ -2,16 +2,15 @@
  * Turbo-Muon: Muon whose Newton–Schulz starts from an AOL-preconditioned input and runs one step fewer.
  * @module
  */
-import { boolean, choice, derived, nonNegative, positive, unit, type OptionsOf, type ResolvedOf } from '../core/schema.js';
+import { choice, derived, nonNegative, type OptionsOf, type ResolvedOf } from '../core/schema.js';
 import { checkNumber } from '../core/options.js';
-import { muonMatrixChain } from './muon.js';
+import { muonMatrixChain, muonMomentumOptions, muonScaleOptions } from './muon.js';
 import { resolveNewtonSchulz } from '../linalg/newtonSchulz.js';
 import { coefficientTable, type CoefficientTable } from '../linalg/coefficients.js';
 import {
-  coefficients, convScale, decayedSchedule, learningRate, legacyConvScale, nsSteps, recipe, recipeTransform,
-  resolveRecipeNewtonSchulz, shapeRules, type OptimizerConfig, type OptimizerDefinition, type RecipeCoefficients,
+  coefficients, legacyConvScale, nsSteps, recipe, recipeTransform, resolveRecipeNewtonSchulz, type OptimizerConfig, type OptimizerDefinition, type RecipeCoefficients,
 } from './definition.js';
-import { auxiliaryOptions, routeMatrices } from './auxiliary.js';
+import { routeMatrices } from './auxiliary.js';
 
 /**
  * `'turbo'`: AOL preconditioning + 4 steps (the default); `'standard'`: Frobenius normalization + 5 steps
@@ -28,12 +27,7 @@ function youTail(steps: number): CoefficientTable {
 }
 
 const schema = {
-  /** Learning rate of the matrices, in units of spectral norm per step (default 0.02). */
-  learningRate: learningRate(0.02),
-  /** EMA momentum β in [0, 1) (default 0.95). */
-  momentum: unit(0.95),
-  /** Nesterov look-ahead `(1−β)G + βM` (default true; the reference always uses it). */
-  nesterov: boolean(true),
+  ...muonMomentumOptions(),
   /** `'turbo'` (default): AOL preconditioning, 4 steps; `'standard'`: Frobenius normalization, 5 steps. */
   variant: choice(['turbo', 'standard'] as const, 'turbo'),
   /**
@@ -65,16 +59,7 @@ const schema = {
     },
     (ns): OptimizerConfig => ({ nsSteps: ns.steps, nsEpsilon: ns.eps }),
   ),
-  /** Shape scale of the update (spec §1.3): `'jordan'` (default), `'moonlight'`, `'spectral'`, `'none'`. */
-  scaleRule: choice(shapeRules, 'jordan'),
-  /** Target RMS of the `'moonlight'` rule (default 0.2). */
-  rms: positive(0.2),
-  /** Conv kernels' fan-in/out for `'jordan'`: `'flattened'` (default) or `'torchKernel'` (the reference's `kh/kw`, for replays). */
-  convScale: convScale(),
-  /** Decoupled weight decay of the matrices, multiplied by the base learning rate (default 0). */
-  weightDecay: nonNegative(0),
-  schedule: decayedSchedule(),
-  ...auxiliaryOptions(),
+  ...muonScaleOptions(),
 };
 
 /**
