@@ -68,6 +68,42 @@ export type {
   OptimizerConfig,
   OptimizerDefinition,
 } from './optimizers/definition.js';
+export {
+  recipe,
+  recipeTransform,
+  learningRate as learningRateOption,
+  newtonSchulzOptions,
+  convScale as convScaleOption,
+  type Recipe,
+  type RecipeSpec,
+  type RecipeCoefficients,
+  type ConvScaleChoice,
+  type Inherited,
+} from './optimizers/definition.js';
+export {
+  option,
+  number,
+  unit,
+  positive,
+  nonNegative,
+  integer,
+  nullableNumber,
+  boolean,
+  choice,
+  derived,
+  resolveSchema,
+  encodeSchema,
+  decodeSchema,
+  schemaKeys,
+  type Option,
+  type Derived,
+  type Default,
+  type Schema,
+  type OptionsOf,
+  type ResolvedOf,
+  type ResolveContext,
+} from './core/schema.js';
+export type { Interval } from './core/options.js';
 export { sgdDefinition, sgdTransform, type SgdOptions, type ResolvedSgd } from './optimizers/sgd.js';
 export { adamDefinition, adamwDefinition, adamTransform, adamwTransform, type AdamOptions, type ResolvedAdam } from './optimizers/adam.js';
 export { muonDefinition, muonTransform, muonMatrixChain, type MuonOptions, type ResolvedMuon, type MuonMatrixSettings } from './optimizers/muon.js';
@@ -197,6 +233,8 @@ export {
   type ScionLayer,
   type ScionGroup,
   type ResolvedScionLayer,
+  type ResolvedScionGroup,
+  type ScionNormFor,
   type SingleNormLmoOptions,
   type ResolvedSingleNormLmo,
 } from './optimizers/scion.js';

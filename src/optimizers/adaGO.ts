@@ -45,7 +45,8 @@ const schema = {
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface AdaGOOptions extends OptionsOf<typeof schema> {}
 /** {@link AdaGOOptions} with every default filled in. */
-export type ResolvedAdaGO = ResolvedOf<typeof schema>;
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
+export interface ResolvedAdaGO extends ResolvedOf<typeof schema> {}
 
 /**
  * AdaGO (Zhang, Liu, Schaeffer, "AdaGrad Meets Muon: Adaptive Stepsizes for Orthogonal Updates",

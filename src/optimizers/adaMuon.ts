@@ -52,7 +52,8 @@ const schema = {
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface AdaMuonOptions extends OptionsOf<typeof schema> {}
 /** {@link AdaMuonOptions} with every default filled in. */
-export type ResolvedAdaMuon = ResolvedOf<typeof schema>;
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
+export interface ResolvedAdaMuon extends ResolvedOf<typeof schema> {}
 
 /** The matrix chain of AdaMuon (momentum → sign → NS → element-wise second moment → RMS rescale → decay → lr). */
 export function adaMuonMatrixChain(r: ResolvedAdaMuon): GradientTransformation {

@@ -34,7 +34,8 @@ function adamSchema(defaultWeightDecay: number) {
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface AdamOptions extends OptionsOf<ReturnType<typeof adamSchema>> {}
 /** {@link AdamOptions} with every default filled in. */
-export type ResolvedAdam = ResolvedOf<ReturnType<typeof adamSchema>>;
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
+export interface ResolvedAdam extends ResolvedOf<ReturnType<typeof adamSchema>> {}
 
 /**
  * Adam as torch.optim.Adam (torch 1.13): `g ← g + λW` (L2), `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,

@@ -36,7 +36,8 @@ const schema = {
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface AsgoOptions extends OptionsOf<typeof schema> {}
 /** {@link AsgoOptions} with every default filled in. */
-export type ResolvedAsgo = ResolvedOf<typeof schema>;
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
+export interface ResolvedAsgo extends ResolvedOf<typeof schema> {}
 
 /**
  * ASGO (An, Liu, Pan, Ren, Ma, Goldfarb, Zhang, "ASGO: Adaptive Structured Gradient Optimization",

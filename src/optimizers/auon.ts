@@ -62,9 +62,11 @@ export interface AuonOptions extends OptionsOf<typeof auonSchema> {}
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface HybridAuonOptions extends OptionsOf<typeof hybridSchema> {}
 /** Resolved {@link AuonOptions}. */
-export type ResolvedAuon = ResolvedOf<typeof auonSchema>;
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
+export interface ResolvedAuon extends ResolvedOf<typeof auonSchema> {}
 /** Resolved {@link HybridAuonOptions}. */
-export type ResolvedHybridAuon = ResolvedOf<typeof hybridSchema>;
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
+export interface ResolvedHybridAuon extends ResolvedOf<typeof hybridSchema> {}
 
 function buildAuon(
   name: string,

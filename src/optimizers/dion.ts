@@ -54,7 +54,7 @@ function dionScalarOptions() {
   };
 }
 
-/** The options of {@link dionScalarOptions}. */
+/** The scalar-parameter options of Dion and Dion2: the auxiliary AdamW's, plus Lion's. */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface DionScalarOptions extends OptionsOf<ReturnType<typeof dionScalarOptions>> {}
 
@@ -139,7 +139,8 @@ const dionSchema = {
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface DionOptions extends OptionsOf<typeof dionSchema> {}
 /** {@link DionOptions} with every default filled in. */
-export type ResolvedDion = ResolvedOf<typeof dionSchema>;
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
+export interface ResolvedDion extends ResolvedOf<typeof dionSchema> {}
 
 /**
  * Dion (Ahn et al., "Dion: Distributed Orthonormalized Updates", arXiv 2504.05295), following
@@ -235,7 +236,8 @@ const dion2Schema = {
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface Dion2Options extends OptionsOf<typeof dion2Schema> {}
 /** {@link Dion2Options} with every default filled in. */
-export type ResolvedDion2 = ResolvedOf<typeof dion2Schema>;
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
+export interface ResolvedDion2 extends ResolvedOf<typeof dion2Schema> {}
 
 /**
  * Dion2 (Ahn et al., "Dion2: A Simple Method to Shrink Matrix in Muon", arXiv 2512.16928), following

@@ -35,7 +35,8 @@ const schema = { ...muonMomentumOptions(), ...d.newtonSchulzOptions(), ...muonSc
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface MuonOptions extends OptionsOf<typeof schema> {}
 /** {@link MuonOptions} with every default filled in. */
-export type ResolvedMuon = ResolvedOf<typeof schema>;
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
+export interface ResolvedMuon extends ResolvedOf<typeof schema> {}
 /** What {@link muonMatrixChain} reads: Muon's matrix options, resolved, with any Newton–Schulz. */
 export type MuonMatrixSettings = Pick<ResolvedMuon, 'momentum' | 'nesterov' | 'ns' | 'scaleRule' | 'rms' | 'convScale' | 'weightDecay' | 'schedule'>;
 

@@ -71,7 +71,8 @@ const schema = {
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface NorMuonOptions extends OptionsOf<typeof schema> {}
 /** {@link NorMuonOptions} with every default filled in. */
-export type ResolvedNorMuon = ResolvedOf<typeof schema>;
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
+export interface ResolvedNorMuon extends ResolvedOf<typeof schema> {}
 
 /** The matrix chain of NorMuon (momentum → NS → neuron-wise normalization → rescale → decay → lr). */
 export function norMuonMatrixChain(r: ResolvedNorMuon): GradientTransformation {

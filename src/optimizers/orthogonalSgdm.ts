@@ -42,7 +42,8 @@ const schema = {
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface OrthogonalSgdmOptions extends OptionsOf<typeof schema> {}
 /** {@link OrthogonalSgdmOptions} with every default filled in. */
-export type ResolvedOrthogonalSgdm = ResolvedOf<typeof schema>;
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
+export interface ResolvedOrthogonalSgdm extends ResolvedOf<typeof schema> {}
 
 function orthogonalized(exclude: readonly NamePattern[]) {
   return (meta: ParamMeta): 'orthogonal' | 'plain' =>

@@ -62,7 +62,8 @@ const schema = {
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface RootOptions extends OptionsOf<typeof schema> {}
 /** {@link RootOptions} with every default filled in. */
-export type ResolvedRoot = ResolvedOf<typeof schema>;
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
+export interface ResolvedRoot extends ResolvedOf<typeof schema> {}
 
 /** ROOT's auxiliary AdamW (ε on the uncorrected `√v`), or the shared torch-style one. */
 function rootAdamw(r: ResolvedRoot): GradientTransformation {

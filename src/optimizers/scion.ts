@@ -104,8 +104,10 @@ function layerOf(l: OptimizerConfig): ScionLayer {
   };
 }
 
-type ResolvedGroup = ResolvedScionLayer & { readonly match: readonly NamePattern[] };
-type NormFor = (meta: ParamMeta, index: number) => ScionLayer | LmoChoice | undefined;
+/** A Scion group, validated. */
+export type ResolvedScionGroup = ResolvedScionLayer & { readonly match: readonly NamePattern[] };
+/** Scion's `normFor` option. */
+export type ScionNormFor = (meta: ParamMeta, index: number) => ScionLayer | LmoChoice | undefined;
 
 const scionSchema = {
   /** `x ← (1−γ)x + γρ·lmo(d)` (default true, `scion.py`'s `unconstrained=False`) or `x ← x + γρ·lmo(d)`. */
@@ -153,7 +155,7 @@ const scionSchema = {
     encode: (groups) => groups.map((g) => ({ match: encodePatterns(g.match), ...layerConfig(g) })),
     decode: (c) =>
       Array.isArray(c) ? c.map((g) => ({ ...layerOf(g as OptimizerConfig), match: decodePatterns((g as OptimizerConfig).match) ?? [] })) : undefined,
-  } as Option<readonly ResolvedGroup[], readonly ScionGroup[]>,
+  } as Option<readonly ResolvedScionGroup[], readonly ScionGroup[]>,
   /**
    * Per-layer geometry as a function of the parameter (overrides `groups`; `undefined` falls through to
    * them). Saved configs record what it returned as `paramNorms` once the parameters are known.
@@ -163,10 +165,10 @@ const scionSchema = {
     resolve(value, { owner }) {
       const normFor = value ?? null;
       if (normFor !== null && typeof normFor !== 'function') throw new RangeError(`${owner}: normFor must be a function, got ${typeof normFor}`);
-      return normFor as NormFor | null;
+      return normFor as ScionNormFor | null;
     },
     encode: () => undefined,
-  } as Option<NormFor | null, NormFor>,
+  } as Option<ScionNormFor | null, ScionNormFor>,
   /** Fully resolved geometry per parameter position (overrides everything; what saved configs hold). */
   paramNorms: {
     entry: 'option',
@@ -192,7 +194,8 @@ const scionSchema = {
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface ScionOptions extends OptionsOf<typeof scionSchema> {}
 /** {@link ScionOptions} with every default filled in. */
-export type ResolvedScion = ResolvedOf<typeof scionSchema>;
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
+export interface ResolvedScion extends ResolvedOf<typeof scionSchema> {}
 
 function resolveLayer(owner: string, where: string, l: ScionLayer): ResolvedScionLayer {
   if (l === null || typeof l !== 'object') {
@@ -350,7 +353,8 @@ const singleNormSchema = {
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface SingleNormLmoOptions extends OptionsOf<typeof singleNormSchema> {}
 /** {@link SingleNormLmoOptions} resolved. */
-export type ResolvedSingleNormLmo = ResolvedOf<typeof singleNormSchema>;
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
+export interface ResolvedSingleNormLmo extends ResolvedOf<typeof singleNormSchema> {}
 
 function singleNormDefinition(
   spec: { name: string; className: string; summary: string; paper: string; reference: string },

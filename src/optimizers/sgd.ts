@@ -27,7 +27,8 @@ const schema = {
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface SgdOptions extends OptionsOf<typeof schema> {}
 /** {@link SgdOptions} with every default filled in. */
-export type ResolvedSgd = ResolvedOf<typeof schema>;
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
+export interface ResolvedSgd extends ResolvedOf<typeof schema> {}
 
 /** torch's rule for Nesterov momentum (shared with orthogonalSgdm). */
 export function checkNesterov(owner: string, r: { nesterov: boolean; momentum: number; dampening: number }): void {

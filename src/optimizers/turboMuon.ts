@@ -69,7 +69,8 @@ const schema = {
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface TurboMuonOptions extends OptionsOf<typeof schema> {}
 /** {@link TurboMuonOptions} with every default filled in. */
-export type ResolvedTurboMuon = ResolvedOf<typeof schema>;
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
+export interface ResolvedTurboMuon extends ResolvedOf<typeof schema> {}
 
 /**
  * Turbo-Muon (Boissin, Massena, Mamalet, Serrurier, "Turbo-Muon: Accelerating Orthogonality-Based
