@@ -1,4 +1,5 @@
 /** Muon: momentum → Newton–Schulz → shape scale, for hidden matrices; AdamW for everything else. @module */
+/* eslint-disable @typescript-eslint/no-empty-object-type -- interfaces over the schema, so TypeDoc lists every option */
 import { chain, type GradientTransformation } from '../core/transform.js';
 import { boolean, choice, nonNegative, positive, unit, type OptionsOf, type ResolvedOf } from '../core/schema.js';
 import { emaMomentum } from '../transforms/momentum.js';
@@ -32,10 +33,8 @@ export const muonScaleOptions = () => ({
 });
 const schema = { ...muonMomentumOptions(), ...d.newtonSchulzOptions(), ...muonScaleOptions() };
 /** Options of {@link muon}. Defaults follow KellerJordan/Muon `SingleDeviceMuonWithAuxAdam`. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface MuonOptions extends OptionsOf<typeof schema> {}
 /** {@link MuonOptions} with every default filled in. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
 export interface ResolvedMuon extends ResolvedOf<typeof schema> {}
 /** What {@link muonMatrixChain} reads: Muon's matrix options, resolved, with any Newton–Schulz. */
 export type MuonMatrixSettings = Pick<ResolvedMuon, 'momentum' | 'nesterov' | 'ns' | 'scaleRule' | 'rms' | 'convScale' | 'weightDecay' | 'schedule'>;
