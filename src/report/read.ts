@@ -14,6 +14,8 @@ import type { ComparisonSummary, LogLine, NsTimingSummary } from '../bench/resul
 export const comparisonFormat = 'orthoptim-bench/2';
 /** The format tag of a Newton–Schulz timing summary this report reads. */
 export const nsFormat = 'orthoptim-ns/1';
+/** The schema tag of `results/bench-ns.json`, written by `npm run bench:ns` (`bench/ns.ts`). */
+export const benchNsSchema = 'orthoptim/bench-ns@1';
 
 /** A results file that cannot be read as the format says; `file` (and `line` for a log) say where. */
 export class ResultsFormatError extends Error {
@@ -129,6 +131,57 @@ function checkNs(file: string, data: Record<string, unknown>): NsTimingSummary {
 }
 
 /**
+ * The Newton–Schulz timing of a `bench-ns.json` (schema `orthoptim/bench-ns@1`, `bench/ns.ts`'s
+ * `BenchResult`) as the report's {@link NsTimingSummary}: per shape in `ns.shapes`, one row for the
+ * orthoptim NS call (`ns.median`, method `ns×<steps>`) and one for its plain matmuls (`matmul.median`,
+ * method `matmul`). Only the fields used are checked; a wrong one is a {@link ResultsFormatError}
+ * naming the file and the field.
+ */
+export function nsFromBenchNs(file: string, data: Record<string, unknown>): NsTimingSummary {
+  if (data.schema !== benchNsSchema) {
+    throw new ResultsFormatError(file, null, `schema is ${JSON.stringify(data.schema) ?? 'missing'}, expected '${benchNsSchema}'`);
+  }
+  requireFields(file, '', data, { machine: 'object', ns: 'object' });
+  const machine = data.machine as Record<string, unknown>;
+  const ns = data.ns as Record<string, unknown>;
+  requireFields(file, 'ns.', ns, { shapes: 'array' });
+  const rows: NsTimingSummary['rows'] = [];
+  (ns.shapes as unknown[]).forEach((shape, i) => {
+    const where = `ns.shapes[${i}].`;
+    if (!isRecord(shape)) throw new ResultsFormatError(file, null, `ns.shapes[${i}] must be an object`);
+    requireFields(file, where, shape, { shape: 'array', steps: 'number', ns: 'object', matmul: 'object' });
+    const dims = shape.shape as unknown[];
+    if (dims.length !== 2 || !dims.every((d) => Number.isSafeInteger(d) && (d as number) > 0)) {
+      throw new ResultsFormatError(file, null, `${where}shape must be [rows, cols] of positive integers, got ${JSON.stringify(dims)}`);
+    }
+    for (const key of ['ns', 'matmul'] as const) {
+      requireFields(file, `${where}${key}.`, shape[key] as Record<string, unknown>, { median: 'number' });
+    }
+    const [r, c] = dims as number[];
+    rows.push({ method: `ns×${shape.steps as number}`, rows: r, cols: c, ms: (shape.ns as { median: number }).median, error: null });
+    rows.push({ method: 'matmul', rows: r, cols: c, ms: (shape.matmul as { median: number }).median, error: null });
+  });
+  const text = (key: string) => (typeof machine[key] === 'string' ? (machine[key] as string) : '—');
+  const num = (key: string) => (typeof machine[key] === 'number' ? (machine[key] as number) : NaN);
+  return {
+    format: nsFormat,
+    backend: text('backend'),
+    engine: 'tfjs',
+    machine: {
+      cpu: text('cpuModel'),
+      cores: num('cores'),
+      memoryGiB: num('totalMemGiB'),
+      platform: text('platform'),
+      arch: text('arch'),
+      node: text('node'),
+      tfjs: text('tfjsCore'),
+      backend: text('backend'),
+    } as unknown as NsTimingSummary['machine'],
+    rows,
+  };
+}
+
+/**
  * Parses a run's JSON-lines log. Blank lines are allowed (a trailing newline); any other line must be
  * a JSON `step` or `eval` record, else the error names the file and the 1-based line.
  */
@@ -231,6 +284,13 @@ export function readResults(resultsDir: string): ResultsData {
     }
     data.claims = json as unknown as ClaimsFile;
   }
+  // `npm run bench:ns` writes results/bench-ns.json; an `ns/summary.json` (read below) takes precedence.
+  const benchNsFile = join(dir, 'bench-ns.json');
+  if (existsSync(benchNsFile)) {
+    const json = readJson(benchNsFile);
+    if (!isRecord(json)) throw new ResultsFormatError(benchNsFile, null, 'must hold a JSON object');
+    data.ns = nsFromBenchNs(benchNsFile, json);
+  }
   const folders = readdirSync(dir, { withFileTypes: true })
     .filter((e) => e.isDirectory())
     .map((e) => e.name)
@@ -267,7 +327,7 @@ export function readResults(resultsDir: string): ResultsData {
   }
   if (data.comparisons.length === 0 && data.ns === null && data.extras.length === 0 && data.claims === null) {
     throw new Error(
-      `no results in ${dir}: expected <task>/summary.json (written by \`orthoptim bench\`), ns/summary.json or deep-tanh/summary.json`,
+      `no results in ${dir}: expected <task>/summary.json (written by \`orthoptim bench\`), ns/summary.json, bench-ns.json (written by \`npm run bench:ns\`) or deep-tanh/summary.json`,
     );
   }
   return data;

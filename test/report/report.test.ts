@@ -795,4 +795,38 @@ describe('report plot specs', () => {
     rmSync(join(dir, 'ns'), { recursive: true });
     assert.ok(!figureNames(buildDocument(readResults(dir), 'no ns')).includes('ns-time-vs-size'));
   });
+
+  it('a bench-ns.json (orthoptim/bench-ns@1, from npm run bench:ns) in the folder gives the NS rows and plot', async () => {
+    const dir = freshDir('bench-ns');
+    // The fields bench/ns.ts's BenchResult writes (checked against a real `npm run bench:ns` file), trimmed.
+    const stats = (median: number) => ({ median, min: median * 0.9, max: median * 1.2, mean: median, iqr: 0.1, n: 5 });
+    const shape = (n: number, ns: number, mm: number) => ({ shape: [n, n], k: n, n, steps: 5, ns: stats(ns), matmul: stats(mm) });
+    const bench = {
+      schema: 'orthoptim/bench-ns@1',
+      machine: { cpuModel: 'Test CPU', cores: 2, totalMemGiB: 8, platform: 'linux', arch: 'x64', node: 'v20.0.0', tfjsCore: '4.22.0', backend: 'wasm' },
+      quick: true,
+      ns: { coefficients: 'jordan', shapes: [shape(64, 1.5, 1.25), shape(256, 12, 10)], wallMs: 100 },
+      wallMs: 100,
+    };
+    writeFileSync(join(dir, 'bench-ns.json'), JSON.stringify(bench));
+    const data = readResults(dir);
+    assert.deepEqual(
+      data.ns?.rows.map((r) => [r.method, r.rows, r.cols, r.ms]),
+      [['ns×5', 64, 64, 1.5], ['matmul', 64, 64, 1.25], ['ns×5', 256, 256, 12], ['matmul', 256, 256, 10]],
+    );
+    assert.equal(data.ns?.backend, 'wasm');
+    assert.ok(figureNames(buildDocument(data, 'bench-ns')).includes('ns-time-vs-size'));
+    // A malformed file names itself and the field, and writes nothing.
+    const bad = freshDir('bench-ns-bad');
+    const file = join(bad, 'bench-ns.json');
+    writeFileSync(file, JSON.stringify({ ...bench, ns: { shapes: [{ ...shape(64, 1, 1), ns: { median: 'fast' } }] } }));
+    await assert.rejects(writeReport(bad), (e: Error) => {
+      assert.ok(e instanceof ResultsFormatError);
+      assert.equal(e.message, `${file}: ns.shapes[0].ns.median must be a number, got string`);
+      return true;
+    });
+    writeFileSync(file, JSON.stringify({ ...bench, schema: 'orthoptim/bench-ns@0' }));
+    assert.throws(() => readResults(bad), new RegExp(`schema is "orthoptim/bench-ns@0", expected 'orthoptim/bench-ns@1'`));
+    assert.deepEqual(readdirSync(bad), ['bench-ns.json']);
+  });
 });
