@@ -37,6 +37,9 @@ const OWN_FILE = /^(?:state\.(\d+)\.[0-9a-f]{16}\.bin|manifest\.json\.(\d+)\.[0-
 /** The data file of a version-1 checkpoint. */
 const LEGACY_DATA_FILE = 'state.bin';
 
+/** How often a load reads the manifest again when savers in other processes keep replacing the checkpoint. */
+const MAX_LOAD_ATTEMPTS = 1000;
+
 /** Per directory, the save or load now running in this process: the next one waits for it. */
 const queue = new Map<string, Promise<unknown>>();
 
@@ -199,13 +202,25 @@ export async function loadCheckpoint(optimizer: TransformOptimizer, dir: string)
   checkArguments('loadCheckpoint', optimizer, dir);
   const source = `checkpoint ${dir}`;
   return serialized(dir, async () => {
-    // Twice at most: another process may replace the checkpoint between the two reads.
+    // Another process may replace the checkpoint between the two reads (and remove the data file the
+    // manifest just read names): then the manifest names a newer file, which is read instead — as often
+    // as a saver that keeps saving replaces it (a fixed two tries lost that race under load). The same
+    // manifest naming a missing file twice in a row is a broken checkpoint.
+    let missing: string | null = null;
     for (let attempt = 0; ; attempt++) {
       const manifest = await readManifest(dir, source);
       const data = await readDataFile(dir, manifest.dataFile, source);
       if (data === null) {
-        if (attempt === 0) continue;
-        throw new CheckpointError(source, `data file '${manifest.dataFile}' is missing`);
+        if (manifest.dataFile !== missing && attempt < MAX_LOAD_ATTEMPTS) {
+          missing = manifest.dataFile;
+          continue;
+        }
+        throw new CheckpointError(
+          source,
+          manifest.dataFile === missing
+            ? `data file '${manifest.dataFile}' is missing`
+            : `data file '${manifest.dataFile}' is missing: the checkpoint was replaced ${attempt} times while it was read`,
+        );
       }
       return restoreCheckpoint(optimizer, manifest, data, source);
     }

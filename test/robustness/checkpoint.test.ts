@@ -13,7 +13,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -228,5 +228,85 @@ describe('checkpoint fault suite: kill -9 during a save loop', () => {
     opt.dispose();
     tf.dispose(vars);
     console.log(`# kill -9: ${ROUNDS} rounds, ${killed} processes killed, ${midSave} of them between 'saving' and 'saved', last step ${previous}`);
+  });
+});
+
+describe('checkpoint loads while another process keeps saving', () => {
+  /**
+   * The flake of "kill -9 during a save loop": a child resuming (loadCheckpoint) while its sibling saved
+   * in a fast loop read manifest.json, then found its data file already removed by the sibling's next
+   * save — twice in a row, and two tries were all a load made ("data file 'state.….bin' is missing").
+   * Here the sibling is a hook on fs.promises.readFile: after each of the first `replacements` reads of
+   * the manifest it installs the next real checkpoint (data file, then manifest renamed over, then the
+   * old data file removed: what saveCheckpoint does), so the manifest the load just read names a file
+   * that is gone.
+   */
+  async function loadWhileReplaced(replacements: number) {
+    const base = mkdtempSync(join(root, 'replaced-'));
+    const opt = makeOptimizer();
+    const vars = makeVariables();
+    const saves: string[] = [];
+    for (let s = 0; s <= replacements; s++) {
+      trainStep(opt, vars, s);
+      const d = join(base, `save${s}`);
+      await saveCheckpoint(opt, d);
+      saves.push(d);
+    }
+    opt.dispose();
+    tf.dispose(vars);
+    const dir = join(base, 'live');
+    cpSync(saves[0], dir, { recursive: true });
+    const dataFileOf = (d: string) => (JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8')) as CheckpointManifest).dataFile;
+    const fsp = (await import('node:fs')).promises;
+    const { syncBuiltinESMExports } = await import('node:module');
+    const original = fsp.readFile;
+    let installed = 0;
+    fsp.readFile = (async (...args: Parameters<typeof original>) => {
+      const result = await original(...args);
+      if (args[0] === join(dir, 'manifest.json') && installed < replacements) {
+        installed++;
+        const old = dataFileOf(dir);
+        const next = saves[installed];
+        cpSync(join(next, dataFileOf(next)), join(dir, dataFileOf(next)));
+        cpSync(join(next, 'manifest.json'), join(dir, 'manifest.json.tmp'));
+        renameSync(join(dir, 'manifest.json.tmp'), join(dir, 'manifest.json'));
+        rmSync(join(dir, old));
+      }
+      return result;
+    }) as typeof original;
+    syncBuiltinESMExports();
+    try {
+      const target = makeOptimizer();
+      const report = await loadCheckpoint(target, dir);
+      target.dispose();
+      return { report, installed };
+    } finally {
+      fsp.readFile = original;
+      syncBuiltinESMExports();
+    }
+  }
+
+  it('a load reads the newer checkpoint however often it was replaced meanwhile (1, 2 and 5 times), step exact', async () => {
+    for (const replacements of [1, 2, 5]) {
+      const { report, installed } = await loadWhileReplaced(replacements);
+      assert.equal(installed, replacements, 'the hook replaced the checkpoint');
+      assert.equal(report.step, replacements + 1, `${replacements} replacements: the last checkpoint installed is loaded`);
+    }
+  });
+
+  it('a manifest naming a missing data file (not replaced) is still a named error', async () => {
+    const dir = mkdtempSync(join(root, 'missing-'));
+    const opt = makeOptimizer();
+    const vars = makeVariables();
+    trainStep(opt, vars, 0);
+    const manifest = await saveCheckpoint(opt, dir);
+    opt.dispose();
+    tf.dispose(vars);
+    rmSync(join(dir, manifest.dataFile));
+    await assert.rejects(loadCheckpoint(makeOptimizer(), dir), (e: Error) => {
+      assert.ok(e instanceof CheckpointError);
+      assert.match(e.message, new RegExp(`data file '${manifest.dataFile.replace(/\./g, '\\.')}' is missing$`));
+      return true;
+    });
   });
 });
