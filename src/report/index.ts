@@ -25,6 +25,8 @@ export interface ReportOptions {
   png?: boolean;
   /** Page title (default `'orthoptim benchmark report'`). */
   title?: string;
+  /** Where the one line about skipped PNGs goes (default `console.log`). */
+  log?: (line: string) => void;
 }
 
 export interface ReportOutput {
@@ -32,6 +34,8 @@ export interface ReportOutput {
   files: string[];
   markdown: string;
   html: string;
+  /** Set when PNGs were wanted but `@resvg/resvg-js` cannot load here: what is missing and how to get it. */
+  pngSkipped: string | null;
 }
 
 /**
@@ -46,6 +50,8 @@ export async function writeReport(resultsDir: string, options: ReportOptions = {
   const data = readResults(resultsDir);
   const out = resolve(options.out ?? join(data.dir, 'report'));
   const renderers = await loadRenderers(png);
+  if (renderers.pngSkipped !== null) (options.log ?? ((line: string) => console.log(line)))(renderers.pngSkipped);
+  const pngOut = renderers.resvg !== null;
   const doc = buildDocument(data, options.title ?? 'orthoptim benchmark report');
 
   const plotsDir = join(out, 'plots');
@@ -66,11 +72,11 @@ export async function writeReport(resultsDir: string, options: ReportOptions = {
       continue;
     }
     write(join(plotsDir, `${figure.name}.svg`), figure.svg);
-    if (png) write(join(plotsDir, `${figure.name}.png`), svgToPng(renderers, figure.svg));
+    if (pngOut) write(join(plotsDir, `${figure.name}.png`), svgToPng(renderers, figure.svg));
   }
-  const markdown = renderMarkdown(doc, { png });
+  const markdown = renderMarkdown(doc, { png: pngOut });
   const html = renderHtml(doc);
   write(join(out, 'report.md'), markdown);
   write(join(out, 'report.html'), html);
-  return { files, markdown, html };
+  return { files, markdown, html, pngSkipped: renderers.pngSkipped };
 }

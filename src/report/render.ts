@@ -32,16 +32,35 @@ export async function importPlotting<T>(name: string, importer: () => Promise<T>
 export interface Renderers {
   vega: VegaModule;
   vegaLite: VegaLiteModule;
-  /** `null` when PNGs are not wanted (then `@resvg/resvg-js` is not needed). */
+  /** `null` when PNGs are not wanted or `@resvg/resvg-js` cannot load here (see `pngSkipped`). */
   resvg: ResvgModule | null;
+  /** When PNGs were wanted but `@resvg/resvg-js` is missing: one line saying so and how to get it. */
+  pngSkipped: string | null;
 }
 
-/** Loads `vega`, `vega-lite` and, when `png`, `@resvg/resvg-js`; throws naming a missing one. */
-export async function loadRenderers(png: boolean): Promise<Renderers> {
+/**
+ * Loads `vega`, `vega-lite` and, when `png`, `@resvg/resvg-js`; throws naming a missing `vega` or
+ * `vega-lite`. A missing `@resvg/resvg-js` (an optional dependency: `npm ci --omit=optional` drops it
+ * or its native binary) only drops the PNGs: `resvg` is null and `pngSkipped` says why.
+ * `importResvg` is the import (replaceable to test its absence).
+ */
+export async function loadRenderers(png: boolean, importResvg: () => Promise<ResvgModule> = () => import('@resvg/resvg-js')): Promise<Renderers> {
   const vega = await importPlotting('vega', () => import('vega'));
   const vegaLite = await importPlotting('vega-lite', () => import('vega-lite'));
-  const resvg = png ? await importPlotting('@resvg/resvg-js', () => import('@resvg/resvg-js')) : null;
-  return { vega, vegaLite, resvg };
+  if (!png) return { vega, vegaLite, resvg: null, pngSkipped: null };
+  try {
+    return { vega, vegaLite, resvg: await importResvg(), pngSkipped: null };
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw error;
+    const what = (error as Error).message.split('\n')[0];
+    return {
+      vega,
+      vegaLite,
+      resvg: null,
+      pngSkipped: `orthoptim report: PNGs skipped (SVGs written): @resvg/resvg-js cannot load here (${what}); install it: npm install --save-dev @resvg/resvg-js`,
+    };
+  }
 }
 
 /**

@@ -10,6 +10,10 @@ import { buildDocument, lossAxis } from '../../src/report/document.js';
 import { logDomain } from '../../src/report/specs.js';
 import { formatNumber, formatStat, formatSteps, readResults, ResultsFormatError, writeReport, type ReportOutput } from '../../src/report/index.js';
 import { importPlotting, loadRenderers, prefixSvgIds, svgToPng } from '../../src/report/render.js';
+import { optionalSkip, packageMissing } from '../support/engines.js';
+
+/** `@resvg/resvg-js` is optional (`npm ci --omit=optional` drops it): PNG checks skip without it, except under CI=true. */
+const pngSkip = optionalSkip(await packageMissing('@resvg/resvg-js'));
 
 let scratch = '';
 let count = 0;
@@ -310,24 +314,27 @@ describe('writeReport on a fixture results directory', () => {
   let out = '';
   let report: ReportOutput;
   let main: ComparisonSummary;
+  const logged: string[] = [];
 
   before(async () => {
     dir = freshDir('results');
     main = writeFixture(dir).main;
     out = join(dir, 'report');
-    report = await writeReport(dir);
+    report = await writeReport(dir, { log: (line) => logged.push(line) });
   });
 
-  it('writes report.md, report.html and an SVG and a PNG per plot, and nothing else', () => {
-    const want = [join(out, 'report.md'), join(out, 'report.html'), ...expectedPlots.flatMap((p) => [join(out, 'plots', `${p}.svg`), join(out, 'plots', `${p}.png`)])];
+  it('writes report.md, report.html and an SVG and a PNG per plot (the PNGs only where @resvg/resvg-js loads), and nothing else', () => {
+    const kinds = pngSkip === false ? ['svg', 'png'] : ['svg'];
+    const want = [join(out, 'report.md'), join(out, 'report.html'), ...expectedPlots.flatMap((p) => kinds.map((k) => join(out, 'plots', `${p}.${k}`)))];
     assert.deepEqual([...report.files].sort(), want.sort());
     for (const f of want) assert.ok(existsSync(f), f);
-    assert.equal(readdirSync(join(out, 'plots')).length, expectedPlots.length * 2);
+    assert.equal(readdirSync(join(out, 'plots')).length, expectedPlots.length * kinds.length);
+    assert.deepEqual(logged, pngSkip === false ? [] : [report.pngSkipped]);
     assert.equal(readFileSync(join(out, 'report.md'), 'utf8'), report.markdown);
     assert.equal(readFileSync(join(out, 'report.html'), 'utf8'), report.html);
   });
 
-  it('every PNG decodes (signature, CRCs, IHDR, IDAT size) and is not blank', () => {
+  it('every PNG decodes (signature, CRCs, IHDR, IDAT size) and is not blank', { skip: pngSkip }, () => {
     for (const p of expectedPlots) {
       const png = decodePng(join(out, 'plots', `${p}.png`));
       const svg = readFileSync(join(out, 'plots', `${p}.svg`), 'utf8');
@@ -582,6 +589,20 @@ describe('report pieces', () => {
     );
   });
 
+  it('a missing @resvg/resvg-js only drops the PNGs: one line naming it and the install command', async () => {
+    const absent = () => Promise.reject(Object.assign(new Error("Cannot find module '@resvg/resvg-js-linux-x64-gnu'\nRequire stack: …"), { code: 'MODULE_NOT_FOUND' }));
+    const r = await loadRenderers(true, absent);
+    assert.equal(r.resvg, null);
+    assert.equal(
+      r.pngSkipped,
+      "orthoptim report: PNGs skipped (SVGs written): @resvg/resvg-js cannot load here (Cannot find module '@resvg/resvg-js-linux-x64-gnu'); install it: npm install --save-dev @resvg/resvg-js",
+    );
+    assert.throws(() => svgToPng(r, '<svg xmlns="http://www.w3.org/2000/svg"/>'), /without @resvg\/resvg-js/);
+    // Any other failure of the native binding is not hidden.
+    await assert.rejects(loadRenderers(true, () => Promise.reject(new Error('bad ELF'))), /bad ELF/);
+    assert.equal((await loadRenderers(false, absent)).pngSkipped, null);
+  });
+
   it('prefixSvgIds renames ids and their references only', () => {
     const svg = '<svg><defs><clipPath id="clip1"><rect/></clipPath></defs><g clip-path="url(#clip1)"><use href="#clip1"/><a href="#other"/></g></svg>';
     assert.equal(
@@ -590,7 +611,7 @@ describe('report pieces', () => {
     );
   });
 
-  it('PNG text is drawn: a font is found and a text-only SVG rasterizes to visible pixels', async () => {
+  it('PNG text is drawn: a font is found and a text-only SVG rasterizes to visible pixels', { skip: pngSkip }, async () => {
     const r = await loadRenderers(true);
     const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="60"><text x="10" y="40" font-family="sans-serif" font-size="24">step</text></svg>';
     const file = join(freshDir('text'), 'text.png');

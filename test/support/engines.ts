@@ -20,8 +20,26 @@ export function engineMissing(engine: NativeEngine): string | null {
  * throws it.
  */
 export function engineSkip(engine: NativeEngine): false | string {
-  const missing = engineMissing(engine);
+  return optionalSkip(engineMissing(engine));
+}
+
+/**
+ * The one rule for anything optional a test needs (a native engine, an optional package such as
+ * `@resvg/resvg-js`): `missing` is why it cannot be used here, or null when it can. Returns `false`
+ * (a test's `{ skip }`) when present, else the skip message — or, under CI=true, throws it.
+ */
+export function optionalSkip(missing: string | null): false | string {
   if (missing === null) return false;
   if (process.env.CI === 'true') throw new Error(`${missing} (CI=true: every optional dependency must be installed)`);
   return `${missing} — skipped`;
+}
+
+/** Why the optional package `name` cannot be imported here, or null when it can. */
+export async function packageMissing(name: string): Promise<string | null> {
+  try {
+    await import(name);
+    return null;
+  } catch (error) {
+    return `the optional package ${name} cannot load here (${(error as Error).message.split('\n')[0]}); install it: npm install --save-dev ${name}`;
+  }
 }
