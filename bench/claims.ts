@@ -26,6 +26,7 @@ import { ProgressBar, formatDuration } from '../src/bench/progress.js';
 import { writeReport } from '../src/report/index.js';
 import type { EngineChoice } from '../src/engines/engine.js';
 import '../src/engines/node.js';
+import { UsageError, formatUsage, parseArgs, type CommandSpec } from '../src/cli/args.js';
 
 interface ComparisonPlan {
   task: string;
@@ -94,6 +95,23 @@ export const profiles: Record<string, Profile> = {
   },
 };
 
+const engineChoices: readonly EngineChoice[] = ['auto', 'tfjs', 'workers', 'onnxruntime'];
+
+const command = {
+  name: 'tsx bench/claims.ts',
+  summary: 'The comparisons behind CLAIMS.md, then the report and the claims.',
+  flags: {
+    profile: { type: 'string', choices: Object.keys(profiles), default: 'quick', description: 'Which runs (see profiles in bench/claims.ts).' },
+    out: { type: 'string', valueName: 'DIR', description: 'Results folder (default results/<profile>).' },
+    claims: { type: 'string', valueName: 'FILE', description: 'Also write the evaluated claims to FILE.' },
+    fresh: { type: 'boolean', description: 'Start over: delete the results folder first.' },
+    only: { type: 'string', valueName: 'PARTS', description: 'Run only these parts, comma-separated: ns, deep-tanh, or task names.' },
+    engine: { type: 'string', choices: engineChoices, default: 'auto', description: 'Newton–Schulz engine of every optimizer.' },
+    'data-dir': { type: 'string', valueName: 'DIR', description: 'Where the datasets are.' },
+    download: { type: 'boolean', description: 'Download missing datasets.' },
+  },
+} as const satisfies CommandSpec;
+
 interface Flags {
   profile: Profile;
   out: string;
@@ -105,43 +123,31 @@ interface Flags {
   download: boolean;
 }
 
-function parse(argv: readonly string[]): Flags {
-  let profile = profiles.quick;
-  let dataDir: string | undefined;
-  let download = false;
-  let out: string | null = null;
-  let claims: string | null = null;
-  let fresh = false;
-  let only: string[] | null = null;
-  let engine: EngineChoice = 'auto';
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--profile') {
-      const p = profiles[value()];
-      if (p === undefined) throw new Error(`--profile must be one of ${Object.keys(profiles).join(', ')}`);
-      profile = p;
-    } else if (a === '--out') out = value();
-    else if (a === '--claims') claims = value();
-    else if (a === '--fresh') fresh = true;
-    else if (a === '--only') only = value().split(',');
-    else if (a === '--engine') engine = value() as EngineChoice;
-    else if (a === '--data-dir') dataDir = value();
-    else if (a === '--download') download = true;
-    else {
-      throw new Error(
-        `unknown flag ${a} (flags: --profile quick|claims|full, --out DIR, --claims FILE, --fresh, --only PARTS, --engine E, --data-dir DIR, --download)`,
-      );
-    }
+/** The flags (declared in {@link command}, parsed by src/cli/args.ts); null after printing --help. */
+function parse(argv: readonly string[]): Flags | null {
+  const parsed = parseArgs(argv, command);
+  if (parsed.help) {
+    process.stdout.write(`${formatUsage(command)}\n`);
+    return null;
   }
+  const f = parsed.flags;
+  const profile = profiles[f.profile];
+  // `choices` checked the engine name; the find narrows the string to EngineChoice without a cast.
+  const engine = engineChoices.find((e) => e === f.engine) ?? 'auto';
+  const dataDir = f['data-dir'];
   // In a checkout next to the project's shared data (as in CI), use it unless told otherwise.
   const shared = resolve(import.meta.dirname, '..', '..', 'shared', 'data');
   if (dataDir === undefined && process.env.ORTHOPTIM_DATA_DIR === undefined && existsSync(shared)) process.env.ORTHOPTIM_DATA_DIR = shared;
-  return { profile, out: resolve(out ?? `results/${profile.name}`), claims, fresh, only, engine, dataDir, download };
+  return {
+    profile,
+    out: resolve(f.out ?? `results/${profile.name}`),
+    claims: f.claims ?? null,
+    fresh: f.fresh,
+    only: f.only === undefined ? null : f.only.split(','),
+    engine,
+    dataDir,
+    download: f.download,
+  };
 }
 
 function readJson<T>(path: string): T | null {
@@ -149,7 +155,17 @@ function readJson<T>(path: string): T | null {
 }
 
 async function main(): Promise<void> {
-  const { profile, out, claims, fresh, only, engine, dataDir, download } = parse(process.argv.slice(2));
+  let flags: Flags | null;
+  try {
+    flags = parse(process.argv.slice(2));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`${e.message}\nrun \`${e.command ?? command.name} --help\` for more\n`);
+    process.exitCode = 2;
+    return;
+  }
+  if (flags === null) return;
+  const { profile, out, claims, fresh, only, engine, dataDir, download } = flags;
   const wanted = (part: string): boolean => only === null || only.includes(part);
   tf.enableProdMode();
   await useBackend('wasm');
