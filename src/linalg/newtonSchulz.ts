@@ -28,7 +28,7 @@ import {
   type EngineChoice,
   type EngineIteration,
   type EngineName,
-} from '../engines/engine.js';
+} from './engine.js';
 import {
   coefficientTable,
   coefficientsAt,

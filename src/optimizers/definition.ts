@@ -5,7 +5,7 @@
  * @module
  */
 import type { GradientTransformation, ParamMeta } from '../core/transform.js';
-import type { EngineChoice } from '../engines/engine.js';
+import type { EngineChoice } from '../linalg/engine.js';
 import { checkChoice, checkKnownKeys, checkNumber, nonNegative, positive, showValue } from '../core/options.js';
 import {
   decodeSchema,

@@ -23,7 +23,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { chain, type GradientTransformation, type ParamMeta, type StateTree } from '../core/transform.js';
 import { checkKnownKeys } from '../core/options.js';
 import { clipByGlobalNorm } from '../transforms/clip.js';
-import { withEngine } from '../engines/engine.js';
+import { withEngine } from '../linalg/engine.js';
 import {
   commonKeys,
   resolveCommon,
