@@ -6,7 +6,8 @@
  * optimizer's test loss falls, without leaking tensors; Muon's hidden-layer updates have a far higher
  * stable rank than AdamW's; a URL parameter sets the state and a control writes the URL; the tabs answer
  * the arrow keys; at phone width nothing overflows sideways. Screenshots of each view go to results/web/.
- * Without Chromium the tests skip saying so, except under CI=true (harness.ts's chromiumSkip).
+ * Without Chromium, or without Vite (its bundler's native binding is optional), the tests skip saying so,
+ * except under CI=true (harness.ts's chromiumSkip, support/engines.ts's optionalSkip).
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,10 +16,12 @@ import { resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { writeAtomic } from '../../src/node/fileSystem.js';
 import { repoRoot } from '../support/golden.js';
+import { optionalSkip, packageMissing } from '../support/engines.js';
 import { chromiumSkip, launchChromium } from './harness.js';
 import { buildAndServeSite, type Site } from './site.js';
 
-const skip = chromiumSkip();
+// Vite builds the site; its bundler's native binding is an optional dependency (skip rule of test/support/engines.ts)
+const skip = chromiumSkip() || optionalSkip(await packageMissing('vite'));
 const shots = resolve(repoRoot, 'results/web');
 
 /** What the page's `globalThis.playground` hands the tests (see web/src/main.ts). */

@@ -7,7 +7,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
-import { build } from 'vite';
 import { repoRoot } from '../support/golden.js';
 import { contentType, serve } from './harness.js';
 
@@ -21,6 +20,9 @@ export interface Site {
 export async function buildAndServeSite(): Promise<Site> {
   const dir = mkdtempSync(join(tmpdir(), 'orthoptim-web-'));
   try {
+    // imported here, not at the top: Vite's bundler (rolldown) has a native binding that
+    // `npm ci --omit=optional` drops; the playground test skips first (packageMissing('vite')).
+    const { build } = await import('vite');
     await build({
       configFile: resolve(repoRoot, 'web/vite.config.ts'),
       logLevel: 'error',
