@@ -159,6 +159,9 @@ export {
   signum,
   dion,
   dion2,
+  dog,
+  ldog,
+  dowg,
 } from './tfjs/register.js';
 export { adaGODefinition, adaGOTransform, type AdaGOOptions, type ResolvedAdaGO } from './optimizers/adaGO.js';
 export { auonDefinition, hybridAuonDefinition, auonTransform, hybridAuonTransform, type AuonOptions, type HybridAuonOptions, type AuonForm, type ResolvedAuon, type ResolvedHybridAuon } from './optimizers/auon.js';
@@ -238,6 +241,26 @@ export {
   type SingleNormLmoOptions,
   type ResolvedSingleNormLmo,
 } from './optimizers/scion.js';
+export {
+  dogDefinition,
+  ldogDefinition,
+  dowgDefinition,
+  dogTransform,
+  ldogTransform,
+  dowgTransform,
+  type DogOptions,
+  type ResolvedDog,
+  type DowgOptions,
+  type ResolvedDowg,
+} from './optimizers/dog.js';
+export {
+  scaleByDistanceOverGradients,
+  scaleByDowg,
+  type DistanceOverGradientsOptions,
+  type DowgOptions as ScaleByDowgOptions,
+} from './transforms/dog.js';
+export { cautious, addCautiousDecayedWeights, type CautiousOptions } from './transforms/cautious.js';
+export { lookahead, accumulate, type LookaheadOptions, type AccumulateOptions } from './transforms/wrappers.js';
 export {
   dionDefinition,
   dion2Definition,

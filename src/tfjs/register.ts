@@ -20,6 +20,7 @@ import { asgoDefinition } from '../optimizers/asgo.js';
 import { orthogonalSgdmDefinition } from '../optimizers/orthogonalSgdm.js';
 import { normalizedSgdDefinition, scionDefinition, signumDefinition } from '../optimizers/scion.js';
 import { dion2Definition, dionDefinition } from '../optimizers/dion.js';
+import { dogDefinition, dowgDefinition, ldogDefinition } from '../optimizers/dog.js';
 
 /**
  * SGD as torch.optim.SGD — see {@link sgdDefinition}.
@@ -109,3 +110,9 @@ export const signum = defineOptimizer(signumDefinition);
 export const dion = defineOptimizer(dionDefinition);
 /** Dion2 — see {@link dion2Definition}. */
 export const dion2 = defineOptimizer(dion2Definition);
+/** DoG — see {@link dogDefinition}. */
+export const dog = defineOptimizer(dogDefinition);
+/** L-DoG — see {@link ldogDefinition}. */
+export const ldog = defineOptimizer(ldogDefinition);
+/** DoWG — see {@link dowgDefinition}. */
+export const dowg = defineOptimizer(dowgDefinition);

@@ -41,9 +41,10 @@ export interface DistanceOverGradientsOptions {
  * Units, as `adaGradNormStep` (stepsize.ts): the output is `(ηₜ/c)·gₜ = (r̄ₜ/√Gₜ)·gₜ`, to be followed by
  * `scaleByLearningRate(c)`; the first step with `initEta` outputs `(initEta/c)·g` (0 when c is 0).
  * Everything stays on the device (no read-back). State:
- * `{ x0: [tensor per parameter], rbar: [scalar per group], sumSq: [scalar per group] }`, one group
- * (`'global'`) or one per parameter (`'perTensor'`). A gradient norm above ≈1.8e19 makes `Gₜ` infinite
- * in float32: the step size is then 0 from that step on (finite, but training stops).
+ * `{ x0: [tensor per parameter], rbar: [scalar per group], rootSumSq: [√Gₜ per group] }`, one group
+ * (`'global'`) or one per parameter (`'perTensor'`). `√Gₜ` is kept (grown as a norm) instead of `Gₜ`,
+ * which would overflow float32 for gradient norms above ≈1.8e19; every finite gradient whose norm is a
+ * finite float32 gives finite state.
  */
 export function scaleByDistanceOverGradients(options: DistanceOverGradientsOptions): GradientTransformation {
   const { granularity, repsRel, initEta, epsilon, learningRate } = options;
@@ -54,33 +55,35 @@ export function scaleByDistanceOverGradients(options: DistanceOverGradientsOptio
       return {
         x0: metas.map((m) => tf.zeros([...m.shape])),
         rbar: Array.from({ length: groups }, () => tf.scalar(0)),
-        sumSq: Array.from({ length: groups }, () => tf.scalar(0)),
+        rootSumSq: Array.from({ length: groups }, () => tf.scalar(0)),
       };
     },
     update(updates, state, ctx) {
-      const s = state as { x0: tf.Tensor[]; rbar: tf.Scalar[]; sumSq: tf.Scalar[] };
+      const s = state as { x0: tf.Tensor[]; rbar: tf.Scalar[]; rootSumSq: tf.Scalar[] };
       const first = ctx.step === 0;
       const x0 = first ? ctx.params.map((p) => tf.clone(p)) : s.x0;
-      // per tensor: ‖gᵢ‖² and the distance (first step: ‖xᵢ‖) as norms, combined per group below
-      const gradSq = updates.map((g) => tf.square(frobeniusNorm(g)));
+      // √G is kept rather than G, and grown as a norm (√(√G² + ‖g‖²), rescaled by a power of two in
+      // frobeniusNorm): G itself would overflow float32 for gradient norms above ≈1.8e19
+      const gradNorms = updates.map((g) => frobeniusNorm(g));
       const dist = first ? ctx.params.map((p) => frobeniusNorm(p)) : ctx.params.map((p, i) => frobeniusNorm(tf.sub(p, x0[i])));
-      const group = (xs: tf.Scalar[]): tf.Scalar[] => (perTensor ? xs : [globalNorm(xs)]);
-      const groupSq = perTensor ? gradSq : [updates.length === 0 ? tf.scalar(0) : (tf.addN(gradSq) as tf.Scalar)];
-      const distances = group(dist);
+      const distances = perTensor ? dist : [globalNorm(dist)];
       const rbar = distances.map((d, k): tf.Scalar => {
         if (!first) return tf.maximum(s.rbar[k], d);
         return initEta === undefined ? tf.mul(tf.add(d, 1), repsRel) : tf.scalar(0);
       });
-      const sumSq = groupSq.map((g, k): tf.Scalar => (first ? tf.add(g, epsilon) : tf.add(s.sumSq[k], g)));
+      const previous = (k: number): tf.Scalar => (first ? tf.scalar(Math.sqrt(epsilon)) : s.rootSumSq[k]);
+      const rootSumSq = perTensor
+        ? gradNorms.map((n, i) => globalNorm([previous(i), n]))
+        : [globalNorm([previous(0), ...gradNorms])];
       let steps: tf.Scalar[];
       if (first && initEta !== undefined) {
         const c = learningRate(0);
         steps = rbar.map(() => tf.scalar(c > 0 ? initEta / c : 0));
       } else {
-        steps = rbar.map((r, k) => tf.div(r, tf.sqrt(sumSq[k])));
+        steps = rbar.map((r, k) => tf.div(r, rootSumSq[k]));
       }
       const out = updates.map((g, i) => tf.mul(g, steps[perTensor ? i : 0]));
-      const next: StateTree = { x0, rbar, sumSq };
+      const next: StateTree = { x0, rbar, rootSumSq };
       return { updates: out, state: next };
     },
   };
@@ -106,23 +109,26 @@ export interface DowgOptions {
  * `contrib/_dog.py` `scale_by_dowg`). With `x₀` the parameters at the first step:
  * `r̄ₜ² = max(r̄ₜ₋₁², ‖xₜ − x₀‖²)`, `vₜ = vₜ₋₁ + r̄ₜ²·‖gₜ‖²` (v₀ = 0), output `(r̄ₜ²/(√vₜ + ε))·gₜ`,
  * followed by `scaleByLearningRate(c)` (c = 1). Norms over the whole parameter vector; on device.
- * State: `{ x0: [tensor per parameter], sqDist: [scalar], weightedSumSq: [scalar] }`.
+ * State: `{ x0: [tensor per parameter], rbar: [r̄ₜ], rootWeighted: [√vₜ] }` (the roots, so that no
+ * intermediate overflows float32 before the parameters would).
  */
 export function scaleByDowg(options: DowgOptions): GradientTransformation {
   const { epsilon } = options;
   const init = options.initSquaredDistance ?? epsilon;
   return {
-    init: (metas) => ({ x0: metas.map((m) => tf.zeros([...m.shape])), sqDist: [tf.scalar(init)], weightedSumSq: [tf.scalar(0)] }),
+    init: (metas) => ({ x0: metas.map((m) => tf.zeros([...m.shape])), rbar: [tf.scalar(Math.sqrt(init))], rootWeighted: [tf.scalar(0)] }),
     update(updates, state, ctx) {
-      const s = state as { x0: tf.Tensor[]; sqDist: tf.Scalar[]; weightedSumSq: tf.Scalar[] };
+      const s = state as { x0: tf.Tensor[]; rbar: tf.Scalar[]; rootWeighted: tf.Scalar[] };
       const first = ctx.step === 0;
       const x0 = first ? ctx.params.map((p) => tf.clone(p)) : s.x0;
       const dist = first ? tf.scalar(0) : globalNorm(ctx.params.map((p, i) => frobeniusNorm(tf.sub(p, x0[i]))));
-      const sqDist: tf.Scalar = tf.maximum(s.sqDist[0], tf.square(dist));
+      // r̄ and √v are kept instead of r̄² and v (grown as norms), which would overflow float32 first
+      const rbar: tf.Scalar = tf.maximum(s.rbar[0], dist);
       const gradNorm = globalNorm(updates.map((g) => frobeniusNorm(g)));
-      const weightedSumSq: tf.Scalar = tf.add(s.weightedSumSq[0], tf.mul(sqDist, tf.square(gradNorm)));
-      const step = tf.div(sqDist, tf.add(tf.sqrt(weightedSumSq), epsilon));
-      return { updates: updates.map((g) => tf.mul(g, step)), state: { x0, sqDist: [sqDist], weightedSumSq: [weightedSumSq] } };
+      const rootWeighted = globalNorm([s.rootWeighted[0], tf.mul(rbar, gradNorm)]);
+      // r̄²/(√v + ε) as r̄·(r̄/(√v + ε)): no r̄² formed
+      const step = tf.mul(rbar, tf.div(rbar, tf.add(rootWeighted, epsilon)));
+      return { updates: updates.map((g) => tf.mul(g, step)), state: { x0, rbar: [rbar], rootWeighted: [rootWeighted] } };
     },
   };
 }

@@ -6,7 +6,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { GoldenFile } from './goldenCore.js';
-import { adam, adamw, adaMuon, auon, hybridAuon, muon, norMuon, root, sgd, turboMuon } from '../../src/index.js';
+import { adam, adamw, adaMuon, auon, dog, hybridAuon, ldog, muon, norMuon, root, sgd, turboMuon } from '../../src/index.js';
 
 type Hp = Record<string, unknown>;
 export type GoldenOptimizer = (g: GoldenFile) => tf.Optimizer;
@@ -130,4 +130,18 @@ export const goldenOptimizers: Record<string, GoldenOptimizer> = {
       weightDecay: hp.weight_decay as number,
     });
   },
+  dog: (g) => dog(dogOptions(g)),
+  ldog: (g) => ldog(dogOptions(g)),
 };
+
+/** formll/dog's hyper-parameters (`reps_rel`, `lr`, `weight_decay`, `eps`, `init_eta`) as DoG options. */
+function dogOptions(g: GoldenFile) {
+  const hp = g.hyperparams as Hp;
+  return {
+    learningRate: hp.lr as number,
+    repsRel: hp.reps_rel as number,
+    initEta: (hp.init_eta as number | undefined) ?? null,
+    epsilon: hp.eps as number,
+    weightDecay: hp.weight_decay as number,
+  };
+}

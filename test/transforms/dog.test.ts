@@ -99,9 +99,9 @@ describe('DoG / L-DoG (transform)', () => {
         const out = transform.update([tf.mul(tf.sub(params[0], step % 2 === 0 ? 1 : -1), 3)], state, { step, params, metas });
         return { next: [tf.sub(params[0], out.updates[0])], state: out.state };
       });
-      const s = r.state as { rbar: tf.Scalar[]; sumSq: tf.Scalar[] };
+      const s = r.state as { rbar: tf.Scalar[]; rootSumSq: tf.Scalar[] };
       const rbar = s.rbar[0].dataSync()[0];
-      const G = s.sumSq[0].dataSync()[0];
+      const G = s.rootSumSq[0].dataSync()[0];
       assert.ok(rbar >= lastR && G >= lastG, `step ${step}: r̄ ${lastR} → ${rbar}, G ${lastG} → ${G}`);
       if (step > 0) assert.ok(rbar >= farthest * (1 - 1e-6), `r̄ ${rbar} < distance travelled ${farthest}`);
       lastR = rbar;
