@@ -1,8 +1,8 @@
 /**
  * The Newton–Schulz iteration as an ONNX model, built in code: a minimal protobuf encoder for the few
  * messages of `onnx.proto` a graph needs (ModelProto, GraphProto, NodeProto, TensorProto, ValueInfoProto,
- * AttributeProto), and one graph per {@link EngineIteration} and orientation, with a dynamic-shape float
- * input `X` and output `Y` of the same shape. The `onnx` Python package is not needed, and no model file
+ * AttributeProto), and one graph per {@link EngineIteration} (less its `eps`, see {@link graphKey}) and
+ * orientation, with a dynamic-shape float input `X`, a float scalar input `eps`, and output `Y` of `X`'s shape. The `onnx` Python package is not needed, and no model file
  * ships with the library.
  *
  * The graph is the tfjs engine's computation (`src/linalg/newtonSchulz.ts`), op for op:
@@ -181,6 +181,25 @@ function writeScalar(w: ProtoWriter, s: ScalarSpec): void {
   w.int(Tensor.dataType, FLOAT).string(Tensor.name, s.name).bytes(Tensor.rawData, raw);
 }
 
+/** A float32 scalar (rank 0) graph input. */
+function writeScalarValueInfo(w: ProtoWriter, name: string): void {
+  w.string(ValueInfo.name, name).message(ValueInfo.type, (t) =>
+    t.message(TypeProto.tensorType, (tt) => tt.int(TensorType.elemType, FLOAT).message(TensorType.shape, () => undefined)),
+  );
+}
+
+/**
+ * The key of an iteration's graph: {@link iterationKey} without `eps`, which is a graph input (fed per
+ * run), not a constant. `eps` must stay out of the graph: Newton–Schulz rescales an input whose max|x| is
+ * outside [2^-32, 2^32] by a power of two and scales eps along (src/linalg/scale.ts), so eps takes one
+ * value per exponent of the gradient; baked in, every new exponent built a new session with its own
+ * intra-op thread pool (a soak with vanishing gradients went from 2 to 16 sessions, +1 pool each).
+ */
+export function graphKey(iteration: EngineIteration): string {
+  const rows = iteration.steps.map(([a, b, c]) => `${a},${b},${c}`).join(';');
+  return `${iteration.precondition ?? 'frobenius'}|${rows}|${iteration.normScale}`;
+}
+
 /** A float tensor of rank 2 with symbolic dimensions (dynamic shape). */
 function writeMatrixValueInfo(w: ProtoWriter, name: string, dims: readonly [string, string]): void {
   w.string(ValueInfo.name, name).message(ValueInfo.type, (t) =>
@@ -218,7 +237,7 @@ function iterationGraph(iteration: EngineIteration, orientation: Orientation): {
   if (iteration.precondition === 'aol') {
     // s = 1/√max(Σ_j |G_ij|, eps) as a column [k, 1] (G is symmetric: row sums = column sums), and as a row
     const rowSums = op('ReduceL1', 'G_rowsum', [g], { axes: [1], keepdims: 1 });
-    const col = op('Reciprocal', 's_col', [op('Sqrt', 's_sqrt', [op('Max', 's_floor', [rowSums, scalar('eps', iteration.eps)])])]);
+    const col = op('Reciprocal', 's_col', [op('Sqrt', 's_sqrt', [op('Max', 's_floor', [rowSums, 'eps'])])]);
     const row = op('Transpose', 's_row', [col], { perm: [1, 0] });
     // the short side is scaled: the columns of a tall X, the rows of a wide one
     x = op('Mul', 'X0', ['X', tall ? row : col]);
@@ -227,7 +246,7 @@ function iterationGraph(iteration: EngineIteration, orientation: Orientation): {
     const trace = op('ReduceSum', 'trace', [op('Mul', 'G_diag', [g, eye])], { keepdims: 0 });
     const d = op('Add', 'd', [
       op('Mul', 'norm_scaled', [op('Sqrt', 'norm', [trace]), scalar('normScale', iteration.normScale)]),
-      scalar('eps', iteration.eps),
+      'eps',
     ]);
     x = op('Div', 'X0', ['X', d]);
     a = op('Div', 'A0', [g, op('Mul', 'd2', [d, d])]);
@@ -250,7 +269,8 @@ function iterationGraph(iteration: EngineIteration, orientation: Orientation): {
 
 /**
  * The ONNX model (serialized `ModelProto`) of the Newton–Schulz iteration for one orientation: input `X`
- * (float32, `[n, k]` when `tall`, `[k, n]` when `wide`, dimensions symbolic) → output `Y`, same shape.
+ * (float32, `[n, k]` when `tall`, `[k, n]` when `wide`, dimensions symbolic) and the float32 scalar `eps`
+ * (fed per run, so that one graph serves every eps, {@link graphKey}) → output `Y`, same shape as `X`.
  *
  * @throws RangeError when a coefficient, `normScale` or `eps` is not finite.
  */
@@ -275,6 +295,7 @@ export function newtonSchulzModel(iteration: EngineIteration, orientation: Orien
       gw.string(Graph.name, `newton_schulz_${orientation}`);
       for (const s of scalars) gw.message(Graph.initializer, (tw) => writeScalar(tw, s));
       gw.message(Graph.input, (v) => writeMatrixValueInfo(v, 'X', dims));
+      gw.message(Graph.input, (v) => writeScalarValueInfo(v, 'eps'));
       gw.message(Graph.output, (v) => writeMatrixValueInfo(v, 'Y', dims));
     })
     .finish();
@@ -360,9 +381,9 @@ export class NewtonSchulzSessions {
     return this.sessions.size;
   }
 
-  /** The session for an iteration and orientation (created on first use; a failed creation is not kept). */
+  /** The session for an iteration's graph ({@link graphKey}) and orientation (created on first use; a failed creation is not kept). */
   session(iteration: EngineIteration, orientation: Orientation): Promise<OrtSession> {
-    const key = `${orientation}|${iterationKey(iteration)}`;
+    const key = `${orientation}|${graphKey(iteration)}`;
     let s = this.sessions.get(key);
     if (s !== undefined) {
       this.sessions.delete(key); // re-insert: Map order is the recency order
@@ -396,7 +417,10 @@ export class NewtonSchulzSessions {
       const session = await this.session(iteration, orientationOf(m.rows, m.cols));
       // onnxruntime-node rejects typed arrays over a SharedArrayBuffer ("Invalid argument"): copy those.
       const data = m.data.buffer instanceof SharedArrayBuffer ? m.data.slice() : m.data;
-      const result = await session.run({ X: new this.ort.Tensor('float32', data, [m.rows, m.cols]) });
+      const result = await session.run({
+        X: new this.ort.Tensor('float32', data, [m.rows, m.cols]),
+        eps: new this.ort.Tensor('float32', Float32Array.of(iteration.eps), []),
+      });
       out.push(result.Y.data as Float32Array);
     }
     return out;

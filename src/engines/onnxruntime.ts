@@ -6,8 +6,8 @@
  * onnxruntime's `session.run` is asynchronous and tfjs calls `applyGradients` synchronously, so the
  * sessions live on one worker thread (`./onnxruntime.worker.ts`) and `run` blocks the caller on the
  * synchronous bridge (`./bridge.ts`) until every matrix of the call is back: one bridge round trip per
- * call, one session run per matrix inside it. Sessions are cached per iteration (preconditioning —
- * Frobenius or Turbo-Muon's AOL —, coefficient rows, normScale, eps) and orientation, created on first use. The worker starts on the first `run`, never
+ * call, one session run per matrix inside it. Sessions are cached per graph (preconditioning —
+ * Frobenius or Turbo-Muon's AOL —, coefficient rows, normScale; eps is fed per run) and orientation, created on first use. The worker starts on the first `run`, never
  * keeps the process alive, and `dispose()` terminates it (its sessions go with it).
  * @module
  */

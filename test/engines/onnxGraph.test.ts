@@ -192,6 +192,27 @@ describe('onnxGraph: run by onnxruntime', { skip }, () => {
     assert.ok(z.every((v) => v === 0));
   });
 
+  it('eps is fed per run: one session serves every eps (the power-of-two rescale varies it per gradient)', async () => {
+    // Regression (bench:soak, muon/onnxruntime): vanishing gradients are rescaled by 2^e with eps/2^e, so
+    // eps took a new value per exponent; baked into the graph, each built a session and an intra-op
+    // thread pool (2 → 16 sessions, threads 17 → 31 on 2 cores, by step 3,000).
+    const s = new NewtonSchulzSessions(ort(), { threads: 1 });
+    try {
+      const m = randomMatrix(6, 10, 5);
+      const norm = Math.hypot(...m.data);
+      const epsilons = [0, 1e-7, ...Array.from({ length: 20 }, (_, e) => 1e-7 * 2 ** (e + 33)), 0.5 * norm, 3 * norm];
+      for (const eps of epsilons) {
+        const [y] = await s.run([m, transposed(m)], { steps: [], normScale: 1, eps });
+        for (let i = 0; i < y.length; i++) assert.ok(Math.abs(y[i] - m.data[i] / (norm + Math.fround(eps))) <= 1e-6, `eps ${eps}, entry ${i}`);
+        const [z] = await s.run([m], { ...jordan, eps });
+        assert.ok(normwiseDeviation(z, oracle(m, { ...jordan, eps: Math.fround(eps) })) <= 1e-5, `eps ${eps}`);
+      }
+      assert.equal(s.size, 3); // zero steps: tall and wide; Jordan: wide
+    } finally {
+      await s.release();
+    }
+  });
+
   it('caches one session per iteration and orientation', async () => {
     const s = new NewtonSchulzSessions(ort(), { threads: 1, capacity: 2 });
     try {
@@ -200,9 +221,9 @@ describe('onnxGraph: run by onnxruntime', { skip }, () => {
       assert.equal(s.size, 2);
       await s.run([m], jordan);
       assert.equal(s.size, 2);
-      const [y] = await s.run([m], { ...jordan, eps: 1e-3 }); // a third: the least recently used one goes
+      const [y] = await s.run([m], { ...jordan, normScale: 1.02 }); // a third: the least recently used one goes
       assert.equal(s.size, 2);
-      assert.ok(normwiseDeviation(y, oracle(m, { ...jordan, eps: 1e-3 })) <= 1e-5);
+      assert.ok(normwiseDeviation(y, oracle(m, { ...jordan, normScale: 1.02 })) <= 1e-5);
     } finally {
       await s.release();
     }
