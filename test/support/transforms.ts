@@ -49,3 +49,45 @@ export function runTransform(t: GradientTransformation, x0: tf.Tensor[], grads: 
   return { history, state };
 }
 
+
+/**
+ * The node of a state tree at `path` (record keys and list indices), checked at each step: a missing
+ * key, an index out of range or a step into a tensor/null throws naming the path, so a test that reads
+ * the wrong slot fails instead of reading `undefined`.
+ */
+export function nodeAt(s: StateTree, ...path: (string | number)[]): StateTree {
+  let node: StateTree = s;
+  path.forEach((key, depth) => {
+    const where = `state${path.slice(0, depth + 1).map((k) => `[${JSON.stringify(k)}]`).join('')}`;
+    if (node === null || node instanceof tf.Tensor) throw new Error(`${where}: the parent is ${node === null ? 'null' : 'a tensor'}`);
+    let child: StateTree | undefined;
+    if (Array.isArray(node)) child = typeof key === 'number' ? node[key] : undefined;
+    else child = typeof key === 'string' && Object.hasOwn(node, key) ? node[key] : undefined;
+    if (child === undefined) throw new Error(`${where}: no such slot`);
+    node = child;
+  });
+  return node;
+}
+
+/** The tensor at `path` (see {@link nodeAt}); throws when the node is not a tensor. */
+export function tensorAt(s: StateTree, ...path: (string | number)[]): tf.Tensor {
+  const node = nodeAt(s, ...path);
+  if (!(node instanceof tf.Tensor)) throw new Error(`state at [${path.join(', ')}] is not a tensor`);
+  return node;
+}
+
+/** The list of tensors at `path` — a per-parameter slot; throws when it is not a list of tensors. */
+export function tensorListAt(s: StateTree, ...path: (string | number)[]): tf.Tensor[] {
+  const node = nodeAt(s, ...path);
+  if (!Array.isArray(node) || !node.every((x) => x instanceof tf.Tensor)) {
+    throw new Error(`state at [${path.join(', ')}] is not a list of tensors`);
+  }
+  return node as tf.Tensor[];
+}
+
+/** The keys of the record at `path`; throws when the node is not a record. */
+export function keysAt(s: StateTree, ...path: (string | number)[]): string[] {
+  const node = nodeAt(s, ...path);
+  if (node === null || node instanceof tf.Tensor || Array.isArray(node)) throw new Error(`state at [${path.join(', ')}] is not a record`);
+  return Object.keys(node);
+}
