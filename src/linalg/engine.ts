@@ -46,6 +46,13 @@ export interface EngineIteration {
   readonly eps: number;
   /** How the input is brought to spectral norm ≤ 1 (absent: `'frobenius'`). */
   readonly precondition?: Preconditioning;
+  /**
+   * `'standard'` (absent) iterates on the k×n matrix; `'gram'` accumulates the same polynomial on k×k
+   * matrices (Gram Newton–Schulz, `newtonSchulzGramTall` in `./newtonSchulz.ts`): fewer flops when n ≫ k.
+   */
+  readonly form?: 'standard' | 'gram';
+  /** Gram form: the step numbers before which X and its Gram matrix are re-formed (absent: `[2]`). */
+  readonly gramRestarts?: readonly number[];
 }
 
 /** A native engine: synchronous, float32 in, float32 out (same shapes). */
