@@ -91,3 +91,46 @@ export function keysAt(s: StateTree, ...path: (string | number)[]): string[] {
   if (node === null || node instanceof tf.Tensor || Array.isArray(node)) throw new Error(`state at [${path.join(', ')}] is not a record`);
   return Object.keys(node);
 }
+
+/**
+ * Asserts `got[i]` within `tol·max(1, |want[i]|)` of `want[i]` for every i, and equal lengths; the
+ * message names the entry, both values and `what`.
+ */
+export function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol = 1e-6, what = ''): void {
+  if (got.length !== want.length) throw new Error(`${what}: length ${got.length}, want ${want.length}`);
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i];
+    if (!(Math.abs(got[i] - w) <= tol * Math.max(1, Math.abs(w)))) {
+      throw new Error(`${what}[${i}]: got ${got[i]}, want ${w} (tol ${tol})`);
+    }
+  }
+}
+
+/**
+ * Runs `t.update` for `steps` steps on gradients `grads(step)` (row-major values per parameter) with the
+ * params held fixed (`params`, zeros by default), each step in a tidy and the replaced state disposed;
+ * returns each step's updates and the final state (the caller disposes it with `tf.dispose(tensorsOf(…))`).
+ */
+export function updatesOver(
+  t: GradientTransformation,
+  metas: readonly ParamMeta[],
+  grads: (step: number) => ArrayLike<number>[],
+  steps: number,
+  params: readonly ArrayLike<number>[] = metas.map((m) => new Float32Array(m.shape.reduce((a, b) => a * b, 1))),
+): { outs: Float32Array[][]; state: StateTree } {
+  const p = metas.map((m, i) => tf.tensor(params[i], [...m.shape]));
+  let state = t.init(metas);
+  const outs: Float32Array[][] = [];
+  for (let step = 0; step < steps; step++) {
+    const gs = grads(step);
+    const r = tf.tidy(() => {
+      const out = t.update(metas.map((m, i) => tf.tensor(gs[i], [...m.shape])), state, { step, params: p, metas });
+      outs.push(out.updates.map((u) => u.dataSync() as Float32Array));
+      return out.state as unknown as tf.TensorContainer;
+    }) as unknown as StateTree;
+    disposeReplaced(state, r);
+    state = r;
+  }
+  tf.dispose(p);
+  return { outs, state };
+}
