@@ -26,6 +26,9 @@
  * A ← diag(s)·G·diag(s)                        (the first step's Gram matrix, no new product)
  * ```
  *
+ * With `iteration.form === 'gram'` the steps after the normalization are Gram Newton–Schulz
+ * ({@link gramSteps}): k×k products only, X re-formed at the restarts and once at the end.
+ *
  * Both orientations exist so that neither the engine nor the graph ever transposes the k×n matrix: the
  * transposed operand of a Gram product is a `Transpose` node that onnxruntime fuses into its GEMM
  * (`FusedMatMul`). Each step costs three matmuls (2·k²n + 2·k³ + 2·k²n flops) and k×k element-wise work.
@@ -46,7 +49,17 @@ export function orientationOf(rows: number, cols: number): Orientation {
 /** A string that identifies an iteration: equal keys give the same graph (and share a session). */
 export function iterationKey(iteration: EngineIteration): string {
   const rows = iteration.steps.map(([a, b, c]) => `${a},${b},${c}`).join(';');
-  return `${iteration.precondition ?? 'frobenius'}|${rows}|${iteration.normScale}|${iteration.eps}`;
+  return `${formKey(iteration)}|${iteration.precondition ?? 'frobenius'}|${rows}|${iteration.normScale}|${iteration.eps}`;
+}
+
+/** The form part of the keys: `standard`, or `gram@` and the restart steps. */
+function formKey(iteration: EngineIteration): string {
+  return iteration.form === 'gram' ? `gram@${gramRestartsOf(iteration).join(',')}` : 'standard';
+}
+
+/** The Gram form's restart steps (default `[2]`, as `newtonSchulzGramTall`), sorted, deduplicated. */
+function gramRestartsOf(iteration: EngineIteration): number[] {
+  return [...new Set(iteration.gramRestarts ?? [2])].sort((a, b) => a - b);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -197,7 +210,7 @@ function writeScalarValueInfo(w: ProtoWriter, name: string): void {
  */
 export function graphKey(iteration: EngineIteration): string {
   const rows = iteration.steps.map(([a, b, c]) => `${a},${b},${c}`).join(';');
-  return `${iteration.precondition ?? 'frobenius'}|${rows}|${iteration.normScale}`;
+  return `${formKey(iteration)}|${iteration.precondition ?? 'frobenius'}|${rows}|${iteration.normScale}`;
 }
 
 /** A float tensor of rank 2 with symbolic dimensions (dynamic shape). */
@@ -251,6 +264,10 @@ function iterationGraph(iteration: EngineIteration, orientation: Orientation): {
     x = op('Div', 'X0', ['X', d]);
     a = op('Div', 'A0', [g, op('Mul', 'd2', [d, d])]);
   }
+  if (iteration.form === 'gram') {
+    op('Identity', 'Y', [gramSteps(iteration, tall, x, a, eye, op, scalar)]);
+    return { nodes, scalars };
+  }
   iteration.steps.forEach(([ca, cb, cc], i) => {
     if (i > 0) a = gram(x, String(i));
     const a2 = op('MatMul', `A${i}_sq`, [a, a]);
@@ -268,6 +285,47 @@ function iterationGraph(iteration: EngineIteration, orientation: Orientation): {
 }
 
 /**
+ * The steps of the Gram form (`newtonSchulzGramTall` in src/linalg/newtonSchulz.ts, Dao-AILab/gram-newton-schulz),
+ * from the normalized X and its k×k Gram matrix R: per step `W = aI + R(bI + cR)`, `Q ← Q·W`, and (unless the
+ * next step restarts) `R ← W·(R·W)`; a restart re-forms `X ← X·Q` (tall; `Q·X` wide) and `R` from it; the
+ * output is `X·Q` (`Q·X`). Only k×k products between restarts: 2k²n flops per restart and at the end, instead
+ * of 4k²n per step. Q and R are polynomials in the same Gram matrix, so they commute and Q is symmetric: the
+ * wide orientation's `Q·X` is the tall result transposed, up to rounding.
+ */
+function gramSteps(
+  iteration: EngineIteration,
+  tall: boolean,
+  x0: string,
+  r0: string,
+  eye: string,
+  op: (op: string, output: string, inputs: readonly string[], attributes?: Record<string, AttributeValue>) => string,
+  scalar: (name: string, value: number) => string,
+): string {
+  const restarts = new Set(gramRestartsOf(iteration));
+  const apply = (q: string, x: string, tag: string): string => op('MatMul', tag, tall ? [x, q] : [q, x]);
+  const gramOf = (x: string, tag: string): string => {
+    const xt = op('Transpose', `${tag}_XT`, [x], { perm: [1, 0] });
+    return op('MatMul', tag, tall ? [xt, x] : [x, xt]);
+  };
+  let x = x0;
+  let r = r0;
+  let q: string | null = null;
+  iteration.steps.forEach(([ca, cb, cc], i) => {
+    if (i > 0 && restarts.has(i) && q !== null) {
+      x = apply(q, x, `X_restart${i}`);
+      r = gramOf(x, `R_restart${i}`);
+      q = null;
+    }
+    // W = aI + R(bI + cR)
+    const inner = op('Add', `W${i}_in`, [op('Mul', `W${i}_c`, [r, scalar(`c${i}`, cc)]), op('Mul', `W${i}_b`, [eye, scalar(`b${i}`, cb)])]);
+    const w = op('Add', `W${i}`, [op('MatMul', `W${i}_R`, [r, inner]), op('Mul', `W${i}_a`, [eye, scalar(`a${i}`, ca)])]);
+    q = q === null ? w : op('MatMul', `Q${i}`, [q, w]);
+    if (i + 1 < iteration.steps.length && !restarts.has(i + 1)) r = op('MatMul', `R${i + 1}`, [w, op('MatMul', `R${i + 1}_W`, [r, w])]);
+  });
+  return q === null ? x : apply(q, x, 'X_out');
+}
+
+/**
  * The ONNX model (serialized `ModelProto`) of the Newton–Schulz iteration for one orientation: input `X`
  * (float32, `[n, k]` when `tall`, `[k, n]` when `wide`, dimensions symbolic) and the float32 scalar `eps`
  * (fed per run, so that one graph serves every eps, {@link graphKey}) → output `Y`, same shape as `X`.
@@ -278,6 +336,14 @@ export function newtonSchulzModel(iteration: EngineIteration, orientation: Orien
   const precondition = iteration.precondition ?? 'frobenius';
   if (precondition !== 'frobenius' && precondition !== 'aol') {
     throw new RangeError(`onnxGraph: precondition must be 'frobenius' or 'aol', got '${String(precondition)}'`);
+  }
+  const form = iteration.form ?? 'standard';
+  if (form !== 'standard' && form !== 'gram') {
+    throw new RangeError(`onnxGraph: form must be 'standard' or 'gram', got '${String(form)}'`);
+  }
+  const restarts = iteration.gramRestarts ?? [];
+  if (!Array.isArray(restarts) || !restarts.every((r) => Number.isInteger(r) && r >= 0)) {
+    throw new RangeError(`onnxGraph: gramRestarts must be non-negative integers, got ${JSON.stringify(iteration.gramRestarts)}`);
   }
   const values = [iteration.normScale, iteration.eps, ...iteration.steps.flat()];
   if (!values.every((v) => Number.isFinite(v))) {

@@ -118,6 +118,13 @@ function checkIteration(iteration: EngineIteration): void {
     throw new RangeError(`onnxruntime engine: normScale must be in (0, inf), got ${normScale}`);
   }
   if (!Number.isFinite(eps) || eps < 0) throw new RangeError(`onnxruntime engine: eps must be in [0, inf), got ${eps}`);
+  if (iteration.form !== undefined && iteration.form !== 'standard' && iteration.form !== 'gram') {
+    throw new RangeError(`onnxruntime engine: form must be one of 'standard', 'gram', got '${String(iteration.form)}'`);
+  }
+  const r = iteration.gramRestarts;
+  if (r !== undefined && (!Array.isArray(r) || !r.every((v) => Number.isInteger(v) && v >= 0))) {
+    throw new RangeError(`onnxruntime engine: gramRestarts must be non-negative integers, got ${JSON.stringify(r)}`);
+  }
   const p = iteration.precondition;
   if (p !== undefined && p !== 'frobenius' && p !== 'aol') {
     throw new RangeError(`onnxruntime engine: precondition must be one of 'frobenius', 'aol', got '${String(p)}'`);
@@ -179,6 +186,7 @@ export class OnnxRuntimeEngine implements NewtonSchulzEngine {
       normScale: iteration.normScale,
       eps: iteration.eps,
       precondition: iteration.precondition ?? 'frobenius',
+      ...(iteration.form === 'gram' ? { form: 'gram' as const, gramRestarts: [...(iteration.gramRestarts ?? [2])] } : {}),
     };
     let outputs: Float32Array[];
     try {

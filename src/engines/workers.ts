@@ -330,6 +330,9 @@ function checkIteration(iteration: EngineIteration): void {
   }
   if (!Number.isFinite(normScale) || normScale <= 0) throw new RangeError(`workers engine: normScale must be in (0, inf), got ${normScale}`);
   if (!Number.isFinite(eps) || eps < 0) throw new RangeError(`workers engine: eps must be in [0, inf), got ${eps}`);
+  if (iteration.form === 'gram') {
+    throw new RangeError("workers engine: runs the standard form only; the Gram form needs engine 'onnxruntime' or 'tfjs'");
+  }
   const p = iteration.precondition;
   if (p !== undefined && p !== 'frobenius' && p !== 'aol') {
     throw new RangeError(`workers engine: precondition must be one of 'frobenius', 'aol', got '${String(p)}'`);
