@@ -6,7 +6,7 @@
  * is `listOptimizers()`'s.
  * @module
  */
-import { defineOptimizer } from './registry.js';
+import { defineOptimizer, registeredDefinitions } from './registry.js';
 import { sgdDefinition } from '../optimizers/sgd.js';
 import { adamDefinition, adamwDefinition } from '../optimizers/adam.js';
 import { muonDefinition } from '../optimizers/muon.js';
@@ -21,6 +21,8 @@ import { orthogonalSgdmDefinition } from '../optimizers/orthogonalSgdm.js';
 import { normalizedSgdDefinition, scionDefinition, signumDefinition } from '../optimizers/scion.js';
 import { dion2Definition, dionDefinition } from '../optimizers/dion.js';
 import { dogDefinition, dowgDefinition, ldogDefinition } from '../optimizers/dog.js';
+import { scheduleFreeAdamwDefinition, scheduleFreeSgdDefinition } from '../optimizers/scheduleFree.js';
+import { accumulateDefinition, averagedDefinition, cautiousDefinition, lookaheadDefinition } from '../optimizers/wrappers.js';
 
 /**
  * SGD as torch.optim.SGD — see {@link sgdDefinition}.
@@ -116,3 +118,29 @@ export const dog = defineOptimizer(dogDefinition);
 export const ldog = defineOptimizer(ldogDefinition);
 /** DoWG — see {@link dowgDefinition}. */
 export const dowg = defineOptimizer(dowgDefinition);
+/** Schedule-free SGD — see {@link scheduleFreeSgdDefinition}; evaluate inside `withAveragedWeights(optimizer, fn)`. */
+export const scheduleFreeSgd = defineOptimizer(scheduleFreeSgdDefinition);
+/**
+ * Schedule-free AdamW — see {@link scheduleFreeAdamwDefinition}; evaluate inside `withAveragedWeights(optimizer, fn)`.
+ * @example
+ * model.compile({ optimizer: scheduleFreeAdamw({ learningRate: 0.0025, warmupSteps: 100 }), loss: 'categoricalCrossentropy' });
+ */
+export const scheduleFreeAdamw = defineOptimizer(scheduleFreeAdamwDefinition);
+/**
+ * Lookahead over any registered optimizer (`createOptimizer('lookahead', …)`) — see {@link lookaheadDefinition}.
+ * @example
+ * model.compile({ optimizer: lookaheadOptimizer({ inner: 'adamw', innerOptions: { learningRate: 1e-3 }, k: 5, alpha: 0.5 }), loss: 'meanSquaredError' });
+ */
+export const lookaheadOptimizer = defineOptimizer(lookaheadDefinition(registeredDefinitions));
+/** Gradient accumulation over any registered optimizer (`createOptimizer('accumulate', …)`) — see {@link accumulateDefinition}. */
+export const accumulateOptimizer = defineOptimizer(accumulateDefinition(registeredDefinitions));
+/** Cautious masking over any registered optimizer (`createOptimizer('cautious', …)`) — see {@link cautiousDefinition}. */
+export const cautiousOptimizer = defineOptimizer(cautiousDefinition(registeredDefinitions));
+/**
+ * Iterate averaging over any registered optimizer (`createOptimizer('averaged', …)`) — see {@link averagedDefinition}.
+ * @example
+ * const opt = averagedOptimizer({ inner: 'dog', average: 'polynomial', gamma: 8 });
+ * model.compile({ optimizer: opt, loss: 'categoricalCrossentropy' });
+ * const accuracy = withAveragedWeights(opt, () => model.evaluate(xTest, yTest));
+ */
+export const averagedOptimizer = defineOptimizer(averagedDefinition(registeredDefinitions));

@@ -97,6 +97,12 @@ export function optimizerFromConfig(name: string, config: object): TransformOpti
   return cls.fromConfig(cls, config as tf.serialization.ConfigDict);
 }
 
+/** The registered definitions by name: how a wrapper (`lookahead`, `accumulate`, …) finds its inner optimizer. */
+export const registeredDefinitions = {
+  find: (name: string): OptimizerDefinition | undefined => registry.get(name)?.definition,
+  names: (): string[] => [...registry.keys()],
+};
+
 /** Every registered optimizer, in registration order. */
 export function listOptimizers(): OptimizerInfo[] {
   return [...registry.values()].map(({ definition: d }) => ({

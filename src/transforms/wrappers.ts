@@ -70,3 +70,49 @@ export function accumulate(inner: GradientTransformation, options: AccumulateOpt
     },
   };
 }
+
+/**
+ * The weight `cₜ` of the t-th iterate (t = 1, 2, …) in the running average
+ * `x̄ₜ = x̄ₜ₋₁ + cₜ·(xₜ − x̄ₜ₋₁)`; `c₁ = 1` for every rule, so `x̄₁ = x₁` and no initial value matters.
+ */
+export type AverageWeight = (t: number) => number;
+
+/**
+ * Polynomial-decay averaging (Shamir & Zhang, ICML 2013; formll/dog `src/dog/averager.py`
+ * `PolynomialDecayAverager`, the average DoG's authors evaluate with): `cₜ = (γ+1)/(t+γ)`. γ = 0 is the
+ * running mean `x̄ₜ = (1/t)·Σᵢ xᵢ`; larger γ forgets the early iterates faster (formll's default 8).
+ */
+export function polynomialDecayWeight(gamma: number): AverageWeight {
+  return (t) => (gamma + 1) / (t + gamma);
+}
+
+/**
+ * The debiased exponential moving average (optax `ema(decay, debias=True)`, here of the weights rather
+ * than the updates): `μₜ = d·μₜ₋₁ + (1−d)·xₜ` from `μ₀ = 0`, divided by `1 − dᵗ`. Its recursive form is
+ * the running average with `cₜ = (1−d)/(1−dᵗ)`: `c₁ = 1`, and `cₜ → 1−d` as the bias fades.
+ */
+export function debiasedEmaWeight(decay: number): AverageWeight {
+  return (t) => (1 - decay) / (1 - decay ** t);
+}
+
+/**
+ * Iterate averaging around a complete inner chain: after each step the new parameters `xₜ = θ + u`
+ * enter the average `x̄ₜ = x̄ₜ₋₁ + cₜ·(xₜ − x̄ₜ₋₁)` (t = step + 1) kept in the state under `average`; the
+ * updates are the inner chain's, untouched — training runs on the iterates, evaluation on the average
+ * (see `withEvalWeights` in `tfjs/averaging.ts`). State: `{ average: [tensor per parameter], inner }`.
+ */
+export function averageIterates(inner: GradientTransformation, weightAt: AverageWeight): GradientTransformation {
+  return {
+    init: (metas) => ({ average: metas.map((m) => tf.zeros([...m.shape])), inner: inner.init(metas) }),
+    update(updates, state, ctx) {
+      const s = state as { average: tf.Tensor[]; inner: StateTree };
+      const r = inner.update(updates, s.inner, ctx);
+      const c = weightAt(ctx.step + 1);
+      const average = r.updates.map((u, i) => {
+        const x = tf.add(ctx.params[i], u);
+        return c === 1 ? x : tf.add(s.average[i], tf.mul(tf.sub(x, s.average[i]), c));
+      });
+      return { updates: r.updates, state: { average, inner: r.state } };
+    },
+  };
+}
