@@ -103,7 +103,7 @@ describe('scaleByAdam', () => {
     const one: ParamMeta[] = [{ name: 'x', shape: [2] }];
     const { outs, state } = updatesOver(scaleByAdam({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8, amsgrad: true }), one, () => [[1e20, -1]], 2);
     assert.equal(tensorListAt(state, 'nu')[0].dataSync()[0], Math.fround(FLOAT32_MAX));
-    for (const o of outs) assert.ok(o[0].every((v) => Number.isFinite(v)), Array.from(o[0]).join(", "));
+    for (const o of outs) assert.ok(o[0].every((v) => Number.isFinite(v)), Array.from(o[0]).join(', '));
     tf.dispose(tensorsOf(state));
   });
 
