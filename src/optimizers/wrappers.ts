@@ -11,6 +11,8 @@ import { checkKnownKeys, showValue } from '../core/options.js';
 import {
   choice,
   decodeSchema,
+  derived,
+  option,
   encodeSchema,
   integer,
   nonNegative,
@@ -18,6 +20,7 @@ import {
   resolveSchema,
   schemaKeys,
   unit,
+  type Option,
   type OptimizerConfig,
   type OptionsOf,
   type ResolvedOf,
@@ -46,14 +49,6 @@ export interface InnerOptimizer {
   readonly resolved: object;
   /** Its common options: they belong on the wrapper, so the inner one must keep the defaults. */
   readonly common?: { readonly nonFinite: string; readonly clipGlobalNorm: number | null; readonly engine: string | null };
-}
-
-/** The options every wrapper takes besides its own. */
-export interface WrapperOptions {
-  /** The optimizer wrapped: a registered name (`'adamw'`, default) or an optimizer (`adamw({...})`). */
-  readonly inner?: string | InnerOptimizer;
-  /** The inner optimizer's options, when `inner` is a name (default: its defaults). */
-  readonly innerOptions?: object;
 }
 
 /** The resolved inner optimizer. */
@@ -122,40 +117,59 @@ export interface WrapperSpec<S extends Schema> {
   build(inner: GradientTransformation, resolved: ResolvedOf<S>): GradientTransformation;
 }
 
-/** A wrapper's options: its own, plus `inner` and `innerOptions`. */
-export type WrapperOptionsOf<S extends Schema> = OptionsOf<S> & WrapperOptions;
-/** A wrapper's resolved options: its own, plus the resolved inner optimizer. */
-export type ResolvedWrapperOf<S extends Schema> = ResolvedOf<S> & { readonly inner: ResolvedInner };
+/**
+ * The schema entries every wrapper starts with: `inner`, `innerOptions` (checked by the derived
+ * `innerRecipe`, which also writes both into the config: the name, and the inner optimizer's own config).
+ */
+function innerEntries(lookup: DefinitionLookup) {
+  return {
+    /** The optimizer wrapped: a registered name (default `'adamw'`) or an orthoptim optimizer (`adamw({...})`). */
+    inner: option<string | InnerOptimizer>('adamw', (_owner, _key, v) => v as string | InnerOptimizer, { encode: () => undefined }),
+    /** The inner optimizer's options, when `inner` is a name (default: its defaults). */
+    innerOptions: {
+      entry: 'option',
+      resolve: (v: unknown) => v as object | undefined,
+      encode: () => undefined,
+    } as Option<object | undefined, object>,
+    innerRecipe: derived<ResolvedInner>(
+      (r, owner) => resolveInner(owner, r.inner, r.innerOptions, lookup),
+      (inner, params) => ({ inner: inner.name, innerOptions: inner.definition.toConfig(inner.resolved, params) }),
+    ),
+  };
+}
+
+/** The full schema of a wrapper: `inner`, `innerOptions`, `innerRecipe`, then its own entries. */
+export type WrapperSchema<S extends Schema> = ReturnType<typeof innerEntries> & S;
+
+/** A wrapper's definition, with its schema. */
+export type WrapperDefinition<S extends Schema> = OptimizerDefinition<OptionsOf<WrapperSchema<S>>, ResolvedOf<WrapperSchema<S>>> & {
+  readonly schema: WrapperSchema<S>;
+};
 
 /**
- * The definition of a wrapper: its own options from its schema, the inner optimizer by name through
- * `lookup` (at resolve time, so every registered optimizer can be wrapped, wrappers included). The
- * config is the wrapper's options plus `inner` (the name) and `innerOptions` (the inner optimizer's
- * own config), decoded by the inner definition on reload.
+ * The definition of a wrapper: options, defaults and validation from its schema, the inner optimizer
+ * found by name through `lookup` when the options resolve (so every registered optimizer can be
+ * wrapped, wrappers included). The config holds the wrapper's options, `inner` (the name) and
+ * `innerOptions` (the inner optimizer's own config, decoded by the inner definition on reload).
  */
-export function wrapperRecipe<S extends Schema>(
-  spec: WrapperSpec<S>,
-  lookup: DefinitionLookup,
-): OptimizerDefinition<WrapperOptionsOf<S>, ResolvedWrapperOf<S>> {
-  const { name, schema } = spec;
+export function wrapperRecipe<S extends Schema>(spec: WrapperSpec<S>, lookup: DefinitionLookup): WrapperDefinition<S> {
+  const { name } = spec;
+  const schema = { ...innerEntries(lookup), ...spec.schema } as WrapperSchema<S>;
   return {
     name,
     className: spec.className,
     summary: spec.summary,
     paper: spec.paper,
     reference: spec.reference,
-    keys: ['inner', 'innerOptions', ...schemaKeys(schema)],
+    schema,
+    keys: schemaKeys(schema),
     renamed: {},
-    resolve(options) {
-      const own = resolveSchema(name, schema, options);
-      return { ...own, inner: resolveInner(name, options.inner, options.innerOptions, lookup) };
+    resolve: (options) => resolveSchema(name, schema, options),
+    build(r) {
+      const inner = (r as { readonly innerRecipe: ResolvedInner }).innerRecipe;
+      return spec.build(inner.definition.build(inner.resolved), r as unknown as ResolvedOf<S>);
     },
-    build: (r) => spec.build(r.inner.definition.build(r.inner.resolved), r),
-    toConfig: (r, params): OptimizerConfig => ({
-      ...encodeSchema(name, schema, r, params),
-      inner: r.inner.name,
-      innerOptions: r.inner.definition.toConfig(r.inner.resolved, params),
-    }),
+    toConfig: (r, params): OptimizerConfig => encodeSchema(name, schema, r, params),
     fromConfig(config) {
       const { inner, innerOptions, ...rest } = config;
       const definition = typeof inner === 'string' ? lookup.find(inner) : undefined;
@@ -163,7 +177,7 @@ export function wrapperRecipe<S extends Schema>(
         definition !== undefined && innerOptions !== null && typeof innerOptions === 'object' && !Array.isArray(innerOptions)
           ? definition.fromConfig(innerOptions)
           : innerOptions;
-      return { ...decodeSchema(schema, rest), inner: inner as string, innerOptions: decoded as object } as WrapperOptionsOf<S>;
+      return { ...decodeSchema(schema, rest), inner, innerOptions: decoded } as OptionsOf<WrapperSchema<S>>;
     },
   };
 }
