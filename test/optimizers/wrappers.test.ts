@@ -185,7 +185,11 @@ describe('withAveragedWeights / swapInAveragedWeights', () => {
     assert.deepEqual(v.dataSync(), training);
     await assert.rejects(withAveragedWeights(opt, () => Promise.reject(new Error('later'))), /later/);
     assert.deepEqual(v.dataSync(), training);
-    const seen = await withAveragedWeights(opt, async () => Array.from(v.dataSync()));
+    // the average stays in until the promise settles
+    const seen = await withAveragedWeights(opt, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      return Array.from(v.dataSync());
+    });
     assert.deepEqual(seen, inside);
     assert.deepEqual(v.dataSync(), training);
     const count = tf.memory().numTensors;
