@@ -42,7 +42,8 @@ export interface ScheduleFreeOptions {
  * - `γₜ = γ(k)·min(1, (k+1)/warmupSteps)`, times `√(1 − β₂ᵗ)` for the `'adam'` base;
  * - `wₜ = tʳ·(max_{i≤t} γᵢ)^weightLrPower`, `cₜ = wₜ / Σ_{i≤t} wᵢ` (0 while the sum is 0);
  * - `'sgd'`: `z ← z − γₜ·(g + λy)`; `'adam'`: `v ← β₂v + (1−β₂)g²`, `z ← z − γₜλ·y − γₜ·g/(√v + ε)`;
- * - `x ← (1 − cₜ)·x + cₜ·z` (the average: evaluate here), `y ← β·x + (1 − β)·z`;
+ * - `x ← (1 − cₜ)·x + cₜ·z` (the average: evaluate here), `y ← β·x + (1 − β)·z` (computed as
+ *   `x + cₜ(z − x)` and `z + β(x − z)`);
  * and the update is `y_new − y`. x and z start at the first step's parameters. State: `z`, `x` (one
  * tensor per parameter each), `v` for `'adam'`, and the scalars `lrMax`, `weightSum`.
  */
@@ -76,8 +77,10 @@ export function scheduleFree(options: ScheduleFreeOptions): GradientTransformati
         const decayed = weightDecay === 0 ? z0[i] : tf.sub(z0[i], tf.mul(y, lr * weightDecay));
         return tf.sub(decayed, tf.mul(tf.div(g, tf.add(tf.sqrt(v![i]), epsilon)), lr));
       });
-      const x = z.map((zi, i) => tf.add(tf.mul(x0[i], tf.sub(1, c)), tf.mul(zi, c)));
-      const out = x.map((xi, i) => tf.sub(tf.add(tf.mul(xi, beta), tf.mul(z[i], 1 - beta)), ctx.params[i]));
+      // Both as `a + w·(b − a)`: exact (no float32 drift of the weights) when the two points coincide,
+      // as they do while the gradient is zero.
+      const x = z.map((zi, i) => tf.add(x0[i], tf.mul(tf.sub(zi, x0[i]), c)));
+      const out = x.map((xi, i) => tf.sub(tf.add(z[i], tf.mul(tf.sub(xi, z[i]), beta)), ctx.params[i]));
       return { updates: out, state: { z, x, ...(adam ? { v } : {}), lrMax, weightSum } };
     },
   };
