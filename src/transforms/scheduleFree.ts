@@ -44,8 +44,11 @@ export interface ScheduleFreeOptions {
  * - `'sgd'`: `z ← z − γₜ·(g + λy)`; `'adam'`: `v ← β₂v + (1−β₂)g²`, `z ← z − γₜλ·y − γₜ·g/(√v + ε)`;
  * - `x ← (1 − cₜ)·x + cₜ·z` (the average: evaluate here), `y ← β·x + (1 − β)·z` (computed as
  *   `x + cₜ(z − x)` and `z + β(x − z)`);
- * and the update is `y_new − y`. x and z start at the first step's parameters. State: `z`, `x` (one
- * tensor per parameter each), `v` for `'adam'`, and the scalars `lrMax`, `weightSum`.
+ * and the update is `y_new − y`. x and z start at the first step's parameters. The weights are kept
+ * relative to the current one — `Sₜ = Σᵢ wᵢ/wₜ = Sₜ₋₁·(wₜ₋₁/wₜ) + 1`, `cₜ = 1/Sₜ` — since `wₜ` itself
+ * overflows float32 long before the step does (`lr = 1e30`: `lr² = ∞`, `cₜ = ∞/∞`; `r = 1e30`: `2ʳ = ∞`);
+ * the ratios are ≤ 1. State: `z`, `x` (one tensor per parameter each), `v` for `'adam'`, and the
+ * scalars `lrMax`, `relativeWeightSum`.
  */
 export function scheduleFree(options: ScheduleFreeOptions): GradientTransformation {
   const { base, learningRate, beta, beta2, epsilon, weightDecay, warmupSteps, r, weightLrPower } = options;
@@ -56,17 +59,19 @@ export function scheduleFree(options: ScheduleFreeOptions): GradientTransformati
       x: metas.map((m) => tf.zeros([...m.shape])),
       ...(adam ? { v: metas.map((m) => tf.zeros([...m.shape])) } : {}),
       lrMax: tf.scalar(-1),
-      weightSum: tf.scalar(0),
+      relativeWeightSum: tf.scalar(0),
     }),
     update(updates, state, ctx) {
-      const s = state as { z: tf.Tensor[]; x: tf.Tensor[]; v?: tf.Tensor[]; lrMax: tf.Tensor; weightSum: tf.Tensor };
+      const s = state as { z: tf.Tensor[]; x: tf.Tensor[]; v?: tf.Tensor[]; lrMax: tf.Tensor; relativeWeightSum: tf.Tensor };
       const k = ctx.step;
       const warm = k < warmupSteps ? (k + 1) / warmupSteps : 1;
       const lr = learningRate(k) * warm * (adam ? Math.sqrt(1 - beta2 ** (k + 1)) : 1);
       const lrMax = tf.maximum(s.lrMax, lr);
-      const weight = tf.mul(tf.pow(lrMax, weightLrPower), (k + 1) ** r);
-      const weightSum = tf.add(s.weightSum, weight);
-      const c = tf.divNoNan(weight, weightSum);
+      // wₜ₋₁/wₜ = ((t−1)/t)ʳ·(lrMaxₜ₋₁/lrMaxₜ)^p ≤ 1 (0 on the first step and while lrMax was 0)
+      const previous = tf.mul(tf.pow(tf.divNoNan(tf.relu(s.lrMax), lrMax), weightLrPower), (k / (k + 1)) ** r);
+      const relativeWeightSum = tf.add(tf.mul(s.relativeWeightSum, previous), 1);
+      // all weights are 0 while lrMax is (with weightLrPower > 0): then cₜ = 0, as the reference's ZeroDivisionError branch
+      const c = weightLrPower > 0 ? tf.divNoNan(tf.cast(tf.greater(lrMax, 0), 'float32'), relativeWeightSum) : tf.div(1, relativeWeightSum);
       const first = k === 0;
       const z0 = first ? ctx.params : s.z;
       const x0 = first ? ctx.params : s.x;
@@ -81,7 +86,7 @@ export function scheduleFree(options: ScheduleFreeOptions): GradientTransformati
       // as they do while the gradient is zero.
       const x = z.map((zi, i) => tf.add(x0[i], tf.mul(tf.sub(zi, x0[i]), c)));
       const out = x.map((xi, i) => tf.sub(tf.add(z[i], tf.mul(tf.sub(xi, z[i]), beta)), ctx.params[i]));
-      return { updates: out, state: { z, x, ...(adam ? { v } : {}), lrMax, weightSum } };
+      return { updates: out, state: { z, x, ...(adam ? { v } : {}), lrMax, relativeWeightSum } };
     },
   };
 }

@@ -151,6 +151,22 @@ describe('schedule-free against a float64 re-derivation of the reference optimiz
     got.forEach((v, k) => assert.ok(Math.abs(v - want[k]) < (k === 1 ? 1e-10 : 5e-3 * want[k]), `step ${k}: f(x) = ${v} vs ${want[k]}`));
   });
 
+  it('weights that overflow float32 (lr = 1e30: lr² = ∞; r = 1e30: 2ʳ = ∞) still give their limit, not NaN', () => {
+    // r → ∞: the newest iterate takes all the weight, cₜ = 1, so x = z = y and the method is plain SGD
+    const got = run(scheduleFreeSgd({ learningRate: 0.1, r: 1e30 }), [1, -2], () => [1, 1], 4);
+    got.forEach((s, k) => {
+      close(s.y, [1 - 0.1 * (k + 1), -2 - 0.1 * (k + 1)], 1e-6, `r = 1e30, step ${k} y`);
+      close(s.x, s.y, 1e-6, `r = 1e30, step ${k} x`);
+    });
+    // a constant lr of 1e30 weighs every step alike: the float64 reference with lr 1 scaled by 1e30 (linear loss)
+    const big = run(scheduleFreeAdamw({ learningRate: 1e30 }), [0, 0], (_y, k) => [1, k % 2 === 0 ? -1 : 2], 5);
+    const unit = reference64({ base: 'adam', lr: 1, beta: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, warmupSteps: 0, r: 0, weightLrPower: 2 }, [0, 0], (_y, k) => [1, k % 2 === 0 ? -1 : 2], 5);
+    big.forEach((s, k) => {
+      close(s.y.map((v) => v / 1e30), unit[k].y, 1e-5, `lr = 1e30, step ${k} y`);
+      close(s.x.map((v) => v / 1e30), unit[k].x, 1e-5, `lr = 1e30, step ${k} x`);
+    });
+  });
+
   it('x = z = y at the first step with lr 0 (no weight yet: the average stays at the start)', () => {
     const got = run(scheduleFreeSgd({ learningRate: 0 }), [1, -2], (y) => y, 3);
     for (const s of got) {
