@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradientTransformation } from '../core/transform.js';
 import type { Schedule } from '../schedules/index.js';
+import { saturate } from '../linalg/scale.js';
 
 /** Options of {@link scheduleFree}. */
 export interface ScheduleFreeOptions {
@@ -75,7 +76,8 @@ export function scheduleFree(options: ScheduleFreeOptions): GradientTransformati
       const first = k === 0;
       const z0 = first ? ctx.params : s.z;
       const x0 = first ? ctx.params : s.x;
-      const v = adam ? updates.map((g, i) => tf.add(tf.mul(s.v![i], beta2), tf.mul(tf.square(g), 1 - beta2))) : undefined;
+      // saturated at float32's maximum instead of Inf for |g| ≳ 1.8e19, as scaleByAdam (linalg/scale.ts `saturate`)
+      const v = adam ? updates.map((g, i) => saturate(tf.add(tf.mul(s.v![i], beta2), tf.mul(tf.square(g), 1 - beta2)))) : undefined;
       const z = updates.map((g, i) => {
         const y = ctx.params[i];
         if (!adam) return tf.sub(z0[i], tf.mul(weightDecay === 0 ? g : tf.add(g, tf.mul(y, weightDecay)), lr));

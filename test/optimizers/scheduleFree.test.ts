@@ -167,6 +167,22 @@ describe('schedule-free against a float64 re-derivation of the reference optimiz
     });
   });
 
+  it('adamw: a gradient of 1e20 saturates v at float32 max instead of Inf: state and weights stay finite', () => {
+    const opt = scheduleFreeAdamw({ learningRate: 0.01 });
+    const v = tf.variable(tf.tensor1d([1, -1]), true, `scheduleFree${uid++}/w`);
+    const history: number[][] = [];
+    for (const g of [[1e20, -1e20], [1, 1], [1, 1]]) {
+      const t = tf.tensor1d(g);
+      opt.applyGradients([{ name: v.name, tensor: t }]);
+      t.dispose();
+      history.push(Array.from(v.dataSync()));
+    }
+    for (const slot of opt.stateSlots) assert.ok(slot.variable.dataSync().every(Number.isFinite), `state ${slot.path} not finite`);
+    assert.ok(history.flat().every(Number.isFinite));
+    v.dispose();
+    opt.dispose();
+  });
+
   it('x = z = y at the first step with lr 0 (no weight yet: the average stays at the start)', () => {
     const got = run(scheduleFreeSgd({ learningRate: 0 }), [1, -2], (y) => y, 3);
     for (const s of got) {
