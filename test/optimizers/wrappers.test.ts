@@ -4,7 +4,7 @@
  * several inner optimizers; accumulate bit-identical to one step on the k-times-larger batch of a
  * linear loss; lookahead's closed form; the averages against their closed forms (polynomial decay
  * with γ = 0 the running mean, γ = 8 as a product of weights, the debiased EMA as a normalized sum);
- * the eval-mode swap; the inner optimizer as a name or an instance; errors naming wrapper, option and
+ * the inner optimizer as a name or an instance; errors naming wrapper, option and
  * inner optimizer; configs with schedules inside innerOptions surviving JSON.
  */
 import { describe, it, before } from 'node:test';
@@ -15,7 +15,7 @@ import { optimizerContract } from '../support/contract.js';
 import { gaussian } from '../support/random.js';
 import { createOptimizer, listOptimizers, optimizerFromConfig, warmupCosine, type TransformOptimizer } from '../../src/index.js';
 import { accumulateOptimizer, adamw, averagedOptimizer, cautiousOptimizer, lookaheadOptimizer, sgd } from '../../src/tfjs/register.js';
-import { swapInAveragedWeights, withAveragedWeights } from '../../src/tfjs/averaging.js';
+import { withAveragedWeights } from '../../src/tfjs/averaging.js';
 
 await useBackend('wasm');
 
@@ -164,56 +164,6 @@ describe('averaged: the average against its closed form', () => {
       want /= 1 - d ** t;
       assert.ok(Math.abs(average[j] - want) < 1e-6, `[${j}] ${average[j]} vs ${want}`);
     }
-  });
-});
-
-describe('withAveragedWeights / swapInAveragedWeights', () => {
-  before(() => useBackend('cpu'));
-
-  it('puts the average in for fn and the exact training weights back, also when fn throws or its promise rejects', async () => {
-    const v = variable([1, 2, 3]);
-    const opt = averagedOptimizer({ inner: 'sgd', innerOptions: { learningRate: 0.1 }, gamma: 0 });
-    const iterates = run(opt, v, 2, () => [1, -1, 2]);
-    const mean = [0, 1, 2].map((j) => (iterates[0][j] + iterates[1][j]) / 2);
-    const training = v.dataSync().slice();
-    const inside = withAveragedWeights(opt, () => Array.from(v.dataSync()));
-    inside.forEach((x, j) => assert.ok(Math.abs(x - mean[j]) < 1e-6));
-    assert.deepEqual(v.dataSync(), training);
-    assert.throws(() => withAveragedWeights(opt, () => {
-      throw new Error('boom');
-    }), /boom/);
-    assert.deepEqual(v.dataSync(), training);
-    await assert.rejects(withAveragedWeights(opt, () => Promise.reject(new Error('later'))), /later/);
-    assert.deepEqual(v.dataSync(), training);
-    // the average stays in until the promise settles
-    const seen = await withAveragedWeights(opt, async () => {
-      await new Promise((resolve) => setTimeout(resolve, 1));
-      return Array.from(v.dataSync());
-    });
-    assert.deepEqual(seen, inside);
-    assert.deepEqual(v.dataSync(), training);
-    const count = tf.memory().numTensors;
-    const swapOut = swapInAveragedWeights(opt);
-    swapOut();
-    swapOut();
-    assert.equal(tf.memory().numTensors, count, 'the saved copy is disposed once');
-    v.dispose();
-    opt.dispose();
-  });
-
-  it('changes nothing before the first step; refuses an optimizer that keeps no average', () => {
-    const v = variable([1, 2]);
-    const opt = averagedOptimizer();
-    assert.deepEqual(withAveragedWeights(opt, () => Array.from(v.dataSync())), [1, 2]);
-    const plain = sgd();
-    run(plain, v, 1, () => [1, 1]);
-    assert.throws(() => withAveragedWeights(plain, () => 0), {
-      name: 'TypeError',
-      message: /swapInAveragedWeights: sgd keeps no averaged weights/,
-    });
-    v.dispose();
-    opt.dispose();
-    plain.dispose();
   });
 });
 
