@@ -111,6 +111,31 @@ describe('lookahead over an optimizer', () => {
   });
 });
 
+describe('cautious over an optimizer', () => {
+  before(() => useBackend('cpu'));
+
+  it('drops the coordinates where sgd-momentum disagrees with the gradient and rescales by n/(Σφ + ε)', () => {
+    const v = variable([0, 0, 0, 0]);
+    const grads = [[1, 1, 1, 1], [-1, 1, -0.5, 2]];
+    const got = run(cautiousOptimizer({ inner: 'sgd', innerOptions: { learningRate: 1, momentum: 0.9 } }), v, 2, (_x, t) => grads[t]);
+    // step 1: buf = g₁, all agree: −buf·4/(4 + 1)
+    assert.deepEqual(Array.from(got[0]), [-0.8, -0.8, -0.8, -0.8].map(Math.fround));
+    // step 2: buf = 0.9·g₁ + g₂ = [−0.1, 1.9, 0.4, 2.9]; buf ⊙ g₂ < 0 at [2]: dropped, the rest ×4/(3 + 1)
+    const want = [-0.8 + 0.1, -0.8 - 1.9, -0.8, -0.8 - 2.9];
+    got[1].forEach((x, i) => assert.ok(Math.abs(x - want[i]) < 1e-6, `[${i}] ${x} vs ${want[i]}`));
+    v.dispose();
+  });
+
+  it('with epsilon 0 and every coordinate agreeing it is the inner optimizer itself', () => {
+    const [a, b] = [variable([1, -2, 3]), variable([1, -2, 3])];
+    const grad = (x: Float32Array) => Array.from(x);
+    const c = run(cautiousOptimizer({ inner: 'adam', innerOptions: { learningRate: 0.1 }, epsilon: 0 }), a, 4, grad);
+    const plain = run(createOptimizer('adam', { learningRate: 0.1 }), b, 4, grad);
+    assert.deepEqual(c, plain);
+    tf.dispose([a, b]);
+  });
+});
+
 describe('averaged: the average against its closed form', () => {
   before(() => useBackend('cpu'));
 
