@@ -19,14 +19,24 @@ import { writeAtomic } from '../src/node/fileSystem.js';
 import { chromiumSkip, launchChromium } from '../test/browser/harness.js';
 import { buildAndServeSite } from '../test/browser/site.js';
 import type { BackendBench, BenchOptions } from '../web/src/benchTypes.js';
-import { argTokens, formatMs, machineInfo, markdownTable } from './timing.js';
-
-const usage = `npm run bench:browser -- [--backends cpu,wasm,webgl] [--sizes 256,1024] [--budget-ms 4000] [--no-muon] [--out results/browser]
-
-Times Newton–Schulz (Jordan ×5) on n×n and a Muon step on the fashion-mnist MLP in headless Chromium,
-per backend, beside the backend's plain matMul rate. webgl runs on SwiftShader (a software GPU).`;
+import { formatMs, machineInfo, markdownTable } from './timing.js';
+import { commandLine, parseArgs as parseFlags, parseDecimal, usageError, type CommandSpec } from '../src/cli/args.js';
 
 const knownBackends = ['cpu', 'wasm', 'webgl', 'webgpu'] as const;
+
+/** The flags of `bench:browser`, parsed by src/cli/args.ts. */
+const command = {
+  name: 'npm run bench:browser --',
+  summary:
+    "Times Newton–Schulz (Jordan ×5) on n×n and a Muon step on the fashion-mnist MLP in headless Chromium, per backend, beside the backend's plain matMul rate. webgl runs on SwiftShader (a software GPU).",
+  flags: {
+    backends: { type: 'list', choices: knownBackends, default: ['cpu', 'wasm', 'webgl'], description: 'The tfjs backends to time.' },
+    sizes: { type: 'list', valueName: 'N,...', default: ['256', '1024'], description: 'Sides n of the n×n Newton–Schulz inputs, integers in [2, 4096].' },
+    'budget-ms': { type: 'number', default: 4000, valueName: 'MS', description: 'Time budget per measurement (ms, > 0).' },
+    'no-muon': { type: 'boolean', description: 'Skip the Muon step.' },
+    out: { type: 'string', default: 'results/browser', valueName: 'DIR', description: 'Folder for bench.json and bench.md.' },
+  },
+} as const satisfies CommandSpec;
 
 interface Args {
   backends: string[];
@@ -36,51 +46,16 @@ interface Args {
   out: string;
 }
 
-/** Parses the flags; a message naming the flag and value when one is bad. */
-export function parseArgs(argv: readonly string[]): Args | { help: true } | { error: string } {
-  const a: Args = { backends: ['cpu', 'wasm', 'webgl'], sizes: [256, 1024], budgetMs: 4000, muon: true, out: resolve('results/browser') };
-  for (const { flag, inline, value } of argTokens(argv)) {
-    switch (flag) {
-      case '-h':
-      case '--help':
-        return { help: true };
-      case '--backends': {
-        const v = value();
-        const list = (v ?? '').split(',').filter((x) => x !== '');
-        const bad = list.filter((b) => !(knownBackends as readonly string[]).includes(b));
-        if (list.length === 0 || bad.length > 0) return { error: `--backends: expected a list of ${knownBackends.join(', ')}, got '${v ?? ''}'` };
-        a.backends = list;
-        break;
-      }
-      case '--sizes': {
-        const v = value();
-        const list = (v ?? '').split(',').map(Number);
-        if (v === null || list.some((n) => !Number.isInteger(n) || n < 2 || n > 4096)) return { error: `--sizes: expected integers in [2, 4096] like 256,1024, got '${v ?? ''}'` };
-        a.sizes = list;
-        break;
-      }
-      case '--budget-ms': {
-        const v = value();
-        const n = Number(v);
-        if (v === null || !Number.isFinite(n) || n <= 0) return { error: `--budget-ms: expected a positive number of milliseconds, got '${v ?? ''}'` };
-        a.budgetMs = n;
-        break;
-      }
-      case '--no-muon':
-        if (inline !== undefined) return { error: '--no-muon takes no value' };
-        a.muon = false;
-        break;
-      case '--out': {
-        const v = value();
-        if (v === null || v === '') return { error: '--out needs a directory' };
-        a.out = resolve(v);
-        break;
-      }
-      default:
-        return { error: `unknown flag '${flag}'\n${usage}` };
-    }
-  }
-  return a;
+/** Parses the flags; a UsageError naming the flag and value when one is bad. */
+export function parseArgs(argv: readonly string[]): Args | 'help' {
+  const parsed = parseFlags(argv, command);
+  if (parsed.help) return 'help';
+  const f = parsed.flags;
+  const sizes = f.sizes.map((v) => parseDecimal(v) ?? NaN);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 2 || n > 4096)) throw usageError(command, `--sizes: expected integers in [2, 4096] like 256,1024, got '${f.sizes.join(',')}'`);
+  if (f['budget-ms'] <= 0) throw usageError(command, `--budget-ms: expected a positive number of milliseconds, got ${f['budget-ms']}`);
+  if (f.out === '') throw usageError(command, '--out needs a directory');
+  return { backends: f.backends, sizes, budgetMs: f['budget-ms'], muon: !f['no-muon'], out: resolve(f.out) };
 }
 
 const gflops = (g: number) => `${g.toFixed(g >= 10 ? 1 : 2)} GFLOP/s`;
@@ -108,15 +83,10 @@ export function table(results: readonly BackendBench[]): string {
 }
 
 async function main(): Promise<number> {
-  const args = parseArgs(process.argv.slice(2));
-  if ('help' in args) {
-    console.log(usage);
-    return 0;
-  }
-  if ('error' in args) {
-    console.error(`bench:browser: ${args.error}`);
-    return 2;
-  }
+  let usageCode = 0;
+  const setExitCode = (code: number): void => void (usageCode = code);
+  const args = commandLine(command, process.argv.slice(2), parseArgs, { stdout: process.stdout, stderr: process.stderr, setExitCode });
+  if (args === null) return usageCode;
   const skip = chromiumSkip();
   if (skip !== false) {
     console.error(`bench:browser: ${skip.replace(/ — skipped$/, '')}`);

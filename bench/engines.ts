@@ -70,11 +70,11 @@ import {
   type MachineInfo,
   type Stats,
 } from './timing.js';
-import { argTokens, parseShapes, type Shape } from './timing.js';
+import { shapesFlag, type Shape } from './timing.js';
+import { commandLine, parseArgs, usageError, type CommandSpec } from '../src/cli/args.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-export { parseShapes, type Shape } from './timing.js';
 
 /** Every engine, in table order. */
 export const allEngines: readonly EngineName[] = ['tfjs', 'workers', 'onnxruntime'];
@@ -1366,134 +1366,71 @@ export function renderEnginesReport(r: EnginesBenchResult): string {
   return `${renderEngineSections(r.engines).replace('\n\n', `\n\n${head}\n\n`)}\n\ntotal wall time ${formatMs(r.wallMs)}`;
 }
 
-export const enginesUsage = `usage: npm run bench:engines -- [--quick] [--engines LIST] [--shapes RxC,...] [--gram-shapes RxC,...]
-                            [--limit-size N] [--limit-engines LIST] [--workers-profile N]
-                            [--no-limit] [--no-ns] [--no-gram] [--no-step] [--out PATH]
+/** The flags of `bench:engines`, parsed by src/cli/args.ts. */
+export const enginesCommand = {
+  name: 'npm run bench:engines --',
+  summary: "Newton–Schulz per engine (tfjs, workers, onnxruntime) against this machine's matmul limit, Gram vs standard NS, a muon step per engine.",
+  flags: {
+    quick: { type: 'boolean', description: 'Smoke run: small shapes, few repeats, a small MLP.' },
+    engines: { type: 'list', choices: allEngines, valueName: 'LIST', description: `Engines to measure, e.g. tfjs,onnxruntime (default: ${allEngines.join(',')}).` },
+    shapes: { type: 'string', valueName: 'RxC,...', description: `Newton–Schulz shapes (default: ${fullEngineSections.ns!.shapes.map((s) => s.join('x')).join(',')}).` },
+    'gram-shapes': { type: 'string', valueName: 'RxC,...', description: `Gram-vs-standard shapes (default: ${fullEngineSections.gram!.shapes.map((s) => s.join('x')).join(',')}).` },
+    'limit-size': { type: 'integer', min: 1, description: `Side of the square matmul that measures the limit (default ${fullEngineSections.limit!.size}).` },
+    'limit-engines': {
+      type: 'list',
+      choices: allEngines,
+      valueName: 'LIST',
+      description: 'Engines whose plain matmul measures the limit (default: --engines), e.g. --engines tfjs,workers --limit-engines tfjs,workers,onnxruntime.',
+    },
+    'workers-profile': { type: 'integer', min: 0, description: "N profiled calls per shape: where the workers engine's time goes (default 0)." },
+    'no-limit': { type: 'boolean', description: 'Skip the limit (× of the limit is then not computed).' },
+    'no-ns': { type: 'boolean', description: 'Skip the Newton–Schulz-per-engine section.' },
+    'no-gram': { type: 'boolean', description: 'Skip the Gram section.' },
+    'no-step': { type: 'boolean', description: 'Skip the optimizer-step section.' },
+    out: { type: 'string', valueName: 'PATH', description: 'JSON output (default results/bench-engines.json).' },
+  },
+} as const satisfies CommandSpec;
 
-  --quick              smoke run: small shapes, few repeats, a small MLP
-  --engines LIST       engines to measure, e.g. tfjs,onnxruntime (default: ${allEngines.join(',')})
-  --shapes LIST        Newton–Schulz shapes (default: ${fullEngineSections.ns!.shapes.map((s) => s.join('x')).join(',')})
-  --gram-shapes LIST   Gram-vs-standard shapes (default: ${fullEngineSections.gram!.shapes.map((s) => s.join('x')).join(',')})
-  --limit-size N       side of the square matmul that measures the limit (default ${fullEngineSections.limit!.size})
-  --limit-engines LIST engines whose plain matmul measures the limit (default: --engines), e.g.
-                       --engines tfjs,workers --limit-engines tfjs,workers,onnxruntime
-  --workers-profile N  N profiled calls per shape: where the workers engine's time goes (default 0)
-  --no-limit           skip the limit (× of the limit is then not computed)
-  --no-ns, --no-gram, --no-step
-                       skip that section
-  --out PATH           JSON output (default results/bench-engines.json)
-  -h, --help           this text`;
-
-/** Parsed command line of `bench:engines`. */
-export type EnginesParsedArgs = { kind: 'run'; config: EnginesBenchConfig } | { kind: 'help' } | { kind: 'error'; message: string };
-
-
-/** Parses the command line (flags as `--flag value` or `--flag=value`). */
-export function parseEnginesArgs(argv: readonly string[], cwd = process.cwd()): EnginesParsedArgs {
-  let quick = false;
-  let out: string | null = null;
-  let engines: EngineName[] | null = null;
-  let shapes: Shape[] | null = null;
-  let gramShapes: Shape[] | null = null;
-  let limitSize: number | null = null;
-  let limitEngines: EngineName[] | null = null;
-  let workersProfile: number | null = null;
-  const skip = new Set<string>();
-  for (const { arg, flag, inline, value } of argTokens(argv)) {
-    switch (flag) {
-      case '-h':
-      case '--help':
-        return { kind: 'help' };
-      case '--quick':
-      case '--no-limit':
-      case '--no-ns':
-      case '--no-gram':
-      case '--no-step':
-        if (inline !== undefined) return { kind: 'error', message: `${flag} takes no value` };
-        if (flag === '--quick') quick = true;
-        else skip.add(flag.slice(5));
-        break;
-      case '--engines':
-      case '--limit-engines': {
-        const v = value();
-        if (v === null) return { kind: 'error', message: `${flag} needs a value, e.g. tfjs,onnxruntime` };
-        const list = v.split(',').map((s) => s.trim());
-        const bad = list.find((e) => !(allEngines as readonly string[]).includes(e));
-        if (bad !== undefined) return { kind: 'error', message: `${flag}: unknown engine '${bad}' (one of ${allEngines.join(', ')})` };
-        if (flag === '--engines') engines = allEngines.filter((e) => list.includes(e));
-        else limitEngines = allEngines.filter((e) => list.includes(e));
-        break;
-      }
-      case '--workers-profile': {
-        const v = value();
-        const n = v === null ? NaN : Number(v);
-        if (!Number.isInteger(n) || n < 0) return { kind: 'error', message: `--workers-profile needs a non-negative integer, got ${v ?? 'nothing'}` };
-        workersProfile = n;
-        break;
-      }
-      case '--shapes':
-      case '--gram-shapes': {
-        const v = value();
-        if (v === null) return { kind: 'error', message: `${flag} needs a value, e.g. 256x256,1024x4096` };
-        const p = parseShapes(flag, v);
-        if (typeof p === 'string') return { kind: 'error', message: p };
-        if (flag === '--shapes') shapes = p;
-        else gramShapes = p;
-        break;
-      }
-      case '--limit-size': {
-        const v = value();
-        const n = v === null ? NaN : Number(v);
-        if (!Number.isInteger(n) || n < 1) return { kind: 'error', message: `--limit-size needs a positive integer, got ${v ?? 'nothing'}` };
-        limitSize = n;
-        break;
-      }
-      case '--out': {
-        const v = value();
-        if (v === null || v === '') return { kind: 'error', message: '--out needs a path' };
-        out = resolve(cwd, v);
-        break;
-      }
-      default:
-        return { kind: 'error', message: `unknown argument '${arg}'` };
-    }
-  }
-  const base = defaultEnginesConfig(quick);
+/**
+ * Parses the command line (flags as `--flag value` or `--flag=value`); throws a UsageError naming the
+ * flag. Engine lists come back in table order ({@link allEngines}).
+ */
+export function parseEnginesArgs(argv: readonly string[], cwd = process.cwd()): EnginesBenchConfig | 'help' {
+  const parsed = parseArgs(argv, enginesCommand);
+  if (parsed.help) return 'help';
+  const f = parsed.flags;
+  const inTableOrder = (list: readonly string[]): EngineName[] => allEngines.filter((e) => list.includes(e));
+  const shapes = f.shapes === undefined ? null : shapesFlag(enginesCommand, 'shapes', f.shapes);
+  const gramShapes = f['gram-shapes'] === undefined ? null : shapesFlag(enginesCommand, 'gram-shapes', f['gram-shapes']);
+  if (f.out === '') throw usageError(enginesCommand, '--out needs a path');
+  const base = defaultEnginesConfig(f.quick);
   const b = base.sections;
   const sections: EngineSectionsConfig = {
-    engines: engines ?? b.engines,
-    limit: skip.has('limit') || b.limit === null ? null : {
+    engines: f.engines === undefined ? b.engines : inTableOrder(f.engines),
+    limit: f['no-limit'] || b.limit === null ? null : {
       ...b.limit,
-      size: limitSize ?? b.limit.size,
-      ...(limitEngines === null ? {} : { engines: limitEngines }),
+      size: f['limit-size'] ?? b.limit.size,
+      ...(f['limit-engines'] === undefined ? {} : { engines: inTableOrder(f['limit-engines']) }),
     },
-    ns: skip.has('ns') || b.ns === null ? null : {
+    ns: f['no-ns'] || b.ns === null ? null : {
       ...b.ns,
       shapes: shapes ?? b.ns.shapes,
-      ...(workersProfile === null ? {} : { workersProfile }),
+      ...(f['workers-profile'] === undefined ? {} : { workersProfile: f['workers-profile'] }),
     },
-    gram: skip.has('gram') || b.gram === null ? null : { ...b.gram, shapes: gramShapes ?? b.gram.shapes },
-    step: skip.has('step') ? null : b.step,
+    gram: f['no-gram'] || b.gram === null ? null : { ...b.gram, shapes: gramShapes ?? b.gram.shapes },
+    step: f['no-step'] ? null : b.step,
   };
-  return { kind: 'run', config: { ...base, out: out ?? base.out, sections } };
+  return { ...base, out: f.out === undefined ? base.out : resolve(cwd, f.out), sections };
 }
 
 async function main(): Promise<void> {
-  const parsed = parseEnginesArgs(process.argv.slice(2));
-  if (parsed.kind === 'help') {
-    process.stdout.write(`${enginesUsage}\n`);
-    return;
-  }
-  if (parsed.kind === 'error') {
-    process.stderr.write(`bench:engines: ${parsed.message}\n${enginesUsage}\n`);
-    process.exitCode = 2;
-    return;
-  }
+  const config = commandLine(enginesCommand, process.argv.slice(2), (argv) => parseEnginesArgs(argv));
+  if (config === null) return;
   const log = (msg: string) => process.stderr.write(`${msg}\n`);
   try {
-    const result = await runEnginesBenchmark(parsed.config, log);
+    const result = await runEnginesBenchmark(config, log);
     process.stdout.write(`${renderEnginesReport(result)}\n`);
-    if (parsed.config.out !== null) log(`wrote ${parsed.config.out}`);
+    if (config.out !== null) log(`wrote ${config.out}`);
   } finally {
     disposeEngines();
   }

@@ -39,7 +39,7 @@ import { accelerateWasm, restoreWasmKernels } from '../src/tfjs/wasmMatMul.js';
 import { registerWasmConvKernels } from '../src/tfjs/wasmConv.js';
 import { registerWasmSegmentSum } from '../src/tfjs/wasmSegmentSum.js';
 import { writeAtomic } from '../src/node/fileSystem.js';
-import { parseArgs, UsageError, formatUsage, type CommandSpec } from '../src/cli/args.js';
+import { commandLine, narrowTo, parseArgs, type CommandSpec } from '../src/cli/args.js';
 import { formatTable } from '../src/bench/table.js';
 import { machineInfo, measureRounds, now, type MachineInfo, type Stats } from './timing.js';
 
@@ -56,9 +56,9 @@ const command = {
   name: 'npm run bench:fit --',
   summary: 'ms/step of tfjs-layers model.fit on wasm: stock kernels vs accelerateWasm(), per model and optimizer.',
   flags: {
-    models: { type: 'string', default: modelNames.join(','), description: `Comma-separated, from: ${modelNames.join(', ')}.` },
-    optimizers: { type: 'string', default: optimizerNames.join(','), description: `Comma-separated, from: ${optimizerNames.join(', ')} (adam is tf.train.adam).` },
-    engines: { type: 'string', default: engineNames.join(','), description: `Newton–Schulz engines for muon and turbo-muon, from: ${engineNames.join(', ')}.` },
+    models: { type: 'list', choices: modelNames, default: modelNames, description: 'The models.' },
+    optimizers: { type: 'list', choices: optimizerNames, default: optimizerNames, description: 'The optimizers (adam is tf.train.adam).' },
+    engines: { type: 'list', choices: engineNames, default: engineNames, description: 'Newton–Schulz engines for muon and turbo-muon.' },
     rounds: { type: 'integer', default: 5, min: 1, description: 'Timed rounds per configuration (each: one fit call per mode).' },
     warmup: { type: 'integer', default: 1, min: 0, description: 'Untimed rounds first.' },
     batches: { type: 'integer', default: 3, min: 1, description: 'Steps (batches) per fit call; ms/step = call time / batches.' },
@@ -67,19 +67,6 @@ const command = {
   },
   notes: ['The machine may be shared: ratios come from medians of interleaved rounds of one run.'],
 } as const satisfies CommandSpec;
-
-/** Parses a comma list against the allowed names; a UsageError names the flag and the bad value. */
-function pick<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
-  const out: T[] = [];
-  for (const part of value.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
-    if (!(allowed as readonly string[]).includes(part)) {
-      throw new UsageError(`--${flag}: unknown '${part}' (known: ${allowed.join(', ')})`, formatUsage(command));
-    }
-    if (!out.includes(part as T)) out.push(part as T);
-  }
-  if (out.length === 0) throw new UsageError(`--${flag}: name at least one of ${allowed.join(', ')}`, formatUsage(command));
-  return out;
-}
 
 export interface FitBenchConfig {
   readonly models: readonly ModelName[];
@@ -517,9 +504,9 @@ export function parseFitArgs(argv: readonly string[]): FitBenchConfig | 'help' {
   if (parsed.help) return 'help';
   const f = parsed.flags;
   return {
-    models: pick('models', f.models, modelNames),
-    optimizers: pick('optimizers', f.optimizers, optimizerNames),
-    engines: pick('engines', f.engines, engineNames),
+    models: narrowTo(f.models, modelNames),
+    optimizers: narrowTo(f.optimizers, optimizerNames),
+    engines: narrowTo(f.engines, engineNames),
     rounds: f.rounds,
     warmup: f.warmup,
     batches: f.batches,
@@ -529,21 +516,8 @@ export function parseFitArgs(argv: readonly string[]): FitBenchConfig | 'help' {
 }
 
 async function main(): Promise<void> {
-  let config: FitBenchConfig | 'help';
-  try {
-    config = parseFitArgs(process.argv.slice(2));
-  } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`bench:fit: ${e.message}\n${e.usage}\n`);
-      process.exitCode = 2;
-      return;
-    }
-    throw e;
-  }
-  if (config === 'help') {
-    process.stdout.write(`${formatUsage(command)}\n`);
-    return;
-  }
+  const config = commandLine(command, process.argv.slice(2), parseFitArgs);
+  if (config === null) return;
   const log = (msg: string) => process.stderr.write(`${msg}\n`);
   let result: FitBenchResult;
   try {

@@ -50,7 +50,8 @@ import {
   type MachineInfo,
   type Stats,
 } from './timing.js';
-import { argTokens, parseShapes, type Shape } from './timing.js';
+import { shapesFlag, type Shape } from './timing.js';
+import { commandLine, parseArgs as parseFlags, usageError, type CommandSpec } from '../src/cli/args.js';
 import {
   fullOrthoConfig,
   quickOrthoConfig,
@@ -72,7 +73,6 @@ import { disposeEngines } from '../src/index.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-export { parseShapes, type Shape } from './timing.js';
 
 /** Section 1 settings. */
 export interface NsBenchConfig {
@@ -583,77 +583,33 @@ export function renderReport(r: BenchResult): string {
   return sections.join('\n\n');
 }
 
-export const usage = `usage: npm run bench:ns -- [--quick] [--shapes RxC,...] [--ortho-shapes RxC,...]
-                       [--quality-shapes RxC,...] [--no-ortho] [--no-engines] [--out PATH]
+/** The flags of `bench:ns`, parsed by src/cli/args.ts. */
+export const command = {
+  name: 'npm run bench:ns --',
+  summary: "Newton–Schulz on wasm beside its matmuls, every orthogonalizer, an optimizer step, and the native engines' section.",
+  flags: {
+    quick: { type: 'boolean', description: 'Smoke run: fewer repeats, small shapes only (256x256), small quality inputs, a small MLP.' },
+    shapes: { type: 'string', valueName: 'RxC,...', description: `Newton–Schulz section shapes, e.g. 256x256,1024x1024 (default: ${fullShapes.map((s) => s.join('x')).join(',')}).` },
+    'ortho-shapes': { type: 'string', valueName: 'RxC,...', description: `Timing shapes of the every-orthogonalizer section (default: ${fullOrthoConfig.shapes.map((s) => s.join('x')).join(',')}).` },
+    'quality-shapes': { type: 'string', valueName: 'RxC,...', description: `Its quality inputs (float64 SVD, keep them small; default: ${fullOrthoConfig.qualityShapes.map((s) => s.join('x')).join(',')}).` },
+    'no-ortho': { type: 'boolean', description: 'Skip the every-orthogonalizer section.' },
+    'no-engines': { type: 'boolean', description: 'Skip the native-engine section (limit, NS per engine, Gram NS, muon step per engine; run it alone, with its own flags, by npm run bench:engines).' },
+    out: { type: 'string', valueName: 'PATH', description: 'JSON output (default results/bench-ns.json).' },
+  },
+} as const satisfies CommandSpec;
 
-  --quick               smoke run: fewer repeats, small shapes only (256x256), small quality
-                        inputs, a small MLP
-  --shapes LIST         Newton–Schulz section shapes, e.g. 256x256,1024x1024 (default:
-                        ${fullShapes.map((s) => s.join('x')).join(',')})
-  --ortho-shapes LIST   timing shapes of the every-orthogonalizer section (default:
-                        ${fullOrthoConfig.shapes.map((s) => s.join('x')).join(',')})
-  --quality-shapes LIST its quality inputs (float64 SVD, keep them small; default:
-                        ${fullOrthoConfig.qualityShapes.map((s) => s.join('x')).join(',')})
-  --no-ortho            skip the every-orthogonalizer section
-  --no-engines          skip the native-engine section (limit, NS per engine, Gram NS, muon step per
-                        engine; run it alone, with its own flags, by npm run bench:engines)
-  --out PATH            JSON output (default results/bench-ns.json)
-  -h, --help            this text`;
-
-/** Parsed command line: a config, a request for help, or an error message. */
-export type ParsedArgs = { kind: 'run'; config: BenchConfig } | { kind: 'help' } | { kind: 'error'; message: string };
-
-/** Parses the command line (flags may be given as `--flag value` or `--flag=value`). */
-export function parseArgs(argv: readonly string[], cwd = process.cwd()): ParsedArgs {
-  let quick = false;
-  let shapes: Shape[] | null = null;
-  let orthoShapes: Shape[] | null = null;
-  let qualityShapes: Shape[] | null = null;
-  let noOrtho = false;
-  let noEngines = false;
-  let out: string | null = null;
-  for (const { arg, flag, inline, value } of argTokens(argv)) {
-    switch (flag) {
-      case '-h':
-      case '--help':
-        return { kind: 'help' };
-      case '--quick':
-        if (inline !== undefined) return { kind: 'error', message: '--quick takes no value' };
-        quick = true;
-        break;
-      case '--shapes':
-      case '--ortho-shapes':
-      case '--quality-shapes': {
-        const v = value();
-        if (v === null) return { kind: 'error', message: `${flag} needs a value, e.g. 256x256,1024x1024` };
-        const parsed = parseShapes(flag, v);
-        if (typeof parsed === 'string') return { kind: 'error', message: parsed };
-        if (flag === '--shapes') shapes = parsed;
-        else if (flag === '--ortho-shapes') orthoShapes = parsed;
-        else qualityShapes = parsed;
-        break;
-      }
-      case '--no-ortho':
-        if (inline !== undefined) return { kind: 'error', message: '--no-ortho takes no value' };
-        noOrtho = true;
-        break;
-      case '--no-engines':
-        if (inline !== undefined) return { kind: 'error', message: '--no-engines takes no value' };
-        noEngines = true;
-        break;
-      case '--out': {
-        const v = value();
-        if (v === null || v === '') return { kind: 'error', message: '--out needs a path' };
-        out = resolve(cwd, v);
-        break;
-      }
-      default:
-        return { kind: 'error', message: `unknown argument '${arg}'` };
-    }
-  }
-  const base = defaultConfig(quick);
+/** Parses the command line (flags as `--flag value` or `--flag=value`); throws a UsageError naming the flag. */
+export function parseArgs(argv: readonly string[], cwd = process.cwd()): BenchConfig | 'help' {
+  const parsed = parseFlags(argv, command);
+  if (parsed.help) return 'help';
+  const f = parsed.flags;
+  const shapes = f.shapes === undefined ? null : shapesFlag(command, 'shapes', f.shapes);
+  const orthoShapes = f['ortho-shapes'] === undefined ? null : shapesFlag(command, 'ortho-shapes', f['ortho-shapes']);
+  const qualityShapes = f['quality-shapes'] === undefined ? null : shapesFlag(command, 'quality-shapes', f['quality-shapes']);
+  if (f.out === '') throw usageError(command, '--out needs a path');
+  const base = defaultConfig(f.quick);
   const ortho =
-    noOrtho || base.ortho === null
+    f['no-ortho'] || base.ortho === null
       ? null
       : {
           ...base.ortho,
@@ -661,33 +617,22 @@ export function parseArgs(argv: readonly string[], cwd = process.cwd()): ParsedA
           qualityShapes: qualityShapes ?? base.ortho.qualityShapes,
         };
   return {
-    kind: 'run',
-    config: {
-      ...base,
-      out: out ?? base.out,
-      ns: shapes === null ? base.ns : { ...base.ns, shapes },
-      ortho,
-      engines: noEngines ? null : base.engines,
-    },
+    ...base,
+    out: f.out === undefined ? base.out : resolve(cwd, f.out),
+    ns: shapes === null ? base.ns : { ...base.ns, shapes },
+    ortho,
+    engines: f['no-engines'] ? null : base.engines,
   };
 }
 
 async function main(): Promise<void> {
-  const parsed = parseArgs(process.argv.slice(2));
-  if (parsed.kind === 'help') {
-    process.stdout.write(`${usage}\n`);
-    return;
-  }
-  if (parsed.kind === 'error') {
-    process.stderr.write(`bench:ns: ${parsed.message}\n${usage}\n`);
-    process.exitCode = 2;
-    return;
-  }
+  const config = commandLine(command, process.argv.slice(2), (argv) => parseArgs(argv));
+  if (config === null) return;
   const log = (msg: string) => process.stderr.write(`${msg}\n`);
   try {
-    const result = await runBenchmark(parsed.config, log);
+    const result = await runBenchmark(config, log);
     process.stdout.write(`${renderReport(result)}\n`);
-    if (parsed.config.out !== null) log(`wrote ${parsed.config.out}`);
+    if (config.out !== null) log(`wrote ${config.out}`);
   } finally {
     disposeEngines(); // the native engines' threads and sessions
   }

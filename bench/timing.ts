@@ -11,6 +11,7 @@
  */
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
+import { usageError, type CommandSpec } from '../src/cli/args.js';
 
 /** Milliseconds since an arbitrary origin (monotonic). */
 export function now(): number {
@@ -203,49 +204,18 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
 /** `[rows, cols]` of a benchmarked matrix. */
 export type Shape = readonly [number, number];
 
-/** Parses `256x256,1024x4096`; returns the shapes or an error message naming `flag`. */
-export function parseShapes(flag: string, v: string): Shape[] | string {
+/**
+ * The shapes of a `--NAME RxC,...` flag of `command` (`256x256,1024x4096`); a {@link usageError} naming
+ * the flag and the bad part otherwise.
+ */
+export function shapesFlag(command: CommandSpec, name: string, value: string): Shape[] {
   const parsed: Shape[] = [];
-  for (const part of v.split(',')) {
+  for (const part of value.split(',')) {
     const match = /^(\d+)x(\d+)$/.exec(part.trim());
     const rows = match ? Number(match[1]) : 0;
     const cols = match ? Number(match[2]) : 0;
-    if (rows < 1 || cols < 1) return `${flag}: bad shape '${part}', expected ROWSxCOLS like 1024x4096`;
+    if (rows < 1 || cols < 1) throw usageError(command, `--${name}: bad shape '${part}', expected ROWSxCOLS like 1024x4096`);
     parsed.push([rows, cols]);
   }
   return parsed;
-}
-
-/** One command-line flag: `--flag value` or `--flag=value`. */
-export interface ArgToken {
-  /** The argument as given. */
-  readonly arg: string;
-  /** The flag without an inline `=value`. */
-  readonly flag: string;
-  /** The inline value of `--flag=value`. */
-  readonly inline: string | undefined;
-  /** The flag's value (inline, else the next argument unless it is a flag; consumes it); null if none. */
-  readonly value: () => string | null;
-}
-
-/** The flags of `argv` in order, for the bench scripts' small parsers. */
-export function* argTokens(argv: readonly string[]): Generator<ArgToken> {
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const eq = arg.indexOf('=');
-    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    const inline = arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : undefined;
-    yield {
-      arg,
-      flag,
-      inline,
-      value: () => {
-        if (inline !== undefined) return inline;
-        const next = argv[i + 1];
-        if (next === undefined || next.startsWith('--')) return null;
-        i++;
-        return next;
-      },
-    };
-  }
 }

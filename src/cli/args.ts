@@ -47,18 +47,36 @@ export interface NumberFlag extends FlagBase {
   readonly min?: number;
 }
 
-export type FlagSpec = BooleanFlag | StringFlag | IntegerFlag | NumberFlag;
+/**
+ * A comma-separated list, e.g. `--engines tfjs,onnxruntime`: items are trimmed, empty items and repeats
+ * dropped (first one kept, so the order is the user's), at least one item required, each one of
+ * `choices` when given. Narrow the strings to a union type with {@link narrowTo} (checked, not cast).
+ */
+export interface ListFlag extends FlagBase {
+  readonly type: 'list';
+  readonly default?: readonly string[];
+  /** The only items allowed. */
+  readonly choices?: readonly string[];
+}
+
+export type FlagSpec = BooleanFlag | StringFlag | IntegerFlag | NumberFlag | ListFlag;
 
 /** Flags by name, without the leading `--` (kebab-case: `data-dir`). */
 export type FlagSpecs = Readonly<Record<string, FlagSpec>>;
 
-type ValueOf<F extends FlagSpec> = F extends BooleanFlag ? boolean : F extends IntegerFlag | NumberFlag ? number : string;
+type ValueOf<F extends FlagSpec> = F extends BooleanFlag
+  ? boolean
+  : F extends IntegerFlag | NumberFlag
+    ? number
+    : F extends ListFlag
+      ? string[]
+      : string;
 
 /** Parsed values: flags with a default (and booleans) always have a value, the others may be undefined. */
 export type FlagValues<S extends FlagSpecs> = {
   -readonly [K in keyof S]: S[K] extends BooleanFlag
     ? boolean
-    : S[K] extends { readonly default: string | number }
+    : S[K] extends { readonly default: string | number | readonly string[] }
       ? ValueOf<S[K]>
       : ValueOf<S[K]> | undefined;
 };
@@ -99,12 +117,12 @@ export type ParsedArgs<S extends FlagSpecs> =
 
 function placeholder(spec: FlagSpec): string {
   if (spec.type === 'boolean') return '';
-  return spec.valueName ?? (spec.type === 'string' ? 'VALUE' : spec.type === 'integer' ? 'N' : 'X');
+  return spec.valueName ?? (spec.type === 'string' ? 'VALUE' : spec.type === 'list' ? 'A,B,...' : spec.type === 'integer' ? 'N' : 'X');
 }
 
 function defaultText(spec: FlagSpec): string | undefined {
   if (spec.type === 'boolean' || spec.default === undefined) return undefined;
-  return String(spec.default);
+  return spec.type === 'list' ? spec.default.join(',') : String(spec.default);
 }
 
 /** Wraps `text` to lines of at most `width` characters, each prefixed by `indent`. */
@@ -137,6 +155,7 @@ export function formatUsage(command: CommandSpec, options: { notes?: boolean } =
     const value = placeholder(spec);
     const extras: string[] = [];
     if (spec.type === 'string' && spec.choices !== undefined) extras.push(`One of: ${spec.choices.join(', ')}.`);
+    if (spec.type === 'list' && spec.choices !== undefined) extras.push(`Comma-separated, from: ${spec.choices.join(', ')}.`);
     const d = defaultText(spec);
     if (d !== undefined) extras.push(`Default: ${d}.`);
     const description = [spec.description, ...extras].join(' ');
@@ -215,8 +234,20 @@ export function parseDecimal(text: string): number | undefined {
   return Number.isFinite(v) ? v : undefined;
 }
 
-function convert(name: string, spec: FlagSpec, raw: string, fail: (message: string) => never): string | number | boolean {
+function convert(name: string, spec: FlagSpec, raw: string, fail: (message: string) => never): string | number | boolean | string[] {
   switch (spec.type) {
+    case 'list': {
+      const items: string[] = [];
+      for (const item of raw.split(',').map((p) => p.trim())) {
+        if (item === '' || items.includes(item)) continue;
+        if (spec.choices !== undefined && !spec.choices.includes(item)) {
+          return fail(`--${name}: unknown '${item}' (one of ${spec.choices.join(', ')})${suggestion(item, spec.choices)}`);
+        }
+        items.push(item);
+      }
+      if (items.length === 0) return fail(`--${name} needs at least one item${spec.choices === undefined ? '' : ` of ${spec.choices.join(', ')}`}, got '${raw}'`);
+      return items;
+    }
     case 'boolean':
       if (raw === 'true') return true;
       if (raw === 'false') return false;
@@ -256,7 +287,7 @@ export function parseArgs<S extends FlagSpecs>(argv: readonly string[], command:
     throw new UsageError(`${command.name}: ${message}`, formatUsage(command as CommandSpec), command.name);
   };
   const names = Object.keys(command.flags);
-  const given = new Map<string, string | number | boolean>();
+  const given = new Map<string, string | number | boolean | string[]>();
   const positionals: string[] = [];
 
   for (let i = 0; i < argv.length; i++) {
@@ -304,7 +335,58 @@ export function parseArgs<S extends FlagSpecs>(argv: readonly string[], command:
 
   const flags: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(command.flags)) {
-    flags[name] = given.has(name) ? given.get(name) : spec.type === 'boolean' ? false : spec.default;
+    flags[name] = given.has(name) ? given.get(name) : spec.type === 'boolean' ? false : spec.type === 'list' && spec.default !== undefined ? [...spec.default] : spec.default;
   }
   return { help: false, flags: flags as FlagValues<S>, positionals };
+}
+
+/**
+ * The {@link UsageError} {@link parseArgs} throws, for checks a command makes after parsing (a value's
+ * form, two flags that contradict): `command.name: message`, with the command's usage.
+ */
+export function usageError(command: CommandSpec, message: string): UsageError {
+  return new UsageError(`${command.name}: ${message}`, formatUsage(command), command.name);
+}
+
+/**
+ * The items of `values` that are one of `allowed`, in the order of `values`, typed as `allowed`'s
+ * union: how a `list` or `string` flag checked against `choices` becomes e.g. `EngineName[]` without a
+ * cast (an item not in `allowed` is dropped; `choices` has already refused it).
+ */
+export function narrowTo<T extends string>(values: readonly string[], allowed: readonly T[]): T[] {
+  return values.flatMap((v) => allowed.filter((a) => a === v));
+}
+
+/**
+ * A bench script's or tool's command line, end to end: `parse(argv)` (which calls {@link parseArgs} and
+ * may throw {@link usageError}s of its own checks) returns the settings, or `'help'`. Help goes to
+ * stdout; a {@link UsageError} is one line on stderr with where the help is, and exit code 2. Returns
+ * null when the command should stop there (help printed, or a usage error), else the settings.
+ */
+export function commandLine<T>(
+  command: CommandSpec,
+  argv: readonly string[],
+  parse: (argv: readonly string[]) => T | 'help',
+  io: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown }; setExitCode(code: number): void } = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    setExitCode: (code) => {
+      process.exitCode = code;
+    },
+  },
+): T | null {
+  let parsed: T | 'help';
+  try {
+    parsed = parse(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    io.stderr.write(`${e.message}\nrun \`${e.command ?? command.name} --help\` for more\n`);
+    io.setExitCode(2);
+    return null;
+  }
+  if (parsed === 'help') {
+    io.stdout.write(`${formatUsage(command)}\n`);
+    return null;
+  }
+  return parsed;
 }

@@ -23,6 +23,7 @@ import {
   gramFlopsSpec,
   makeInput,
   matMulModel,
+  enginesCommand,
   parseEnginesArgs,
   relDiffs,
   renderEngineSections,
@@ -34,8 +35,10 @@ import {
   workersBreakdown,
   type EngineNsResult,
   type EngineSectionsConfig,
+  type EnginesBenchConfig,
   type EnginesBenchResult,
 } from '../../bench/engines.js';
+import { UsageError } from '../../src/cli/args.js';
 import { defaultConfig, parseArgs, renderReport, runBenchmark, type BenchResult } from '../../bench/ns.js';
 import type { Stats } from '../../bench/timing.js';
 
@@ -279,45 +282,59 @@ describe('bench:engines helpers', () => {
     assert.deepEqual(targetChecks(null), []);
   });
 
-  it('parses flags; defaults cover the issue shapes and the four-hidden-layer MLP', () => {
-    const d = parseEnginesArgs([]);
-    assert.deepEqual(d, { kind: 'run', config: defaultEnginesConfig(false) });
+  it('parses flags through src/cli/args.ts; defaults cover the issue shapes and the four-hidden-layer MLP', () => {
+    const run = (argv: string[], cwd?: string): EnginesBenchConfig => {
+      const r = parseEnginesArgs(argv, cwd);
+      if (r === 'help') throw new Error('expected a run');
+      return r;
+    };
+    assert.deepEqual(run([]), defaultEnginesConfig(false));
     const full = fullEngineSections;
     assert.equal(full.limit!.size, 2048);
     assert.deepEqual(full.ns!.shapes.map((s) => s.join('x')), ['256x256', '1024x1024', '768x3072', '1024x4096']);
     assert.deepEqual(full.gram!.shapes.map((s) => s.join('x')), ['256x4096', '512x4096', '1024x4096', '1024x1024']);
     assert.deepEqual(full.step!.layers, stepLayers);
     assert.equal(stepLayers.filter((w, i) => i > 0 && w === 1024 && stepLayers[i - 1] === 1024).length, 4);
-    const r = parseEnginesArgs(['--quick', '--engines', 'onnxruntime,tfjs', '--shapes=64x64', '--no-gram', '--limit-size', '256', '--out', 'x.json'], '/tmp');
-    assert.ok(r.kind === 'run');
-    assert.equal(r.config.quick, true);
-    assert.deepEqual(r.config.sections.engines, ['tfjs', 'onnxruntime']);
-    assert.deepEqual(r.config.sections.ns!.shapes, [[64, 64]]);
-    assert.equal(r.config.sections.gram, null);
-    assert.equal(r.config.sections.limit!.size, 256);
-    assert.equal(r.config.out, '/tmp/x.json');
-    const some = parseEnginesArgs(['--engines', 'tfjs,workers', '--limit-engines=tfjs,workers,onnxruntime', '--workers-profile', '3']);
-    assert.ok(some.kind === 'run');
-    assert.deepEqual(some.config.sections.engines, ['tfjs', 'workers']);
-    assert.deepEqual(some.config.sections.limit!.engines, ['tfjs', 'workers', 'onnxruntime']);
-    assert.equal(some.config.sections.ns!.workersProfile, 3);
-    assert.equal(r.config.sections.limit!.engines, undefined);
-    assert.equal(r.config.sections.ns!.workersProfile, undefined);
-    const none = parseEnginesArgs(['--no-limit', '--no-ns', '--no-step']);
-    assert.ok(none.kind === 'run' && none.config.sections.limit === null && none.config.sections.ns === null && none.config.sections.step === null);
-    for (const bad of [['--engines', 'gpu'], ['--limit-engines', 'gpu'], ['--workers-profile', '-1'], ['--shapes', '3x'], ['--limit-size', '0'], ['--no-gram=1'], ['--bogus']]) {
-      assert.equal(parseEnginesArgs(bad).kind, 'error', bad.join(' '));
+    const r = run(['--quick', '--engines', 'onnxruntime,tfjs', '--shapes=64x64', '--no-gram', '--limit-size', '256', '--out', 'x.json'], '/tmp');
+    assert.equal(r.quick, true);
+    assert.deepEqual(r.sections.engines, ['tfjs', 'onnxruntime']);
+    assert.deepEqual(r.sections.ns!.shapes, [[64, 64]]);
+    assert.equal(r.sections.gram, null);
+    assert.equal(r.sections.limit!.size, 256);
+    assert.equal(r.out, '/tmp/x.json');
+    const some = run(['--engines', 'tfjs,workers', '--limit-engines=tfjs,workers,onnxruntime', '--workers-profile', '3']);
+    assert.deepEqual(some.sections.engines, ['tfjs', 'workers']);
+    assert.deepEqual(some.sections.limit!.engines, ['tfjs', 'workers', 'onnxruntime']);
+    assert.equal(some.sections.ns!.workersProfile, 3);
+    assert.equal(r.sections.limit!.engines, undefined);
+    assert.equal(r.sections.ns!.workersProfile, undefined);
+    const none = run(['--no-limit', '--no-ns', '--no-step']);
+    assert.ok(none.sections.limit === null && none.sections.ns === null && none.sections.step === null);
+    const bad: [string[], RegExp][] = [
+      [['--engines', 'gpu'], /--engines: unknown 'gpu' \(one of tfjs, workers, onnxruntime\)/],
+      [['--engines', 'onnx'], /unknown 'onnx'.*did you mean onnxruntime\?/],
+      [['--engines', ','], /--engines needs at least one item/],
+      [['--limit-engines', 'gpu'], /--limit-engines: unknown 'gpu'/],
+      [['--workers-profile', '-1'], /--workers-profile must be >= 0, got -1/],
+      [['--workers-profile', '0x3'], /--workers-profile must be an integer/],
+      [['--shapes', '3x'], /--shapes: bad shape '3x'/],
+      [['--limit-size', '0'], /--limit-size must be >= 1, got 0/],
+      [['--no-gram=1'], /--no-gram is a switch/],
+      [['--bogus'], /unknown flag --bogus/],
+    ];
+    for (const [argv, pattern] of bad) {
+      assert.throws(() => parseEnginesArgs(argv), (e: unknown) => e instanceof UsageError && e.command === enginesCommand.name && pattern.test(e.message), argv.join(' '));
     }
-    assert.equal(parseEnginesArgs(['-h']).kind, 'help');
+    assert.equal(parseEnginesArgs(['-h']), 'help');
   });
 
   it('bench:ns runs the engine section unless --no-engines', async () => {
     assert.deepEqual(defaultConfig(false).engines, fullEngineSections);
     const off = parseArgs(['--no-engines']);
-    assert.ok(off.kind === 'run' && off.config.engines === null);
-    assert.equal(parseArgs(['--no-engines=x']).kind, 'error');
+    assert.ok(off !== 'help' && off.engines === null);
+    assert.throws(() => parseArgs(['--no-engines=x']), /--no-engines is a switch/);
     const on = parseArgs(['--quick']);
-    assert.ok(on.kind === 'run' && on.config.engines !== null);
+    assert.ok(on !== 'help' && on.engines !== null);
 
     const dir = mkdtempSync(join(tmpdir(), 'orthoptim-bench-ns-engines-'));
     const out = join(dir, 'bench-ns.json');

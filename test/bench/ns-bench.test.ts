@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../support/backend.js';
 import { newtonSchulz } from '../../src/index.js';
 import {
+  command,
   defaultConfig,
   makeInput,
   naiveNewtonSchulz,
@@ -25,6 +26,7 @@ import {
   type BenchResult,
 } from '../../bench/ns.js';
 import { median, repeatsFor, stats } from '../../bench/timing.js';
+import { UsageError, formatUsage } from '../../src/cli/args.js';
 import {
   checkClaims,
   dionBenchOptions,
@@ -337,29 +339,36 @@ describe('bench:ns helpers', () => {
     assert.equal(checkClaims([], [])[0].holds, 'notMeasured');
   });
 
-  it('parses flags; unknown flags are errors', () => {
-    const r = parseArgs(['--quick', '--shapes', '256x256,64x128', '--out=x/y.json'], '/tmp');
-    assert.equal(r.kind, 'run');
-    if (r.kind !== 'run') return;
-    assert.equal(r.config.quick, true);
-    assert.deepEqual(r.config.ns.shapes, [[256, 256], [64, 128]]);
-    assert.equal(r.config.out, '/tmp/x/y.json');
-    assert.deepEqual(parseArgs([]).kind === 'run' && parseArgs([]), { kind: 'run', config: defaultConfig(false) });
-    assert.equal(parseArgs(['--bogus']).kind, 'error');
-    assert.equal(parseArgs(['--shapes', '12']).kind, 'error');
-    assert.equal(parseArgs(['--shapes']).kind, 'error');
-    assert.equal(parseArgs(['--help']).kind, 'help');
-    const o = parseArgs(['--ortho-shapes=64x64', '--quality-shapes', '16x32']);
-    assert.ok(o.kind === 'run');
-    assert.deepEqual(o.config.ortho!.shapes, [[64, 64]]);
-    assert.deepEqual(o.config.ortho!.qualityShapes, [[16, 32]]);
-    assert.deepEqual(r.config.ortho!.shapes, [[256, 256]]);
-    const full = parseArgs([]);
-    assert.ok(full.kind === 'run');
-    assert.deepEqual(full.config.ortho, fullOrthoConfig);
-    assert.deepEqual(full.config.ortho!.shapes.map((x) => x.join('x')), ['256x256', '1024x1024', '768x3072', '2048x2048']);
-    const none = parseArgs(['--no-ortho']);
-    assert.ok(none.kind === 'run' && none.config.ortho === null);
-    assert.equal(parseArgs(['--ortho-shapes', '3x']).kind, 'error');
+  it('parses flags through src/cli/args.ts; a bad flag is a UsageError naming it', () => {
+    const run = (argv: string[], cwd?: string): BenchConfig => {
+      const r = parseArgs(argv, cwd);
+      if (r === 'help') throw new Error('expected a run');
+      return r;
+    };
+    const usage = (argv: string[], pattern: RegExp) =>
+      assert.throws(() => parseArgs(argv), (e: unknown) => e instanceof UsageError && e.command === command.name && pattern.test(e.message), argv.join(' '));
+    const r = run(['--quick', '--shapes', '256x256,64x128', '--out=x/y.json'], '/tmp');
+    assert.equal(r.quick, true);
+    assert.deepEqual(r.ns.shapes, [[256, 256], [64, 128]]);
+    assert.equal(r.out, '/tmp/x/y.json');
+    assert.deepEqual(run([]), defaultConfig(false));
+    usage(['--bogus'], /unknown flag --bogus/);
+    usage(['--shape', '8x8'], /unknown flag --shape; did you mean --shapes\?/);
+    usage(['--shapes', '12'], /--shapes: bad shape '12', expected ROWSxCOLS/);
+    usage(['--shapes'], /--shapes needs a value/);
+    usage(['--quick=yes'], /--quick is a switch/);
+    usage(['--out='], /--out needs a path/);
+    assert.equal(parseArgs(['--help']), 'help');
+    assert.equal(parseArgs(['--bogus', '-h']), 'help');
+    const o = run(['--ortho-shapes=64x64', '--quality-shapes', '16x32']);
+    assert.deepEqual(o.ortho!.shapes, [[64, 64]]);
+    assert.deepEqual(o.ortho!.qualityShapes, [[16, 32]]);
+    assert.deepEqual(r.ortho!.shapes, [[256, 256]]);
+    const full = run([]);
+    assert.deepEqual(full.ortho, fullOrthoConfig);
+    assert.deepEqual(full.ortho!.shapes.map((x) => x.join('x')), ['256x256', '1024x1024', '768x3072', '2048x2048']);
+    assert.equal(run(['--no-ortho']).ortho, null);
+    usage(['--ortho-shapes', '3x'], /--ortho-shapes: bad shape '3x'/);
+    assert.match(formatUsage(command), /--quality-shapes RxC,\.\.\./);
   });
 });

@@ -9,7 +9,7 @@ import { useBackend } from '../support/backend.js';
 import { listOptimizers } from '../../src/index.js';
 import { listTasks } from '../../src/bench/tasks/index.js';
 import { main, optimizerSpecs, type Io } from '../../src/cli/main.js';
-import { UsageError, parseArgs, parseDecimal, type CommandSpec } from '../../src/cli/args.js';
+import { UsageError, commandLine, formatUsage, narrowTo, parseArgs, parseDecimal, usageError, type CommandSpec } from '../../src/cli/args.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -366,6 +366,60 @@ describe('args', () => {
     assert.throws(() => parseArgs(['--count', '1e20'], spec), /--count is too large/);
     assert.equal(parseDecimal('0x10'), undefined);
     assert.equal(parseDecimal('16'), 16);
+  });
+
+  it('list flags: comma-separated, trimmed, repeats dropped, each item checked against the choices; narrowTo types them', () => {
+    const lists = {
+      name: 'lists',
+      summary: 'Lists.',
+      flags: {
+        engines: { type: 'list', choices: ['tfjs', 'workers', 'onnxruntime'], default: ['tfjs'], description: 'Engines.' },
+        tags: { type: 'list', description: 'Free tags.' },
+      },
+    } as const satisfies CommandSpec;
+    const r = parseArgs(['--engines', ' onnxruntime, tfjs,,onnxruntime', '--tags=a,b'], lists);
+    assert.ok(!r.help);
+    if (r.help) return;
+    assert.deepEqual(r.flags.engines, ['onnxruntime', 'tfjs']);
+    assert.deepEqual(r.flags.tags, ['a', 'b']);
+    const d = parseArgs([], lists);
+    assert.ok(!d.help && d.flags.tags === undefined);
+    if (d.help) return;
+    assert.deepEqual(d.flags.engines, ['tfjs']);
+    d.flags.engines.push('x'); // the default is copied, not shared
+    const again = parseArgs([], lists);
+    assert.ok(!again.help && again.flags.engines.length === 1);
+    const engines: ('tfjs' | 'workers' | 'onnxruntime')[] = narrowTo(r.flags.engines, ['tfjs', 'workers', 'onnxruntime'] as const);
+    assert.deepEqual(engines, ['onnxruntime', 'tfjs']);
+    assert.deepEqual(narrowTo(['a', 'gpu', 'b'], ['b', 'a'] as const), ['a', 'b']);
+    assert.throws(() => parseArgs(['--engines', 'tfjs,gpu'], lists), (e: unknown) => e instanceof UsageError && /^lists: --engines: unknown 'gpu' \(one of tfjs, workers, onnxruntime\)$/.test(e.message));
+    assert.throws(() => parseArgs(['--engines', 'worker'], lists), /did you mean workers\?/);
+    assert.throws(() => parseArgs(['--engines', ', ,'], lists), /--engines needs at least one item of tfjs, workers, onnxruntime, got ', ,'/);
+    assert.throws(() => parseArgs(['--engines'], lists), /--engines needs a value \(--engines A,B,\.\.\.\)/);
+    assert.match(formatUsage(lists), /--engines A,B,\.\.\. +Engines\. Comma-separated, from: tfjs, workers, onnxruntime\. Default: tfjs\./);
+  });
+
+  it('commandLine: help to stdout, a usage error (its own checks too) as one line with exit code 2, else the settings', () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const codes: number[] = [];
+    const io = { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) }, setExitCode: (c: number) => codes.push(c) };
+    const parse = (argv: readonly string[]): number | 'help' => {
+      const p = parseArgs(argv, spec);
+      if (p.help) return 'help';
+      if (p.flags.count > 10) throw usageError(spec, `--count ${p.flags.count} is more than 10`);
+      return p.flags.count;
+    };
+    assert.equal(commandLine(spec, ['--count', '4'], parse, io), 4);
+    assert.deepEqual([out, err, codes], [[], [], []]);
+    assert.equal(commandLine(spec, ['--help'], parse, io), null);
+    assert.match(out.join(''), /^Usage: tool \[options\]/);
+    assert.equal(commandLine(spec, ['--count', '11'], parse, io), null);
+    assert.deepEqual(err, ['tool: --count 11 is more than 10\nrun `tool --help` for more\n']);
+    assert.equal(commandLine(spec, ['--cout', '1'], parse, io), null);
+    assert.match(err[1], /^tool: unknown flag --cout; did you mean --count\?\n/);
+    assert.deepEqual(codes, [2, 2]);
+    assert.throws(() => commandLine(spec, [], () => { throw new RangeError('not a usage error'); }, io), RangeError);
   });
 
   it('optimizerSpecs parses --optimizers and --lr', () => {
