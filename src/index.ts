@@ -139,6 +139,7 @@ export {
   type CheckpointSlot,
   type RestoreReport,
 } from './tfjs/checkpoint.js';
+export { transformOptimizer, defineTransformOptimizer, type ChainSource, type TransformOptimizerOptions } from './tfjs/custom.js';
 export { defineOptimizer, createOptimizer, optimizerFromConfig, listOptimizers, type OptimizerFactory, type OptimizerInfo } from './tfjs/registry.js';
 export {
   sgd,
