@@ -9,13 +9,12 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { TransformOptimizer } from './optimizer.js';
+import { flattenState, type TransformOptimizer } from './optimizer.js';
 
 /** Where the evaluation weights sit in a state tree: `…/average/<i>`, or schedule-free's `…/x/<i>` beside `…/z/<i>`. */
-function evalSlots(optimizer: TransformOptimizer): { prefix: string; variables: tf.Variable[] }[] {
-  const slots = optimizer.stateSlots;
+function evalSlots<T>(slots: readonly { readonly path: string; readonly variable: T }[]): { prefix: string; variables: T[] }[] {
   const paths = new Set(slots.map((s) => s.path));
-  const groups = new Map<string, tf.Variable[]>();
+  const groups = new Map<string, T[]>();
   for (const s of slots) {
     const m = /^(?:(.*)\/)?(average|x)\/(\d+)$/.exec(s.path);
     if (m === null) continue;
@@ -26,6 +25,24 @@ function evalSlots(optimizer: TransformOptimizer): { prefix: string; variables: 
     groups.set(prefix, list);
   }
   return [...groups.entries()].map(([prefix, variables]) => ({ prefix, variables }));
+}
+
+/**
+ * Whether `optimizer` keeps averaged weights to evaluate on (`averaged`, `scheduleFreeSgd`,
+ * `scheduleFreeAdamw`, or a wrapper around one): decided from its definition before the first step
+ * (by building its state for one scalar parameter), from its state slots after.
+ */
+export function hasAveragedWeights(optimizer: TransformOptimizer): boolean {
+  if (optimizer.parameters !== null) return evalSlots(optimizer.stateSlots).length > 0;
+  let probe: { path: string; variable: tf.Tensor }[];
+  try {
+    probe = tf.tidy(() => flattenState(optimizer.transform.init([{ name: 'probe', shape: [] }])).map(([path, t]) => ({ path, variable: t })));
+  } catch {
+    return false; // a recipe that refuses a scalar parameter keeps no average of one either
+  }
+  const found = evalSlots(probe).length > 0;
+  tf.dispose(probe.map((p) => p.variable));
+  return found;
 }
 
 /**
@@ -45,7 +62,7 @@ export function swapInAveragedWeights(optimizer: TransformOptimizer): () => void
     }
     return () => {};
   }
-  const groups = evalSlots(optimizer).sort((a, b) => a.prefix.length - b.prefix.length);
+  const groups = evalSlots(optimizer.stateSlots).sort((a, b) => a.prefix.length - b.prefix.length);
   const found = groups.find((g) => g.variables.length === metas.length && metas.every((_, i) => g.variables[i] !== undefined));
   if (found === undefined) {
     throw new TypeError(

@@ -79,7 +79,7 @@ let uid = 0;
 
 /** Steps `opt` from x0 with `grad` at the parameters; returns the parameters (y) and withAveragedWeights' view (x) after each step. */
 function run(opt: TransformOptimizer, x0: number[], grad: (y: number[], k: number) => number[], steps: number) {
-  const v = tf.variable(tf.tensor1d(x0), true, `scheduleFree${uid++}/w`);
+  const v = tf.tidy(() => tf.variable(tf.tensor1d(x0), true, `scheduleFree${uid++}/w`));
   const out: { y: number[]; x: number[] }[] = [];
   for (let k = 0; k < steps; k++) {
     const g = tf.tensor1d(grad(Array.from(v.dataSync()), k));
@@ -169,7 +169,7 @@ describe('schedule-free against a float64 re-derivation of the reference optimiz
 
   it('adamw: a gradient of 1e20 saturates v at float32 max instead of Inf: state and weights stay finite', () => {
     const opt = scheduleFreeAdamw({ learningRate: 0.01 });
-    const v = tf.variable(tf.tensor1d([1, -1]), true, `scheduleFree${uid++}/w`);
+    const v = tf.tidy(() => tf.variable(tf.tensor1d([1, -1]), true, `scheduleFree${uid++}/w`));
     const history: number[][] = [];
     for (const g of [[1e20, -1e20], [1, 1], [1, 1]]) {
       const t = tf.tensor1d(g);

@@ -31,7 +31,7 @@ optimizerContract('averaged(dog)', () => averagedOptimizer({ inner: 'dog', inner
 optimizerContract('averaged(adamw, ema)', () => averagedOptimizer({ inner: adamw({ learningRate: 0.01, weightDecay: 0 }), average: 'ema', decay: 0.9 }));
 
 let uid = 0;
-const variable = (values: number[]) => tf.variable(tf.tensor1d(values), true, `wrappers${uid++}/w`);
+const variable = (values: number[]) => tf.tidy(() => tf.variable(tf.tensor1d(values), true, `wrappers${uid++}/w`));
 
 /** Steps `opt` on `v` with the gradient `grad(current value, step)`; returns the value after each step. */
 function run(opt: TransformOptimizer, v: tf.Variable, steps: number, grad: (x: Float32Array, t: number) => number[]): Float32Array[] {

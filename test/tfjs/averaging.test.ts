@@ -1,7 +1,7 @@
 /**
  * Evaluation on the average (src/tfjs/averaging.ts): withAveragedWeights / swapInAveragedWeights put
  * the average of `averaged` or schedule-free's x into the parameters and the exact training weights
- * back (also on a throw or a rejected promise); model.evaluate on the average in a model.fit workflow;
+ * back (also on a throw or a rejected promise); hasAveragedWeights; model.evaluate on the average in a model.fit workflow;
  * the average carried through getWeights/setWeights and a directory checkpoint; the outermost average
  * of nested wrappers; the errors.
  */
@@ -13,13 +13,13 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../support/backend.js';
 import { blobs, mlp, weightValues } from '../support/models.js';
-import type { TransformOptimizer } from '../../src/index.js';
+import { createOptimizer, type TransformOptimizer } from '../../src/index.js';
 import { averagedOptimizer, scheduleFreeAdamw, sgd } from '../../src/tfjs/register.js';
-import { swapInAveragedWeights, withAveragedWeights } from '../../src/tfjs/averaging.js';
+import { hasAveragedWeights, swapInAveragedWeights, withAveragedWeights } from '../../src/tfjs/averaging.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/node/index.js';
 
 let uid = 0;
-const variable = (values: number[]) => tf.variable(tf.tensor1d(values), true, `averaging${uid++}/w`);
+const variable = (values: number[]) => tf.tidy(() => tf.variable(tf.tensor1d(values), true, `averaging${uid++}/w`));
 
 /** Steps `opt` on `v` with the gradient `grad(current value, step)`; returns the value after each step. */
 function run(opt: TransformOptimizer, v: tf.Variable, steps: number, grad: (x: Float32Array, t: number) => number[]): Float32Array[] {
@@ -80,6 +80,37 @@ describe('withAveragedWeights / swapInAveragedWeights', () => {
     v.dispose();
     opt.dispose();
     plain.dispose();
+  });
+});
+
+describe('hasAveragedWeights', () => {
+  before(() => useBackend('cpu'));
+
+  it('is true for averaged, schedule-free and wrappers around them, false otherwise, before and after the first step, leaking nothing', () => {
+    const cases: [string, object, boolean][] = [
+      ['averaged', {}, true],
+      ['scheduleFreeSgd', {}, true],
+      ['scheduleFreeAdamw', {}, true],
+      ['lookahead', { inner: 'scheduleFreeAdamw' }, true],
+      ['lookahead', {}, false],
+      ['adamw', {}, false],
+      ['muon', {}, false],
+      ['dog', {}, false],
+    ];
+    const check = (opt: TransformOptimizer, label: string, want: boolean) => {
+      const count = tf.memory().numTensors;
+      assert.equal(hasAveragedWeights(opt), want, label);
+      assert.equal(tf.memory().numTensors, count, `${label}: leaked`);
+    };
+    for (const [name, options, want] of cases) {
+      const opt = createOptimizer(name, options);
+      check(opt, `${name} ${JSON.stringify(options)} before a step`, want);
+      const v = variable([1, 2]);
+      run(opt, v, 1, () => [1, -1]);
+      check(opt, `${name} ${JSON.stringify(options)} after a step`, want);
+      v.dispose();
+      opt.dispose();
+    }
   });
 });
 
