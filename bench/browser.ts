@@ -19,7 +19,9 @@ import { writeAtomic } from '../src/node/fileSystem.js';
 import { chromiumSkip, launchChromium } from '../test/browser/harness.js';
 import { buildAndServeSite } from '../test/browser/site.js';
 import type { BackendBench, BenchOptions } from '../web/src/benchTypes.js';
-import { formatMs, machineInfo, markdownTable } from './timing.js';
+import { formatMs } from './timing.js';
+import { machineDetails } from '../src/bench/machine.js';
+import { formatTable } from '../src/bench/table.js';
 import { commandLine, parseArgs as parseFlags, parseDecimal, usageError, type CommandSpec } from '../src/cli/args.js';
 
 const knownBackends = ['cpu', 'wasm', 'webgl', 'webgpu'] as const;
@@ -79,7 +81,7 @@ export function table(results: readonly BackendBench[]): string {
       ]);
     }
   }
-  return markdownTable(['backend', 'what', 'orthoptim (median)', 'plain tf.matMul (median)', 'ratio'], rows);
+  return formatTable(['backend', 'what', 'orthoptim (median)', 'plain tf.matMul (median)', 'ratio'], rows);
 }
 
 async function main(): Promise<number> {
@@ -138,7 +140,7 @@ async function main(): Promise<number> {
     '',
   ].join('\n');
   mkdirSync(args.out, { recursive: true });
-  const machine = await machineInfo();
+  const machine = await machineDetails();
   await writeAtomic(join(args.out, 'bench.json'), `${JSON.stringify({ userAgent, machine, softwareGpu: 'webgl runs on SwiftShader (software)', wallMs: Date.now() - started, results }, null, 1)}\n`);
   await writeAtomic(join(args.out, 'bench.md'), md);
   console.log(md);

@@ -16,7 +16,8 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { runComparison, useBackend, machineInfo, type OptimizerSpec } from '../src/bench/runner.js';
+import { runComparison, useBackend, type OptimizerSpec } from '../src/bench/runner.js';
+import { machineInfo } from '../src/bench/machine.js';
 import { runNsTiming } from '../src/bench/nsTiming.js';
 import { runDeepTanh, type DeepTanhSummary } from '../src/bench/experiments/deepTanh.js';
 import { evaluateClaims, renderClaims, type ClaimsFile } from '../src/bench/claims.js';

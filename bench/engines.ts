@@ -57,20 +57,13 @@ import {
 import { IR_VERSION, OPSET, type OnnxRuntime, type OrtSession } from '../src/engines/onnxGraph.js';
 import { loadOnnxRuntime } from '../src/engines/onnxruntime.js';
 import { PROFILE_PHASES, WorkersEngine, type WorkersProfile } from '../src/engines/workers.js';
-import {
-  formatMs,
-  machineInfo,
-  markdownTable,
-  measureRounds,
-  now,
-  repeatsFor,
-  stats,
-  sync,
-  timeOnce,
-  type MachineInfo,
-  type Stats,
-} from './timing.js';
+import { formatMs, measureRounds, now, repeatsFor, sync, timeOnce } from './timing.js';
+import { stats, type Stats } from '../src/bench/stats.js';
+import { machineDetails, type MachineDetails } from '../src/bench/machine.js';
+import { formatTable } from '../src/bench/table.js';
 import { shapesFlag, type Shape } from './timing.js';
+import { makeInput, seededUniform } from '../src/bench/inputs.js';
+import { relativeError } from '../src/bench/relativeError.js';
 import { commandLine, parseArgs, usageError, type CommandSpec } from '../src/cli/args.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -404,7 +397,7 @@ export interface EngineSectionsResult {
 
 export interface EnginesBenchResult {
   readonly schema: 'orthoptim/bench-engines@1';
-  readonly machine: MachineInfo;
+  readonly machine: MachineDetails;
   readonly quick: boolean;
   readonly engines: EngineSectionsResult;
   readonly wallMs: number;
@@ -450,27 +443,6 @@ export function gramFlopsSpec(shape: Shape): number {
   const k = Math.min(shape[0], shape[1]);
   const n = Math.max(shape[0], shape[1]);
   return 8 * k * k * n + 32 * k ** 3;
-}
-
-/** The fixed benchmark input: N(0, 1) with a seed. */
-export function makeInput(shape: Shape, seed: number): tf.Tensor2D {
-  return tf.randomNormal([shape[0], shape[1]], 0, 1, 'float32', seed);
-}
-
-/** max|a − b| / max|b|, and ‖a − b‖_F / ‖b‖_F (float64 accumulation). */
-export function relDiffs(a: ArrayLike<number>, b: ArrayLike<number>): { maxRel: number; frobenius: number } {
-  let maxD = 0;
-  let maxB = 0;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    maxD = Math.max(maxD, d);
-    maxB = Math.max(maxB, Math.abs(b[i]));
-    num += d * d;
-    den += b[i] * b[i];
-  }
-  return { maxRel: maxB > 0 ? maxD / maxB : maxD, frobenius: den > 0 ? Math.sqrt(num / den) : Math.sqrt(num) };
 }
 
 function sameShape(a: Shape, b: Shape): boolean {
@@ -525,21 +497,6 @@ export function matMulModel(): Uint8Array {
     ...pbBytes(7, graph),
     ...pbBytes(8, [...pbString(1, ''), ...pbInt(2, OPSET)]),
   ]);
-}
-
-function seededData(length: number, seed: number): Float32Array {
-  // xorshift32 → uniform(−1, 1): the values do not matter for speed, only that they are not special
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(length);
-  for (let i = 0; i < length; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
 }
 
 /** One way of multiplying the limit's matrices, set up once and timed repeatedly. */
@@ -597,8 +554,8 @@ async function onnxProbe(ort: OnnxRuntime, size: number, threads: number, spinni
     logSeverityLevel: 3,
     extra: { session: { intra_op: { allow_spinning: spinning ? '1' : '0' } } },
   });
-  const a = new ort.Tensor('float32', seededData(size * size, 1), [size, size]);
-  const bData = seededData(size * size, 2);
+  const a = new ort.Tensor('float32', seededUniform(size * size, 1), [size, size]);
+  const bData = seededUniform(size * size, 2);
   return {
     engine: 'onnxruntime',
     method: `one-MatMul ONNX graph ${size}×${size}, ${spinning ? 'spinning' : 'non-spinning'} threads`,
@@ -852,7 +809,7 @@ async function benchEngineShape(
         xOwnMatmul: ms.median / (flops / ((rates.own[engine] ?? NaN) * 1e6)),
         target: t,
         holds: t === null || !Number.isFinite(xLimit) ? null : xLimit <= t,
-        maxRelDiffToTfjs: ref === undefined ? NaN : relDiffs(f.data, ref).maxRel,
+        maxRelDiffToTfjs: ref === undefined ? NaN : relativeError(f.data, ref).maxRel,
         check: { frobenius: Math.sqrt(sq), sample: Array.from(f.data.slice(0, 8)) },
       };
     });
@@ -950,7 +907,7 @@ export async function runGramSection(config: GramConfig, log: (msg: string) => v
       };
       const outS = newtonSchulz(input, standard);
       const outG = newtonSchulz(input, gram);
-      const d = relDiffs(await outG.data(), await outS.data());
+      const d = relativeError(await outG.data(), await outS.data());
       tf.dispose([outS, outG]);
       let roundIndex = 0;
       const round = async (): Promise<Record<'standard' | 'gram', number>> => {
@@ -1175,7 +1132,7 @@ export async function runEnginesBenchmark(config: EnginesBenchConfig, log: (msg:
   const start = now();
   tf.env().set('PROD', true);
   if (!(await tf.setBackend('wasm')) || tf.getBackend() !== 'wasm') throw new Error('bench:engines: could not initialise the wasm backend');
-  const machine = await machineInfo({ wasm: version_wasm, layers: version_layers });
+  const machine = await machineDetails({ wasm: version_wasm, layers: version_layers });
   log(`engines on ${machine.backend} (${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}), load ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
   const engines = await runEngineSections(config.sections, log);
   const result: EnginesBenchResult = { schema: 'orthoptim/bench-engines@1', machine, quick: config.quick, engines, wallMs: now() - start };
@@ -1207,7 +1164,7 @@ export function renderEngineSections(r: EngineSectionsResult): string {
     const l = r.limit;
     out.push(
       `### The matmul limit: float32 ${l.size}×${l.size}·${l.size}×${l.size} (${fmtGflop(l.flops)} GFLOP), measured in this run`,
-      markdownTable(
+      formatTable(
         ['engine', 'how', 'threads', 'reps', 'time (median)', 'IQR', 'min', 'GFLOP/s (median)', 'GFLOP/s (min)', '× of the limit'],
         l.rows.map((x) => [
           x.engine, x.method, String(x.threads), String(x.ms.n), formatMs(x.ms.median), formatMs(x.ms.iqr), formatMs(x.ms.min),
@@ -1228,7 +1185,7 @@ export function renderEngineSections(r: EngineSectionsResult): string {
         `onnxruntime ≤ ×${targetXLimit.onnxruntime}, workers ≤ ×${targetXLimit.workers}, tfjs-wasm ≤ ×${targetXLimit.tfjs}, judged on "× of the limit". ` +
         '"× own matmul" = time ÷ (flops / the engine\'s own plain-matmul rate in the limit section): its overhead over its kernels. ' +
         '"max rel. Δ" = max|out − tfjs| / max|tfjs|.',
-      markdownTable(
+      formatTable(
         [
           'shape', 'GFLOP', 'at the limit', 'engine', 'reps', 'time (median)', 'IQR', 'GFLOP/s',
           '× of the limit', 'target', 'holds', 'min ÷ peak', '× own matmul', 'first call', 'max rel. Δ vs tfjs',
@@ -1249,7 +1206,7 @@ export function renderEngineSections(r: EngineSectionsResult): string {
     if (r.ns.startup.length) {
       out.push(
         `Start-up (first call ever, on ${r.ns.shapes[0].shape.join('×')}, minus the warm median there):\n\n` +
-          markdownTable(
+          formatTable(
             ['engine', 'first call', 'warm median', 'start-up'],
             r.ns.startup.map((s) => [s.engine, formatMs(s.coldMs), formatMs(s.warmMs), formatMs(s.startupMs)]),
           ),
@@ -1263,7 +1220,7 @@ export function renderEngineSections(r: EngineSectionsResult): string {
           '`in`/`out` copies between the call\'s shared buffer and the thread\'s wasm heap; per step `transpose` (JS), ' +
           '`gram` (X_jᵀX_j), `copy` (partial Gram into shared memory), `wait` (barriers), `sum` (all-reduce, norm), ' +
           '`poly` (A_r·A), `combine` (P rows), `update` (X_j·P). "products" = gram + poly + update.',
-        markdownTable(
+        formatTable(
           ['shape', 'wall (median)', 'thread', ...PROFILE_PHASES, 'products', 'other'],
           broken.flatMap((s) =>
             s.workersBreakdown!.threads.map((t, i) => {
@@ -1285,7 +1242,7 @@ export function renderEngineSections(r: EngineSectionsResult): string {
         '### Targets\n\n' +
           `"× of the limit" as above. The floor: the engine's own plain ${r.limit?.size ?? ''}² matmul rate as × of the ` +
           'limit — roughly the best an engine built on those kernels can do.\n\n' +
-          markdownTable(
+          formatTable(
             ['engine', 'target', ...shapes, 'holds', 'floor (own matmul)'],
             engines.map((e) => {
               const ts = r.targets.filter((t) => t.engine === e);
@@ -1309,7 +1266,7 @@ export function renderEngineSections(r: EngineSectionsResult): string {
       `### Gram Newton–Schulz vs standard (tfjs engine, Jordan, ${g.steps} steps, restart after step ${g.restarts.join(', ')})\n\n` +
         'Flops as implemented (dense): standard 20k²n + 10k³; Gram 8k²n + 28k³ (the spec\'s §13.1 count, 8k²n + 32k³, also shown). ' +
         '"max rel. Δ" = max|gram − standard| / max|standard|.',
-      markdownTable(
+      formatTable(
         ['shape', 'reps', 'standard', 'gram', 'gram ÷ standard (time)', 'GFLOP standard', 'GFLOP gram (spec)', 'gram ÷ standard (flops)', 'GFLOP/s std / gram', 'max rel. Δ', 'rel. Δ (F)'],
         g.shapes.map((s) => [
           s.shape.join('×'), String(s.repeats), formatMs(s.standard.ms.median), formatMs(s.gram.ms.median),
@@ -1332,7 +1289,7 @@ export function renderEngineSections(r: EngineSectionsResult): string {
         `warm-up rounds (first step apart: state creation; the engines were already started by the sections above). ` +
         `NS per muon step: ${fmtGflop(s.nsFlopsPerStep)} GFLOP = ${formatMs(idealNs)} at the limit; ` +
         '"step × of the limit" = median step time ÷ that (the whole step against its NS flops alone).',
-      markdownTable(
+      formatTable(
         ['optimizer', 'engine (describeEngine)', 'first step', 'ms/step (median)', 'IQR', '÷ adamw', 'step × of the limit', 'tensors leaked/step'],
         s.rows.map((x) => [
           x.name, x.description, formatMs(x.firstStepMs),

@@ -41,7 +41,9 @@ import { registerWasmSegmentSum } from '../src/tfjs/wasmSegmentSum.js';
 import { writeAtomic } from '../src/node/fileSystem.js';
 import { commandLine, narrowTo, parseArgs, type CommandSpec } from '../src/cli/args.js';
 import { formatTable } from '../src/bench/table.js';
-import { machineInfo, measureRounds, now, type MachineInfo, type Stats } from './timing.js';
+import { measureRounds, now } from './timing.js';
+import { type Stats } from '../src/bench/stats.js';
+import { machineDetails, type MachineDetails } from '../src/bench/machine.js';
 
 const modelNames = ['mlp', 'convnet', 'transformer'] as const;
 type ModelName = (typeof modelNames)[number];
@@ -409,7 +411,7 @@ export interface ModelProfile {
 
 export interface FitBenchResult {
   readonly config: FitBenchConfig;
-  readonly machine: MachineInfo;
+  readonly machine: MachineDetails;
   readonly models: Record<string, string>;
   readonly rows: FitRow[];
   readonly profiles: ModelProfile[];
@@ -420,7 +422,7 @@ export async function runFitBench(config: FitBenchConfig, log: (m: string) => vo
   const t0 = now();
   tf.env().set('PROD', true);
   if (!(await tf.setBackend('wasm'))) throw new Error('bench:fit: could not initialise the wasm backend');
-  const machine = await machineInfo({ wasm: version_wasm, layers: version_layers });
+  const machine = await machineDetails({ wasm: version_wasm, layers: version_layers });
   const rows: FitRow[] = [];
   const profiles: ModelProfile[] = [];
   for (const name of config.models) {

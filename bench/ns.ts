@@ -36,21 +36,13 @@ import { version_wasm } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers'; // registers gradients (tfjs-core alone has none in Node)
 import { version_layers } from '@tensorflow/tfjs-layers';
 import { coefficientsAt, newtonSchulz, resolveNewtonSchulz, type ResolvedNewtonSchulz } from '../src/index.js';
-import {
-  formatMs,
-  machineInfo,
-  markdownTable,
-  measureRounds,
-  median,
-  now,
-  repeatsFor,
-  stats,
-  sync,
-  timeOnce,
-  type MachineInfo,
-  type Stats,
-} from './timing.js';
+import { formatMs, measureRounds, now, repeatsFor, sync, timeOnce } from './timing.js';
+import { median, stats, type Stats } from '../src/bench/stats.js';
+import { machineDetails, type MachineDetails } from '../src/bench/machine.js';
+import { formatTable } from '../src/bench/table.js';
 import { shapesFlag, type Shape } from './timing.js';
+import { makeInput } from '../src/bench/inputs.js';
+import { relFrobenius } from '../src/bench/relativeError.js';
 import { commandLine, parseArgs as parseFlags, usageError, type CommandSpec } from '../src/cli/args.js';
 import {
   fullOrthoConfig,
@@ -216,7 +208,7 @@ export interface NsSectionResult {
 /** The whole JSON file. */
 export interface BenchResult {
   readonly schema: 'orthoptim/bench-ns@1';
-  readonly machine: MachineInfo;
+  readonly machine: MachineDetails;
   readonly quick: boolean;
   readonly ns: NsSectionResult;
   /** Every orthogonalizer (null when skipped). */
@@ -225,11 +217,6 @@ export interface BenchResult {
   /** Section 4 (null when skipped). */
   readonly engines: EngineSectionsResult | null;
   readonly wallMs: number;
-}
-
-/** The fixed benchmark input: N(0, 1) with a seed. */
-export function makeInput(shape: Shape, seed: number): tf.Tensor2D {
-  return tf.randomNormal([shape[0], shape[1]], 0, 1, 'float32', seed);
 }
 
 /** steps·(4k²n + 2k³) with k = min side, n = max side (spec §13.1, dense GEMM FLOPs). */
@@ -257,18 +244,6 @@ export function naiveNewtonSchulz(g: tf.Tensor2D, ns: ResolvedNewtonSchulz): tf.
     }
     return tall ? tf.transpose(X) : X;
   });
-}
-
-/** ‖a − b‖_F / ‖b‖_F, accumulated in float64. */
-export function relFrobenius(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    const d = a[i] - b[i];
-    num += d * d;
-    den += b[i] * b[i];
-  }
-  return Math.sqrt(num / den);
 }
 
 /** Benchmarks one shape within `budgetMs` (see the module comment for what is measured). */
@@ -473,7 +448,7 @@ export async function runBenchmark(config: BenchConfig, log: (msg: string) => vo
   const start = now();
   tf.env().set('IS_TEST', true);
   if (!(await tf.setBackend('wasm')) || tf.getBackend() !== 'wasm') throw new Error('bench:ns: could not initialise the wasm backend');
-  const machine = await machineInfo({ wasm: version_wasm, layers: version_layers });
+  const machine = await machineDetails({ wasm: version_wasm, layers: version_layers });
   log(`Newton–Schulz on ${machine.backend} (${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node})`);
   const ns = await runNsSection(config.ns, log);
   let orthogonalizers: OrthoSectionResult | null = null;
@@ -524,7 +499,7 @@ export function renderReport(r: BenchResult): string {
     `flops = 5·(4k²n + 2k³); "matmuls" = the 15 plain tf.matMul's NS contains (per step k×n·n×k, k×k·k×k, ` +
     `k×k·k×n) on same-shaped operands whose right operand is new each time, as inside NS (tfjs-wasm caches ` +
     `XNNPACK's packed right operand per tensor), measured in the same rounds. Target NS ÷ matmuls ≤ 1.10.`;
-  const main = markdownTable(
+  const main = formatTable(
     ['shape', 'k×n', 'reps', 'NS (median)', 'NS GFLOP/s', 'matmuls', 'matmul GFLOP/s', 'NS ÷ matmuls', 'min ÷ min', 'naive NS', 'naive ÷ NS'],
     r.ns.shapes.map((s) => [
       s.shape.join('×'),
@@ -540,7 +515,7 @@ export function renderReport(r: BenchResult): string {
       s.naive.status === 'measured' ? `${s.naive.ratioToNs.toFixed(2)}×` : '—',
     ]),
   );
-  const parts = markdownTable(
+  const parts = formatTable(
     ['shape', 'matmuls', '(of which B packing)', 'transposes', 'k×k element-wise', 'normalize', 'other', 'NS', 'per-round ratio', 'NS IQR', 'naive vs NS (rel. F)'],
     r.ns.shapes.map((s) => [
       s.shape.join('×'),

@@ -41,12 +41,15 @@ import {
   type NewtonSchulzOptions,
   type ResolvedNewtonSchulz,
 } from '../src/index.js';
-import { mulberry32 } from '../src/core/random.js';
+import { gaussian64 } from '../src/bench/inputs.js';
+import { relFrobenius } from '../src/bench/relativeError.js';
 import { orthogonalityError, orthogonalityReport } from '../src/linalg/diagnostics.js';
 import { householderQ64 } from '../src/linalg/qr.js';
 import { matrix64, singularValues64, svd64 } from '../src/linalg/reference.js';
 import { dionLayout, dionRank, dionStep, type DionStepOptions } from '../src/transforms/dion.js';
-import { formatMs, markdownTable, measureRounds, now, repeatsFor, sync, timeOnce, type Stats } from './timing.js';
+import { formatMs, measureRounds, now, repeatsFor, sync, timeOnce } from './timing.js';
+import { type Stats } from '../src/bench/stats.js';
+import { formatTable } from '../src/bench/table.js';
 
 /** `[rows, cols]` of a matrix, TensorFlow.js layout `[fanIn, fanOut]`. */
 type Shape = readonly [number, number];
@@ -332,20 +335,6 @@ export async function benchOrthoShape(
 // ---------------------------------------------------------------------------------------------------
 // Quality
 
-/** `rows·cols` standard normal draws in float64 (mulberry32 + Box–Muller), row-major. */
-export function gaussian64(rows: number, cols: number, seed: number): Float64Array {
-  const rand = mulberry32(seed);
-  const out = new Float64Array(rows * cols);
-  for (let i = 0; i < out.length; i += 2) {
-    const u = Math.max(rand(), 1e-300);
-    const v = rand();
-    const r = Math.sqrt(-2 * Math.log(u));
-    out[i] = r * Math.cos(2 * Math.PI * v);
-    if (i + 1 < out.length) out[i + 1] = r * Math.sin(2 * Math.PI * v);
-  }
-  return out;
-}
-
 /**
  * `G = U·diag(s)·Vᵀ` with `s_i = 1/i` (i = 1…k, condition number k), built in float64: U (rows×k) and
  * V (cols×k) are the Householder Q factors of seeded Gaussian matrices. Row-major.
@@ -404,17 +393,6 @@ export interface QualityRow {
 export interface QualityResult {
   readonly input: QualityInput;
   readonly rows: QualityRow[];
-}
-
-function relDistance(x: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const d = x[i] - ref[i];
-    num += d * d;
-    den += ref[i] * ref[i];
-  }
-  return Math.sqrt(num / den);
 }
 
 /**
@@ -486,7 +464,7 @@ export function measureQuality(
             rank: r,
             sigmaMin: sx[r - 1],
             sigmaMax: sx[0],
-            rankPolarDistance: relDistance(xd, polarRank(r)),
+            rankPolarDistance: relFrobenius(xd, polarRank(r)),
             polarDistanceFloor: Math.sqrt((k - r) / k),
           };
         }
@@ -496,7 +474,7 @@ export function measureQuality(
           orthogonalityError: rep.orthogonalityError,
           sigmaMin: rep.sigmaMin,
           sigmaMax: rep.sigmaMax,
-          polarDistance: relDistance(xd, polar),
+          polarDistance: relFrobenius(xd, polar),
           lowRank,
         });
       } finally {
@@ -726,7 +704,7 @@ export function renderOrthoReport(r: OrthoSectionResult): string {
       ]);
     }
   }
-  const timing = markdownTable(
+  const timing = formatTable(
     ['shape', 'method', 'steps / rank', 'GFLOP', 'reps', 'median', 'IQR', 'GFLOP/s', '÷ Jordan ×5', '‖XXᵀ−I‖_F/√k'],
     timingRows,
   );
@@ -746,7 +724,7 @@ export function renderOrthoReport(r: OrthoSectionResult): string {
       ]);
     }
   }
-  const quality = markdownTable(
+  const quality = formatTable(
     ['input', 'method', '‖XXᵀ−I‖_F/√k', 'σ range', '‖X−UVᵀ‖_F/‖UVᵀ‖_F', 'top-r σ range', '‖X−U_rV_rᵀ‖_F/‖U_rV_rᵀ‖_F', 'rank-r floor'],
     qualityRows,
   );
@@ -758,7 +736,7 @@ export function renderOrthoReport(r: OrthoSectionResult): string {
       ? [[c.id, '—', '—', '—', 'not measured (no matching shape)']]
       : c.checks.map((k) => [c.id, k.where, `${f(k.value, 2)} (≥ ${k.threshold})`, k.holds ? 'holds' : '**does not hold**', k.detail]),
   );
-  const claims = markdownTable(['claim', 'where', 'value', 'result', 'detail'], claimRows);
+  const claims = formatTable(['claim', 'where', 'value', 'result', 'detail'], claimRows);
   const claimText = r.claims.map((c) => `- **${c.id}**: ${c.claim} — ${c.source}. Here: **${c.holds}**.`).join('\n');
   return [
     '## Every orthogonalizer on wasm',

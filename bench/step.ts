@@ -11,7 +11,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { adamw, muon, newtonSchulz, resolveNewtonSchulz } from '../src/index.js';
-import { formatMs, markdownTable, measureRounds, now, sync, type Stats } from './timing.js';
+import { formatMs, measureRounds, now, sync } from './timing.js';
+import { type Stats } from '../src/bench/stats.js';
+import { formatTable } from '../src/bench/table.js';
 
 /** What to measure. */
 export interface StepBenchConfig {
@@ -170,7 +172,7 @@ export function renderStepReport(r: StepBenchResult): string {
     `MLP ${r.config.layers.join('→')} (${r.totalParams.toLocaleString('en-US')} parameters), ` +
       `median of ${r.config.steps} steps after ${r.config.warmup} warm-up steps`,
     '',
-    markdownTable(['optimizer', 'ms/step (median)', 'IQR', '÷ tf.train.adam', 'tensors leaked/step'], rows),
+    formatTable(['optimizer', 'ms/step (median)', 'IQR', '÷ tf.train.adam', 'tensors leaked/step'], rows),
     '',
     `newtonSchulz alone on Muon's matrices (${nsShapes}): ${formatMs(r.newtonSchulz.msPerStep.median)} per step = ` +
       `${(100 * r.newtonSchulz.shareOfMuonStep).toFixed(1)}% of muon()'s step.`,

@@ -1,7 +1,9 @@
 /**
  * Timing helpers shared by the benchmarks in `bench/`: wall-clock timing that forces the backend to
- * finish (`await tensor.data()`), warm-up, medians over repeats, repeat counts sized to a time budget,
- * and the machine description every results file carries.
+ * finish (`await tensor.data()`), warm-up, interleaved rounds, repeat counts sized to a time budget,
+ * durations as text, and the `--shapes` flag. The rest of the toolkit lives in `src/bench/`: statistics
+ * (stats.ts), machine description (machine.ts), Markdown tables (table.ts), inputs (inputs.ts),
+ * relative error (relativeError.ts).
  *
  * Why `await data()`: on asynchronous backends (webgl, webgpu, tfjs-node's thread pool) an op returns
  * before its result exists, so a timer around the call alone measures dispatch. Reading one output
@@ -9,9 +11,9 @@
  * only copies the (small) tensor we choose to read.
  * @module
  */
-import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { usageError, type CommandSpec } from '../src/cli/args.js';
+import { stats, type Stats } from '../src/bench/stats.js';
 
 /** Milliseconds since an arbitrary origin (monotonic). */
 export function now(): number {
@@ -53,49 +55,6 @@ export async function timeOnce<T extends tf.Tensor | tf.Tensor[]>(
   return { ms, out: null };
 }
 
-/** Summary statistics of a list of timings (ms). */
-export interface Stats {
-  /** The median: the number reports use (robust to the noise of a shared machine). */
-  readonly median: number;
-  readonly min: number;
-  readonly max: number;
-  readonly mean: number;
-  /** Interquartile range (p75 − p25), a noise indicator. */
-  readonly iqr: number;
-  readonly n: number;
-  /** The raw samples, in the order measured. */
-  readonly samples: readonly number[];
-}
-
-/** Linear-interpolated quantile of sorted values, `q` in [0, 1]. */
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
-
-/** The median of a list (NaN for an empty one). */
-export function median(values: readonly number[]): number {
-  return quantile([...values].sort((a, b) => a - b), 0.5);
-}
-
-/** Median, min, max, mean and IQR of `samples`. */
-export function stats(samples: readonly number[]): Stats {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const mean = samples.reduce((s, v) => s + v, 0) / Math.max(1, samples.length);
-  return {
-    median: quantile(sorted, 0.5),
-    min: sorted[0] ?? NaN,
-    max: sorted[sorted.length - 1] ?? NaN,
-    mean: samples.length === 0 ? NaN : mean,
-    iqr: quantile(sorted, 0.75) - quantile(sorted, 0.25),
-    n: samples.length,
-    samples: [...samples],
-  };
-}
-
 /**
  * How many repeats fit in `budgetMs` when one costs about `perRepeatMs`, clamped to `[min, max]`.
  * The minimum wins over the budget: a median of fewer than `min` samples is not worth reporting.
@@ -131,60 +90,6 @@ export async function measureRounds<K extends string>(
   return { stats: out, rounds, warmupRoundMs };
 }
 
-/** What a results file records about where it was measured. */
-export interface MachineInfo {
-  readonly cpuModel: string;
-  readonly cores: number;
-  readonly availableParallelism: number;
-  readonly totalMemGiB: number;
-  readonly platform: string;
-  readonly release: string;
-  readonly arch: string;
-  readonly node: string;
-  readonly tfjsCore: string;
-  readonly tfjsBackendWasm: string | null;
-  readonly tfjsLayers: string | null;
-  readonly backend: string;
-  /** Backend flags that change the speed (wasm SIMD / threads), when the backend has them. */
-  readonly backendFlags: Record<string, boolean | number | string>;
-  /** `os.loadavg()` (1, 5, 15 minutes) when described: other work on a shared machine skews timings. */
-  readonly loadAverage: readonly number[];
-  readonly date: string;
-}
-
-/** Describes this machine and the active tfjs backend. `versions` come from the caller's imports. */
-export async function machineInfo(versions: { wasm?: string; layers?: string } = {}): Promise<MachineInfo> {
-  const cpus = os.cpus();
-  const backend = tf.getBackend();
-  const backendFlags: Record<string, boolean | number | string> = {};
-  if (backend === 'wasm') {
-    for (const flag of ['WASM_HAS_SIMD_SUPPORT', 'WASM_HAS_MULTITHREAD_SUPPORT']) {
-      try {
-        backendFlags[flag] = await tf.env().getAsync(flag);
-      } catch {
-        // flag not registered in this build: leave it out
-      }
-    }
-  }
-  return {
-    cpuModel: cpus[0]?.model ?? 'unknown',
-    cores: cpus.length,
-    availableParallelism: typeof os.availableParallelism === 'function' ? os.availableParallelism() : cpus.length,
-    totalMemGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-    platform: os.platform(),
-    release: os.release(),
-    arch: os.arch(),
-    node: process.version,
-    tfjsCore: tf.version_core,
-    tfjsBackendWasm: versions.wasm ?? null,
-    tfjsLayers: versions.layers ?? null,
-    backend,
-    backendFlags,
-    loadAverage: os.loadavg().map((v) => Math.round(v * 100) / 100),
-    date: new Date().toISOString(),
-  };
-}
-
 /** `12.3 ms`, `1.23 s` — a duration for tables. */
 export function formatMs(ms: number): string {
   if (!Number.isFinite(ms)) return '—';
@@ -193,12 +98,6 @@ export function formatMs(ms: number): string {
   if (ms >= 100) return `${ms.toFixed(0)} ms`;
   if (ms >= 10) return `${ms.toFixed(1)} ms`;
   return `${ms.toFixed(2)} ms`;
-}
-
-/** A markdown table from a header row and body rows. */
-export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
 /** `[rows, cols]` of a benchmarked matrix. */
@@ -219,3 +118,8 @@ export function shapesFlag(command: CommandSpec, name: string, value: string): S
   }
   return parsed;
 }
+
+// For importers outside bench/'s toolkit owners (bench/soak.ts, web/src/benchTypes.ts) until they import
+// src/bench/machine.ts and src/bench/stats.ts themselves; the one implementation is there.
+export { machineDetails as machineInfo } from '../src/bench/machine.js';
+export type { Stats } from '../src/bench/stats.js';

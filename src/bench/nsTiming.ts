@@ -11,8 +11,8 @@ import { gaussianArray, mulberry32 } from '../core/random.js';
 import { newtonSchulz } from '../linalg/newtonSchulz.js';
 import { orthogonalityError } from '../linalg/diagnostics.js';
 import { coshRms, frobeniusNorm } from '../transforms/auon.js';
-import { describeEngine, withEngine, type EngineChoice } from '../engines/engine.js';
-import { machineInfo } from './runner.js';
+import { describeEngine, type EngineChoice } from '../engines/engine.js';
+import { machineInfo } from './machine.js';
 import type { NsTimingSummary } from './results.js';
 
 export interface NsTimingOptions {
@@ -28,14 +28,14 @@ export interface NsTimingOptions {
 
 type Method = 'matmul' | 'jordan×5' | 'turbo×4' | 'auon';
 
-function run(method: Method, x: tf.Tensor2D, y: tf.Tensor2D): tf.Tensor2D {
+function run(method: Method, x: tf.Tensor2D, y: tf.Tensor2D, engine: EngineChoice | undefined): tf.Tensor2D {
   switch (method) {
     case 'matmul':
       return tf.matMul(x, y);
     case 'jordan×5':
-      return newtonSchulz(x) as tf.Tensor2D;
+      return newtonSchulz(x, { engine }) as tf.Tensor2D;
     case 'turbo×4':
-      return newtonSchulz(x, { coefficients: 'turbo' }) as tf.Tensor2D;
+      return newtonSchulz(x, { coefficients: 'turbo', engine }) as tf.Tensor2D;
     case 'auon':
       return tf.tidy(() => {
         const u = tf.div(x, tf.add(frobeniusNorm(x), 1e-7));
@@ -61,7 +61,7 @@ export async function runNsTiming(options: NsTimingOptions = {}): Promise<NsTimi
           const x = tf.tensor2d(gaussianArray(n * n, 1, rand), [n, n]);
           const y = tf.tensor2d(gaussianArray(n * n, 1, rand), [n, n]);
           const t0 = performance.now();
-          const out = withEngine(options.engine, () => run(method, x, y));
+          const out = run(method, x, y, options.engine);
           await out.data();
           const ms = performance.now() - t0;
           if (r > 0) samples.push(ms);

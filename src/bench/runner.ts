@@ -21,7 +21,6 @@
  * @module
  */
 import { mkdirSync, rmSync, appendFileSync } from 'node:fs';
-import * as os from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 // In Node, only tfjs-layers registers the gradients of tfjs-core's ops.
@@ -30,9 +29,11 @@ import { createOptimizer, listOptimizers, type TransformOptimizer } from '../ind
 import { writeAtomic } from '../node/fileSystem.js';
 import { describeEngine, type EngineChoice } from '../engines/engine.js';
 import { BatchSampler, deriveSeed } from '../core/random.js';
+import { machineInfo } from './machine.js';
+import { median, stat } from './stats.js';
 import { getTask, loadTask, type TaskFallback } from './tasks/index.js';
 import type { ParamInit, TaskDefinition, TaskInstance } from './tasks/types.js';
-import type { Aggregate, ComparisonSummary, LogLine, RunFinal, RunRecord, Stat, SweepPoint } from './results.js';
+import type { Aggregate, ComparisonSummary, LogLine, RunFinal, RunRecord, SweepPoint } from './results.js';
 import {
   loadRunOptimizer,
   logUpTo,
@@ -204,21 +205,6 @@ export async function useBackend(name: string): Promise<void> {
   if (!ok || tf.getBackend() !== name) throw new Error(`could not initialise the TensorFlow.js ${name} backend`);
 }
 
-/** What the run needs to know about the machine. */
-export function machineInfo(): ComparisonSummary['machine'] {
-  const cpus = os.cpus();
-  return {
-    cpu: cpus[0]?.model.trim() ?? 'unknown',
-    cores: cpus.length,
-    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-    platform: os.platform(),
-    arch: os.arch(),
-    node: process.version,
-    tfjs: tf.version_core,
-    backend: tf.getBackend(),
-  };
-}
-
 function checkInteger(what: string, v: number, min: number): void {
   if (!Number.isInteger(v) || v < min) throw new RangeError(`runComparison: ${what} must be an integer >= ${min}, got ${v}`);
 }
@@ -245,23 +231,6 @@ export function stepsToTarget(losses: readonly number[], target: number, window:
   const s = smooth(losses, window);
   const i = s.findIndex((v) => v <= target);
   return i < 0 ? null : i + 1;
-}
-
-/** Mean, sample standard deviation, min and max of the finite values. */
-export function stat(values: readonly (number | null)[]): Stat {
-  const xs = values.filter((v): v is number => v !== null && Number.isFinite(v));
-  const n = xs.length;
-  if (n === 0) return { mean: NaN, std: NaN, min: NaN, max: NaN, n: 0 };
-  const mean = xs.reduce((a, b) => a + b, 0) / n;
-  const std = n > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : 0;
-  return { mean, std, min: Math.min(...xs), max: Math.max(...xs), n };
-}
-
-function median(xs: readonly number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** The log-spaced sweep factors. */

@@ -32,7 +32,7 @@ function pad(text: string, w: number, align: Align): string {
 }
 
 /**
- * A markdown table with padded columns. Rows shorter than the header are filled with empty cells;
+ * A markdown table with padded columns; a column given as a string is its header, left-aligned. Rows shorter than the header are filled with empty cells;
  * longer ones are an error.
  *
  * @example
@@ -41,7 +41,8 @@ function pad(text: string, w: number, align: Align): string {
  * // | :-------- | ---: |
  * // | muon      | 0.31 |
  */
-export function formatTable(columns: readonly Column[], rows: readonly (readonly string[])[]): string {
+export function formatTable(columnsOrHeaders: readonly (Column | string)[], rows: readonly (readonly string[])[]): string {
+  const columns = columnsOrHeaders.map((c): Column => (typeof c === 'string' ? { header: c } : c));
   rows.forEach((r, i) => {
     if (r.length > columns.length) {
       throw new RangeError(`formatTable: row ${i} has ${r.length} cells, but there are ${columns.length} columns`);

@@ -21,11 +21,9 @@ import {
   fullEngineSections,
   gramFlops,
   gramFlopsSpec,
-  makeInput,
   matMulModel,
   enginesCommand,
   parseEnginesArgs,
-  relDiffs,
   renderEngineSections,
   renderEnginesReport,
   runEnginesBenchmark,
@@ -40,7 +38,9 @@ import {
 } from '../../bench/engines.js';
 import { UsageError } from '../../src/cli/args.js';
 import { defaultConfig, parseArgs, renderReport, runBenchmark, type BenchResult } from '../../bench/ns.js';
-import type { Stats } from '../../bench/timing.js';
+import type { Stats } from '../../src/bench/stats.js';
+import { makeInput } from '../../src/bench/inputs.js';
+import { relativeError } from '../../src/bench/relativeError.js';
 
 await useBackend('wasm');
 
@@ -219,9 +219,9 @@ describe('bench:engines (tiny shapes)', () => {
     const text = renderEnginesReport(result);
     assert.match(text, /## Native Newton–Schulz engines on wasm/);
     assert.match(text, /\*\*limit = [\d.]+ GFLOP\/s\*\*/);
-    assert.match(text, /\| 32×64 \| 0\.00 \| [^|]+ \| onnxruntime \| 2 \|/);
-    assert.match(text, /\| 16×64 \| 2 \|/);
-    assert.match(text, /\| muon\(\{engine: 'workers'\}\) \| workers on backend wasm \|/);
+    assert.match(text, /\| 32×64 +\| 0\.00 +\| [^|]+ +\| onnxruntime +\| 2 +\|/);
+    assert.match(text, /\| 16×64 +\| 2 +\|/);
+    assert.match(text, /\| muon\(\{engine: 'workers'\}\) +\| workers on backend wasm +\|/);
   });
 });
 
@@ -263,7 +263,7 @@ describe('bench:engines helpers', () => {
   });
 
   it('relDiffs: max relative and Frobenius', () => {
-    const d = relDiffs([1, 2, 4], [1, 2, 3]);
+    const d = relativeError([1, 2, 4], [1, 2, 3]);
     assert.equal(d.maxRel, 1 / 3);
     assert.ok(Math.abs(d.frobenius - 1 / Math.sqrt(14)) < 1e-15);
   });
@@ -355,6 +355,6 @@ describe('bench:engines helpers', () => {
     const text = renderReport(result);
     assert.match(text, /## Native Newton–Schulz engines on wasm/);
     assert.match(text, /native engines: /);
-    assert.match(renderEngineSections(e), /\| 16×24 \|/);
+    assert.match(renderEngineSections(e), /\| 16×24 +\|/);
   });
 });

@@ -9,7 +9,6 @@ import {
   RunInterrupted,
   runComparison,
   smooth,
-  stat,
   stepsToTarget,
   sweepFactors,
   type ComparisonOptions,
@@ -18,6 +17,7 @@ import { getTask, listTasks, loadTask, mnistMlpTask, syntheticTask } from '../..
 import type { TaskDefinition, TaskInstance } from '../../src/bench/tasks/types.js';
 import type { ComparisonSummary, LogLine } from '../../src/bench/results.js';
 import { BatchSampler } from '../../src/core/random.js';
+import { stat } from '../../src/bench/stats.js';
 import { comparisonTable, formatTable } from '../../src/bench/table.js';
 
 /** A tiny teacher–student task: 32-d inputs, 4 classes, a 32-16-16-4 student. */
