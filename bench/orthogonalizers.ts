@@ -43,6 +43,7 @@ import {
 } from '../src/index.js';
 import { gaussian64 } from '../src/bench/inputs.js';
 import { relFrobenius } from '../src/bench/relativeError.js';
+import { verdictOf, type Verdict } from '../src/bench/verdict.js';
 import { orthogonalityError, orthogonalityReport } from '../src/linalg/diagnostics.js';
 import { householderQ64 } from '../src/linalg/qr.js';
 import { matrix64, singularValues64, svd64 } from '../src/linalg/reference.js';
@@ -507,15 +508,8 @@ export interface ClaimResult {
   readonly claim: string;
   readonly source: string;
   readonly checks: ClaimCheck[];
-  /** `yes` / `no` when every check agrees, `mixed` otherwise, `notMeasured` without checks. */
-  readonly holds: 'yes' | 'no' | 'mixed' | 'notMeasured';
-}
-
-function verdict(checks: readonly ClaimCheck[]): ClaimResult['holds'] {
-  if (checks.length === 0) return 'notMeasured';
-  if (checks.every((c) => c.holds)) return 'yes';
-  if (checks.every((c) => !c.holds)) return 'no';
-  return 'mixed';
+  /** From the checks ({@link verdictOf}): the same vocabulary as CLAIMS.md. */
+  readonly verdict: Verdict;
 }
 
 const get = (s: Extract<OrthoShapeResult, { status: 'measured' }>, id: OrthoMethodId): OrthoTiming =>
@@ -576,14 +570,14 @@ export function checkClaims(shapes: readonly OrthoShapeResult[], quality: readon
       source:
         'Turbo-Muon, arXiv 2512.04632 (spec §3: one NS step dropped, 5/4 = 1.25× fewer flops; "equal or superior" quality)',
       checks: turbo,
-      holds: verdict(turbo),
+      verdict: verdictOf(turbo.map((c) => c.holds)),
     },
     {
       id: 'dionQuarterCheaper',
       claim: 'Dion at rank ¼ is ≥ 4× cheaper than Newton–Schulz (Jordan ×5) on square matrices',
       source: 'Dion, arXiv 2504.05295 (spec §13.2: 8mnr + QR; 768², r = 192 → ≈ 12× fewer flops than Muon)',
       checks: dion,
-      holds: verdict(dion),
+      verdict: verdictOf(dion.map((c) => c.holds)),
     },
   ];
 }
@@ -737,7 +731,7 @@ export function renderOrthoReport(r: OrthoSectionResult): string {
       : c.checks.map((k) => [c.id, k.where, `${f(k.value, 2)} (≥ ${k.threshold})`, k.holds ? 'holds' : '**does not hold**', k.detail]),
   );
   const claims = formatTable(['claim', 'where', 'value', 'result', 'detail'], claimRows);
-  const claimText = r.claims.map((c) => `- **${c.id}**: ${c.claim} — ${c.source}. Here: **${c.holds}**.`).join('\n');
+  const claimText = r.claims.map((c) => `- **${c.id}**: ${c.claim} — ${c.source}. Here: **${c.verdict}**.`).join('\n');
   return [
     '## Every orthogonalizer on wasm',
     'Fresh input copies per call (tfjs-wasm caches packed right operands per tensor); method order rotated per round. ' +

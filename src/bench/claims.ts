@@ -13,7 +13,9 @@ import type { DeepTanhSummary } from './experiments/deepTanh.js';
 import type { Aggregate, ComparisonSummary, NsTimingSummary, Stat } from './results.js';
 import { formatTable } from './table.js';
 
-export type Verdict = 'reproduced' | 'not reproduced' | 'not testable here';
+import type { Verdict } from './verdict.js';
+
+export type { Verdict } from './verdict.js';
 
 /** One row of CLAIMS.md. */
 export interface ClaimRow {

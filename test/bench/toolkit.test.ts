@@ -11,6 +11,7 @@ import { relFrobenius, relativeError } from '../../src/bench/relativeError.js';
 import { gaussian64, makeInput, seededUniform } from '../../src/bench/inputs.js';
 import { formatTable } from '../../src/bench/table.js';
 import { machineDetails, machineInfo } from '../../src/bench/machine.js';
+import { verdictOf } from '../../src/bench/verdict.js';
 
 await useBackend('cpu');
 
@@ -62,6 +63,13 @@ describe('bench toolkit', () => {
       formatTable(['what', { header: 'ms', align: 'right' }], [['max|Δ|', '1.5'], ['x', '12']]),
       ['| what     |  ms |', '| :------- | --: |', '| max\\|Δ\\| | 1.5 |', '| x        |  12 |'].join('\n'),
     );
+  });
+
+  it('one verdict vocabulary: all checks hold, some, none, or nothing measured', () => {
+    assert.equal(verdictOf([true, true]), 'reproduced');
+    assert.equal(verdictOf([true, false, true]), 'partly reproduced');
+    assert.equal(verdictOf([false]), 'not reproduced');
+    assert.equal(verdictOf([]), 'not testable here');
   });
 
   it('machine: the summary form and the detailed form describe the same machine', async () => {
