@@ -42,15 +42,14 @@ export {
   newtonSchulzTall,
   newtonSchulzAll,
   newtonSchulzGramTall,
-  engineIteration,
   type NewtonSchulzForm,
   resolveNewtonSchulz,
+  bindNewtonSchulzEngine,
   matrixShape,
   gram,
   type NewtonSchulzOptions,
   type ResolvedNewtonSchulz,
 } from './linalg/newtonSchulz.js';
-export * from './linalg/reference.js';
 export * from './linalg/diagnostics.js';
 export { emaMomentum, trace } from './transforms/momentum.js';
 export { scaleByAdam, type ScaleByAdamOptions } from './transforms/adam.js';
@@ -121,7 +120,6 @@ export {
   TransformOptimizer,
   isTransformOptimizer,
   NonFiniteGradientError,
-  flattenState,
   type NamedTensor,
   type StateSlot,
   type StagedStateInfo,
@@ -299,9 +297,6 @@ export {
 export {
   orthonormalizeColumns,
   orthonormalizeColumnsSharded,
-  householderQ64,
-  cholesky64,
-  inverseTransposeLower64,
   qrMethods,
   type QrMethod,
 } from './linalg/qr.js';
@@ -310,11 +305,8 @@ export {
   registerEngine,
   setDefaultEngine,
   defaultEngine,
-  currentEngine,
-  withEngine,
   listEngines,
   resolveEngine,
-  engineInstance,
   disposeEngines,
   describeEngine,
   type EngineName,
@@ -337,7 +329,6 @@ export {
   gaussianInit,
   glorotUniformInit,
   heNormalInit,
-  haarOrthogonal64,
   fans,
   type OrthogonalInitOptions,
   type GaussianInitOptions,

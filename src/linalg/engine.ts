@@ -78,34 +78,17 @@ export interface EngineProvider {
 const providers = new Map<string, EngineProvider>();
 const instances = new Map<string, NewtonSchulzEngine>();
 let globalDefault: EngineChoice = 'tfjs';
-let scoped: EngineChoice | undefined;
-
-/**
- * Runs `fn` with `choice` as the engine of every Newton–Schulz call inside it that names none itself —
- * how an optimizer's `engine` option reaches the orthogonalizers of its pipeline.
- */
-export function withEngine<T>(choice: EngineChoice | undefined, fn: () => T): T {
-  if (choice === undefined) return fn();
-  const before = scoped;
-  scoped = choice;
-  try {
-    return fn();
-  } finally {
-    scoped = before;
-  }
-}
-
-/** The engine choice in force here: the innermost {@link withEngine}, else the global default. */
-export function currentEngine(): EngineChoice {
-  return scoped ?? globalDefault;
-}
-
 /** Makes an engine available by name (the Node-only engines register themselves when imported). */
 export function registerEngine(provider: EngineProvider): void {
   providers.set(provider.name, provider);
 }
 
-/** The engine used where an optimizer or call says nothing (initially `'tfjs'`). */
+/**
+ * The engine used where neither the call nor its optimizer names one (initially `'tfjs'`): a
+ * `newtonSchulz` call without `engine`, and an optimizer made with `engine: null` (the default). An
+ * optimizer's `engine` option reaches Newton–Schulz through its resolved options (see
+ * `bindNewtonSchulzEngine`), not through this global.
+ */
 export function setDefaultEngine(choice: EngineChoice): void {
   if (!['tfjs', 'workers', 'onnxruntime', 'auto'].includes(choice)) {
     throw new RangeError(`setDefaultEngine: engine must be one of 'tfjs', 'workers', 'onnxruntime', 'auto', got '${String(choice)}'`);
@@ -135,7 +118,7 @@ export function listEngines(): { name: EngineName; available: boolean; reason?: 
  * here throws, saying why.
  */
 export function resolveEngine(choice: EngineChoice | undefined, backend: string, elements: number): EngineName {
-  const c = choice ?? currentEngine();
+  const c = choice ?? globalDefault;
   if (c === 'tfjs') return 'tfjs';
   const cpuBackend = backend === 'wasm' || backend === 'cpu' || backend === 'tensorflow';
   if (c === 'auto') {
@@ -176,7 +159,7 @@ export function disposeEngines(): void {
 
 /** One line saying which engine a choice resolves to here, and why, e.g. for bench tables. */
 export function describeEngine(choice: EngineChoice | undefined, backend: string, elements = Number.POSITIVE_INFINITY): string {
-  const c = choice ?? currentEngine();
+  const c = choice ?? globalDefault;
   let name: EngineName;
   try {
     name = resolveEngine(c, backend, elements);

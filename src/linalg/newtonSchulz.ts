@@ -22,7 +22,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  currentEngine,
+  defaultEngine,
   engineInstance,
   resolveEngine,
   type EngineChoice,
@@ -71,8 +71,9 @@ export interface NewtonSchulzOptions {
   readonly leadingDims?: 'flatten' | 'batch';
   /**
    * Who multiplies the matrices: `'tfjs'` (ops on the tensors' backend), a native engine (`'workers'`,
-   * `'onnxruntime'`: Node, CPU backends; import `orthoptim/engines`), or `'auto'`. Default: the engine of
-   * the enclosing optimizer (`engine` option) or the global default (`setDefaultEngine`, initially tfjs).
+   * `'onnxruntime'`: Node, CPU backends; import `orthoptim/engines`), or `'auto'`. Default: the global
+   * default (`setDefaultEngine`, initially tfjs). An optimizer's `engine` option is written here by
+   * {@link bindNewtonSchulzEngine}.
    */
   readonly engine?: EngineChoice;
   /**
@@ -97,7 +98,7 @@ export interface ResolvedNewtonSchulz {
   readonly leadingDims: 'flatten' | 'batch';
   /** Absent means `'frobenius'`. */
   readonly precondition?: Preconditioning;
-  /** Absent: the enclosing optimizer's or the global default. */
+  /** Absent: the global default (`setDefaultEngine`). */
   readonly engine?: EngineChoice;
   /** Absent means `'standard'`. */
   readonly form?: NewtonSchulzForm;
@@ -149,6 +150,61 @@ export function resolveNewtonSchulz(options: NewtonSchulzOptions = {}, owner = '
     ...(engine === undefined ? {} : { engine }),
     ...(form === 'gram' ? { form, gramRestarts: [...gramRestarts] } : {}),
   };
+}
+
+/** Whether `value` is a {@link ResolvedNewtonSchulz} (what {@link resolveNewtonSchulz} returns, or a spread copy). */
+export function isResolvedNewtonSchulz(value: unknown): value is ResolvedNewtonSchulz {
+  if (value === null || typeof value !== 'object') return false;
+  const v = value as Partial<ResolvedNewtonSchulz>;
+  return (
+    typeof v.table === 'object' && v.table !== null && typeof v.steps === 'number' && typeof v.eps === 'number' &&
+    typeof v.normScale === 'number' && (v.leadingDims === 'flatten' || v.leadingDims === 'batch')
+  );
+}
+
+/**
+ * `resolved` with `engine` written into every {@link ResolvedNewtonSchulz} inside it that names none —
+ * how an optimizer's `engine` option reaches the Newton–Schulz of its chain: the optimizer builds its
+ * chain from the bound options, so the choice travels with the settings, with no global scope. Walks
+ * plain objects and arrays (a wrapper's inner optimizer's options included), copying only what holds a
+ * Newton–Schulz; everything else (tensors, functions, schedules, class instances) is kept as it is.
+ * `null` returns `resolved` unchanged: those iterations use the global default (`setDefaultEngine`).
+ */
+export function bindNewtonSchulzEngine<T>(resolved: T, engine: EngineChoice | null): T {
+  if (engine === null) return resolved;
+  const seen = new Map<object, unknown>();
+  const walk = (value: unknown): unknown => {
+    if (value === null || typeof value !== 'object') return value;
+    if (seen.has(value)) return seen.get(value);
+    if (isResolvedNewtonSchulz(value)) {
+      const bound = value.engine === undefined ? { ...value, engine } : value;
+      seen.set(value, bound);
+      return bound;
+    }
+    const proto = Object.getPrototypeOf(value) as unknown;
+    if (Array.isArray(value)) {
+      seen.set(value, value);
+      const items = value.map(walk);
+      const out = items.some((x, i) => x !== value[i]) ? items : value;
+      seen.set(value, out);
+      return out;
+    }
+    if (proto !== Object.prototype && proto !== null) return value;
+    seen.set(value, value);
+    const record = value as Record<string, unknown>;
+    let out: Record<string, unknown> | null = null;
+    for (const k of Object.keys(record)) {
+      const w = walk(record[k]);
+      if (w !== record[k]) {
+        out ??= { ...record };
+        out[k] = w;
+      }
+    }
+    const result = out ?? value;
+    seen.set(value, result);
+    return result;
+  };
+  return walk(resolved) as T;
 }
 
 /** `[rows, cols]` of the matrix a tensor of rank ≥ 2 stands for when flattened (conv → `[fanIn, fanOut]`). */
@@ -376,7 +432,7 @@ export function newtonSchulzAll(gs: readonly tf.Tensor[], options: NewtonSchulzO
         outs[index] = m;
         return;
       }
-      const choice = ns.engine ?? currentEngine();
+      const choice = ns.engine ?? defaultEngine();
       const it = choice === 'tfjs' ? null : engineIteration(ns, m.shape[0], m.shape[1]);
       if (choice !== 'tfjs' && it === null && choice !== 'auto') {
         throw new Error(

@@ -106,7 +106,8 @@ function register(owner: string, name: string, source: ChainSource, summary = 'c
 
 /**
  * Any chain of transforms as a `tf.Optimizer` for `model.compile`, `optimizer.minimize` or
- * `applyGradients`, with the common options (`nonFinite`, `clipGlobalNorm`, `engine`). The chain's
+ * `applyGradients`, with the common options `nonFinite` and `clipGlobalNorm` (the Newton–Schulz engine is chosen in the
+ * chain's own settings: `resolveNewtonSchulz({engine})`). The chain's
  * updates are added to the parameters: end a descent chain with `scaleByLearningRate`. The first call
  * with a name registers the chain under it ({@link defineTransformOptimizer}); later calls with the same
  * chain make more optimizers of it, and another chain under the same name is a `RangeError`.
@@ -121,6 +122,14 @@ export function transformOptimizer(source: ChainSource, options: TransformOptimi
   checkKnownKeys('transformOptimizer', options, ['name', 'summary', ...commonKeys]);
   const { name, summary, ...common } = options;
   // The common options are checked before the name is registered: a refused call registers nothing.
-  resolveCommon(`transformOptimizer '${String(name)}'`, common);
+  const resolved = resolveCommon(`transformOptimizer '${String(name)}'`, common);
+  if (resolved.engine !== null) {
+    // A recipe's engine is written into the Newton–Schulz settings it builds its chain from; a user's
+    // chain is built already, so its engine is chosen where its Newton–Schulz settings are made.
+    throw new RangeError(
+      `transformOptimizer '${String(name)}': engine cannot be set on a built chain, got '${resolved.engine}'; ` +
+        `pass it to the chain's Newton–Schulz settings (e.g. orthogonalize(resolveNewtonSchulz({ engine: '${resolved.engine}' })))`,
+    );
+  }
   return register('transformOptimizer', name, source, summary)(common);
 }

@@ -23,7 +23,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { chain, type GradientTransformation, type ParamMeta, type StateTree } from '../core/transform.js';
 import { checkKnownKeys } from '../core/options.js';
 import { clipByGlobalNorm } from '../transforms/clip.js';
-import { withEngine } from '../linalg/engine.js';
+import { bindNewtonSchulzEngine } from '../linalg/newtonSchulz.js';
 import {
   commonKeys,
   resolveCommon,
@@ -154,7 +154,8 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
     for (const k of commonKeys) delete own[k];
     this.common = resolveCommon(definition.name, options);
     this.resolved = definition.resolve(own as O);
-    const inner = definition.build(this.resolved);
+    // The engine option reaches Newton–Schulz through the options the chain is built from.
+    const inner = definition.build(bindNewtonSchulzEngine(this.resolved, this.common.engine));
     this.transform =
       this.common.clipGlobalNorm === null ? inner : chain(clipByGlobalNorm(this.common.clipGlobalNorm), inner);
   }
@@ -211,12 +212,10 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
     tf.tidy(() => {
       const params = entries.map((e) => e.variable);
       const state = mapState(this.stateTree, (v) => v);
-      const r = withEngine(this.common.engine ?? undefined, () =>
-        this.transform.update(
-          entries.map((e) => (e.grad.dtype === 'float32' ? e.grad : tf.cast(e.grad, 'float32'))),
-          state,
-          { step: this.iterations, params, metas },
-        ),
+      const r = this.transform.update(
+        entries.map((e) => (e.grad.dtype === 'float32' ? e.grad : tf.cast(e.grad, 'float32'))),
+        state,
+        { step: this.iterations, params, metas },
       );
       const newParams = params.map((p, i) => {
         const u = r.updates[i];

@@ -9,22 +9,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../support/backend.js';
 import { gaussian } from '../support/random.js';
-import {
-  describeEngine,
-  disposeEngines,
-  matmul64,
-  matrix64,
-  muon,
-  newtonSchulz,
-  newtonSchulz64,
-  registerEngine,
-  resolveEngine,
-  setDefaultEngine,
-  transpose64,
-  turboMuon,
-  type EngineIteration,
-  type EngineMatrix,
-} from '../../src/index.js';
+import { describeEngine, disposeEngines, muon, newtonSchulz, registerEngine, resolveEngine, setDefaultEngine, turboMuon, type EngineIteration, type EngineMatrix } from '../../src/index.js';
+import { matmul64, matrix64, newtonSchulz64, transpose64 } from '../../src/reference.js';
 
 await useBackend('wasm');
 

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../support/backend.js';
 import { gaussian } from '../support/random.js';
-import { aolPrecondition, matrix64, newtonSchulz, singularValues64 } from '../../src/index.js';
+import { aolPrecondition, newtonSchulz } from '../../src/index.js';
+import { matrix64, singularValues64 } from '../../src/reference.js';
 import {
   FLOAT32_MAX,
   powerOfTwoScale,

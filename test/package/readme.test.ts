@@ -39,6 +39,7 @@ const entries: Record<string, string> = {
   orthoptim: pathToFileURL(resolve(repoRoot, 'src/index.ts')).href,
   'orthoptim/node': pathToFileURL(resolve(repoRoot, 'src/node/index.ts')).href,
   'orthoptim/engines': pathToFileURL(resolve(repoRoot, 'src/engines/node.ts')).href,
+  'orthoptim/reference': pathToFileURL(resolve(repoRoot, 'src/reference.ts')).href,
 };
 
 function localImports(code: string): string {

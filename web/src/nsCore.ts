@@ -6,20 +6,8 @@
  * src/linalg/reference.ts), and the time per iteration on the page's backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  coefficientTable,
-  coefficientsAt,
-  haarOrthogonal64,
-  matmul64,
-  matrix64,
-  newtonSchulz,
-  orthogonalityReport,
-  quinticCompose,
-  singularValues64,
-  transpose64,
-  type CoefficientTable,
-  type QuinticCoefficients,
-} from '../../src/index.js';
+import { coefficientTable, coefficientsAt, newtonSchulz, orthogonalityReport, type CoefficientTable, type QuinticCoefficients } from '../../src/index.js';
+import { haarOrthogonal64, matmul64, matrix64, quinticCompose, singularValues64, transpose64 } from '../../src/reference.js';
 import { deriveSeed, gaussianArray, mulberry32 } from '../../src/core/random.js';
 import { parseCustomRows, type MatrixKind, type TableName } from './settings.js';
 

@@ -11,7 +11,8 @@
  * last hidden kernel for the Newton–Schulz view.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { createOptimizer, glorotUniformInit, listOptimizers, matrix64, singularValues64, type TransformOptimizer } from '../../src/index.js';
+import { createOptimizer, glorotUniformInit, listOptimizers, type TransformOptimizer } from '../../src/index.js';
+import { matrix64, singularValues64 } from '../../src/reference.js';
 import { BatchSampler, deriveSeed } from '../../src/core/random.js';
 import { countCorrect, dense, sparseSoftmaxCrossEntropy } from '../../src/bench/tasks/ops.js';
 import type { Dataset } from './data.js';
