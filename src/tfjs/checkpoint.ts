@@ -59,7 +59,7 @@ export interface CheckpointManifest {
   readonly dataBytes: number;
   readonly sha256: string;
   readonly savedAt: string;
-  /** sha256 of {@link canonicalJson} of the manifest without this field (version 2; absent in version 1). */
+  /** sha256 of the canonical JSON (keys sorted, no spaces) of the manifest without this field (version 2; absent in version 1). */
   readonly manifestSha256?: string;
 }
 
