@@ -45,7 +45,6 @@ export {
   type NewtonSchulzForm,
   resolveNewtonSchulz,
   bindNewtonSchulzEngine,
-  matrixShape,
   gram,
   type NewtonSchulzOptions,
   type ResolvedNewtonSchulz,
@@ -170,7 +169,6 @@ export {
   scaleByNeuronSecondMoment,
   scaleByElementSecondMoment,
   rmsRescale,
-  rmsRescaleCount,
   scaleBySign,
   exactSign,
   type NeuronStatistics,
@@ -186,14 +184,13 @@ export { asgoDefinition, asgoTransform, type AsgoOptions, type ResolvedAsgo } fr
 export { orthogonalSgdmDefinition, orthogonalSgdmTransform, type OrthogonalSgdmOptions, type ResolvedOrthogonalSgdm } from './optimizers/orthogonalSgdm.js';
 export {
   absQuantile,
-  quantilePosition,
   clipAtQuantile,
   scaleByAdamUncorrectedEpsilon,
   type ClipAtQuantileOptions,
   type ScaleByAdamUncorrectedEpsilonOptions,
 } from './transforms/root.js';
-export { oneSidedPrecondition, scaleToRms, preconditionerSide, type OneSidedPreconditionOptions, type PreconditionSide } from './transforms/precondition.js';
-export { inverseSquareRoot, resolveInverseSquareRoot, finiteOrIdentity, type InverseSquareRootOptions, type ResolvedInverseSquareRoot } from './linalg/inverseRoot.js';
+export { oneSidedPrecondition, scaleToRms, type OneSidedPreconditionOptions, type PreconditionSide } from './transforms/precondition.js';
+export { inverseSquareRoot, resolveInverseSquareRoot, type InverseSquareRootOptions, type ResolvedInverseSquareRoot } from './linalg/inverseRoot.js';
 export {
   lmo,
   lmoAuto,
@@ -207,12 +204,9 @@ export {
   lmoDirection,
   lmoStep,
   autoNorm,
-  resolveLmoChoice,
-  defaultNormalized,
   lmoMatrixShape,
   spectralScale,
   spectralConvScale,
-  checkLmoShape,
   lmoNorms,
   lmoChoices,
   normalizableNorms,
@@ -280,7 +274,6 @@ export {
   dionStepSharded,
   dionLayout,
   dionRank,
-  dion2Selection,
   type ScaleByDionOptions,
   type ScaleByDion2Options,
   type DionStepOptions,
