@@ -13,7 +13,8 @@
  * `--claims FILE`, `--fresh` (start over), `--only a,b` (run only these parts: ns, deep-tanh, or task names).
  * @module
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { writeAtomic } from '../src/node/fileSystem.js';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { runComparison, useBackend, type OptimizerSpec } from '../src/bench/runner.js';
@@ -183,7 +184,7 @@ async function main(): Promise<void> {
       log('Newton–Schulz / Turbo / AuON time vs size');
       const ns = await runNsTiming({ sizes: profile.ns.sizes, repeats: profile.ns.repeats, engine: 'tfjs', onProgress: (m) => log(`  ${m}`) });
       mkdirSync(join(out, 'ns'), { recursive: true });
-      writeFileSync(file, `${JSON.stringify(ns, null, 1)}\n`);
+      await writeAtomic(file, `${JSON.stringify(ns, null, 1)}\n`);
     }
   }
   if (wanted('deep-tanh')) {
@@ -192,7 +193,7 @@ async function main(): Promise<void> {
       log('deep-tanh-init: Gaussian vs orthogonal initialization');
       const d = await runDeepTanh({ preset: profile.deepTanh, onProgress: (m: string) => log(`  ${m}`) });
       mkdirSync(join(out, 'deep-tanh'), { recursive: true });
-      writeFileSync(file, `${JSON.stringify(d, null, 1)}\n`);
+      await writeAtomic(file, `${JSON.stringify(d, null, 1)}\n`);
     }
   }
   for (const plan of profile.comparisons) {
@@ -253,10 +254,10 @@ async function main(): Promise<void> {
     date: new Date().toISOString().slice(0, 10),
     comparisons: Object.values(comparisons),
   });
-  writeFileSync(join(out, 'CLAIMS.md'), text);
+  await writeAtomic(join(out, 'CLAIMS.md'), text);
   const file: ClaimsFile = { format: 'orthoptim-claims/1', command: `npm run bench:${profile.name}`, rows };
-  writeFileSync(join(out, 'claims.json'), `${JSON.stringify(file, null, 1)}\n`);
-  if (claims !== null) writeFileSync(resolve(claims), text);
+  await writeAtomic(join(out, 'claims.json'), `${JSON.stringify(file, null, 1)}\n`);
+  if (claims !== null) await writeAtomic(resolve(claims), text);
   const report = await writeReport(out, { title: `orthoptim benchmarks (${profile.name} profile)` });
   log(`report: ${report.files.filter((f) => f.endsWith('.html') || f.endsWith('.md')).join(', ')}`);
   log(`claims: ${join(out, 'CLAIMS.md')}${claims === null ? '' : ` and ${resolve(claims)}`}`);

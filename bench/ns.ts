@@ -27,7 +27,8 @@
  * `results/bench-ns.json`). Timings are measured here and never asserted in tests.
  * @module
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeAtomic } from '../src/node/fileSystem.js';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
@@ -53,18 +54,12 @@ import {
   type OrthoSectionResult,
 } from './orthogonalizers.js';
 import { defaultStepConfig, renderStepReport, runStepBench, type StepBenchConfig, type StepBenchResult } from './step.js';
-import {
-  fullEngineSections,
-  quickEngineSections,
-  renderEngineSections,
-  runEngineSections,
-  type EngineSectionsConfig,
-  type EngineSectionsResult,
-} from './engines.js';
+import { fullEngineSections, quickEngineSections, type EngineSectionsConfig, type EngineSectionsResult } from './engines/settings.js';
+import { renderEngineSections } from './engines/render.js';
+import { runEngineSections } from './engines.js';
 import { disposeEngines } from '../src/index.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
 
 /** Section 1 settings. */
 export interface NsBenchConfig {
@@ -478,7 +473,7 @@ export async function runBenchmark(config: BenchConfig, log: (msg: string) => vo
   };
   if (config.out !== null) {
     mkdirSync(dirname(config.out), { recursive: true });
-    writeFileSync(config.out, `${JSON.stringify(result, null, 2)}\n`);
+    await writeAtomic(config.out, `${JSON.stringify(result, null, 2)}\n`);
   }
   return result;
 }

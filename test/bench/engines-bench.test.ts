@@ -15,27 +15,21 @@ import { useBackend } from '../support/backend.js';
 import '../../src/engines/node.js';
 import { disposeEngines, listEngines, newtonSchulz } from '../../src/index.js';
 import { loadOnnxRuntime } from '../../src/engines/onnxruntime.js';
+import { enginesCommand, parseEnginesArgs, runEnginesBenchmark } from '../../bench/engines.js';
 import {
   allEngines,
   defaultEnginesConfig,
   fullEngineSections,
-  gramFlops,
-  gramFlopsSpec,
-  matMulModel,
-  enginesCommand,
-  parseEnginesArgs,
-  renderEngineSections,
-  renderEnginesReport,
-  runEnginesBenchmark,
-  standardFlops,
   stepLayers,
-  targetChecks,
-  workersBreakdown,
   type EngineNsResult,
   type EngineSectionsConfig,
   type EnginesBenchConfig,
   type EnginesBenchResult,
-} from '../../bench/engines.js';
+} from '../../bench/engines/settings.js';
+import { gramFlops, gramFlopsSpec, standardFlops, targetChecks } from '../../bench/engines/common.js';
+import { matMulModel } from '../../bench/engines/limit.js';
+import { workersBreakdown } from '../../bench/engines/ns.js';
+import { renderEngineSections, renderEnginesReport } from '../../bench/engines/render.js';
 import { UsageError } from '../../src/cli/args.js';
 import { defaultConfig, parseArgs, renderReport, runBenchmark, type BenchResult } from '../../bench/ns.js';
 import type { Stats } from '../../src/bench/stats.js';
