@@ -44,7 +44,6 @@ export {
   newtonSchulzGramTall,
   type NewtonSchulzForm,
   resolveNewtonSchulz,
-  bindNewtonSchulzEngine,
   gram,
   type NewtonSchulzOptions,
   type ResolvedNewtonSchulz,

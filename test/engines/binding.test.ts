@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../support/backend.js';
 import { gaussian } from '../support/random.js';
+import { bindNewtonSchulzEngine } from '../../src/linalg/newtonSchulz.js';
 import {
-  bindNewtonSchulzEngine,
   createOptimizer,
   listOptimizers,
   registerEngine,

@@ -35,7 +35,7 @@ test('orthoptim/reference holds the float64 references, and orthoptim none of th
 });
 
 test('orthoptim exports no internals', () => {
-  const internals = ['withoutAuxiliary', 'engineInstance', 'engineIteration', 'flattenState', 'withEngine', 'currentEngine', 'canonicalJson',
+  const internals = ['withoutAuxiliary', 'engineInstance', 'engineIteration', 'flattenState', 'withEngine', 'currentEngine', 'canonicalJson', 'bindNewtonSchulzEngine',
     // a transform's own helpers (imported from their modules by its tests)
     'matrixShape', 'checkLmoShape', 'resolveLmoChoice', 'defaultNormalized', 'quantilePosition', 'rmsRescaleCount', 'dion2Selection', 'finiteOrIdentity', 'preconditionerSide',
   ];
