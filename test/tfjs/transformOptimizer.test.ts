@@ -186,7 +186,11 @@ describe('transformOptimizer', () => {
     // Refused before registering: a bad common option leaves the name free.
     assert.throws(() => transformOptimizer(other, { name: 'testFree', nonFinite: 'never' as never }), /^RangeError: transformOptimizer 'testFree': nonFinite must be one of/);
     assert.throws(() => transformOptimizer(myAdam, { name: 'testFree2', clipGlobalNorm: -1 }), RangeError);
-    assert.equal(listOptimizers().some((o) => o.name === 'testFree' || o.name === 'testBadChain'), false);
+    assert.throws(
+      () => transformOptimizer(myAdam, { name: 'testFree3', engine: 'workers' }),
+      /^RangeError: transformOptimizer 'testFree3': engine cannot be set on a built chain, got 'workers'; pass it to the chain's Newton–Schulz settings/,
+    );
+    assert.equal(listOptimizers().some((o) => ['testFree', 'testFree3', 'testBadChain'].includes(o.name)), false);
     assert.equal(transformOptimizer(myAdam, { name: 'testFree' }).name, 'testFree');
   });
 });
