@@ -474,11 +474,21 @@ function parameterCount(init: readonly ParamInit[]): number {
   return init.reduce((n, p) => n + p.values.length, 0);
 }
 
+/** The run settings once the task is loaded: the options' values, else the (loaded) task's defaults. */
+interface RunSettings {
+  readonly steps: number;
+  readonly batch: number;
+  readonly evalEvery: number;
+  readonly evalLimit: number | undefined;
+}
+
+type Curves = ComparisonOutcome['curves'];
+
 /**
- * Trains the task's model once per optimizer and seed — same initial parameters, same batches — after an
- * optional learning-rate sweep, and returns (and with `outDir`, writes) the record of the comparison.
+ * Stage 1 of {@link runComparison}, before anything runs: the optimizers are known and their labels
+ * unique, the seeds distinct non-negative integers, the checkpoint and interrupt counts integers.
  */
-export async function runComparison(options: ComparisonOptions): Promise<ComparisonOutcome> {
+function validateOptions(options: ComparisonOptions): { requested: TaskDefinition; seeds: readonly number[]; checkpointEvery: number } {
   const requested = typeof options.task === 'string' ? getTask(options.task) : options.task;
   if (options.optimizers.length === 0) throw new RangeError('runComparison: optimizers is empty');
   const known = new Set(listOptimizers().map((o) => o.name));
@@ -496,19 +506,15 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
   const checkpointEvery = options.checkpointEvery ?? 50;
   checkInteger('checkpointEvery', checkpointEvery, 0);
   if (options.interruptAfter !== undefined) checkInteger('interruptAfter', options.interruptAfter, 0);
+  return { requested, seeds, checkpointEvery };
+}
 
-  const startedAt = new Date();
-  const wallStart = performance.now();
-  if (options.backend !== undefined) await useBackend(options.backend);
-  const emit = options.onProgress ?? (() => undefined);
-
-  const { task, instance, fallback } = await loadTask(requested, {
-    seed: seeds[0],
-    dataDir: options.dataDir,
-    download: options.download,
-    cacheDir: options.cacheDir,
-    fallback: options.fallback ?? false,
-  });
+/**
+ * Stage 2: steps, batch and evaluation from the options, else the loaded task's defaults (a fallback
+ * task keeps its own batch and at most its own steps), checked against the data; emits `data`.
+ */
+function settingsFor(options: ComparisonOptions, loaded: Awaited<ReturnType<typeof loadTask>>, emit: (e: ProgressEvent) => void): RunSettings {
+  const { task, instance, fallback } = loaded;
   // When another task replaced the requested one, its own defaults apply.
   const d = task.defaults;
   const steps = fallback === null ? (options.steps ?? d.steps) : Math.min(options.steps ?? d.steps, d.steps);
@@ -520,51 +526,264 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
   checkInteger('evalEvery', evalEvery, 0);
   emit({ type: 'data', task: task.name, source: instance.source, fallback });
   if (batch > instance.trainCount) {
-    instance.dispose();
     throw new RangeError(`runComparison: batch ${batch} is larger than the training set (${instance.trainCount} examples)`);
   }
-  const dir = options.outDir ?? null;
-  if (dir !== null) {
-    if (options.resume === false) rmSync(dir, { recursive: true, force: true });
-    mkdirSync(join(dir, 'runs'), { recursive: true });
-    // What was run there must be what runs now, or resuming would mix two experiments.
-    const settings = {
-      task: task.name,
-      // Which data (the full set or the embedded subset): resuming must not mix the two.
-      data: instance.source,
-      steps,
-      batch,
-      seeds,
-      evalEvery,
-      evalLimit: evalLimit ?? null,
-      sweep: options.sweep == null ? null : { factors: sweepFactors(options.sweep), steps: options.sweep.steps ?? null },
-      engine: options.engine ?? null,
-      backend: tf.getBackend(),
-      optimizers: options.optimizers.map((o) => ({ name: o.name, label: o.label ?? o.name, options: o.options ?? {} })),
-    };
-    const file = join(dir, 'settings.json');
-    const text = JSON.stringify(settings, (_k, v: unknown) => (v instanceof RegExp ? String(v) : v), 1);
-    let before: Record<string, unknown> | null;
-    try {
-      before = readSettings(file);
-    } catch (e) {
-      instance.dispose();
-      throw e;
+  return { steps, batch, evalEvery, evalLimit };
+}
+
+/**
+ * Stage 3: the results folder — emptied when `resume` is false, else its `settings.json` must match
+ * this run's (resuming must not mix two experiments); written when new.
+ */
+async function openRunDir(
+  dir: string,
+  options: ComparisonOptions,
+  task: TaskDefinition,
+  instance: TaskInstance,
+  seeds: readonly number[],
+  run: RunSettings,
+): Promise<void> {
+  if (options.resume === false) rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, 'runs'), { recursive: true });
+  // What was run there must be what runs now, or resuming would mix two experiments.
+  const settings = {
+    task: task.name,
+    // Which data (the full set or the embedded subset): resuming must not mix the two.
+    data: instance.source,
+    steps: run.steps,
+    batch: run.batch,
+    seeds,
+    evalEvery: run.evalEvery,
+    evalLimit: run.evalLimit ?? null,
+    sweep: options.sweep == null ? null : { factors: sweepFactors(options.sweep), steps: options.sweep.steps ?? null },
+    engine: options.engine ?? null,
+    backend: tf.getBackend(),
+    optimizers: options.optimizers.map((o) => ({ name: o.name, label: o.label ?? o.name, options: o.options ?? {} })),
+  };
+  const file = join(dir, 'settings.json');
+  const text = JSON.stringify(settings, (_k, v: unknown) => (v instanceof RegExp ? String(v) : v), 1);
+  const before = readSettings(file);
+  if (before !== null) {
+    const now = JSON.parse(text) as Record<string, unknown>;
+    const differ = Object.keys(now).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(now[k]));
+    if (differ.length > 0) {
+      throw new Error(
+        `${dir} holds runs made with other settings (${differ.map((k) => `${k}: ${JSON.stringify(before[k])} there, ${JSON.stringify(now[k])} now`).join('; ')}): ` +
+          'use another output folder, or start over (--fresh)',
+      );
     }
-    if (before !== null) {
-      const now = JSON.parse(text) as Record<string, unknown>;
-      const differ = Object.keys(now).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(now[k]));
-      if (differ.length > 0) {
-        instance.dispose();
-        throw new Error(
-          `${dir} holds runs made with other settings (${differ.map((k) => `${k}: ${JSON.stringify(before[k])} there, ${JSON.stringify(now[k])} now`).join('; ')}): ` +
-            'use another output folder, or start over (--fresh)',
-        );
-      }
-    } else {
-      await writeAtomic(file, `${text}\n`);
+  } else {
+    await writeAtomic(file, `${text}\n`);
+  }
+}
+
+/**
+ * Stage 4: one optimizer's learning-rate sweep (short trial runs on the first seed over `grid`), or the
+ * points a finished sweep saved in `dir`. Returns the points; the best is the lowest validation loss.
+ */
+async function sweep(
+  ctx: TrainContext,
+  spec: OptimizerSpec,
+  base: Record<string, unknown>,
+  grid: readonly number[],
+  steps: number,
+  seed: number,
+  dir: string | null,
+): Promise<SweepPoint[]> {
+  const label = spec.label ?? spec.name;
+  const sweepFile = dir === null ? null : join(dir, 'runs', `sweep-${label}.json`);
+  const savedPoints = sweepFile === null ? null : readSweep(sweepFile);
+  if (savedPoints !== null) return savedPoints;
+  ctx.emit({ type: 'sweepStart', label, grid: [...grid], steps });
+  const points: SweepPoint[] = [];
+  for (const lr of grid) {
+    const r = await train(ctx, {
+      id: `${label}-sweep-lr${lr}`,
+      label,
+      optimizerName: spec.name,
+      options: { ...base, learningRate: lr },
+      seed,
+      steps,
+      dir: null,
+      checkpointEvery: 0,
+      trial: true,
+    });
+    const v = r.final.validationLoss;
+    const point = { learningRate: lr, validationLoss: Number.isFinite(v) ? v : null };
+    points.push(point);
+    ctx.emit({ type: 'sweepPoint', label, point });
+  }
+  if (sweepFile !== null) await writeAtomic(sweepFile, toJson({ label, steps, points }));
+  return points;
+}
+
+/** The learning rate of the lowest finite validation loss of a sweep (the first of equals), or null. */
+function bestLearningRate(points: readonly SweepPoint[]): number | null {
+  let best: SweepPoint | null = null;
+  for (const p of points) if (p.validationLoss !== null && (best === null || p.validationLoss < best.validationLoss!)) best = p;
+  return best?.learningRate ?? null;
+}
+
+/**
+ * Stage 5: one optimizer's run per seed — a run recorded in `dir` is read back (with its curve from the
+ * log), the others trained (resuming from a checkpoint), recorded, and their checkpoints removed.
+ */
+async function runSeeds(
+  ctx: TrainContext,
+  spec: OptimizerSpec,
+  runOptions: Record<string, unknown>,
+  learningRate: number | null,
+  seeds: readonly number[],
+  steps: number,
+  dir: string | null,
+  checkpointEvery: number,
+  out: { runs: RunRecord[]; curves: Curves },
+): Promise<void> {
+  const label = spec.label ?? spec.name;
+  for (const seed of seeds) {
+    const id = `${label}-s${seed}`;
+    const recordFile = dir === null ? null : join(dir, 'runs', `${id}.json`);
+    const saved = recordFile === null ? null : readRunRecord(recordFile, id);
+    if (saved !== null) {
+      const lines = readLog(join(dir!, saved.log));
+      const stepLines = lines.filter((l) => l.type === 'step');
+      out.curves[id] = {
+        losses: stepLines.map((l) => l.loss ?? NaN),
+        wallMs: stepLines.map((l) => l.wallMs),
+        evals: lines.filter((l): l is Extract<LogLine, { type: 'eval' }> => l.type === 'eval'),
+      };
+      out.runs.push(saved);
+      ctx.emit({ type: 'runEnd', id, run: saved, skipped: true });
+      continue;
+    }
+    const r = await train(ctx, {
+      id,
+      label,
+      optimizerName: spec.name,
+      options: runOptions,
+      seed,
+      steps,
+      dir,
+      checkpointEvery: dir === null ? 0 : checkpointEvery,
+      trial: false,
+    });
+    const record: RunRecord = {
+      id,
+      optimizer: spec.name,
+      label,
+      seed,
+      learningRate,
+      options: r.options,
+      log: `logs/${id}.jsonl`,
+      final: r.final,
+      timing: r.timing,
+      stepsToTarget: null,
+      secondsToTarget: null,
+      resumed: r.resumed,
+      diverged: r.diverged,
+    };
+    out.curves[id] = { losses: r.losses, wallMs: r.wallMs, evals: r.evals };
+    if (recordFile !== null) {
+      await writeAtomic(recordFile, toJson(record));
+      rmSync(join(dir!, 'checkpoints', id), { recursive: true, force: true });
+    }
+    out.runs.push(record);
+    ctx.emit({ type: 'runEnd', id, run: record, skipped: false });
+  }
+}
+
+/**
+ * Stage 6a: the steps-to-target target (given, else {@link targetRule} over the smoothed final losses)
+ * and each run's steps and seconds to it (set on the records).
+ */
+function applyTarget(given: number | null | undefined, runs: RunRecord[], curves: Curves, steps: number): ComparisonSummary['target'] {
+  const window = smoothingWindow(steps);
+  let target: ComparisonSummary['target'] = null;
+  const finalSmoothed = (id: string): number => {
+    const s = smooth(curves[id].losses, window);
+    return s.length === 0 ? NaN : s[s.length - 1];
+  };
+  if (given != null) {
+    target = { value: given, rule: 'given on the command line', smoothing: window };
+  } else if (runs.length > 0) {
+    const byLabel = new Map<string, number[]>();
+    for (const r of runs) byLabel.set(r.label, [...(byLabel.get(r.label) ?? []), finalSmoothed(r.id)]);
+    const means = [...byLabel.entries()].map(([l, v]) => [l, stat(v).mean] as const).filter(([, m]) => Number.isFinite(m));
+    const adamw = means.find(([l]) => l === 'adamw');
+    const value = adamw?.[1] ?? Math.max(...means.map(([, m]) => m));
+    if (Number.isFinite(value)) target = { value, rule: targetRule, smoothing: window };
+  }
+  if (target !== null) {
+    for (const r of runs) {
+      const s = stepsToTarget(curves[r.id].losses, target.value, window);
+      r.stepsToTarget = s;
+      r.secondsToTarget = s === null ? null : curves[r.id].wallMs[s - 1] / 1000;
     }
   }
+  return target;
+}
+
+/** Stage 6b: mean ± std over seeds of every final number, per optimizer entry (in the options' order). */
+function aggregate(
+  optimizers: readonly OptimizerSpec[],
+  runs: readonly RunRecord[],
+  chosen: ReadonlyMap<string, number | null>,
+  sweeps: ReadonlyMap<string, SweepPoint[]>,
+): Aggregate[] {
+  return optimizers.map((spec) => {
+    const label = spec.label ?? spec.name;
+    const rs = runs.filter((r) => r.label === label);
+    return {
+      label,
+      optimizer: spec.name,
+      learningRate: chosen.get(label) ?? null,
+      trainLoss: stat(rs.map((r) => r.final.trainLoss)),
+      validationLoss: stat(rs.map((r) => r.final.validationLoss)),
+      validationMetric: stat(rs.map((r) => r.final.validationMetric)),
+      testLoss: stat(rs.map((r) => r.final.testLoss)),
+      testMetric: stat(rs.map((r) => r.final.testMetric)),
+      msPerStep: stat(rs.map((r) => r.timing.msPerStep)),
+      msPerStepOptimizer: stat(rs.map((r) => r.timing.msPerStepOptimizer)),
+      stepsToTarget: stat(rs.map((r) => r.stepsToTarget)),
+      secondsToTarget: stat(rs.map((r) => r.secondsToTarget)),
+      sweep: sweeps.get(label) ?? null,
+    };
+  });
+}
+
+/**
+ * Trains the task's model once per optimizer and seed — same initial parameters, same batches — after an
+ * optional learning-rate sweep, and returns (and with `outDir`, writes) the record of the comparison.
+ * In named stages: {@link validateOptions}, load the task and {@link settingsFor}, {@link
+ * openRunDir} (resume), then per optimizer {@link sweep} and {@link runSeeds}, then summarize
+ * ({@link applyTarget}, {@link aggregate}) and write `summary.json`.
+ */
+export async function runComparison(options: ComparisonOptions): Promise<ComparisonOutcome> {
+  const { requested, seeds, checkpointEvery } = validateOptions(options);
+  const startedAt = new Date();
+  const wallStart = performance.now();
+  if (options.backend !== undefined) await useBackend(options.backend);
+  const emit = options.onProgress ?? (() => undefined);
+
+  const loaded = await loadTask(requested, {
+    seed: seeds[0],
+    dataDir: options.dataDir,
+    download: options.download,
+    cacheDir: options.cacheDir,
+    fallback: options.fallback ?? false,
+  });
+  const { task, instance, fallback } = loaded;
+  const d = task.defaults;
+  const dir = options.outDir ?? null;
+  let run: RunSettings;
+  try {
+    run = settingsFor(options, loaded, emit);
+    if (dir !== null) await openRunDir(dir, options, task, instance, seeds, run);
+  } catch (e) {
+    instance.dispose();
+    throw e;
+  }
+  const { steps, batch, evalEvery, evalLimit } = run;
 
   const sweepSteps = options.sweep == null ? 0 : (options.sweep.steps ?? Math.max(10, Math.round(steps / 5)));
   const factors = options.sweep == null ? null : sweepFactors(options.sweep);
@@ -579,8 +798,7 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
     emit,
     budget: { left: options.interruptAfter ?? Infinity, ran: 0 },
   };
-  const runs: RunRecord[] = [];
-  const curves: ComparisonOutcome['curves'] = {};
+  const out: { runs: RunRecord[]; curves: Curves } = { runs: [], curves: {} };
   const sweeps = new Map<string, SweepPoint[]>();
   const chosen = new Map<string, number | null>();
   try {
@@ -598,143 +816,23 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
       let learningRate: number | null = typeof lr0 === 'number' ? lr0 : null;
       if (factors !== null) {
         const defaultLr = learningRate ?? defaultOptimizerLearningRate(spec.name);
-        const grid = factors.map((f) => defaultLr * f);
-        const sweepFile = dir === null ? null : join(dir, 'runs', `sweep-${label}.json`);
-        let points: SweepPoint[];
-        const savedPoints = sweepFile === null ? null : readSweep(sweepFile);
-        if (savedPoints !== null) {
-          points = savedPoints;
-        } else {
-          emit({ type: 'sweepStart', label, grid, steps: sweepSteps });
-          points = [];
-          for (const lr of grid) {
-            const r = await train(ctx, {
-              id: `${label}-sweep-lr${lr}`,
-              label,
-              optimizerName: spec.name,
-              options: { ...base, learningRate: lr },
-              seed: seeds[0],
-              steps: sweepSteps,
-              dir: null,
-              checkpointEvery: 0,
-              trial: true,
-            });
-            const v = r.final.validationLoss;
-            const point = { learningRate: lr, validationLoss: Number.isFinite(v) ? v : null };
-            points.push(point);
-            emit({ type: 'sweepPoint', label, point });
-          }
-          if (sweepFile !== null) await writeAtomic(sweepFile, toJson({ label, steps: sweepSteps, points }));
-        }
-        let best: SweepPoint | null = null;
-        for (const p of points) if (p.validationLoss !== null && (best === null || p.validationLoss < best.validationLoss!)) best = p;
-        learningRate = best?.learningRate ?? null;
+        const points = await sweep(ctx, spec, base, factors.map((f) => defaultLr * f), sweepSteps, seeds[0], dir);
+        learningRate = bestLearningRate(points);
         sweeps.set(label, points);
         emit({ type: 'sweepEnd', label, learningRate });
         if (learningRate === null) continue; // every trial diverged: nothing to run
       }
       chosen.set(label, learningRate);
       const runOptions = learningRate === null ? base : { ...base, learningRate };
-      for (const seed of seeds) {
-        const id = `${label}-s${seed}`;
-        const recordFile = dir === null ? null : join(dir, 'runs', `${id}.json`);
-        const saved = recordFile === null ? null : readRunRecord(recordFile, id);
-        if (saved !== null) {
-          const lines = readLog(join(dir!, saved.log));
-          const stepLines = lines.filter((l) => l.type === 'step');
-          curves[id] = {
-            losses: stepLines.map((l) => l.loss ?? NaN),
-            wallMs: stepLines.map((l) => l.wallMs),
-            evals: lines.filter((l): l is Extract<LogLine, { type: 'eval' }> => l.type === 'eval'),
-          };
-          runs.push(saved);
-          emit({ type: 'runEnd', id, run: saved, skipped: true });
-          continue;
-        }
-        const r = await train(ctx, {
-          id,
-          label,
-          optimizerName: spec.name,
-          options: runOptions,
-          seed,
-          steps,
-          dir,
-          checkpointEvery: dir === null ? 0 : checkpointEvery,
-          trial: false,
-        });
-        const record: RunRecord = {
-          id,
-          optimizer: spec.name,
-          label,
-          seed,
-          learningRate,
-          options: r.options,
-          log: `logs/${id}.jsonl`,
-          final: r.final,
-          timing: r.timing,
-          stepsToTarget: null,
-          secondsToTarget: null,
-          resumed: r.resumed,
-          diverged: r.diverged,
-        };
-        curves[id] = { losses: r.losses, wallMs: r.wallMs, evals: r.evals };
-        if (recordFile !== null) {
-          await writeAtomic(recordFile, toJson(record));
-          rmSync(join(dir!, 'checkpoints', id), { recursive: true, force: true });
-        }
-        runs.push(record);
-        emit({ type: 'runEnd', id, run: record, skipped: false });
-      }
+      await runSeeds(ctx, spec, runOptions, learningRate, seeds, steps, dir, checkpointEvery, out);
     }
   } finally {
     tf.dispose(variables);
     instance.dispose();
   }
 
-  // Steps-to-target, from the logged curves.
-  const window = smoothingWindow(steps);
-  let target: ComparisonSummary['target'] = null;
-  const finalSmoothed = (id: string): number => {
-    const s = smooth(curves[id].losses, window);
-    return s.length === 0 ? NaN : s[s.length - 1];
-  };
-  if (options.target != null) {
-    target = { value: options.target, rule: 'given on the command line', smoothing: window };
-  } else if (runs.length > 0) {
-    const byLabel = new Map<string, number[]>();
-    for (const r of runs) byLabel.set(r.label, [...(byLabel.get(r.label) ?? []), finalSmoothed(r.id)]);
-    const means = [...byLabel.entries()].map(([l, v]) => [l, stat(v).mean] as const).filter(([, m]) => Number.isFinite(m));
-    const adamw = means.find(([l]) => l === 'adamw');
-    const value = adamw?.[1] ?? Math.max(...means.map(([, m]) => m));
-    if (Number.isFinite(value)) target = { value, rule: targetRule, smoothing: window };
-  }
-  if (target !== null) {
-    for (const r of runs) {
-      const s = stepsToTarget(curves[r.id].losses, target.value, window);
-      r.stepsToTarget = s;
-      r.secondsToTarget = s === null ? null : curves[r.id].wallMs[s - 1] / 1000;
-    }
-  }
-  const aggregates: Aggregate[] = [];
-  for (const spec of options.optimizers) {
-    const label = spec.label ?? spec.name;
-    const rs = runs.filter((r) => r.label === label);
-    aggregates.push({
-      label,
-      optimizer: spec.name,
-      learningRate: chosen.get(label) ?? null,
-      trainLoss: stat(rs.map((r) => r.final.trainLoss)),
-      validationLoss: stat(rs.map((r) => r.final.validationLoss)),
-      validationMetric: stat(rs.map((r) => r.final.validationMetric)),
-      testLoss: stat(rs.map((r) => r.final.testLoss)),
-      testMetric: stat(rs.map((r) => r.final.testMetric)),
-      msPerStep: stat(rs.map((r) => r.timing.msPerStep)),
-      msPerStepOptimizer: stat(rs.map((r) => r.timing.msPerStepOptimizer)),
-      stepsToTarget: stat(rs.map((r) => r.stepsToTarget)),
-      secondsToTarget: stat(rs.map((r) => r.secondsToTarget)),
-      sweep: sweeps.get(label) ?? null,
-    });
-  }
+  const { runs, curves } = out;
+  const target = applyTarget(options.target, runs, curves, steps);
   const summary: ComparisonSummary = {
     format: 'orthoptim-bench/2',
     task: task.name,
@@ -761,7 +859,7 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
     startedAt: startedAt.toISOString(),
     wallSeconds: (performance.now() - wallStart) / 1000,
     runs,
-    aggregates,
+    aggregates: aggregate(options.optimizers, runs, chosen, sweeps),
   };
   if (dir !== null) await writeAtomic(join(dir, 'summary.json'), toJson(summary));
   return { summary, curves };

@@ -242,6 +242,32 @@ describe('runComparison', () => {
     );
     assert.throws(() => sweepFactors({ factors: [1, -2] }), /sweep factors must be positive/);
   });
+
+  it('a setting refused after the task has loaded (steps, batch, evalEvery, a results folder of other settings) disposes the loaded data', async () => {
+    let loads = 0;
+    let disposed = 0;
+    const counted: TaskDefinition = {
+      ...tiny,
+      async load(o) {
+        const instance = await tiny.load(o);
+        loads++;
+        const dispose = instance.dispose.bind(instance);
+        return Object.assign(instance, { dispose: () => void (disposed++, dispose()) });
+      },
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'orthoptim-runner-refused-'));
+    try {
+      await runComparison({ ...tinyOptions(0), task: counted, steps: 2, outDir: dir });
+      assert.deepEqual([loads, disposed], [1, 1]);
+      await assert.rejects(runComparison({ ...tinyOptions(0), task: counted, steps: 0 }), /steps must be an integer >= 1, got 0/);
+      await assert.rejects(runComparison({ ...tinyOptions(0), task: counted, evalEvery: -1 }), /evalEvery must be an integer >= 0, got -1/);
+      await assert.rejects(runComparison({ ...tinyOptions(0), task: counted, batch: 1000 }), /larger than the training set/);
+      await assert.rejects(runComparison({ ...tinyOptions(0), task: counted, steps: 3, outDir: dir }), /holds runs made with other settings \(steps: 2 there, 3 now\)/);
+      assert.deepEqual([loads, disposed], [5, 5], 'every loaded instance is disposed, refused or not');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('tasks', () => {
