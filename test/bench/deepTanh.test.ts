@@ -9,7 +9,10 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../support/backend.js';
 import '../../src/index.js';
-import { deepTanhSettings, deepTanhTrainingParams, runDeepTanh, type DeepTanhSummary } from '../../src/bench/experiments/deepTanh.js';
+import { deepTanhSettings, deepTanhTask, deepTanhTrainingParams, runDeepTanh, type DeepTanhSummary } from '../../src/bench/experiments/deepTanh.js';
+import { createOptimizer } from '../../src/index.js';
+import { deriveSeed } from '../../src/core/random.js';
+import { generateRegressionData, mlpForward } from '../../src/bench/tasks/regression.js';
 
 await useBackend('wasm');
 
@@ -146,5 +149,57 @@ describe('deep-tanh-init: short full-batch training', () => {
     assert.ok(plot !== undefined);
     assert.equal((plot.data as { values: unknown[] }).values.length, 2 * 15);
     assert.equal(a.backend, 'wasm');
+  });
+
+  it('trains through the runner exactly as a plain full-batch loop: the same losses, final loss and validation MSE, bit for bit', async () => {
+    const t = { ...deepTanhSettings({ training: { depth: 3, width: 8, examples: 32, validation: 16, steps: 6, seeds: 1, learningRate: 1e-2 } }).training! };
+    const summary = await runDeepTanh({ seed: 5, widths: [4], depths: [1], draws: 3, inputs: 1, training: t });
+    for (const run of summary.training) {
+      // The loop the experiment had before it used the runner: full batch, Adam, loss read before each step.
+      const data = generateRegressionData(deriveSeed(run.seed, 'deep-tanh/train/data'), {
+        inputDim: t.inputDim,
+        frequencyScale: t.frequencyScale,
+        trainCount: t.examples,
+        validationCount: t.validation,
+        testCount: 0,
+      });
+      const vars = tf.tidy(() => deepTanhTrainingParams(run.init, t, run.seed).map((p) => tf.variable(tf.tensor(p.values, p.shape))));
+      const x = tf.tensor2d(data.train.x, [t.examples, t.inputDim]);
+      const y = tf.tensor2d(data.train.y, [t.examples, 1]);
+      const vx = tf.tensor2d(data.validation.x, [t.validation, t.inputDim]);
+      const vy = tf.tensor2d(data.validation.y, [t.validation, 1]);
+      const optimizer = createOptimizer('adam', { learningRate: t.learningRate });
+      const mse = (a: tf.Tensor2D, b: tf.Tensor2D): tf.Scalar => tf.mean(tf.square(tf.sub(mlpForward(vars, a), b)));
+      const losses: number[] = [];
+      for (let s = 0; s < t.steps; s++) {
+        const { value, grads } = tf.variableGrads(() => mse(x, y), vars);
+        losses.push(value.dataSync()[0]);
+        optimizer.applyGradients(grads);
+        tf.dispose([value, ...Object.values(grads)]);
+      }
+      const finalLoss = tf.tidy(() => mse(x, y).dataSync()[0]);
+      const validationMse = tf.tidy(() => mse(vx, vy).dataSync()[0]);
+      optimizer.dispose();
+      tf.dispose([x, y, vx, vy, ...vars]);
+      assert.deepEqual(run.losses, losses, run.init);
+      assert.equal(run.finalLoss, finalLoss, run.init);
+      assert.equal(run.validationMse, validationMse, run.init);
+    }
+  });
+
+  it('the part-2 task: full batch in order whatever the indices, test split = the training set', async () => {
+    const t = deepTanhSettings().training!;
+    const instance = await deepTanhTask('orthogonal', t, 9).load({ seed: 0 });
+    try {
+      assert.deepEqual(instance.splits, { train: t.examples, validation: t.validation, test: t.examples });
+      const a = instance.batch(Uint32Array.of(3, 1));
+      const b = instance.batch(Uint32Array.of(0));
+      assert.deepEqual(a.tensors[0].shape, [t.examples, t.inputDim]);
+      assert.deepEqual(await a.tensors[0].data(), await b.tensors[0].data());
+      assert.deepEqual(await a.tensors[1].data(), await b.tensors[1].data());
+      tf.dispose([...a.tensors, ...b.tensors]);
+    } finally {
+      instance.dispose();
+    }
   });
 });

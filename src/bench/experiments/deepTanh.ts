@@ -36,14 +36,16 @@
  * validation MSE on held-out points is recorded at the end. The first layer `d × N` is orthogonal with
  * gain `√(N/d)` (orthonormal rows: this gives `E|z₁|²` the Gaussian `C_W = 1` value), hidden layers gain 1,
  * the `N × 1` output layer gain 1 (a random unit vector, the same `E z²` as Gaussian `1/N` variance).
- * Part 2 uses tfjs ops on the current backend.
+ * Part 2 uses tfjs ops on the current backend, and trains through the comparison runner
+ * ({@link deepTanhTask}: one full-batch comparison per initialization and seed).
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { deriveSeed, gaussian, mulberry32 } from '../../core/random.js';
 import { haarOrthogonal64 } from '../../nn/init.js';
-import { createOptimizer } from '../../tfjs/registry.js';
 import { generateRegressionData, mlpForward } from '../tasks/regression.js';
+import type { TaskDefinition, TaskInstance } from '../tasks/types.js';
+import { runComparison } from '../runner.js';
 
 /** The two initializations compared. */
 export type DeepTanhInit = 'gaussian' | 'orthogonal';
@@ -426,50 +428,73 @@ export function deepTanhTrainingParams(init: DeepTanhInit, t: DeepTanhTrainingSe
   return out;
 }
 
-/** Makes variable names unique across runs (tfjs keeps a global variable registry). */
-let trainingRunCounter = 0;
-
-function trainOnce(init: DeepTanhInit, t: DeepTanhTrainingSettings, seed: number): DeepTanhTrainingRun {
-  const start = performance.now();
-  const data = generateRegressionData(deriveSeed(seed, 'deep-tanh/train/data'), {
-    inputDim: t.inputDim,
-    frequencyScale: t.frequencyScale,
-    trainCount: t.examples,
-    validationCount: t.validation,
-    testCount: 0,
-  });
-  const params = deepTanhTrainingParams(init, t, seed);
-  const run = trainingRunCounter++;
-  // tidy disposes the initial tensors (a variable shares their data) and keeps the variables.
-  const vars = tf.tidy(() => params.map((p, i) => tf.variable(tf.tensor(p.values, p.shape), true, `deep-tanh/run${run}/${init}/${i}`)));
-  const x = tf.tensor2d(data.train.x, [t.examples, t.inputDim]);
-  const y = tf.tensor2d(data.train.y, [t.examples, 1]);
-  const optimizer = createOptimizer(t.optimizer, { learningRate: t.learningRate });
-  const lossOf = (): tf.Scalar => tf.mean(tf.square(tf.sub(mlpForward(vars, x), y))) as tf.Scalar;
-  const losses: number[] = [];
-  try {
-    for (let s = 0; s < t.steps; s++) {
-      const { value, grads } = tf.variableGrads(lossOf, vars);
-      const loss = value.dataSync()[0];
-      losses.push(loss);
-      if (!Number.isFinite(loss)) {
-        tf.dispose([value, ...Object.values(grads)]);
-        break;
-      }
-      optimizer.applyGradients(grads);
-      tf.dispose([value, ...Object.values(grads)]);
-    }
-    const finalLoss = tf.tidy(() => lossOf().dataSync()[0]);
-    const validationMse = tf.tidy(() => {
+/**
+ * Part 2 for one initialization and seed as a task of the comparison runner (src/bench/runner.ts):
+ * full batch — every step is the whole training set in its order (`batch` ignores the sampler's
+ * indices) — MSE loss, the validation split the held-out points, and the `test` split the training set
+ * itself, so the runner's final test loss is the training loss after the last step.
+ */
+export function deepTanhTask(init: DeepTanhInit, t: DeepTanhTrainingSettings, seed: number): TaskDefinition {
+  const name = `deep-tanh-${init}`;
+  return {
+    name,
+    summary: `deep-tanh part 2: full-batch ${t.depth}-layer width-${t.width} tanh MLP, ${init} initialization`,
+    needsData: false,
+    defaults: { steps: t.steps, batch: t.examples, evalEvery: 0 },
+    load: () => {
+      const data = generateRegressionData(deriveSeed(seed, 'deep-tanh/train/data'), {
+        inputDim: t.inputDim,
+        frequencyScale: t.frequencyScale,
+        trainCount: t.examples,
+        validationCount: t.validation,
+        testCount: 0,
+      });
+      const x = tf.tensor2d(data.train.x, [t.examples, t.inputDim]);
+      const y = tf.tensor2d(data.train.y, [t.examples, 1]);
       const vx = tf.tensor2d(data.validation.x, [t.validation, t.inputDim]);
       const vy = tf.tensor2d(data.validation.y, [t.validation, 1]);
-      return tf.mean(tf.square(tf.sub(mlpForward(vars, vx), vy))).dataSync()[0];
-    });
-    return { init, seed, losses, finalLoss, validationMse, wallSeconds: (performance.now() - start) / 1000 };
-  } finally {
-    optimizer.dispose();
-    tf.dispose([x, y, ...vars]);
-  }
+      const mse = (params: readonly tf.Tensor[], a: tf.Tensor2D, b: tf.Tensor2D): tf.Scalar => tf.mean(tf.square(tf.sub(mlpForward(params, a), b)));
+      const instance: TaskInstance = {
+        name,
+        source: 'generated (function-regression data, seeded)',
+        trainCount: t.examples,
+        splits: { train: t.examples, validation: t.validation, test: t.examples },
+        metric: { name: 'mse', label: 'MSE', higherIsBetter: false },
+        model: `tanh MLP ${t.inputDim}→${t.width}×${t.depth}→1, ${init} initialization`,
+        initialParams: (s) =>
+          deepTanhTrainingParams(init, t, s).map((p, i) => ({ name: `deep-tanh/${init}/${i}`, shape: p.shape, values: p.values, role: p.shape.length === 2 ? 'hidden' : 'vector' })),
+        // Full batch, in order; the runner disposes a batch's tensors after its step.
+        batch: () => ({ tensors: [tf.clone(x), tf.clone(y)] }),
+        loss: (params, b) => mse(params, b.tensors[0] as tf.Tensor2D, b.tensors[1] as tf.Tensor2D),
+        evaluate: (params, split) => {
+          const loss = tf.tidy(() => (split === 'validation' ? mse(params, vx, vy) : mse(params, x, y)).dataSync()[0]);
+          return { loss, metric: loss };
+        },
+        dispose: () => tf.dispose([x, y, vx, vy]),
+      };
+      return Promise.resolve(instance);
+    },
+  };
+}
+
+/** One part-2 run through the runner: its loss curve, the training loss after the last step, the validation MSE. */
+async function trainOnce(init: DeepTanhInit, t: DeepTanhTrainingSettings, seed: number): Promise<DeepTanhTrainingRun> {
+  const start = performance.now();
+  const { summary, curves } = await runComparison({
+    task: deepTanhTask(init, t, seed),
+    // The runner gives sgd momentum 0.9 by default; the paper's (and this experiment's) sgd is plain GD.
+    optimizers: [{ name: t.optimizer, options: { learningRate: t.learningRate, ...(t.optimizer === 'sgd' ? { momentum: 0 } : {}) } }],
+    seeds: [seed],
+  });
+  const run = summary.runs[0];
+  return {
+    init,
+    seed,
+    losses: curves[run.id].losses,
+    finalLoss: run.final.testLoss,
+    validationMse: run.final.validationLoss,
+    wallSeconds: (performance.now() - start) / 1000,
+  };
 }
 
 function mean(values: readonly number[]): number {
@@ -598,7 +623,7 @@ export async function runDeepTanh(options: DeepTanhOptions = {}): Promise<DeepTa
     const t = s.training;
     for (const init of INITS) {
       for (let k = 0; k < t.seeds; k++) {
-        const run = trainOnce(init, t, deriveSeed(s.seed, `deep-tanh/train/seed${k}`));
+        const run = await trainOnce(init, t, deriveSeed(s.seed, `deep-tanh/train/seed${k}`));
         training.push(run);
         onProgress?.(
           `deep-tanh: training ${init} seed ${k + 1}/${t.seeds}: loss ${run.losses[0]?.toFixed(4)} → ${run.finalLoss.toFixed(4)} ` +
