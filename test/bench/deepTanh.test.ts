@@ -46,8 +46,9 @@ describe('deep-tanh-init: fluctuations at initialization', () => {
     assert.deepEqual(s.training, []);
     assert.deepEqual(s.plots.map((p) => p.name), ['deep-tanh-relvar-vs-layer', 'deep-tanh-relvar-vs-depth']);
     for (const p of s.plots) {
-      assert.match(String(p.$schema), /vega-lite\/v5/);
+      assert.match(String(p.$schema), /vega-lite\/v6/); // src/report/specs.ts, as every report plot
       assert.ok(((p.data as { values: unknown[] }).values).length > 0);
+      assert.equal(typeof p.description, 'string');
     }
     assert.doesNotThrow(() => JSON.stringify(s));
   });

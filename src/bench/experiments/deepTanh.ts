@@ -46,6 +46,8 @@ import { haarOrthogonal64 } from '../../nn/init.js';
 import { generateRegressionData, mlpForward } from '../tasks/regression.js';
 import type { TaskDefinition, TaskInstance } from '../tasks/types.js';
 import { runComparison } from '../runner.js';
+import { bandLineSpec, logDomain, type VegaLiteSpec } from '../../report/specs.js';
+import { colorScale, type BandPoint } from '../../report/curves.js';
 
 /** The two initializations compared. */
 export type DeepTanhInit = 'gaussian' | 'orthogonal';
@@ -183,7 +185,8 @@ export interface DeepTanhSummary {
   training: DeepTanhTrainingRun[];
   trainingSummary: DeepTanhTrainingSummary[];
   /** Vega-Lite v5 specs (plain objects, data inline). */
-  plots: Record<string, unknown>[];
+  /** Vega-Lite v6 specs (src/report/specs.ts), each with its `name` and `description`. */
+  plots: VegaLiteSpec[];
   backend: string;
   wallSeconds: number;
 }
@@ -501,68 +504,76 @@ function mean(values: readonly number[]): number {
   return values.reduce((a, v) => a + v, 0) / values.length;
 }
 
-/** Vega-Lite specs of the summary (data inline, no external resources). */
-function makePlots(s: DeepTanhSettings, layers: readonly DeepTanhLayerRow[], table: readonly DeepTanhTableRow[], runs: readonly DeepTanhTrainingRun[]): Record<string, unknown>[] {
-  const schema = 'https://vega.github.io/schema/vega-lite/v5.json';
+/**
+ * Vega-Lite v6 specs of the summary, built by the report's own spec functions (src/report/specs.ts:
+ * {@link bandLineSpec}, data inline, one colour per initialization), each with the `name` and
+ * `description` the report uses for its file name and caption.
+ */
+function makePlots(s: DeepTanhSettings, layers: readonly DeepTanhLayerRow[], table: readonly DeepTanhTableRow[], runs: readonly DeepTanhTrainingRun[]): VegaLiteSpec[] {
   const multiWidth = s.widths.length > 1;
-  const plots: Record<string, unknown>[] = [
+  const label = (init: DeepTanhInit, width: number): string => (multiWidth ? `${init}, N = ${width}` : init);
+  const labels = s.widths.flatMap((w) => INITS.map((init) => label(init, w)));
+  const color = colorScale(labels);
+  const depthDomain = logDomain(s.depths);
+  const plots: VegaLiteSpec[] = [
     {
-      $schema: schema,
+      ...bandLineSpec({
+        title: 'Preactivation fluctuation Var(q)/E[q]² vs layer (tanh, criticality)',
+        x: { title: 'layer ℓ' },
+        y: { title: 'Var(q)/E[q]²', zero: true },
+        points: layers.map((r) => ({ label: label(r.init, r.width), x: r.layer, mean: r.relVarQ, min: r.relVarQ, max: r.relVarQ, n: 1 })),
+        color,
+        legendTitle: 'initialization',
+      }),
       name: 'deep-tanh-relvar-vs-layer',
-      title: 'Preactivation fluctuation Var(q)/E[q]² vs layer (tanh, criticality)',
       description: `q = |z|²/N over ${s.draws} network draws per init; Gaussian grows ~ linearly in ℓ/N, orthogonal stays flat (Day, Kahn, Roberts).`,
-      width: 420,
-      height: 260,
-      data: { values: layers.map((r) => ({ init: r.init, width: r.width, layer: r.layer, relVarQ: r.relVarQ })) },
-      mark: { type: 'line', point: false },
-      encoding: {
-        x: { field: 'layer', type: 'quantitative', title: 'layer ℓ' },
-        y: { field: 'relVarQ', type: 'quantitative', title: 'Var(q)/E[q]²' },
-        color: { field: 'init', type: 'nominal', title: 'initialization' },
-        ...(multiWidth ? { strokeDash: { field: 'width', type: 'nominal', title: 'width N' } } : {}),
-      },
     },
     {
-      $schema: schema,
+      ...bandLineSpec({
+        title: 'Fluctuation at the last layer of a depth-L network',
+        x: { title: 'depth L', log: true, ...(depthDomain === null ? {} : { domain: depthDomain }) },
+        y: { title: 'Var(q)/E[q]² at layer L', zero: true },
+        // The band: ± 2 standard errors of the estimate over the draws.
+        points: table.map((r) => ({
+          label: label(r.init, r.width),
+          x: r.depth,
+          mean: r.relVarQ,
+          min: r.relVarQ - 2 * r.relVarQStdErr,
+          max: r.relVarQ + 2 * r.relVarQStdErr,
+          n: s.draws,
+        })),
+        color,
+        legendTitle: 'initialization',
+        markers: true,
+      }),
       name: 'deep-tanh-relvar-vs-depth',
-      title: 'Fluctuation at the last layer of a depth-L network',
-      width: 420,
-      height: 260,
-      data: { values: table.map((r) => ({ init: r.init, width: r.width, depth: r.depth, relVarQ: r.relVarQ, lo: r.relVarQ - 2 * r.relVarQStdErr, hi: r.relVarQ + 2 * r.relVarQStdErr })) },
-      layer: [
-        { mark: { type: 'line', point: true }, encoding: { y: { field: 'relVarQ', type: 'quantitative', title: 'Var(q)/E[q]² at layer L' } } },
-        { mark: 'rule', encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } },
-      ],
-      encoding: {
-        x: { field: 'depth', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'depth L' },
-        color: { field: 'init', type: 'nominal', title: 'initialization' },
-        ...(multiWidth ? { strokeDash: { field: 'width', type: 'nominal', title: 'width N' } } : {}),
-      },
+      description: `Var(q)/E[q]² at layer L over ${s.draws} draws; the band is ± 2 standard errors.`,
     },
   ];
   if (runs.length > 0 && s.training !== null) {
     const t = s.training;
-    const values: { init: DeepTanhInit; step: number; loss: number }[] = [];
+    const points: BandPoint[] = [];
     for (const init of INITS) {
       const own = runs.filter((r) => r.init === init);
       if (own.length === 0) continue;
       const length = Math.min(...own.map((r) => r.losses.length));
-      for (let step = 0; step < length; step++) values.push({ init, step, loss: mean(own.map((r) => r.losses[step])) });
+      for (let step = 0; step < length; step++) {
+        const at = own.map((r) => r.losses[step]);
+        points.push({ label: init, x: step, mean: mean(at), min: Math.min(...at), max: Math.max(...at), n: at.length });
+      }
     }
+    const lossDomain = logDomain(points.flatMap((p) => [p.min, p.max]));
     plots.push({
-      $schema: schema,
+      ...bandLineSpec({
+        title: `Full-batch training loss, depth ${t.depth} width ${t.width} tanh MLP (${t.optimizer}, lr ${t.learningRate})`,
+        x: { title: 'step' },
+        y: { title: 'training MSE', log: true, ...(lossDomain === null ? {} : { domain: lossDomain }) },
+        points,
+        color: colorScale(INITS),
+        legendTitle: 'initialization',
+      }),
       name: 'deep-tanh-training-loss',
-      title: `Full-batch training loss, depth ${t.depth} width ${t.width} tanh MLP (${t.optimizer}, lr ${t.learningRate})`,
-      description: `Mean over ${t.seeds} seeds; ${t.examples} function-regression examples (MSE on standardized targets).`,
-      width: 420,
-      height: 260,
-      data: { values },
-      mark: 'line',
-      encoding: {
-        x: { field: 'step', type: 'quantitative', title: 'step' },
-        y: { field: 'loss', type: 'quantitative', scale: { type: 'log' }, title: 'training MSE' },
-        color: { field: 'init', type: 'nominal', title: 'initialization' },
-      },
+      description: `Mean over ${t.seeds} seeds (band: min–max); ${t.examples} function-regression examples (MSE on standardized targets).`,
     });
   }
   return plots;
