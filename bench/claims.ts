@@ -28,7 +28,7 @@ import { ProgressBar, formatDuration } from '../src/bench/progress.js';
 import { writeReport } from '../src/report/index.js';
 import type { EngineChoice } from '../src/engines/engine.js';
 import '../src/engines/node.js';
-import { UsageError, formatUsage, parseArgs, type CommandSpec } from '../src/cli/args.js';
+import { commandLine, parseArgs, type CommandSpec } from '../src/cli/args.js';
 
 interface ComparisonPlan {
   task: string;
@@ -125,13 +125,10 @@ interface Flags {
   download: boolean;
 }
 
-/** The flags (declared in {@link command}, parsed by src/cli/args.ts); null after printing --help. */
-function parse(argv: readonly string[]): Flags | null {
+/** The flags (declared in {@link command}, parsed by src/cli/args.ts), or 'help'. */
+function parse(argv: readonly string[]): Flags | 'help' {
   const parsed = parseArgs(argv, command);
-  if (parsed.help) {
-    process.stdout.write(`${formatUsage(command)}\n`);
-    return null;
-  }
+  if (parsed.help) return 'help';
   const f = parsed.flags;
   const profile = profiles[f.profile];
   // `choices` checked the engine name; the find narrows the string to EngineChoice without a cast.
@@ -157,15 +154,7 @@ function readJson<T>(path: string): T | null {
 }
 
 async function main(): Promise<void> {
-  let flags: Flags | null;
-  try {
-    flags = parse(process.argv.slice(2));
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    process.stderr.write(`${e.message}\nrun \`${e.command ?? command.name} --help\` for more\n`);
-    process.exitCode = 2;
-    return;
-  }
+  const flags = commandLine(command, process.argv.slice(2), parse);
   if (flags === null) return;
   const { profile, out, claims, fresh, only, engine, dataDir, download } = flags;
   const wanted = (part: string): boolean => only === null || only.includes(part);
