@@ -43,6 +43,7 @@ import { machineDetails, type MachineDetails } from '../src/bench/machine.js';
 import { formatTable } from '../src/bench/table.js';
 import { shapesFlag, type Shape } from './timing.js';
 import { makeInput } from '../src/bench/inputs.js';
+import { standardFlops } from '../src/linalg/flops.js';
 import { relFrobenius } from '../src/bench/relativeError.js';
 import { commandLine, parseArgs as parseFlags, usageError, type CommandSpec } from '../src/cli/args.js';
 import {
@@ -214,13 +215,6 @@ export interface BenchResult {
   readonly wallMs: number;
 }
 
-/** steps·(4k²n + 2k³) with k = min side, n = max side (spec §13.1, dense GEMM FLOPs). */
-export function nsFlops(shape: Shape, steps: number): number {
-  const k = Math.min(shape[0], shape[1]);
-  const n = Math.max(shape[0], shape[1]);
-  return steps * (4 * k * k * n + 2 * k * k * k);
-}
-
 /**
  * The textbook Newton–Schulz in TensorFlow.js (KellerJordan/Muon `zeropower_via_newtonschulz5` written
  * op for op): `X / (tf.norm(X) + ε)`, then per step `A = X·Xᵀ` (matMul's transpose flag),
@@ -253,7 +247,7 @@ export async function benchNsShape(
   const steps = ns.steps;
   const k = Math.min(shape[0], shape[1]);
   const n = Math.max(shape[0], shape[1]);
-  const flops = nsFlops(shape, steps);
+  const flops = standardFlops(shape[0], shape[1], steps);
 
   const input = makeInput(shape, config.seed);
   // Same-shaped operands for the plain matMuls and the parts: wide X (k×n), Xᵀ (n×k), a k×k matrix.

@@ -42,6 +42,7 @@ import {
   type ResolvedNewtonSchulz,
 } from '../src/index.js';
 import { gaussian64 } from '../src/bench/inputs.js';
+import { standardFlops } from '../src/linalg/flops.js';
 import { relFrobenius } from '../src/bench/relativeError.js';
 import { verdictOf, type Verdict } from '../src/bench/verdict.js';
 import { orthogonalityError, orthogonalityReport } from '../src/linalg/diagnostics.js';
@@ -165,12 +166,7 @@ export function dionSetup(shape: Shape, rankFraction: number): { pSide: 'rows' |
  * `P·L⁻ᵀ`: `8pr²`) + the host Cholesky and triangular inverse (`4r³/3`).
  */
 export function orthoFlops(method: Method, shape: Shape): number {
-  const k = Math.min(shape[0], shape[1]);
-  const n = Math.max(shape[0], shape[1]);
-  if (method.kind === 'ns') {
-    const steps = resolveNewtonSchulz(method.options).steps;
-    return steps * (4 * k * k * n + 2 * k * k * k);
-  }
+  if (method.kind === 'ns') return standardFlops(shape[0], shape[1], resolveNewtonSchulz(method.options).steps);
   const { pDim, rank: r } = dionSetup(shape, method.rankFraction);
   return 8 * shape[0] * shape[1] * r + 8 * pDim * r * r + (4 / 3) * r ** 3;
 }

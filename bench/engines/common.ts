@@ -1,43 +1,12 @@
 /**
- * What the `bench:engines` sections share: flop counts of the standard and Gram Newton–Schulz forms,
- * whether an engine is available, and the issue's targets checked on the measured rows.
+ * What the `bench:engines` sections share: the spec's Gram flop formula (the counts as implemented are
+ * the library's, src/linalg/flops.ts), whether an engine is available, and the issue's targets checked
+ * on the measured rows.
  * @module
  */
 import { listEngines, type EngineName } from '../../src/index.js';
 import { type Shape } from '../timing.js';
 import { type EngineNsResult, type TargetCheck } from './settings.js';
-
-/** Standard NS: steps·(4k²n + 2k³) (spec §13.1; k = min side, n = max side). */
-export function standardFlops(shape: Shape, steps: number): number {
-  const k = Math.min(shape[0], shape[1]);
-  const n = Math.max(shape[0], shape[1]);
-  return steps * (4 * k * k * n + 2 * k ** 3);
-}
-
-/**
- * Gram NS as `newtonSchulzGramTall` computes it (dense GEMM flops): `R = XXᵀ` (2k²n); per step
- * `W = R(cR + bI) + aI` (2k³), `Q ← Q·W` (2k³, not at the first step or after a restart),
- * `R ← W(RW)` (4k³, not before a restart or after the last step); a restart `X ← QX`, `R ← XXᵀ` (4k²n);
- * the end `X ← QX` (2k²n). 5 steps, restart after step 2: 8k²n + 28k³.
- */
-export function gramFlops(shape: Shape, steps: number, restarts: readonly number[]): number {
-  const k = Math.min(shape[0], shape[1]);
-  const n = Math.max(shape[0], shape[1]);
-  const at = new Set(restarts);
-  let flops = 2 * k * k * n;
-  let haveQ = false;
-  for (let i = 0; i < steps; i++) {
-    if (i > 0 && at.has(i) && haveQ) {
-      flops += 4 * k * k * n;
-      haveQ = false;
-    }
-    flops += 2 * k ** 3;
-    if (haveQ) flops += 2 * k ** 3;
-    haveQ = true;
-    if (i + 1 < steps && !at.has(i + 1)) flops += 4 * k ** 3;
-  }
-  return haveQ ? flops + 2 * k * k * n : flops;
-}
 
 /** The spec's §13.1 dense count for Gram NS with 5 steps and one restart: 8k²n + 32k³. */
 export function gramFlopsSpec(shape: Shape): number {

@@ -9,7 +9,8 @@ import { formatMs, measureRounds, now, repeatsFor, sync, timeOnce } from '../tim
 import { makeInput } from '../../src/bench/inputs.js';
 import { relativeError } from '../../src/bench/relativeError.js';
 import { type GramConfig, type GramResult, type GramShape } from './settings.js';
-import { gramFlops, gramFlopsSpec, standardFlops } from './common.js';
+import { gramFlopsSpec } from './common.js';
+import { gramFlops, standardFlops } from '../../src/linalg/flops.js';
 
 /** Section 3. */
 export async function runGramSection(config: GramConfig, log: (msg: string) => void = () => {}): Promise<GramResult> {
@@ -48,8 +49,8 @@ export async function runGramSection(config: GramConfig, log: (msg: string) => v
         warmup: Math.max(1, config.warmup),
         repeats: (warm) => repeatsFor(budgetMs - (now() - shapeStart), warm, config.minRepeats, config.maxRepeats),
       });
-      const sf = standardFlops(shape, steps);
-      const gf = gramFlops(shape, steps, config.restarts);
+      const sf = standardFlops(shape[0], shape[1], steps);
+      const gf = gramFlops(shape[0], shape[1], steps, config.restarts);
       const r: GramShape = {
         shape,
         k: Math.min(...shape),

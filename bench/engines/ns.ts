@@ -12,7 +12,8 @@ import { type Shape } from '../timing.js';
 import { makeInput } from '../../src/bench/inputs.js';
 import { relativeError } from '../../src/bench/relativeError.js';
 import { type EngineNsConfig, type EngineNsResult, type EngineNsRow, type EngineNsShape, type MatmulRates, type WorkersBreakdown, targetShapes, targetXLimit } from './settings.js';
-import { availability, sameShape, standardFlops } from './common.js';
+import { availability, sameShape } from './common.js';
+import { standardFlops } from '../../src/linalg/flops.js';
 
 /** One shape: first calls, exactness, then interleaved rounds (engine order rotated each round). */
 async function benchEngineShape(
@@ -28,7 +29,7 @@ async function benchEngineShape(
   const steps = ns.steps;
   const k = Math.min(shape[0], shape[1]);
   const n = Math.max(shape[0], shape[1]);
-  const flops = standardFlops(shape, steps);
+  const flops = standardFlops(shape[0], shape[1], steps);
   const backend = tf.getBackend();
   const input = makeInput(shape, config.seed);
   const usable = engines.filter((e) => availability(e).ok);

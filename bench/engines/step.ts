@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { adamw, describeEngine, muon, turboMuon, type EngineName } from '../../src/index.js';
 import { formatMs, measureRounds, now, repeatsFor, sync } from '../timing.js';
 import { type EngineStepConfig, type StepResult, type StepRow } from './settings.js';
-import { availability, standardFlops } from './common.js';
+import { availability } from './common.js';
+import { standardFlops } from '../../src/linalg/flops.js';
 
 let stepInstance = 0;
 
@@ -27,7 +28,7 @@ export async function runEngineStepSection(
   }
   const nsFlopsPerStep = params
     .filter((p) => p.shape.length === 2)
-    .reduce((s, p) => s + standardFlops([p.shape[0], p.shape[1]], 5), 0);
+    .reduce((s, p) => s + standardFlops(p.shape[0], p.shape[1], 5), 0);
   const grads = params.map((p, i) => tf.randomNormal(p.shape, 0, 0.01, 'float32', config.seed + i));
   const inits = params.map((p, i) => tf.randomNormal(p.shape, 0, 1 / Math.sqrt(p.shape[0]), 'float32', config.seed + 1000 + i));
   const backend = tf.getBackend();

@@ -26,7 +26,8 @@ import {
   type EnginesBenchConfig,
   type EnginesBenchResult,
 } from '../../bench/engines/settings.js';
-import { gramFlops, gramFlopsSpec, standardFlops, targetChecks } from '../../bench/engines/common.js';
+import { gramFlopsSpec, targetChecks } from '../../bench/engines/common.js';
+import { gramFlops, standardFlops } from '../../src/linalg/flops.js';
 import { matMulModel } from '../../bench/engines/limit.js';
 import { workersBreakdown } from '../../bench/engines/ns.js';
 import { renderEngineSections, renderEnginesReport } from '../../bench/engines/render.js';
@@ -184,7 +185,7 @@ describe('bench:engines (tiny shapes)', () => {
     const st = json.engines.step!;
     assert.deepEqual(st.layers, [16, 32, 32, 8]);
     assert.equal(st.totalParams, 16 * 32 + 32 + 32 * 32 + 32 + 32 * 8 + 8);
-    assert.equal(st.nsFlopsPerStep, standardFlops([16, 32], 5) + standardFlops([32, 32], 5) + standardFlops([32, 8], 5));
+    assert.equal(st.nsFlopsPerStep, standardFlops(16, 32, 5) + standardFlops(32, 32, 5) + standardFlops(32, 8, 5));
     assert.equal(st.steps, 2);
     assert.deepEqual(st.rows.map((r) => r.name).sort(), [
       'adamw()',
@@ -223,11 +224,11 @@ describe('bench:engines helpers', () => {
   it('counts flops: standard 20k²n + 10k³; Gram as implemented and as the spec counts it', () => {
     const k = 1024;
     const n = 4096;
-    assert.equal(standardFlops([n, k], 5), 20 * k * k * n + 10 * k ** 3);
-    assert.equal(gramFlops([k, n], 5, [2]), 8 * k * k * n + 28 * k ** 3);
-    assert.equal(gramFlops([k, n], 5, []), 4 * k * k * n + 34 * k ** 3);
-    assert.equal(gramFlops([k, n], 5, [2, 4]), 12 * k * k * n + 22 * k ** 3);
-    assert.equal(gramFlops([k, n], 0, [2]), 2 * k * k * n);
+    assert.equal(standardFlops(n, k, 5), 20 * k * k * n + 10 * k ** 3);
+    assert.equal(gramFlops(k, n, 5, [2]), 8 * k * k * n + 28 * k ** 3);
+    assert.equal(gramFlops(k, n, 5, []), 4 * k * k * n + 34 * k ** 3);
+    assert.equal(gramFlops(k, n, 5, [2, 4]), 12 * k * k * n + 22 * k ** 3);
+    assert.equal(gramFlops(k, n, 0, [2]), 2 * k * k * n);
     assert.equal(gramFlopsSpec([4096, 14336]), 8 * 4096 ** 2 * 14336 + 32 * 4096 ** 3); // §13.1: ≈ 4.1e12
   });
 
