@@ -155,8 +155,8 @@ export function parseEnginesArgs(argv: readonly string[], cwd = process.cwd()): 
   if (parsed.help) return 'help';
   const f = parsed.flags;
   const inTableOrder = (list: readonly string[]): EngineName[] => allEngines.filter((e) => list.includes(e));
-  const shapes = f.shapes === undefined ? null : shapesFlag(enginesCommand, 'shapes', f.shapes);
-  const gramShapes = f['gram-shapes'] === undefined ? null : shapesFlag(enginesCommand, 'gram-shapes', f['gram-shapes']);
+  const shapes = shapesFlag(enginesCommand, 'shapes', f.shapes);
+  const gramShapes = shapesFlag(enginesCommand, 'gram-shapes', f['gram-shapes']);
   if (f.out === '') throw usageError(enginesCommand, '--out needs a path');
   const base = defaultEnginesConfig(f.quick);
   const b = base.sections;

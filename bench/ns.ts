@@ -567,9 +567,9 @@ export function parseArgs(argv: readonly string[], cwd = process.cwd()): BenchCo
   const parsed = parseFlags(argv, command);
   if (parsed.help) return 'help';
   const f = parsed.flags;
-  const shapes = f.shapes === undefined ? null : shapesFlag(command, 'shapes', f.shapes);
-  const orthoShapes = f['ortho-shapes'] === undefined ? null : shapesFlag(command, 'ortho-shapes', f['ortho-shapes']);
-  const qualityShapes = f['quality-shapes'] === undefined ? null : shapesFlag(command, 'quality-shapes', f['quality-shapes']);
+  const shapes = shapesFlag(command, 'shapes', f.shapes);
+  const orthoShapes = shapesFlag(command, 'ortho-shapes', f['ortho-shapes']);
+  const qualityShapes = shapesFlag(command, 'quality-shapes', f['quality-shapes']);
   if (f.out === '') throw usageError(command, '--out needs a path');
   const base = defaultConfig(f.quick);
   const ortho =

@@ -104,10 +104,11 @@ export function formatMs(ms: number): string {
 export type Shape = readonly [number, number];
 
 /**
- * The shapes of a `--NAME RxC,...` flag of `command` (`256x256,1024x4096`); a {@link usageError} naming
- * the flag and the bad part otherwise.
+ * The shapes of a `--NAME RxC,...` flag of `command` (`256x256,1024x4096`), null when the flag was not
+ * given; a {@link usageError} naming the flag and the bad part otherwise.
  */
-export function shapesFlag(command: CommandSpec, name: string, value: string): Shape[] {
+export function shapesFlag(command: CommandSpec, name: string, value: string | undefined): Shape[] | null {
+  if (value === undefined) return null;
   const parsed: Shape[] = [];
   for (const part of value.split(',')) {
     const match = /^(\d+)x(\d+)$/.exec(part.trim());
