@@ -1,6 +1,10 @@
 /**
  * ASGO: EMA momentum and a one-sided (smaller-side) preconditioner `(V + εI)^{−1/2}` from an EMA of the
  * gradient Gram matrix, RMS-0.2 rescale, decoupled weight decay; AdamW for non-matrices.
+ *
+ * Float32 limit: for gradients above ≈1e19 in magnitude the Gram statistic `V` overflows to Infinity and
+ * the preconditioner falls back to the identity (the update is then the RMS-rescaled momentum); the
+ * parameters stay finite.
  * @module
  */
 import { chain } from '../core/transform.js';

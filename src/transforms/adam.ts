@@ -21,6 +21,10 @@ export interface ScaleByAdamOptions {
  * (torch 1.13 `adam.py`, `_single_tensor_adam`): `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
  * output `(m / (1−β₁ᵗ)) / (√v / √(1−β₂ᵗ) + ε)`, with `√v` replaced by `√max(v)` under AMSGrad.
  * State: `{ mu, nu }` (+ `nuMax` with AMSGrad), one slot per parameter.
+ *
+ * Float32 limit (as in torch's float32 Adam): for gradient entries above ≈1.8e19 in magnitude `g²`
+ * overflows, `v` becomes Infinity and that entry's update is 0 — no error is raised, the parameters stay
+ * finite. Scale such gradients (or clip them with `clipByGlobalNorm`) before this transform.
  */
 export function scaleByAdam(options: ScaleByAdamOptions): GradientTransformation {
   const { beta1, beta2, epsilon, amsgrad } = options;
