@@ -19,6 +19,9 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-return': 'off',
       // tfjs ops return Tensor<Rank>; narrowing them with `as tf.Tensor2D` is the readable way.
       '@typescript-eslint/no-unnecessary-type-assertion': 'off',
+      // `interface XOptions extends OptionsOf<typeof schema> {}`: an interface (not a type alias) so TypeDoc
+      // lists every option of a recipe with its doc.
+      '@typescript-eslint/no-empty-object-type': ['error', { allowInterfaces: 'with-single-extends' }],
       // node:test's describe/it/test return promises the runner awaits itself.
       '@typescript-eslint/no-floating-promises': [
         'error',

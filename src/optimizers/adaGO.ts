@@ -42,10 +42,8 @@ const schema = {
 };
 
 /** Options of {@link adaGO}. Defaults are the kozistr/pytorch_optimizer port's (the paper's are unconfirmed). */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface AdaGOOptions extends OptionsOf<typeof schema> {}
 /** {@link AdaGOOptions} with every default filled in. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
 export interface ResolvedAdaGO extends ResolvedOf<typeof schema> {}
 
 /**

@@ -49,10 +49,8 @@ const schema = {
 };
 
 /** Options of {@link adaMuon}. Defaults follow Chongjie-Si/AdaMuon's GPT-2 `AdaMuon` class and training script. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface AdaMuonOptions extends OptionsOf<typeof schema> {}
 /** {@link AdaMuonOptions} with every default filled in. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
 export interface ResolvedAdaMuon extends ResolvedOf<typeof schema> {}
 
 /** The matrix chain of AdaMuon (momentum → sign → NS → element-wise second moment → RMS rescale → decay → lr). */

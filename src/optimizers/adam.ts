@@ -31,10 +31,8 @@ function adamSchema(defaultWeightDecay: number) {
 }
 
 /** Options of {@link adam} and {@link adamw}. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface AdamOptions extends OptionsOf<ReturnType<typeof adamSchema>> {}
 /** {@link AdamOptions} with every default filled in. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
 export interface ResolvedAdam extends ResolvedOf<ReturnType<typeof adamSchema>> {}
 
 /**

@@ -37,10 +37,8 @@ const schema = {
 };
 
 /** Options of {@link asgo}. Defaults follow `infinity-stars/ASGO:LLMmodels/config/optimizer/asgo.yaml`. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface AsgoOptions extends OptionsOf<typeof schema> {}
 /** {@link AsgoOptions} with every default filled in. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
 export interface ResolvedAsgo extends ResolvedOf<typeof schema> {}
 
 /**

@@ -56,16 +56,12 @@ const hybridSchema = {
 };
 
 /** Options of {@link auon}. Defaults follow the class `ryyzn9/AuON:auon/optimizer.py#AuON`. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface AuonOptions extends OptionsOf<typeof auonSchema> {}
 /** Options of {@link hybridAuon}: {@link AuonOptions} plus the Newton–Schulz stage. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface HybridAuonOptions extends OptionsOf<typeof hybridSchema> {}
 /** Resolved {@link AuonOptions}. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
 export interface ResolvedAuon extends ResolvedOf<typeof auonSchema> {}
 /** Resolved {@link HybridAuonOptions}. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
 export interface ResolvedHybridAuon extends ResolvedOf<typeof hybridSchema> {}
 
 function buildAuon(

@@ -141,7 +141,6 @@ export function auxiliaryOptions(defaults: AuxiliaryDefaults = {}) {
 }
 
 /** The auxiliary-AdamW and routing options every orthogonalized optimizer accepts. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface AuxiliaryOptions extends OptionsOf<ReturnType<typeof auxiliaryOptions>> {}
 
 /** The route of one parameter: explicit labels, else vectors and excluded matrices → AdamW. */

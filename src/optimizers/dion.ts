@@ -55,7 +55,6 @@ function dionScalarOptions() {
 }
 
 /** The scalar-parameter options of Dion and Dion2: the auxiliary AdamW's, plus Lion's. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface DionScalarOptions extends OptionsOf<ReturnType<typeof dionScalarOptions>> {}
 
 /** Routes matrices to `matrix`, Lion patterns to Lion, the rest to the auxiliary AdamW. */
@@ -136,10 +135,8 @@ const dionSchema = {
 };
 
 /** Options of {@link dion}. Defaults follow microsoft/dion `dion_reference.py` `Dion`. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface DionOptions extends OptionsOf<typeof dionSchema> {}
 /** {@link DionOptions} with every default filled in. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
 export interface ResolvedDion extends ResolvedOf<typeof dionSchema> {}
 
 /**
@@ -233,10 +230,8 @@ const dion2Schema = {
 };
 
 /** Options of {@link dion2}. Defaults follow microsoft/dion `dion/dion2.py` `Dion2`. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface Dion2Options extends OptionsOf<typeof dion2Schema> {}
 /** {@link Dion2Options} with every default filled in. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
 export interface ResolvedDion2 extends ResolvedOf<typeof dion2Schema> {}
 
 /**

@@ -48,10 +48,8 @@ const dogSchema = {
 };
 
 /** Options of {@link dog} and {@link ldog}. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface DogOptions extends OptionsOf<typeof dogSchema> {}
 /** {@link DogOptions} with every default filled in. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
 export interface ResolvedDog extends ResolvedOf<typeof dogSchema> {}
 
 const dogPaper = 'Ivgi, Hinder, Carmon, "DoG is SGD\'s Best Friend: A Parameter-Free Dynamic Step Size Schedule" (ICML 2023, arXiv 2302.12022)';
@@ -100,10 +98,8 @@ const dowgSchema = {
 };
 
 /** Options of {@link dowg}. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface DowgOptions extends OptionsOf<typeof dowgSchema> {}
 /** {@link DowgOptions} with every default filled in. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
 export interface ResolvedDowg extends ResolvedOf<typeof dowgSchema> {}
 
 /** DoWG: distance over weighted gradients (see `scaleByDowg`), as optax's `contrib.dowg`. */

@@ -1,5 +1,4 @@
 /** Muon: momentum → Newton–Schulz → shape scale, for hidden matrices; AdamW for everything else. @module */
-/* eslint-disable @typescript-eslint/no-empty-object-type -- interfaces over the schema, so TypeDoc lists every option */
 import { chain, type GradientTransformation } from '../core/transform.js';
 import { boolean, choice, nonNegative, positive, unit, type OptionsOf, type ResolvedOf } from '../core/schema.js';
 import { emaMomentum } from '../transforms/momentum.js';

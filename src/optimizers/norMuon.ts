@@ -68,10 +68,8 @@ const schema = {
 };
 
 /** Options of {@link norMuon}. Defaults follow zichongli5/NorMuon `SingleDeviceNorMuonWithAuxAdam`. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface NorMuonOptions extends OptionsOf<typeof schema> {}
 /** {@link NorMuonOptions} with every default filled in. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
 export interface ResolvedNorMuon extends ResolvedOf<typeof schema> {}
 
 /** The matrix chain of NorMuon (momentum → NS → neuron-wise normalization → rescale → decay → lr). */

@@ -39,10 +39,8 @@ const schema = {
 };
 
 /** Options of {@link orthogonalSgdm}. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface OrthogonalSgdmOptions extends OptionsOf<typeof schema> {}
 /** {@link OrthogonalSgdmOptions} with every default filled in. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
 export interface ResolvedOrthogonalSgdm extends ResolvedOf<typeof schema> {}
 
 function orthogonalized(exclude: readonly NamePattern[]) {

@@ -59,10 +59,8 @@ const schema = {
  * Options of {@link root}. Defaults follow `huawei-noah/noah-research:ROOT/examples/example_train.py`
  * (`ROOT.__init__` and `get_optimizer`): the AdamW parameters share the ROOT learning rate and weight decay.
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface RootOptions extends OptionsOf<typeof schema> {}
 /** {@link RootOptions} with every default filled in. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
 export interface ResolvedRoot extends ResolvedOf<typeof schema> {}
 
 /** ROOT's auxiliary AdamW (ε on the uncorrected `√v`), or the shared torch-style one. */

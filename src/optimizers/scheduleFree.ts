@@ -36,16 +36,14 @@ const sgdSchema = {
 };
 
 /** Options of {@link scheduleFreeSgd}. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface ScheduleFreeSgdOptions extends OptionsOf<typeof sgdSchema> {}
 /** {@link ScheduleFreeSgdOptions} with every default filled in. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
 export interface ResolvedScheduleFreeSgd extends ResolvedOf<typeof sgdSchema> {}
 
 /**
  * Schedule-free SGD as facebookresearch/schedule_free's `SGDScheduleFreeReference` (see
  * `transforms/scheduleFree.ts`). The parameters train at y; evaluate at the average x with
- * `withEvalWeights(optimizer, fn)`.
+ * `withAveragedWeights(optimizer, fn)`.
  */
 export const scheduleFreeSgdDefinition: OptimizerDefinition<ScheduleFreeSgdOptions, ResolvedScheduleFreeSgd> = recipe({
   name: 'scheduleFreeSgd',
@@ -83,16 +81,14 @@ const adamwSchema = {
 };
 
 /** Options of {@link scheduleFreeAdamw}. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface ScheduleFreeAdamwOptions extends OptionsOf<typeof adamwSchema> {}
 /** {@link ScheduleFreeAdamwOptions} with every default filled in. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
 export interface ResolvedScheduleFreeAdamw extends ResolvedOf<typeof adamwSchema> {}
 
 /**
  * Schedule-free AdamW as facebookresearch/schedule_free's `AdamWScheduleFreeReference` (the
  * learning rate carries Adam's `√(1−β₂ᵗ)` bias correction, ε is added to the uncorrected `√v`, the
- * decay is applied to z at y with that learning rate). Evaluate with `withEvalWeights(optimizer, fn)`.
+ * decay is applied to z at y with that learning rate). Evaluate with `withAveragedWeights(optimizer, fn)`.
  */
 export const scheduleFreeAdamwDefinition: OptimizerDefinition<ScheduleFreeAdamwOptions, ResolvedScheduleFreeAdamw> = recipe({
   name: 'scheduleFreeAdamw',

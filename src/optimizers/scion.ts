@@ -191,10 +191,8 @@ const scionSchema = {
 };
 
 /** Options of {@link scion}. Defaults: `LIONS-EPFL/scion` `scion.py` `Scion`, except `momentum` (see there). */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface ScionOptions extends OptionsOf<typeof scionSchema> {}
 /** {@link ScionOptions} with every default filled in. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
 export interface ResolvedScion extends ResolvedOf<typeof scionSchema> {}
 
 function resolveLayer(owner: string, where: string, l: ScionLayer): ResolvedScionLayer {
@@ -350,10 +348,8 @@ const singleNormSchema = {
 };
 
 /** Options of {@link normalizedSgd} and {@link signum}. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface SingleNormLmoOptions extends OptionsOf<typeof singleNormSchema> {}
 /** {@link SingleNormLmoOptions} resolved. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
 export interface ResolvedSingleNormLmo extends ResolvedOf<typeof singleNormSchema> {}
 
 function singleNormDefinition(

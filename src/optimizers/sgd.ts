@@ -24,10 +24,8 @@ const schema = {
 };
 
 /** Options of {@link sgd}. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface SgdOptions extends OptionsOf<typeof schema> {}
 /** {@link SgdOptions} with every default filled in. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
 export interface ResolvedSgd extends ResolvedOf<typeof schema> {}
 
 /** torch's rule for Nesterov momentum (shared with orthogonalSgdm). */

@@ -66,10 +66,8 @@ const schema = {
  * Options of {@link turboMuon}. Defaults follow thib-s/flash-newton-schulz `turbo_muon_torch.py`
  * (`SingleDeviceTurboMuonWithAuxAdam`).
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every option with its doc
 export interface TurboMuonOptions extends OptionsOf<typeof schema> {}
 /** {@link TurboMuonOptions} with every default filled in. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface, so TypeDoc lists every field
 export interface ResolvedTurboMuon extends ResolvedOf<typeof schema> {}
 
 /**

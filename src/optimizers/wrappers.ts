@@ -13,15 +13,11 @@ import {
   decodeSchema,
   derived,
   option,
-  encodeSchema,
   integer,
   nonNegative,
   number,
-  resolveSchema,
-  schemaKeys,
   unit,
   type Option,
-  type OptimizerConfig,
   type OptionsOf,
   type ResolvedOf,
   type Schema,
@@ -35,7 +31,7 @@ import {
   lookahead,
   polynomialDecayWeight,
 } from '../transforms/wrappers.js';
-import type { OptimizerDefinition } from './definition.js';
+import { recipe, type OptimizerDefinition, type RecipeSpec } from './definition.js';
 
 /** How a wrapper finds the optimizer it wraps by name (the registry, `tfjs/registry.ts`, provides it). */
 export interface DefinitionLookup {
@@ -107,13 +103,7 @@ export function resolveInner(owner: string, inner: unknown, innerOptions: unknow
 }
 
 /** What a wrapper file declares: who it is, its own option schema, and how it wraps the inner chain. */
-export interface WrapperSpec<S extends Schema> {
-  readonly name: string;
-  readonly className: string;
-  readonly summary: string;
-  readonly paper: string;
-  readonly reference: string;
-  readonly schema: S;
+export interface WrapperSpec<S extends Schema> extends Pick<RecipeSpec<S>, 'name' | 'className' | 'summary' | 'paper' | 'reference' | 'schema'> {
   build(inner: GradientTransformation, resolved: ResolvedOf<S>): GradientTransformation;
 }
 
@@ -153,23 +143,17 @@ export type WrapperDefinition<S extends Schema> = OptimizerDefinition<OptionsOf<
  * `innerOptions` (the inner optimizer's own config, decoded by the inner definition on reload).
  */
 export function wrapperRecipe<S extends Schema>(spec: WrapperSpec<S>, lookup: DefinitionLookup): WrapperDefinition<S> {
-  const { name } = spec;
   const schema = { ...innerEntries(lookup), ...spec.schema } as WrapperSchema<S>;
-  return {
-    name,
-    className: spec.className,
-    summary: spec.summary,
-    paper: spec.paper,
-    reference: spec.reference,
+  const base = recipe({
+    ...spec,
     schema,
-    keys: schemaKeys(schema),
-    renamed: {},
-    resolve: (options) => resolveSchema(name, schema, options),
     build(r) {
       const inner = (r as { readonly innerRecipe: ResolvedInner }).innerRecipe;
       return spec.build(inner.definition.build(inner.resolved), r as unknown as ResolvedOf<S>);
     },
-    toConfig: (r, params): OptimizerConfig => encodeSchema(name, schema, r, params),
+  });
+  return {
+    ...base,
     fromConfig(config) {
       const { inner, innerOptions, ...rest } = config;
       const definition = typeof inner === 'string' ? lookup.find(inner) : undefined;

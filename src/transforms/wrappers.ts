@@ -99,7 +99,7 @@ export function debiasedEmaWeight(decay: number): AverageWeight {
  * Iterate averaging around a complete inner chain: after each step the new parameters `xₜ = θ + u`
  * enter the average `x̄ₜ = x̄ₜ₋₁ + cₜ·(xₜ − x̄ₜ₋₁)` (t = step + 1) kept in the state under `average`; the
  * updates are the inner chain's, untouched — training runs on the iterates, evaluation on the average
- * (see `withEvalWeights` in `tfjs/averaging.ts`). State: `{ average: [tensor per parameter], inner }`.
+ * (see `withAveragedWeights` in `tfjs/averaging.ts`). State: `{ average: [tensor per parameter], inner }`.
  */
 export function averageIterates(inner: GradientTransformation, weightAt: AverageWeight): GradientTransformation {
   return {
