@@ -159,6 +159,12 @@ export {
   dog,
   ldog,
   dowg,
+  scheduleFreeSgd,
+  scheduleFreeAdamw,
+  lookaheadOptimizer,
+  accumulateOptimizer,
+  cautiousOptimizer,
+  averagedOptimizer,
 } from './tfjs/register.js';
 export { adaGODefinition, adaGOTransform, type AdaGOOptions, type ResolvedAdaGO } from './optimizers/adaGO.js';
 export { auonDefinition, hybridAuonDefinition, auonTransform, hybridAuonTransform, type AuonOptions, type HybridAuonOptions, type AuonForm, type ResolvedAuon, type ResolvedHybridAuon } from './optimizers/auon.js';
@@ -252,7 +258,42 @@ export {
   type DowgOptions as ScaleByDowgOptions,
 } from './transforms/dog.js';
 export { cautious, addCautiousDecayedWeights, type CautiousOptions } from './transforms/cautious.js';
-export { lookahead, accumulate, type LookaheadOptions, type AccumulateOptions } from './transforms/wrappers.js';
+export {
+  lookahead,
+  accumulate,
+  averageIterates,
+  polynomialDecayWeight,
+  debiasedEmaWeight,
+  type LookaheadOptions,
+  type AccumulateOptions,
+  type AverageWeight,
+} from './transforms/wrappers.js';
+export { scheduleFree, type ScheduleFreeOptions } from './transforms/scheduleFree.js';
+export {
+  scheduleFreeSgdDefinition,
+  scheduleFreeAdamwDefinition,
+  scheduleFreeSgdTransform,
+  scheduleFreeAdamwTransform,
+  type ScheduleFreeSgdOptions,
+  type ScheduleFreeAdamwOptions,
+  type ResolvedScheduleFreeSgd,
+  type ResolvedScheduleFreeAdamw,
+} from './optimizers/scheduleFree.js';
+export {
+  lookaheadDefinition,
+  accumulateDefinition,
+  cautiousDefinition,
+  averagedDefinition,
+  wrapperRecipe,
+  resolveInner,
+  type DefinitionLookup,
+  type InnerOptimizer,
+  type ResolvedInner,
+  type WrapperSpec,
+  type WrapperSchema,
+  type WrapperDefinition,
+} from './optimizers/wrappers.js';
+export { withAveragedWeights, swapInAveragedWeights, hasAveragedWeights } from './tfjs/averaging.js';
 export {
   dionDefinition,
   dion2Definition,

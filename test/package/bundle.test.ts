@@ -21,9 +21,11 @@ import { repoRoot } from '../support/golden.js';
  *
  * History: 34,257 (issue 9, first measure); 39,652 (issue 10: option and schedule validation at
  * construction and per step, the power-of-two rescale in every norm, checkpoint manifest v2 schema
- * reader and digest, state binding — +5.4 KB of checks a user gets for every bad input).
+ * reader and digest, state binding — +5.4 KB of checks a user gets for every bad input); 44,125 (issues
+ * 11 and 12: eight more registered recipes — dog, ldog, dowg, scheduleFreeSgd/Adamw, lookahead,
+ * accumulate, cautious, averaged — their transforms, transformOptimizer and the wrapper definitions).
  */
-const BUNDLE_MEASURED = 39_652;
+const BUNDLE_MEASURED = 44_125;
 const BUNDLE_BUDGET = Math.round(BUNDLE_MEASURED * 1.1);
 
 async function bundleForBrowser(entry: string, minify = false) {
