@@ -27,7 +27,8 @@ import { writeAtomic } from '../src/node/fileSystem.js';
 import { parseArgs, UsageError, formatUsage, type CommandSpec } from '../src/cli/args.js';
 import { formatTable } from '../src/bench/table.js';
 import { detectGrowth, liveThreads, type GrowthVerdict, type SoakSample } from '../src/bench/soak.js';
-import { machineInfo, now } from './timing.js';
+import { now } from './timing.js';
+import { machineDetails } from '../src/bench/machine.js';
 
 export const soakOptimizers = ['muon', 'adamw', 'dion'] as const;
 export type SoakOptimizer = (typeof soakOptimizers)[number];
@@ -200,7 +201,7 @@ async function main(): Promise<void> {
     return;
   }
   if (!(await tf.setBackend('wasm'))) throw new Error('bench:soak: could not initialise the wasm backend');
-  const machine = await machineInfo({ wasm: version_wasm, layers: version_layers });
+  const machine = await machineDetails({ wasm: version_wasm, layers: version_layers });
   const runs: SoakRun[] = [];
   const skipped: string[] = [];
   try {

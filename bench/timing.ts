@@ -119,8 +119,3 @@ export function shapesFlag(command: CommandSpec, name: string, value: string | u
   }
   return parsed;
 }
-
-// For importers outside bench/'s toolkit owners (bench/soak.ts, web/src/benchTypes.ts) until they import
-// src/bench/machine.ts and src/bench/stats.ts themselves; the one implementation is there.
-export { machineDetails as machineInfo } from '../src/bench/machine.js';
-export type { Stats } from '../src/bench/stats.js';

@@ -6,7 +6,7 @@
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { type EngineName } from '../../src/index.js';
-import { IR_VERSION, OPSET, type OnnxRuntime, type OrtSession } from '../../src/engines/onnxGraph.js';
+import { matMulModel, type OnnxRuntime, type OrtSession } from '../../src/engines/onnxGraph.js';
 import { loadOnnxRuntime } from '../../src/engines/onnxruntime.js';
 import { formatMs, now, repeatsFor, sync, timeOnce } from '../timing.js';
 import { stats, type Stats } from '../../src/bench/stats.js';
@@ -14,47 +14,6 @@ import { seededUniform } from '../../src/bench/inputs.js';
 import type { LimitWorkerData } from './limit.worker.js';
 import { SyncWorker, waitAll } from '../../src/engines/bridge.js';
 import { type LimitConfig, type LimitResult, type LimitRow } from './settings.js';
-
-/** Minimal protobuf writing for the one-MatMul ONNX model (field numbers from onnx.proto, v1.12). */
-const utf8 = new TextEncoder();
-function varint(value: number): number[] {
-  const out: number[] = [];
-  let v = value;
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-  return out;
-}
-const pbInt = (field: number, v: number): number[] => [...varint(field * 8), ...varint(v)];
-const pbBytes = (field: number, bytes: readonly number[]): number[] => [...varint(field * 8 + 2), ...varint(bytes.length), ...bytes];
-const pbString = (field: number, s: string): number[] => pbBytes(field, [...utf8.encode(s)]);
-
-/** ValueInfoProto of a float matrix with symbolic dimensions. */
-function matrixInfo(name: string, dims: readonly [string, string]): number[] {
-  const shape = dims.flatMap((d) => pbBytes(1, pbString(2, d))); // TensorShapeProto.dim { dim_param }
-  const tensorType = [...pbInt(1, 1 /* FLOAT */), ...pbBytes(2, shape)];
-  return [...pbString(1, name), ...pbBytes(2, pbBytes(1, tensorType))];
-}
-
-/** A serialized ONNX model `Y = MatMul(A, B)`: float32 `A` [m, k], `B` [k, n] (dynamic dimensions). */
-export function matMulModel(): Uint8Array {
-  const node = [...pbString(1, 'A'), ...pbString(1, 'B'), ...pbString(2, 'Y'), ...pbString(3, 'matmul'), ...pbString(4, 'MatMul')];
-  const graph = [
-    ...pbBytes(1, node),
-    ...pbString(2, 'matmul'),
-    ...pbBytes(11, matrixInfo('A', ['m', 'k'])),
-    ...pbBytes(11, matrixInfo('B', ['k', 'n'])),
-    ...pbBytes(12, matrixInfo('Y', ['m', 'n'])),
-  ];
-  return Uint8Array.from([
-    ...pbInt(1, IR_VERSION),
-    ...pbString(2, 'orthoptim-bench'),
-    ...pbBytes(7, graph),
-    ...pbBytes(8, [...pbString(1, ''), ...pbInt(2, OPSET)]),
-  ]);
-}
 
 /** One way of multiplying the limit's matrices, set up once and timed repeatedly. */
 interface MatmulProbe {

@@ -367,6 +367,26 @@ export function newtonSchulzModel(iteration: EngineIteration, orientation: Orien
     .finish();
 }
 
+/**
+ * A one-node graph `Y = A·B` over float32 matrices of any shape (`A` m×k, `B` k×n): the plain matmul
+ * the benchmarks time as the machine's limit, written by the same protobuf writer as the iterations.
+ */
+export function matMulModel(): Uint8Array {
+  return new ProtoWriter()
+    .int(Model.irVersion, IR_VERSION)
+    .string(Model.producerName, 'orthoptim')
+    .string(Model.producerVersion, '1')
+    .message(Model.opsetImport, (o) => o.string(OperatorSetId.domain, '').int(OperatorSetId.version, OPSET))
+    .message(Model.graph, (gw) => {
+      gw.message(Graph.node, (nw) => writeNode(nw, { op: 'MatMul', inputs: ['A', 'B'], output: 'Y' }));
+      gw.string(Graph.name, 'matmul');
+      gw.message(Graph.input, (v) => writeMatrixValueInfo(v, 'A', ['m', 'k']));
+      gw.message(Graph.input, (v) => writeMatrixValueInfo(v, 'B', ['k', 'n']));
+      gw.message(Graph.output, (v) => writeMatrixValueInfo(v, 'Y', ['m', 'n']));
+    })
+    .finish();
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Running the graphs: the few parts of onnxruntime-node's API used here, typed locally so that the
 // library compiles (and its types resolve) without the optional package.

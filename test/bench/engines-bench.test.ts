@@ -28,7 +28,7 @@ import {
 } from '../../bench/engines/settings.js';
 import { gramFlopsSpec, targetChecks } from '../../bench/engines/common.js';
 import { gramFlops, standardFlops } from '../../src/linalg/flops.js';
-import { matMulModel } from '../../bench/engines/limit.js';
+import { matMulModel } from '../../src/engines/onnxGraph.js';
 import { workersBreakdown } from '../../bench/engines/ns.js';
 import { renderEngineSections, renderEnginesReport } from '../../bench/engines/render.js';
 import { UsageError } from '../../src/cli/args.js';

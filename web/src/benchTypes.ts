@@ -2,7 +2,7 @@
  * What the benchmark page (benchPage.ts) returns to bench/browser.ts: plain data, no DOM, so the Node
  * script can import the types.
  */
-import type { Stats } from '../../bench/timing.js';
+import type { Stats } from '../../src/bench/stats.js';
 
 export interface NsRow {
   readonly n: number;
