@@ -25,9 +25,10 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 // In Node, only tfjs-layers registers the gradients of tfjs-core's ops.
 import '@tensorflow/tfjs-layers';
-import { createOptimizer, listOptimizers, type TransformOptimizer } from '../index.js';
+import { createOptimizer, hasAveragedWeights, listOptimizers, withAveragedWeights, type TransformOptimizer } from '../index.js';
 import { writeAtomic } from '../node/fileSystem.js';
 import { describeEngine, type EngineChoice } from '../engines/engine.js';
+import { cosine } from '../schedules/schedule.js';
 import { BatchSampler, deriveSeed } from '../core/random.js';
 import { machineInfo } from './machine.js';
 import { median, stat } from './stats.js';
@@ -53,6 +54,17 @@ export interface OptimizerSpec {
   /** Distinguishes two entries of the same optimizer with different options (default: `name`). */
   label?: string;
   options?: Record<string, unknown>;
+  /**
+   * Whether a sweep tunes this entry's learning rate (default true). False keeps it at the given or
+   * default value: a parameter-free method (DoG, L-DoG) judged untuned, as its papers judge it.
+   */
+  tune?: boolean;
+  /**
+   * The learning rate's shape over a run: `'constant'` (default) or `'cosine'` — half-period cosine decay
+   * from the learning rate to 0 over the run's steps (over a sweep trial's steps in the sweep), so the
+   * schedule knows the horizon, as a tuned cosine baseline does.
+   */
+  schedule?: 'constant' | 'cosine';
 }
 
 /** A learning-rate sweep: factors × the optimizer's default learning rate, each trained `steps` steps. */
@@ -295,6 +307,8 @@ interface TrainRequest {
   checkpointEvery: number;
   /** Evaluate at the end only, on the validation split (sweep trials). */
   trial: boolean;
+  /** The learning rate's shape over the `steps` of this run (see {@link OptimizerSpec.schedule}). */
+  schedule: 'constant' | 'cosine';
 }
 
 interface TrainResult {
@@ -314,7 +328,10 @@ async function train(ctx: TrainContext, req: TrainRequest): Promise<TrainResult>
   const { instance, variables } = ctx;
   const logPath = req.dir === null ? null : join(req.dir, 'logs', `${req.id}.jsonl`);
   const ckptDir = req.dir === null ? null : join(req.dir, 'checkpoints', req.id);
-  const optimizer: TransformOptimizer = createOptimizer(req.optimizerName, req.options);
+  const optimizer: TransformOptimizer = createOptimizer(req.optimizerName, scheduled(req));
+  // Optimizers that train at one point and evaluate at another (schedule-free's x, an `averaged`
+  // wrapper's average) are evaluated where their authors evaluate them: on the averaged weights.
+  const averaged = hasAveragedWeights(optimizer);
   const sampler = new BatchSampler(instance.trainCount, ctx.batch, deriveSeed(req.seed, 'batch-order'));
   const state: RunState = { step: 0, wallMs: 0, evalMs: 0, stepMs: [], optimizerMs: [] };
   const losses: number[] = [];
@@ -364,7 +381,7 @@ async function train(ctx: TrainContext, req: TrainRequest): Promise<TrainResult>
     const last = variables[variables.length - 1];
     const evaluate = (split: 'validation' | 'test', limit: number | undefined, step: number): Extract<LogLine, { type: 'eval' }> => {
       const e0 = performance.now();
-      const m = instance.evaluate(variables, split, limit);
+      const m = averaged ? withAveragedWeights(optimizer, () => instance.evaluate(variables, split, limit)) : instance.evaluate(variables, split, limit);
       state.evalMs += performance.now() - e0;
       const examples = Math.min(limit ?? Infinity, split === 'validation' ? instance.splits.validation : instance.splits.test);
       return { type: 'eval', step, split, loss: m.loss, metric: m.metric, wallMs: state.wallMs, examples };
@@ -450,6 +467,17 @@ async function train(ctx: TrainContext, req: TrainRequest): Promise<TrainResult>
   } finally {
     optimizer.dispose();
   }
+}
+
+/**
+ * The options a run's optimizer is made with: `req.options`, with a `'cosine'` schedule's learning rate
+ * (the given one, else the optimizer's default) turned into a cosine decay to 0 over `req.steps`.
+ */
+function scheduled(req: TrainRequest): Record<string, unknown> {
+  if (req.schedule === 'constant') return req.options;
+  const given = req.options.learningRate;
+  const init = typeof given === 'number' ? given : defaultOptimizerLearningRate(req.optimizerName);
+  return { ...req.options, learningRate: cosine({ init, decaySteps: req.steps }) };
 }
 
 /**
@@ -558,7 +586,14 @@ async function openRunDir(
     sweep: options.sweep == null ? null : { factors: sweepFactors(options.sweep), steps: options.sweep.steps ?? null },
     engine: options.engine ?? null,
     backend: tf.getBackend(),
-    optimizers: options.optimizers.map((o) => ({ name: o.name, label: o.label ?? o.name, options: o.options ?? {} })),
+    // `tune` and `schedule` only where set, so folders written before they existed still match.
+    optimizers: options.optimizers.map((o) => ({
+      name: o.name,
+      label: o.label ?? o.name,
+      options: o.options ?? {},
+      ...(o.tune === undefined ? {} : { tune: o.tune }),
+      ...(o.schedule === undefined || o.schedule === 'constant' ? {} : { schedule: o.schedule }),
+    })),
   };
   const file = join(dir, 'settings.json');
   const text = JSON.stringify(settings, (_k, v: unknown) => (v instanceof RegExp ? String(v) : v), 1);
@@ -607,6 +642,7 @@ async function sweep(
       dir: null,
       checkpointEvery: 0,
       trial: true,
+      schedule: spec.schedule ?? 'constant',
     });
     const v = r.final.validationLoss;
     const point = { learningRate: lr, validationLoss: Number.isFinite(v) ? v : null };
@@ -666,6 +702,7 @@ async function runSeeds(
       dir,
       checkpointEvery: dir === null ? 0 : checkpointEvery,
       trial: false,
+      schedule: spec.schedule ?? 'constant',
     });
     const record: RunRecord = {
       id,
@@ -814,7 +851,7 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
       const given = spec.options?.learningRate;
       const lr0 = typeof given === 'number' ? given : (d.learningRates?.[spec.name] ?? defaultLearningRates[spec.name]);
       let learningRate: number | null = typeof lr0 === 'number' ? lr0 : null;
-      if (factors !== null) {
+      if (factors !== null && spec.tune !== false) {
         const defaultLr = learningRate ?? defaultOptimizerLearningRate(spec.name);
         const points = await sweep(ctx, spec, base, factors.map((f) => defaultLr * f), sweepSteps, seeds[0], dir);
         learningRate = bestLearningRate(points);

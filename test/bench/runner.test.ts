@@ -270,6 +270,90 @@ describe('runComparison', () => {
   });
 });
 
+/** The quadratic task's loss ½·mean((w − t)²) at w, in float64 (its targets are sin(i + 1)). */
+function quadraticLoss(w: readonly number[]): number {
+  return w.reduce((a, wi, i) => a + 0.5 * (wi - Math.sin(i + 1)) ** 2, 0) / w.length;
+}
+
+describe('runComparison: schedules, untuned entries, averaged weights', () => {
+  it("evaluates a schedule-free run at its average x, trains at y, and puts y back after every evaluation", async () => {
+    // Full-batch schedule-free SGD on the quadratic (gradient (y − t)/d), float64, from
+    // facebookresearch/schedule_free's sgd_schedulefree_reference.py with r = 0, weightLrPower = 2 and a
+    // constant rate: c_{k+1} = 1/(k+1); z ← z − γg; x ← (1 − c)x + c·z; y ← βx + (1 − β)z.
+    const d = 10;
+    const lr = 2;
+    const beta = 0.9;
+    const steps = 6;
+    const t = Array.from({ length: d }, (_, i) => Math.sin(i + 1));
+    const z = new Array<number>(d).fill(0);
+    const x = new Array<number>(d).fill(0);
+    const y = new Array<number>(d).fill(0);
+    const trainLosses: number[] = [];
+    const atX: number[] = [];
+    const atY: number[] = [];
+    for (let k = 0; k < steps; k++) {
+      trainLosses.push(quadraticLoss(y));
+      const c = 1 / (k + 1);
+      for (let i = 0; i < d; i++) {
+        z[i] -= (lr * (y[i] - t[i])) / d;
+        x[i] = (1 - c) * x[i] + c * z[i];
+        y[i] = beta * x[i] + (1 - beta) * z[i];
+      }
+      atX.push(quadraticLoss(x));
+      atY.push(quadraticLoss(y));
+    }
+    const { summary, curves } = await runComparison({
+      task: quadraticTask(d, 1),
+      optimizers: [{ name: 'scheduleFreeSgd', options: { learningRate: lr, momentum: beta } }],
+      steps,
+      evalEvery: 1,
+    });
+    const run = curves['scheduleFreeSgd-s0'];
+    const rel = (a: number, b: number): number => Math.abs(a - b) / Math.abs(b);
+    // Training losses are at y: they match the float64 y-trajectory only if every evaluation put y back.
+    run.losses.forEach((l, k) => assert.ok(rel(l, trainLosses[k]) < 1e-5, `training loss ${k + 1}: ${l} vs ${trainLosses[k]}`));
+    const validation = run.evals.filter((e) => e.split === 'validation');
+    assert.deepEqual(validation.map((e) => e.step), [1, 2, 3, 4, 5, 6]);
+    validation.forEach((e, k) => {
+      assert.ok(rel(e.loss, atX[k]) < 1e-5, `validation at step ${k + 1} is at x: ${e.loss} vs ${atX[k]}`);
+    });
+    const final = summary.runs[0].final.validationLoss;
+    assert.ok(rel(final, atX[steps - 1]) < 1e-5, `final validation loss ${final} is the loss at x, ${atX[steps - 1]}`);
+    assert.ok(rel(atY[steps - 1], atX[steps - 1]) > 0.05, 'x and y are far enough apart for the check to tell them apart');
+  });
+
+  it("decays a 'cosine' entry's learning rate to 0 over the run, and keeps an untuned entry out of the sweep", async () => {
+    // Plain SGD on the quadratic with lr_k = lr·½(1 + cos(πk/T)): w ← w − lr_k (w − t)/d, float64.
+    const d = 10;
+    const lr = 5;
+    const steps = 5;
+    const t = Array.from({ length: d }, (_, i) => Math.sin(i + 1));
+    const w = new Array<number>(d).fill(0);
+    const want: number[] = [];
+    for (let k = 0; k < steps; k++) {
+      want.push(quadraticLoss(w));
+      const lrK = lr * 0.5 * (1 + Math.cos((Math.PI * k) / steps));
+      for (let i = 0; i < d; i++) w[i] -= (lrK * (w[i] - t[i])) / d;
+    }
+    const { summary, curves } = await runComparison({
+      task: quadraticTask(d, lr),
+      optimizers: [
+        { name: 'sgd', label: 'sgd-cosine', options: { momentum: 0 }, schedule: 'cosine', tune: false },
+        { name: 'sgd', options: { momentum: 0 } },
+      ],
+      steps,
+      sweep: { factors: [1, 2], steps: 2 },
+    });
+    const got = curves['sgd-cosine-s0'].losses;
+    got.forEach((l, k) => assert.ok(Math.abs(l - want[k]) <= 1e-5 * want[k], `step ${k + 1}: ${l} vs ${want[k]}`));
+    const [cos, swept] = summary.aggregates;
+    assert.equal(cos.sweep, null, 'the untuned entry is not swept');
+    assert.equal(cos.learningRate, lr);
+    assert.deepEqual(summary.runs[0].options.learningRate, { kind: 'cosine', init: lr, decaySteps: steps, floor: 0 });
+    assert.deepEqual(swept.sweep?.map((p) => p.learningRate), [lr, 2 * lr], 'the other entry is swept');
+  });
+});
+
 describe('tasks', () => {
   it('registers the built-in tasks', () => {
     const names = listTasks().map((t) => t.name);
