@@ -10,7 +10,13 @@
  * folder is read, also ones added with `orthoptim bench --out <folder>`.
  *
  * Flags: `--profile quick|claims|full` (default quick), `--out DIR` (default results/<profile>),
- * `--claims FILE`, `--fresh` (start over), `--only a,b` (run only these parts: ns, deep-tanh, or task names).
+ * `--claims FILE`, `--fresh` (start over), `--only a,b` (run only these parts: ns, deep-tanh, or
+ * comparison names — a task's, or a study's `<study>-<task>`), `--claim a,b` (only these claims: run the
+ * parts they read and merge their rows into `--claims FILE`, every other row kept as it is there).
+ *
+ * A study is a comparison made for one claim on a task that already has its main comparison (DoG vs
+ * tuned SGD on fashion-mnist-mlp beside Muon vs AdamW there): its own folder `<study>-<task>`, its own
+ * optimizers, kept out of the steps-to-target table (which is about the main comparisons' AdamW target).
  * @module
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -21,16 +27,18 @@ import { runComparison, useBackend, type OptimizerSpec } from '../src/bench/runn
 import { machineInfo } from '../src/bench/machine.js';
 import { runNsTiming } from '../src/bench/nsTiming.js';
 import { runDeepTanh, type DeepTanhSummary } from '../src/bench/experiments/deepTanh.js';
-import { evaluateClaims, renderClaims, type ClaimsFile } from '../src/bench/claims.js';
+import { claimParts, evaluateClaims, mergeClaims, renderClaims, studyKey, type ClaimsFile } from '../src/bench/claims.js';
 import { comparisonTable } from '../src/bench/table.js';
 import type { ComparisonSummary, NsTimingSummary } from '../src/bench/results.js';
 import { ProgressBar, formatDuration } from '../src/bench/progress.js';
 import { writeReport } from '../src/report/index.js';
 import type { EngineChoice } from '../src/engines/engine.js';
 import '../src/engines/node.js';
-import { commandLine, parseArgs, type CommandSpec } from '../src/cli/args.js';
+import { commandLine, parseArgs, usageError, type CommandSpec } from '../src/cli/args.js';
 
 interface ComparisonPlan {
+  /** A study's name (its folder is `<study>-<task>`); none for the task's main comparison (folder `<task>`). */
+  study?: string;
   task: string;
   optimizers: OptimizerSpec[];
   steps: number;
@@ -51,6 +59,36 @@ interface Profile {
 
 const names = (...xs: string[]): OptimizerSpec[] => xs.map((name) => ({ name }));
 
+/** A plan's results folder below `--out`, and its name in `--only` and in the claims' inputs. */
+const planKey = (plan: ComparisonPlan): string => (plan.study === undefined ? plan.task : studyKey(plan.study, plan.task));
+
+/**
+ * The DoG study: DoG and L-DoG untuned (c = 1, the authors' advice), also with the polynomial-decay
+ * average (γ = 8) they recommend, against heavy-ball SGD (momentum 0.9) and Adam with swept rates.
+ */
+const dogStudy: OptimizerSpec[] = [
+  { name: 'dog', tune: false },
+  { name: 'averaged', label: 'dog-avg', options: { inner: 'dog' }, tune: false },
+  { name: 'ldog', tune: false },
+  { name: 'averaged', label: 'ldog-avg', options: { inner: 'ldog' }, tune: false },
+  { name: 'sgd' },
+  { name: 'adam' },
+];
+
+/**
+ * The schedule-free study: schedule-free AdamW at a constant rate against AdamW with cosine decay over
+ * the run and AdamW at a constant rate (does the schedule matter here at all?), every rate swept, all
+ * at weight decay 0.01 (AdamW's default).
+ */
+const scheduleFreeStudy: OptimizerSpec[] = [
+  { name: 'scheduleFreeAdamw', options: { weightDecay: 0.01 } },
+  { name: 'adamw', label: 'adamw-cosine', schedule: 'cosine' },
+  { name: 'adamw' },
+];
+
+/** The sweep of the studies' tuned baselines: 5 points, ×1/9 … ×9 around the default rate. */
+const wideFactors = [1 / 9, 1 / 3, 1, 3, 9];
+
 /** The runs of each profile. */
 export const profiles: Record<string, Profile> = {
   quick: {
@@ -63,6 +101,8 @@ export const profiles: Record<string, Profile> = {
       { task: 'fashion-mnist-mlp', optimizers: names('muon', 'adamw', 'norMuon', 'turboMuon', 'auon'), steps: 150, seeds: 1, evalEvery: 50 },
       { task: 'shakespeare-char-small', optimizers: names('muon', 'adamw', 'norMuon'), steps: 150, seeds: 1, evalEvery: 50 },
       { task: 'cifar10-cnn', optimizers: names('adaGO', 'muon', 'adam'), steps: 120, seeds: 1, evalEvery: 40 },
+      { study: 'dog', task: 'fashion-mnist-mlp', optimizers: dogStudy, steps: 150, seeds: 1, evalEvery: 50 },
+      { study: 'schedule-free', task: 'fashion-mnist-mlp', optimizers: scheduleFreeStudy, steps: 150, seeds: 1, evalEvery: 50 },
     ],
   },
   claims: {
@@ -75,6 +115,10 @@ export const profiles: Record<string, Profile> = {
       { task: 'fashion-mnist-mlp', optimizers: names('muon', 'adamw', 'norMuon', 'turboMuon', 'auon'), steps: 400, seeds: 2, sweep: { factors: [1 / 3, 1, 3], steps: 100 } },
       { task: 'shakespeare-char-small', optimizers: names('muon', 'adamw', 'norMuon', 'turboMuon'), steps: 400, seeds: 2, sweep: { factors: [1 / 3, 1, 3], steps: 100 } },
       { task: 'cifar10-cnn', optimizers: names('adaGO', 'muon', 'adam'), steps: 300, seeds: 2, sweep: { factors: [1 / 3, 1, 3], steps: 75 } },
+      { study: 'dog', task: 'fashion-mnist-mlp', optimizers: dogStudy, steps: 400, seeds: 2, sweep: { factors: wideFactors, steps: 100 } },
+      { study: 'dog', task: 'cifar10-cnn', optimizers: dogStudy, steps: 300, seeds: 2, sweep: { factors: wideFactors, steps: 75 } },
+      { study: 'schedule-free', task: 'fashion-mnist-mlp', optimizers: scheduleFreeStudy, steps: 400, seeds: 2, sweep: { factors: wideFactors, steps: 100 } },
+      { study: 'schedule-free', task: 'shakespeare-char-small', optimizers: scheduleFreeStudy, steps: 400, seeds: 2, sweep: { factors: wideFactors, steps: 100 } },
     ],
   },
   full: {
@@ -93,6 +137,10 @@ export const profiles: Record<string, Profile> = {
       },
       { task: 'shakespeare-char', optimizers: names('muon', 'adamw', 'norMuon', 'turboMuon', 'adaMuon'), steps: 3000, seeds: 3, sweep: { points: 5, steps: 300 } },
       { task: 'cifar10-cnn', optimizers: names('adaGO', 'muon', 'adam', 'adamw'), steps: 2000, seeds: 3, sweep: { points: 5, steps: 300 } },
+      { study: 'dog', task: 'fashion-mnist-mlp', optimizers: dogStudy, steps: 2000, seeds: 3, sweep: { points: 5, steps: 300 } },
+      { study: 'dog', task: 'cifar10-cnn', optimizers: dogStudy, steps: 2000, seeds: 3, sweep: { points: 5, steps: 300 } },
+      { study: 'schedule-free', task: 'fashion-mnist-mlp', optimizers: scheduleFreeStudy, steps: 2000, seeds: 3, sweep: { points: 5, steps: 300 } },
+      { study: 'schedule-free', task: 'shakespeare-char', optimizers: scheduleFreeStudy, steps: 3000, seeds: 3, sweep: { points: 5, steps: 300 } },
     ],
   },
 };
@@ -107,7 +155,16 @@ const command = {
     out: { type: 'string', valueName: 'DIR', description: 'Results folder (default results/<profile>).' },
     claims: { type: 'string', valueName: 'FILE', description: 'Also write the evaluated claims to FILE.' },
     fresh: { type: 'boolean', description: 'Start over: delete the results folder first.' },
-    only: { type: 'string', valueName: 'PARTS', description: 'Run only these parts, comma-separated: ns, deep-tanh, or task names.' },
+    only: {
+      type: 'string',
+      valueName: 'PARTS',
+      description: 'Run only these parts, comma-separated: ns, deep-tanh, or comparison names (a task, or a study\'s <study>-<task>).',
+    },
+    claim: {
+      type: 'string',
+      valueName: 'IDS',
+      description: `Only these claims, comma-separated (${Object.keys(claimParts).join(', ')}): run the parts they read and merge their rows into --claims FILE, keeping its other rows.`,
+    },
     engine: { type: 'string', choices: engineChoices, default: 'auto', description: 'Newton–Schulz engine of every optimizer.' },
     'data-dir': { type: 'string', valueName: 'DIR', description: 'Where the datasets are.' },
     download: { type: 'boolean', description: 'Download missing datasets.' },
@@ -120,6 +177,7 @@ interface Flags {
   claims: string | null;
   fresh: boolean;
   only: string[] | null;
+  claim: string[] | null;
   engine: EngineChoice;
   dataDir: string | undefined;
   download: boolean;
@@ -130,6 +188,9 @@ function parse(argv: readonly string[]): Flags | 'help' {
   const parsed = parseArgs(argv, command);
   if (parsed.help) return 'help';
   const f = parsed.flags;
+  const unknown = f.claim?.split(',').filter((id) => !(id in claimParts)) ?? [];
+  if (unknown.length > 0) throw usageError(command, `--claim: unknown claim ${unknown.join(', ')} (known: ${Object.keys(claimParts).join(', ')})`);
+  if (f.claim !== undefined && f.claims === undefined) throw usageError(command, '--claim merges rows into a file: give it --claims FILE');
   const profile = profiles[f.profile];
   // `choices` checked the engine name; the find narrows the string to EngineChoice without a cast.
   const engine = engineChoices.find((e) => e === f.engine) ?? 'auto';
@@ -143,6 +204,7 @@ function parse(argv: readonly string[]): Flags | 'help' {
     claims: f.claims ?? null,
     fresh: f.fresh,
     only: f.only === undefined ? null : f.only.split(','),
+    claim: f.claim === undefined ? null : f.claim.split(','),
     engine,
     dataDir,
     download: f.download,
@@ -156,8 +218,10 @@ function readJson<T>(path: string): T | null {
 async function main(): Promise<void> {
   const flags = commandLine(command, process.argv.slice(2), parse);
   if (flags === null) return;
-  const { profile, out, claims, fresh, only, engine, dataDir, download } = flags;
-  const wanted = (part: string): boolean => only === null || only.includes(part);
+  const { profile, out, claims, fresh, only, claim, engine, dataDir, download } = flags;
+  // A part runs when --only names it (or there is no --only) and a chosen claim reads it (or none is chosen).
+  const wanted = (part: string): boolean =>
+    (only === null || only.includes(part)) && (claim === null || claim.some((id) => claimParts[id].includes(part)));
   tf.enableProdMode();
   await useBackend('wasm');
   if (fresh) rmSync(out, { recursive: true, force: true });
@@ -186,8 +250,9 @@ async function main(): Promise<void> {
     }
   }
   for (const plan of profile.comparisons) {
-    if (!wanted(plan.task)) continue;
-    log(`${plan.task}: ${plan.optimizers.map((o) => o.name).join(', ')}; ${plan.steps} steps, ${plan.seeds} seed(s)${plan.sweep ? ', sweep' : ''}`);
+    const key = planKey(plan);
+    if (!wanted(key)) continue;
+    log(`${key}: ${plan.optimizers.map((o) => o.label ?? o.name).join(', ')}; ${plan.steps} steps, ${plan.seeds} seed(s)${plan.sweep ? ', sweep' : ''}`);
     let bar: ProgressBar | undefined;
     const { summary } = await runComparison({
       task: plan.task,
@@ -200,7 +265,7 @@ async function main(): Promise<void> {
       engine,
       dataDir,
       download,
-      outDir: join(out, plan.task),
+      outDir: join(out, key),
       command: ['npm', 'run', `bench:${profile.name}`],
       onProgress(e) {
         if (e.type === 'data' && e.fallback !== null) log(`  warning: ${e.fallback.message}`);
@@ -222,29 +287,36 @@ async function main(): Promise<void> {
   }
 
   // Report and claims from whatever the folder holds.
-  // Every comparison in the folder counts, also ones added by hand (orthoptim bench --out <this folder>).
+  // Every comparison in the folder counts, also ones added by hand (orthoptim bench --out <this folder>),
+  // under its folder's name: the task's for a main comparison, `<study>-<task>` for a study's.
   const comparisons: Record<string, ComparisonSummary> = {};
   for (const entry of readdirSync(out, { withFileTypes: true })) {
     if (!entry.isDirectory()) continue;
     const s = readJson<ComparisonSummary>(join(out, entry.name, 'summary.json'));
     if (s === null || s.format !== 'orthoptim-bench/2') continue;
     // A comparison that ran a substitute task (its data was missing) says nothing about the claim.
-    if (s.fallback === null) comparisons[s.task] = s;
+    if (s.fallback === null) comparisons[entry.name] = s;
     else log(`note: ${entry.name} ran ${s.task} instead (no data): left out of the claims`);
   }
   const ns = readJson<NsTimingSummary>(join(out, 'ns', 'summary.json'));
   const deepTanh = readJson<DeepTanhSummary>(join(out, 'deep-tanh', 'summary.json'));
-  const rows = evaluateClaims({ comparisons, ns, deepTanh });
+  const rows = evaluateClaims({ comparisons, ns, deepTanh }).filter((r) => claim === null || claim.includes(r.id));
   const m = machineInfo();
-  const text = renderClaims(rows, {
-    command: `npm run bench:${profile.name}`,
+  const run = {
+    command: claim === null ? `npm run bench:${profile.name}` : `npm run bench:${profile.name} -- --claim ${claim.join(',')}`,
     machine: `${m.cpu}, ${m.cores} cores, Node ${m.node}, tfjs ${m.tfjs}`,
     backend: m.backend,
     date: new Date().toISOString().slice(0, 10),
-    comparisons: Object.values(comparisons),
-  });
+  };
+  // The steps-to-target table shows the tasks' main comparisons (a study's folder is not its task's name).
+  const main = Object.entries(comparisons).filter(([name, s]) => name === s.task).map(([, s]) => s);
+  // With --claim, the chosen rows go into the existing file; every other row stays as it was there.
+  const text =
+    claim === null || claims === null
+      ? renderClaims(rows, { ...run, comparisons: main })
+      : mergeClaims(readFileSync(resolve(claims), 'utf8'), rows, run);
   await writeAtomic(join(out, 'CLAIMS.md'), text);
-  const file: ClaimsFile = { format: 'orthoptim-claims/1', command: `npm run bench:${profile.name}`, rows };
+  const file: ClaimsFile = { format: 'orthoptim-claims/1', command: run.command, rows };
   await writeAtomic(join(out, 'claims.json'), `${JSON.stringify(file, null, 1)}\n`);
   if (claims !== null) await writeAtomic(resolve(claims), text);
   const report = await writeReport(out, { title: `orthoptim benchmarks (${profile.name} profile)` });

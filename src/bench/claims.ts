@@ -13,7 +13,7 @@ import type { DeepTanhSummary } from './experiments/deepTanh.js';
 import type { Aggregate, ComparisonSummary, NsTimingSummary, Stat } from './results.js';
 import { formatTable } from './table.js';
 
-import type { Verdict } from './verdict.js';
+import { verdictOf, type Verdict } from './verdict.js';
 
 export type { Verdict } from './verdict.js';
 
@@ -46,7 +46,10 @@ export interface ClaimsFile {
 
 /** What the claims read. */
 export interface ClaimInputs {
-  /** Comparison summaries by task name. */
+  /**
+   * Comparison summaries by name: a task's main comparison under the task's name, a study's under
+   * `<study>-<task>` (e.g. `dog-cifar10-cnn`, see {@link studyKey}); the name is the results folder's.
+   */
   comparisons: Readonly<Record<string, ComparisonSummary>>;
   ns?: NsTimingSummary | null;
   deepTanh?: DeepTanhSummary | null;
@@ -88,7 +91,12 @@ function seedsNote(s: ComparisonSummary): string {
 }
 
 function settingOf(s: ComparisonSummary): string {
-  const sweep = s.sweep === null ? 'fixed learning rates' : `lr swept (${s.sweep.grid.length} points × ${s.sweep.steps} steps)`;
+  // An entry kept out of the sweep (a parameter-free method judged untuned) has no sweep of its own.
+  const untuned = s.sweep === null ? [] : s.aggregates.filter((a) => a.sweep === null).map((a) => a.label);
+  const sweep =
+    s.sweep === null
+      ? 'fixed learning rates'
+      : `lr swept (${s.sweep.grid.length} points × ${s.sweep.steps} steps)${untuned.length > 0 ? `, ${untuned.join(', ')} untuned` : ''}`;
   return `${s.task}: ${s.model}; ${s.steps} steps × batch ${s.batch}, ${seedsNote(s)}, ${sweep}`;
 }
 
@@ -359,6 +367,175 @@ function deepTanh(inputs: ClaimInputs): ClaimRow {
   return row;
 }
 
+/** The name of a study's comparison on a task: its results folder and its key in {@link ClaimInputs}. */
+export function studyKey(study: string, task: string): string {
+  return `${study}-${task}`;
+}
+
+/**
+ * Whether `a` is level with `b` or better: behind only by more than the seed spread and 1 % of `b`
+ * (the equivalence rule of "keeps quality" and "is close to"), ahead by more than the spread.
+ */
+export function levelWith(a: Stat, b: Stat, higherIsBetter: boolean): Outcome {
+  if (a.n === 0 || b.n === 0) return 'worse';
+  const spread = a.n > 1 && b.n > 1 ? a.std + b.std : 0;
+  const behind = higherIsBetter ? b.mean - a.mean : a.mean - b.mean;
+  if (behind > Math.max(spread, 0.01 * Math.abs(b.mean))) return 'worse';
+  return -behind > spread ? 'better' : 'tie';
+}
+
+/** The learning rate an aggregate ran at, as the claims print it: swept and chosen, or fixed. */
+function lrText(a: Aggregate): string {
+  if (a.learningRate === null) return 'default lr';
+  const lr = Number(a.learningRate.toPrecision(3));
+  return a.sweep === null ? `lr ${lr}` : `swept lr ${lr}`;
+}
+
+function shortMetric(s: ComparisonSummary, st: Stat): string {
+  if (st.n === 0) return 'n/a';
+  return s.metric.name === 'accuracy' ? `${(100 * st.mean).toFixed(1)} %` : st.mean.toPrecision(3);
+}
+
+interface LevelClaim {
+  id: string;
+  claim: string;
+  paper: string;
+  paperShort: string;
+  /** Prefix of the comparisons' keys (`<study>-<task>`). */
+  study: string;
+  tasks: readonly string[];
+  /** The label judged, what it is judged against, and labels only shown beside them. */
+  method: string;
+  baseline: string;
+  shown: readonly string[];
+  /** How the method and the baseline are described in the reasons. */
+  methodText: string;
+  baselineText: string;
+}
+
+/**
+ * A claim that `method` matches `baseline`: on each task, `method`'s test metric is level with the
+ * baseline's or better ({@link levelWith}); the verdict from those checks ({@link verdictOf}).
+ */
+function levelClaim(inputs: ClaimInputs, c: LevelClaim): ClaimRow {
+  const row = newRow(c.id, c.claim, c.paper, c.paperShort);
+  const settings: string[] = [];
+  const parts: string[] = [];
+  const heads: string[] = [];
+  const checks: boolean[] = [];
+  const level: string[] = [];
+  const behind: string[] = [];
+  const missing: string[] = [];
+  for (const t of c.tasks) {
+    const s = inputs.comparisons[studyKey(c.study, t)];
+    const a = agg(s, c.method);
+    const b = agg(s, c.baseline);
+    if (s === undefined || a === undefined || b === undefined || b.testMetric.n === 0) {
+      missing.push(t);
+      continue;
+    }
+    settings.push(settingOf(s));
+    const others = c.shown.map((l) => agg(s, l)).filter((x): x is Aggregate => x !== undefined);
+    const show = (x: Aggregate): string => `${x.label} ${metricText(s, x)} (${lrText(x)}; val loss ${fmt(x.validationLoss)})`;
+    parts.push(`${t} (test ${s.metric.label}): ${[a, b, ...others].map(show).join(', ')}`);
+    heads.push(`${t}: ${shortMetric(s, a.testMetric)} vs ${shortMetric(s, b.testMetric)}`);
+    const ok = levelWith(a.testMetric, b.testMetric, s.metric.higherIsBetter) !== 'worse';
+    checks.push(ok);
+    (ok ? level : behind).push(t);
+  }
+  row.setting = settings.join(' | ');
+  row.ours = parts.join(' | ');
+  row.headline = heads.join('; ');
+  row.verdict = verdictOf(checks);
+  if (checks.length === 0) {
+    row.why = `needs ${c.method} and ${c.baseline} runs (${c.study} comparisons) on ${c.tasks.join(' or ')}`;
+    return row;
+  }
+  const bits: string[] = [];
+  if (level.length > 0) bits.push(`${c.methodText} is level with ${c.baselineText} or better (test metric within the seed spread and 1 %) on ${level.join(', ')}`);
+  if (behind.length > 0) bits.push(`${level.length > 0 ? 'it' : c.methodText} falls behind by more than the seed spread and 1 % on ${behind.join(', ')}`);
+  if (missing.length > 0) bits.push(`not run: ${missing.join(', ')}`);
+  row.why = bits.join('; ');
+  return row;
+}
+
+/**
+ * ALR-SMAG's insensitivity to its momentum β: in the `alr-smag` study each β of a grid is one entry
+ * (`alrSmag-b<β>` and `sgd-b<β>`, heavy-ball SGD at one tuned learning rate); the spread of final
+ * validation loss over the grid (max − min of the per-β means) is compared. Reproduced when ALR-SMAG's
+ * spread is smaller on every task.
+ */
+function alrSmagMomentum(inputs: ClaimInputs, tasks: readonly string[]): ClaimRow {
+  const row = newRow(
+    'alr-smag-momentum-insensitive',
+    'ALR-SMAG is less sensitive to the momentum parameter',
+    'Wang, Johansson, Zhang, "Generalized Polyak Step Size for First Order Optimization with Momentum" (ICML 2023): ' +
+      'ALR-SMAG is "less sensitive to the momentum parameter" than heavy-ball SGD (a specific number is unconfirmed in our spec)',
+    'less β-sensitive (no number)',
+  );
+  const settings: string[] = [];
+  const parts: string[] = [];
+  const heads: string[] = [];
+  const checks: boolean[] = [];
+  const missing: string[] = [];
+  const spreadOf = (s: ComparisonSummary, prefix: string): { betas: string[]; values: number[] } => {
+    const found = s.aggregates.filter((a) => a.label.startsWith(`${prefix}-b`) && a.validationLoss.n > 0);
+    return { betas: found.map((a) => a.label.slice(prefix.length + 2)), values: found.map((a) => a.validationLoss.mean) };
+  };
+  for (const t of tasks) {
+    const s = inputs.comparisons[studyKey('alr-smag', t)];
+    if (s === undefined) {
+      missing.push(t);
+      continue;
+    }
+    const a = spreadOf(s, 'alrSmag');
+    const b = spreadOf(s, 'sgd');
+    if (a.values.length < 2 || b.values.length < 2) {
+      missing.push(t);
+      continue;
+    }
+    // A β whose runs diverged has no validation loss: it counts as the worst possible spread.
+    const diverged = (prefix: string): number => s.aggregates.filter((x) => x.label.startsWith(`${prefix}-b`) && x.validationLoss.n === 0).length;
+    const range = (v: number[], prefix: string): number => (diverged(prefix) > 0 ? Infinity : Math.max(...v) - Math.min(...v));
+    const ra = range(a.values, 'alrSmag');
+    const rb = range(b.values, 'sgd');
+    settings.push(`${settingOf(s)}; β ∈ {${a.betas.join(', ')}}`);
+    const list = (x: { betas: string[]; values: number[] }): string => x.betas.map((beta, i) => `β ${beta}: ${x.values[i].toFixed(4)}`).join(', ');
+    const rangeText = (r: number, prefix: string): string => (Number.isFinite(r) ? r.toFixed(4) : `∞ (${diverged(prefix)} β diverged)`);
+    parts.push(
+      `${t} validation loss by β — alrSmag ${list(a)} (spread ${rangeText(ra, 'alrSmag')}); sgd ${list(b)} (spread ${rangeText(rb, 'sgd')})`,
+    );
+    heads.push(`${t}: spread ${rangeText(ra, 'alrSmag')} vs ${rangeText(rb, 'sgd')}`);
+    checks.push(ra < rb);
+  }
+  row.setting = settings.join(' | ');
+  row.ours = parts.join(' | ');
+  row.headline = heads.join('; ');
+  row.verdict = verdictOf(checks);
+  if (checks.length === 0) {
+    row.why = `needs the alr-smag study (alrSmag-b<β> and sgd-b<β> entries, two β or more) on ${tasks.join(' or ')}`;
+    return row;
+  }
+  const fewer = checks.filter((x) => x).length;
+  row.why = `ALR-SMAG's final validation loss varies less over β than heavy-ball SGD's on ${fewer} of ${checks.length} task(s)`;
+  if (missing.length > 0) row.why += `; not run: ${missing.join(', ')}`;
+  return row;
+}
+
+/** The parts of the claims run (comparison keys, `ns`, `deep-tanh`) each claim reads, by claim id. */
+export const claimParts: Readonly<Record<string, readonly string[]>> = {
+  'muon-faster-than-adamw': ['fashion-mnist-mlp', 'shakespeare-char', 'shakespeare-char-small'],
+  'adago-beats-muon-and-adam': ['cifar10-cnn', 'function-regression'],
+  'turbo-one-fewer-iteration': ['ns', 'fashion-mnist-mlp', 'shakespeare-char', 'shakespeare-char-small'],
+  'normuon-beats-muon': ['shakespeare-char', 'shakespeare-char-small'],
+  'orthogonal-init-flat-fluctuations': ['deep-tanh'],
+  'auon-linear-time': ['ns', 'fashion-mnist-mlp'],
+  'dog-close-to-tuned-sgd': [studyKey('dog', 'fashion-mnist-mlp'), studyKey('dog', 'cifar10-cnn')],
+  'ldog-approaches-tuned-adam': [studyKey('dog', 'fashion-mnist-mlp'), studyKey('dog', 'cifar10-cnn')],
+  'alr-smag-momentum-insensitive': [studyKey('alr-smag', 'fashion-mnist-mlp'), studyKey('alr-smag', 'cifar10-cnn')],
+  'schedule-free-no-schedule': [studyKey('schedule-free', 'fashion-mnist-mlp'), studyKey('schedule-free', 'shakespeare-char-small')],
+};
+
 /** Every claim, evaluated on what `given` holds (comparisons that fell back to another task are ignored). */
 export function evaluateClaims(given: ClaimInputs): ClaimRow[] {
   // A comparison that ran a substitute task (its dataset was missing) says nothing about a claim.
@@ -393,6 +570,52 @@ export function evaluateClaims(given: ClaimInputs): ClaimRow[] {
     ),
     deepTanh(inputs),
     auon(inputs, ['fashion-mnist-mlp']),
+    levelClaim(inputs, {
+      id: 'dog-close-to-tuned-sgd',
+      claim: 'DoG is close to SGD with a tuned learning rate',
+      paper:
+        'Ivgi, Hinder, Carmon, "DoG is SGD\'s Best Friend" (ICML 2023, arXiv 2302.12022): across vision and language transfer-learning tasks ' +
+        '"DoG\'s performance is close to that of SGD with tuned learning rate" (a specific number is unconfirmed in our spec)',
+      paperShort: 'close to tuned SGD (no number)',
+      study: 'dog',
+      tasks: ['fashion-mnist-mlp', 'cifar10-cnn'],
+      method: 'dog',
+      baseline: 'sgd',
+      shown: ['dog-avg'],
+      methodText: 'DoG (untuned, c = 1)',
+      baselineText: 'SGD with momentum 0.9 at its swept learning rate',
+    }),
+    levelClaim(inputs, {
+      id: 'ldog-approaches-tuned-adam',
+      claim: 'L-DoG approaches tuned Adam',
+      paper:
+        'Ivgi, Hinder, Carmon (arXiv 2302.12022): the per-layer L-DoG "generally outperforms tuned SGD, approaching the performance of tuned Adam" ' +
+        '(a specific number is unconfirmed in our spec)',
+      paperShort: 'close to tuned Adam (no number)',
+      study: 'dog',
+      tasks: ['fashion-mnist-mlp', 'cifar10-cnn'],
+      method: 'ldog',
+      baseline: 'adam',
+      shown: ['ldog-avg', 'sgd'],
+      methodText: 'L-DoG (untuned, c = 1)',
+      baselineText: 'Adam at its swept learning rate',
+    }),
+    alrSmagMomentum(inputs, ['fashion-mnist-mlp', 'cifar10-cnn']),
+    levelClaim(inputs, {
+      id: 'schedule-free-no-schedule',
+      claim: 'Schedule-free AdamW needs no decay schedule',
+      paper:
+        'Defazio, Yang, Mehta, Mishchenko, Khaled, Cutkosky, "The Road Less Scheduled" (NeurIPS 2024, arXiv 2405.15682): with a constant learning rate ' +
+        'it matches or beats tuned schedules (cosine) "across a wide family of problems"; its AdamW won the AlgoPerf 2024 self-tuning track',
+      paperShort: 'matches tuned cosine AdamW',
+      study: 'schedule-free',
+      tasks: ['fashion-mnist-mlp', 'shakespeare-char-small'],
+      method: 'scheduleFreeAdamw',
+      baseline: 'adamw-cosine',
+      shown: ['adamw'],
+      methodText: 'schedule-free AdamW (constant rate, evaluated at its average x)',
+      baselineText: 'AdamW with cosine decay',
+    }),
   ];
 }
 
@@ -429,25 +652,40 @@ export function stepsToTargetTable(comparisons: readonly ComparisonSummary[], la
   );
 }
 
+/** Where and how a set of claims was run, as CLAIMS.md states it. */
+export interface ClaimsRun {
+  command: string;
+  machine: string;
+  backend: string;
+  date: string;
+}
+
+const summaryColumns = [{ header: 'claim' }, { header: 'paper' }, { header: 'ours' }, { header: 'verdict' }];
+
+/** A claim's cells in the summary table. */
+function summaryCells(r: ClaimRow): string[] {
+  return [r.claim, r.paperShort, r.headline === '' ? '—' : r.headline, `**${r.verdict}**`];
+}
+
+/** A claim's section under "Each claim"; with `run`, a last line says which run made it (a merged row). */
+function claimSection(r: ClaimRow, run?: ClaimsRun): string {
+  return [
+    `### ${r.claim}`,
+    '',
+    `- **Verdict: ${r.verdict}** — ${r.why}.`,
+    `- Paper: ${r.paper}.`,
+    `- Setting here: ${r.setting === '' ? 'not run' : r.setting}.`,
+    `- Ours: ${r.ours === '' ? 'n/a' : r.ours}.`,
+    ...(run === undefined
+      ? []
+      : [`- Run: \`${run.command}\` on ${run.date} — ${run.machine}, TensorFlow.js ${run.backend} backend (merged into the file; the other rows come from the run named at the top).`]),
+  ].join('\n');
+}
+
 /** CLAIMS.md: the table, then each claim in full with its setting and reason, and how to rerun it. */
-export function renderClaims(
-  rows: readonly ClaimRow[],
-  meta: { command: string; machine: string; backend: string; date: string; comparisons: readonly ComparisonSummary[] },
-): string {
-  const table = formatTable(
-    [{ header: 'claim' }, { header: 'paper' }, { header: 'ours' }, { header: 'verdict' }],
-    rows.map((r) => [r.claim, r.paperShort, r.headline === '' ? '—' : r.headline, `**${r.verdict}**`]),
-  );
-  const details = rows.map((r) =>
-    [
-      `### ${r.claim}`,
-      '',
-      `- **Verdict: ${r.verdict}** — ${r.why}.`,
-      `- Paper: ${r.paper}.`,
-      `- Setting here: ${r.setting === '' ? 'not run' : r.setting}.`,
-      `- Ours: ${r.ours === '' ? 'n/a' : r.ours}.`,
-    ].join('\n'),
-  );
+export function renderClaims(rows: readonly ClaimRow[], meta: ClaimsRun & { comparisons: readonly ComparisonSummary[] }): string {
+  const table = formatTable(summaryColumns, rows.map(summaryCells));
+  const details = rows.map((r) => claimSection(r));
   return [
     '# Claims of the seed papers, rerun here',
     '',
@@ -472,5 +710,58 @@ export function renderClaims(
     `\`${meta.command}\` (about the time stated in the report), then \`npx tsx src/cli/main.ts report <results folder>\`.`,
     'Single comparisons: `npx tsx src/cli/main.ts bench --task <task> --optimizers muon,adamw --seeds 3 --sweep`.',
     '',
+  ].join('\n');
+}
+
+/** The cells of a Markdown table row written by `formatTable` (escaped pipes restored). */
+function tableCells(line: string): string[] {
+  return line
+    .slice(1, -1)
+    .split(/(?<!\\)\|/)
+    .map((c) => c.trim().replace(/\\\|/g, '|'));
+}
+
+/**
+ * CLAIMS.md `previous` (as {@link renderClaims} or this function wrote it) with `rows` merged in: a row
+ * whose claim is already there replaces its table row and its section in place, a new one is added
+ * at the end of both. Everything else — the other rows' cells and sections, the header, the
+ * steps-to-target table, the rerun notes — is kept as it was (the table is re-padded only where a
+ * new cell is wider than its column). Each merged section ends with a line naming `run`.
+ * @throws Error when `previous` lacks the summary table or the "Each claim" / "Rerun" sections.
+ */
+export function mergeClaims(previous: string, rows: readonly ClaimRow[], run: ClaimsRun): string {
+  const lines = previous.split('\n');
+  const start = lines.findIndex((l) => /^\| claim +\| paper +\| ours +\| verdict +\|$/.test(l));
+  const each = lines.indexOf('## Each claim');
+  const rerun = lines.indexOf('## Rerun');
+  if (start < 0 || each < start || rerun < each) {
+    throw new Error('mergeClaims: not a CLAIMS.md as renderClaims writes it (no summary table, "## Each claim" or "## Rerun")');
+  }
+  let end = start;
+  while (end < lines.length && lines[end].startsWith('|')) end++;
+  const cells = lines.slice(start + 2, end).map(tableCells);
+  const sections: { title: string; text: string }[] = [];
+  for (const line of lines.slice(each + 1, rerun)) {
+    if (line.startsWith('### ')) sections.push({ title: line.slice(4), text: line });
+    else if (sections.length > 0) sections[sections.length - 1].text += `\n${line}`;
+  }
+  for (const s of sections) s.text = s.text.replace(/\n+$/, '');
+  for (const r of rows) {
+    const at = cells.findIndex((c) => c[0] === r.claim);
+    if (at < 0) cells.push(summaryCells(r));
+    else cells[at] = summaryCells(r);
+    const section = { title: r.claim, text: claimSection(r, run) };
+    const i = sections.findIndex((s) => s.title === r.claim);
+    if (i < 0) sections.push(section);
+    else sections[i] = section;
+  }
+  return [
+    ...lines.slice(0, start),
+    formatTable(summaryColumns, cells),
+    ...lines.slice(end, each + 1),
+    '',
+    sections.map((s) => s.text).join('\n\n'),
+    '',
+    ...lines.slice(rerun),
   ].join('\n');
 }

@@ -1,6 +1,19 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareStats, evaluateClaims, logLogSlope, renderClaims, type ClaimRow } from '../../src/bench/claims.js';
+import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import {
+  claimParts,
+  compareStats,
+  evaluateClaims,
+  levelWith,
+  logLogSlope,
+  mergeClaims,
+  renderClaims,
+  studyKey,
+  type ClaimRow,
+} from '../../src/bench/claims.js';
 import type { Aggregate, ComparisonSummary, NsTimingSummary, Stat } from '../../src/bench/results.js';
 import type { DeepTanhSummary } from '../../src/bench/experiments/deepTanh.js';
 
@@ -54,7 +67,8 @@ describe('claims', () => {
 
   it('says not testable without runs, and which runs it needs', () => {
     const rows = evaluateClaims({ comparisons: {} });
-    assert.equal(rows.length, 6);
+    assert.equal(rows.length, 10);
+    assert.deepEqual(rows.map((r) => r.id), Object.keys(claimParts), 'every claim declares the parts it reads');
     for (const r of rows) {
       assert.equal(r.verdict, 'not testable here');
       assert.ok(r.why.length > 0);
@@ -143,5 +157,130 @@ describe('claims', () => {
     assert.match(text, /\| Muon trains faster than AdamW +\| 1\.35× \(speedrun\), ~2× \(Moonlight\) +\| fashion-mnist-mlp: 2\.00× fewer steps +\| \*\*reproduced\*\* +\|/);
     assert.match(text, /\| fashion-mnist-mlp \| muon +\| +0\.5000 \| +50 ± 5 \|/);
     for (const r of rows) assert.ok(text.includes(`### ${r.claim}`));
+  });
+
+  it('level-with: behind only beyond the seed spread and 1 % of the baseline', () => {
+    // Spread 0.004 + 0.004 = 0.008 < 1 % of 0.9 = 0.009: the 1 % decides.
+    assert.equal(levelWith(st(0.8915, 0.004), st(0.9, 0.004), true), 'tie', '0.0085 behind');
+    assert.equal(levelWith(st(0.8905, 0.004), st(0.9, 0.004), true), 'worse', '0.0095 behind');
+    // Spread 0.02 > 1 %: the spread decides.
+    assert.equal(levelWith(st(0.885, 0.01), st(0.9, 0.01), true), 'tie');
+    assert.equal(levelWith(st(0.925, 0.01), st(0.9, 0.01), true), 'better');
+    // Lower is better (a loss): 2.05 vs 2.00 is 2.5 % behind.
+    assert.equal(levelWith(st(2.05, 0.001), st(2, 0.001), false), 'worse');
+    assert.equal(levelWith(st(2.01, 0.001), st(2, 0.001), false), 'tie');
+    assert.equal(levelWith(none, st(2), false), 'worse', 'no runs is not level');
+  });
+
+  it('DoG close to tuned SGD, L-DoG approaching tuned Adam: read from the dog study, one check per task', () => {
+    const mnist = summary('fashion-mnist-mlp', [
+      aggregate('dog', { learningRate: null, testMetric: st(0.85, 0.003) }),
+      aggregate('dog-avg', { learningRate: null, testMetric: st(0.86, 0.003) }),
+      aggregate('ldog', { learningRate: null, testMetric: st(0.87, 0.002) }),
+      aggregate('sgd', { learningRate: 0.15, testMetric: st(0.856, 0.002), sweep: [] }),
+      aggregate('adam', { learningRate: 1e-3, testMetric: st(0.875, 0.002), sweep: [] }),
+    ]);
+    const cifar = summary('cifar10-cnn', [
+      aggregate('dog', { learningRate: null, testMetric: st(0.4, 0.01) }),
+      aggregate('ldog', { learningRate: null, testMetric: st(0.52, 0.01) }),
+      aggregate('sgd', { testMetric: st(0.5, 0.01) }),
+      aggregate('adam', { testMetric: st(0.53, 0.01) }),
+    ]);
+    // The main comparison of a task is not the study: alone it leaves the claims untestable.
+    assert.equal(byId(evaluateClaims({ comparisons: { 'fashion-mnist-mlp': mnist } }), 'dog-close-to-tuned-sgd').verdict, 'not testable here');
+    const rows = evaluateClaims({ comparisons: { [studyKey('dog', 'fashion-mnist-mlp')]: mnist, [studyKey('dog', 'cifar10-cnn')]: cifar } });
+    const dog = byId(rows, 'dog-close-to-tuned-sgd');
+    // fashion: 0.85 vs 0.856, 0.006 behind < max(0.005, 0.00856): level; cifar: 0.10 behind.
+    assert.equal(dog.verdict, 'partly reproduced');
+    assert.equal(dog.headline, 'fashion-mnist-mlp: 85.0 % vs 85.6 %; cifar10-cnn: 40.0 % vs 50.0 %');
+    assert.match(dog.why, /level with SGD .* on fashion-mnist-mlp; it falls behind .* on cifar10-cnn$/);
+    assert.match(dog.ours, /^fashion-mnist-mlp \(test accuracy\): dog 85\.00 ± 0\.30 % \(default lr; val loss 1\.0000 ± 0\.0000\), sgd 85\.60 ± 0\.20 % \(swept lr 0\.15;/);
+    assert.match(dog.ours, /dog-avg 86\.00 ± 0\.30 %/, 'the averaged variant is shown beside');
+    const ldog = byId(rows, 'ldog-approaches-tuned-adam');
+    assert.equal(ldog.verdict, 'reproduced', 'fashion 0.5 points behind (level), cifar 1 point behind within the spread 0.02');
+    const worse = summary('cifar10-cnn', [aggregate('ldog', { testMetric: st(0.3, 0.01) }), aggregate('adam', { testMetric: st(0.53, 0.01) })]);
+    const both = evaluateClaims({ comparisons: { [studyKey('dog', 'fashion-mnist-mlp')]: { ...mnist, aggregates: mnist.aggregates.map((a) => (a.label === 'ldog' ? { ...a, testMetric: st(0.7) } : a)) }, [studyKey('dog', 'cifar10-cnn')]: worse } });
+    assert.equal(byId(both, 'ldog-approaches-tuned-adam').verdict, 'not reproduced');
+  });
+
+  it('schedule-free needs no schedule: scheduleFreeAdamw vs adamw-cosine on each task, lower metric better for bpc', () => {
+    const bpc = { name: 'bpc', label: 'bits per character', higherIsBetter: false };
+    const lm = summary('shakespeare-char-small', [
+      aggregate('scheduleFreeAdamw', { testMetric: st(3.02, 0.01) }),
+      aggregate('adamw-cosine', { testMetric: st(3.1, 0.01) }),
+      aggregate('adamw', { testMetric: st(3.2, 0.01) }),
+    ], bpc);
+    const r = byId(evaluateClaims({ comparisons: { [studyKey('schedule-free', 'shakespeare-char-small')]: lm } }), 'schedule-free-no-schedule');
+    assert.equal(r.verdict, 'reproduced');
+    assert.equal(r.headline, 'shakespeare-char-small: 3.02 vs 3.10');
+    assert.match(r.why, /; not run: fashion-mnist-mlp$/);
+    assert.match(r.ours, /adamw 3\.2000 ± 0\.0100 \(lr 0\.01; val loss 1\.0000 ± 0\.0000\)$/);
+    const behind = { ...lm, aggregates: lm.aggregates.map((a) => (a.label === 'scheduleFreeAdamw' ? { ...a, testMetric: st(3.2, 0.01) } : a)) };
+    assert.equal(byId(evaluateClaims({ comparisons: { [studyKey('schedule-free', 'shakespeare-char-small')]: behind } }), 'schedule-free-no-schedule').verdict, 'not reproduced');
+  });
+
+  it('ALR-SMAG β-sensitivity: the spread over β of the per-β mean validation loss, against heavy-ball SGD', () => {
+    const at = (label: string, v: number | null) => aggregate(label, { validationLoss: v === null ? none : st(v, 0.01) });
+    const s = summary('fashion-mnist-mlp', [
+      at('alrSmag-b0', 0.5), at('alrSmag-b0.5', 0.52), at('alrSmag-b0.9', 0.51),
+      at('sgd-b0', 0.6), at('sgd-b0.5', 0.5), at('sgd-b0.9', 0.45),
+    ]);
+    const key = studyKey('alr-smag', 'fashion-mnist-mlp');
+    const r = byId(evaluateClaims({ comparisons: { [key]: s } }), 'alr-smag-momentum-insensitive');
+    assert.equal(r.verdict, 'reproduced');
+    assert.equal(r.headline, 'fashion-mnist-mlp: spread 0.0200 vs 0.1500');
+    const flatSgd = { ...s, aggregates: [...s.aggregates.slice(0, 3), at('sgd-b0', 0.5), at('sgd-b0.5', 0.505), at('sgd-b0.9', 0.51)] };
+    assert.equal(byId(evaluateClaims({ comparisons: { [key]: flatSgd } }), 'alr-smag-momentum-insensitive').verdict, 'not reproduced');
+    // A β at which SGD diverged makes its spread unbounded.
+    const diverged = { ...flatSgd, aggregates: [...flatSgd.aggregates.slice(0, 5), at('sgd-b0.99', null)] };
+    const d = byId(evaluateClaims({ comparisons: { [key]: diverged } }), 'alr-smag-momentum-insensitive');
+    assert.equal(d.verdict, 'reproduced');
+    assert.match(d.headline, /vs ∞ \(1 β diverged\)$/);
+  });
+
+  it('merges rows into a CLAIMS.md: other rows and sections kept byte for byte, a claim already there replaced in place', () => {
+    const s = summary('fashion-mnist-mlp', [aggregate('muon', { stepsToTarget: st(50, 5) }), aggregate('adamw', { stepsToTarget: st(100, 5) })]);
+    const all = evaluateClaims({ comparisons: { 'fashion-mnist-mlp': s } });
+    const before = renderClaims(all.slice(0, 6), { command: 'npm run bench:claims', machine: 'a CPU', backend: 'wasm', date: '2026-11-28', comparisons: [s] });
+    const run = { command: 'npm run bench:claims -- --claim x', machine: 'another CPU', backend: 'wasm', date: '2026-12-04' };
+    assert.equal(mergeClaims(before, [], run), before, 'merging nothing changes nothing');
+    const sf = summary('fashion-mnist-mlp', [aggregate('scheduleFreeAdamw', { testMetric: st(0.9, 0.001) }), aggregate('adamw-cosine', { testMetric: st(0.8, 0.001) })]);
+    const added = byId(evaluateClaims({ comparisons: { [studyKey('schedule-free', 'fashion-mnist-mlp')]: sf } }), 'schedule-free-no-schedule');
+    const merged = mergeClaims(before, [added], run);
+    const oldLines = before.split('\n');
+    const newLines = merged.split('\n');
+    // Every old line is still there, in order; the new row's table line and section come in between.
+    let j = 0;
+    for (const line of newLines) if (j < oldLines.length && line === oldLines[j]) j++;
+    assert.equal(j, oldLines.length, 'every line of the old file is kept, in order');
+    assert.ok(newLines.includes('| Schedule-free AdamW needs no decay schedule                                                      | matches tuned cosine AdamW           | fashion-mnist-mlp: 90.0 % vs 80.0 %  | **reproduced**        |'));
+    assert.ok(merged.includes('### Schedule-free AdamW needs no decay schedule\n\n- **Verdict: reproduced** — '));
+    assert.ok(merged.includes('- Run: `npm run bench:claims -- --claim x` on 2026-12-04 — another CPU, TensorFlow.js wasm backend'));
+    assert.ok(merged.indexOf('### Schedule-free') < merged.indexOf('## Rerun') && merged.indexOf('### AuON') < merged.indexOf('### Schedule-free'));
+    assert.equal(mergeClaims(merged, [added], run), merged, 'merging the same row again changes nothing');
+    // A row that is there already is replaced where it stands.
+    const changed = { ...byId(all, 'muon-faster-than-adamw'), verdict: 'not reproduced' as const, why: 'changed' };
+    const replaced = mergeClaims(merged, [changed], run);
+    assert.equal(replaced.split('\n').filter((l) => l.startsWith('| Muon trains faster than AdamW')).length, 1);
+    assert.ok(replaced.indexOf('- **Verdict: not reproduced** — changed.') < replaced.indexOf('### AdaGO'));
+    assert.equal(replaced.match(/### Muon trains faster than AdamW/g)?.length, 1);
+    assert.throws(() => mergeClaims('# something else\n', [added], run), /not a CLAIMS\.md as renderClaims writes it/);
+  });
+
+  it("merges into the repository's CLAIMS.md without changing it when there is nothing to merge", () => {
+    const text = readFileSync(new URL('../../CLAIMS.md', import.meta.url), 'utf8');
+    const run = { command: 'c', machine: 'm', backend: 'wasm', date: 'd' };
+    assert.equal(mergeClaims(text, [], run), text);
+  });
+
+  it('bench/claims.ts --claim: unknown ids and a missing --claims FILE are usage errors, before anything runs', () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const claims = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'bench/claims.ts', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    const unknown = claims('--claim', 'dog-close-to-tuned-sgd,nope', '--claims', 'unused.md');
+    assert.equal(unknown.status, 2, unknown.stderr);
+    assert.match(unknown.stderr, /--claim: unknown claim nope \(known: muon-faster-than-adamw, .*schedule-free-no-schedule\)/);
+    const noFile = claims('--claim', 'dog-close-to-tuned-sgd');
+    assert.equal(noFile.status, 2, noFile.stderr);
+    assert.match(noFile.stderr, /--claim merges rows into a file: give it --claims FILE/);
   });
 });
