@@ -16,6 +16,7 @@ import { gaussian } from '../support/random.js';
 import { disposeReplaced, keysAt, tensorAt, tensorListAt, tensorsOf, tidyStep } from '../support/transforms.js';
 import type { ParamMeta, StateTree } from '../../src/core/transform.js';
 import { scheduleFree, type ScheduleFreeOptions } from '../../src/transforms/scheduleFree.js';
+import type { Schedule } from '../../src/schedules/index.js';
 
 /** |got − want| ≤ tol·max(floor, |want|) entry by entry (floor 1: relative above 1, absolute below). */
 function close(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string, floor = 1): void {
@@ -131,8 +132,8 @@ function scheduleFree64(o: Reference, x0s: number[][], grad: (ys: number[][], k:
   return out;
 }
 
-/** The transform's options for a reference configuration. */
-const optionsOf = (o: Reference): ScheduleFreeOptions => ({ ...o, learningRate: o.lr });
+/** The transform's options for a reference configuration (the transform only calls the schedule; no spec needed). */
+const optionsOf = (o: Reference): ScheduleFreeOptions => ({ ...o, learningRate: o.lr as Schedule });
 
 /** Every slot of every step within `tol` of the float64 loop (relativeWeightSum only where Σw > 0). */
 function compare(got: Snapshot[], want: Snapshot64[], tol: number): void {
