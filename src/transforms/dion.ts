@@ -66,7 +66,7 @@ export interface DionRankOptions {
 /**
  * The low rank `r` of an m×n matrix. `dion_reference.py`: `r = rank_multiple_of·⌈rank_fraction·min(m,n) /
  * rank_multiple_of⌉`, capped at min(m, n) — computed in double exactly as the Python code does (so
- * `0.1·30 = 3.0000000000000004` rounds up to 4, like the reference). `dion_simple.py`:
+ * `0.14·50 = 7.000000000000001` rounds up to 8, like the reference). `dion_simple.py`:
  * `r = min(rank, min(m, n))`.
  */
 export function dionRank(m: number, n: number, o: DionRankOptions): number {
