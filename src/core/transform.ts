@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { Tensor } from '@tensorflow/tfjs-core';
+import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
 
 /** What a transform knows about one parameter: its name (for routing and messages) and its shape. */
 export interface ParamMeta {
@@ -38,6 +38,13 @@ export interface StepContext {
   readonly params: readonly Tensor[];
   /** Names and shapes, aligned with the updates. */
   readonly metas: readonly ParamMeta[];
+  /**
+   * The current minibatch loss, when the caller supplies one: `minimize(f)` and `model.fit` (which calls
+   * `minimize`) do, `applyGradients(grads, { loss })` does when given it; otherwise absent. Only a
+   * transform that declares {@link GradientTransformation.needsLoss} reads it. The optimizer hands over a
+   * float32 scalar tensor (on the device, never read back); a transform used on its own may get a number.
+   */
+  readonly loss?: Scalar | number;
 }
 
 /** Result of one `update`: the transformed updates and the new state (same tree shape as the old one). */
@@ -54,6 +61,31 @@ export interface UpdateResult {
 export interface GradientTransformation {
   init(metas: readonly ParamMeta[]): StateTree;
   update(updates: readonly Tensor[], state: StateTree, ctx: StepContext): UpdateResult;
+  /**
+   * Whether `update` reads `ctx.loss` (the Polyak step sizes do). An optimizer refuses a step that comes
+   * without a loss before it computes or writes anything; combinators (`chain`, `partition`, the
+   * wrappers) declare it when any transform inside does. Absent means false.
+   */
+  readonly needsLoss?: boolean;
+}
+
+/** Whether any of `transforms` reads the loss (see {@link GradientTransformation.needsLoss}). */
+export function needsLoss(...transforms: readonly GradientTransformation[]): boolean {
+  return transforms.some((t) => t.needsLoss === true);
+}
+
+/**
+ * Thrown when a loss-aware step gets no loss: `applyGradients(grads)` alone knows only the gradients.
+ * Nothing was computed or written.
+ */
+export class LossRequiredError extends Error {
+  constructor(readonly owner: string) {
+    super(
+      `${owner} needs the loss: use minimize(f) / model.fit, or applyGradients(grads, { loss }) ` +
+        `(no parameter or optimizer state was changed)`,
+    );
+    this.name = 'LossRequiredError';
+  }
 }
 
 /** The transform that changes nothing and keeps no state. */
@@ -83,6 +115,7 @@ export function stateless(
 /** Applies transforms one after another; the state is the list of their states. */
 export function chain(...transforms: GradientTransformation[]): GradientTransformation {
   return {
+    needsLoss: needsLoss(...transforms),
     init: (metas) => transforms.map((t) => t.init(metas)),
     update(updates, state, ctx) {
       const states = state as StateTree[];
@@ -146,6 +179,7 @@ export function partition(
     return cache.groups;
   };
   return {
+    needsLoss: needsLoss(...Object.values(transforms)),
     init(metas) {
       const groups = groupsFor(metas);
       const state: { [key: string]: StateTree } = {};
@@ -166,6 +200,7 @@ export function partition(
           step: ctx.step,
           params: idx.map((i) => ctx.params[i]),
           metas: idx.map((i) => ctx.metas[i]),
+          loss: ctx.loss,
         };
         const r = transforms[label].update(
           idx.map((i) => updates[i]),

@@ -20,7 +20,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { chain, type GradientTransformation, type ParamMeta, type StateTree } from '../core/transform.js';
+import { chain, LossRequiredError, type GradientTransformation, type ParamMeta, type StateTree } from '../core/transform.js';
 import { checkKnownKeys } from '../core/options.js';
 import { clipByGlobalNorm } from '../transforms/clip.js';
 import { bindNewtonSchulzEngine } from '../linalg/newtonSchulz.js';
@@ -67,6 +67,13 @@ function mapState(tree: StateTree, fn: (t: tf.Tensor) => tf.Tensor): StateTree {
   return out;
 }
 
+/** The loss as the float32 scalar a transform reads (`ctx.loss`). */
+function asLossScalar(loss: tf.Tensor | number): tf.Scalar {
+  if (typeof loss === 'number') return tf.scalar(loss);
+  const scalar = loss.rank === 0 ? loss : tf.reshape(loss, []);
+  return (scalar.dtype === 'float32' ? scalar : tf.cast(scalar, 'float32')) as tf.Scalar;
+}
+
 function shapeString(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
@@ -87,6 +94,26 @@ export class NonFiniteGradientError extends Error {
     );
     this.name = 'NonFiniteGradientError';
   }
+}
+
+/** Thrown by a loss-aware step whose loss is NaN or ±Inf (policy `'throw'`); nothing was written. */
+export class NonFiniteLossError extends Error {
+  constructor(readonly optimizer: string) {
+    super(
+      `${optimizer}: non-finite loss (NaN or Inf); no parameter or optimizer state was changed. ` +
+        `Pass nonFinite: 'skip' to skip such steps instead.`,
+    );
+    this.name = 'NonFiniteLossError';
+  }
+}
+
+/** What `applyGradients` takes besides the gradients. */
+export interface ApplyGradientsOptions {
+  /**
+   * The loss the gradients are of (a scalar tensor, or a number): what a loss-aware optimizer
+   * (`needsLoss`, e.g. `alrSmag`, `polyakSgd`) reads; ignored by the others. `minimize(f)` passes it.
+   */
+  readonly loss?: tf.Tensor | number;
 }
 
 /** Weights staged by `setWeights` / a checkpoint before the first step has created the state. */
@@ -190,8 +217,43 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
     return this.slots;
   }
 
-  override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
+  /**
+   * Whether this optimizer reads the loss each step (`alrSmag`, `polyakSgd`, or a chain holding a
+   * loss-aware transform): then `applyGradients` needs `{ loss }`; `minimize(f)` and `model.fit` pass it.
+   */
+  get needsLoss(): boolean {
+    return this.transform.needsLoss === true;
+  }
+
+  /**
+   * `tf.Optimizer.minimize`, passing the loss `f()` on to the step (`applyGradients(grads, { loss })`,
+   * kept on the device), so loss-aware optimizers work in `minimize` and in tfjs-layers' `model.fit`,
+   * which calls it. The gradients are disposed, and the loss unless `returnCost` — also when the step throws.
+   */
+  override minimize(f: () => tf.Scalar, returnCost = false, varList?: tf.Variable[]): tf.Scalar | null {
+    const { value, grads } = this.computeGradients(f, varList);
+    try {
+      const list = varList != null ? varList.map((v) => ({ name: v.name, tensor: grads[v.name] })) : grads;
+      this.applyGradients(list, { loss: value });
+    } catch (e) {
+      value.dispose();
+      throw e;
+    } finally {
+      tf.dispose(grads);
+    }
+    if (returnCost) return value;
+    value.dispose();
+    return null;
+  }
+
+  /**
+   * One step from the gradients (a name → tensor map, or a `{name, tensor}` list). `options.loss` is the
+   * loss they are of: a loss-aware optimizer ({@link needsLoss}) throws `LossRequiredError` without
+   * it, before anything is written; the others ignore it.
+   */
+  override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[], options: ApplyGradientsOptions = {}): void {
     const entries = this.collect(variableGradients);
+    const loss = this.checkLoss(options);
     // An empty first step binds nothing (and is not counted): the state is made for the first real list.
     if (this.metas === null && entries.length === 0) return;
     if (this.metas === null) this.createState(entries);
@@ -199,10 +261,12 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
     const metas = this.metas!;
 
     if (this.common.nonFinite !== 'ignore' && entries.length > 0) {
-      const bad = this.nonFiniteParams(entries.map((e) => e.grad));
-      if (bad.length > 0) {
+      const bad = this.nonFiniteParams(entries.map((e) => e.grad), loss);
+      if (bad !== null) {
         if (this.common.nonFinite === 'throw') {
-          throw new NonFiniteGradientError(this.name, bad.map((i) => metas[i].name));
+          throw bad.length > 0
+            ? new NonFiniteGradientError(this.name, bad.map((i) => metas[i].name))
+            : new NonFiniteLossError(this.name);
         }
         this.skipped++;
         return;
@@ -215,7 +279,7 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
       const r = this.transform.update(
         entries.map((e) => (e.grad.dtype === 'float32' ? e.grad : tf.cast(e.grad, 'float32'))),
         state,
-        { step: this.iterations, params, metas },
+        loss === undefined ? { step: this.iterations, params, metas } : { step: this.iterations, params, metas, loss: asLossScalar(loss) },
       );
       const newParams = params.map((p, i) => {
         const u = r.updates[i];
@@ -289,6 +353,30 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
       }
       return { name, variable, grad: tensor };
     });
+  }
+
+  /**
+   * The loss of `applyGradients`' options, checked: a number, or a live numeric tensor of one element.
+   * Returns undefined when there is none — and throws {@link LossRequiredError} then if this optimizer
+   * reads the loss. A loss given to an optimizer that does not read it is ignored (not checked).
+   */
+  private checkLoss(options: ApplyGradientsOptions): tf.Tensor | number | undefined {
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(`${this.name}: applyGradients' second argument must be an object ({ loss }), got ${String(options)}`);
+    }
+    const loss = options.loss;
+    if (!this.needsLoss) return undefined;
+    if (loss === undefined || loss === null) throw new LossRequiredError(this.name);
+    if (typeof loss === 'number') return loss;
+    if (!(loss instanceof tf.Tensor)) {
+      throw new TypeError(`${this.name}: the loss must be a number or a scalar tf.Tensor, got ${typeof loss === 'object' ? 'an object' : `a ${typeof loss}`}`);
+    }
+    if (loss.isDisposed) throw new Error(`${this.name}: the loss tensor has been disposed`);
+    if (loss.size !== 1) throw new Error(`${this.name}: the loss must be one number, got a tensor of shape ${shapeString(loss.shape)}`);
+    if (loss.dtype === 'string' || loss.dtype === 'complex64') {
+      throw new TypeError(`${this.name}: the loss has dtype ${loss.dtype}, expected a number type`);
+    }
+    return loss;
   }
 
   private createState(entries: { name: string; variable: tf.Variable }[]): void {
@@ -368,15 +456,24 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
   }
 
   /**
-   * Positions whose gradient holds a NaN or ±Inf. One scalar is read back per step: `Σᵢ sum(gᵢ·0)` is 0
-   * when every value is finite and NaN otherwise (no overflow, unlike summing the gradients); only then
-   * are the parameters checked one by one, to name them.
+   * Positions whose gradient holds a NaN or ±Inf; an empty list when only the loss does; null when all
+   * is finite. One scalar is read back per step: `Σᵢ sum(gᵢ·0)` (plus `loss·0` when the loss is read)
+   * is 0 when every value is finite and NaN otherwise (no overflow, unlike summing the gradients); only
+   * then are the parameters checked one by one, to name them.
    */
-  private nonFiniteParams(grads: tf.Tensor[]): number[] {
-    const probe = tf.tidy(() => tf.addN(grads.map((g) => tf.sum(tf.mul(g, 0)))));
+  private nonFiniteParams(grads: tf.Tensor[], loss?: tf.Tensor | number): number[] | null {
+    if (typeof loss === 'number' && !Number.isFinite(loss)) {
+      const bad = this.nonFiniteParams(grads);
+      return bad ?? [];
+    }
+    const probe = tf.tidy(() => {
+      const terms = grads.map((g) => tf.sum(tf.mul(g, 0)));
+      if (loss instanceof tf.Tensor) terms.push(tf.sum(tf.mul(tf.cast(loss, 'float32'), 0)));
+      return tf.addN(terms);
+    });
     const ok = Number.isFinite(probe.dataSync()[0]);
     probe.dispose();
-    if (ok) return [];
+    if (ok) return null;
     const flags = tf.tidy(() => tf.stack(grads.map((g) => tf.any(tf.logicalNot(tf.isFinite(g))))));
     const values = flags.dataSync();
     flags.dispose();

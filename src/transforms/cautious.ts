@@ -26,6 +26,7 @@ export interface CautiousOptions {
 export function cautious(direction: GradientTransformation, options: CautiousOptions = {}): GradientTransformation {
   const epsilon = options.epsilon ?? 1;
   return {
+    needsLoss: direction.needsLoss === true,
     init: (metas) => direction.init(metas),
     update(updates, state, ctx) {
       const inner = direction.update(updates, state, ctx);

@@ -51,6 +51,7 @@ export interface AdaGradNormStepOptions {
 export function adaGradNormStep(direction: GradientTransformation, options: AdaGradNormStepOptions): GradientTransformation {
   const { learningRate, gamma, epsilon, v0 } = options;
   return {
+    needsLoss: direction.needsLoss === true,
     init: (metas) => ({ v2: metas.map(() => tf.scalar(v0 * v0)), direction: direction.init(metas) }),
     update(updates, state, ctx) {
       const s = state as { v2: tf.Scalar[]; direction: StateTree };

@@ -3,7 +3,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { GradientTransformation, StateTree } from '../core/transform.js';
+import { LossRequiredError, type GradientTransformation, type StateTree } from '../core/transform.js';
 
 /** Options of {@link lookahead}. */
 export interface LookaheadOptions {
@@ -24,6 +24,7 @@ export interface LookaheadOptions {
 export function lookahead(inner: GradientTransformation, options: LookaheadOptions): GradientTransformation {
   const { k, alpha } = options;
   return {
+    needsLoss: inner.needsLoss === true,
     init: (metas) => ({ slow: metas.map((m) => tf.zeros([...m.shape])), inner: inner.init(metas) }),
     update(updates, state, ctx) {
       const s = state as { slow: tf.Tensor[]; inner: StateTree };
@@ -51,22 +52,41 @@ export interface AccumulateOptions {
  * calls 1 … every−1 of each group leave the parameters as they are (a zero update), and the last one
  * runs the inner chain once on their mean — one step on a batch `every` times larger, with the memory
  * of one batch. The inner chain sees its own step count (`⌊step / every⌋`), so its schedules and bias
- * corrections count inner steps. State: `{ sum: [tensor per parameter], inner: <inner state> }`.
+ * corrections count inner steps. An inner chain that reads the loss (`needsLoss`) gets the mean of the
+ * group's losses, as one step on the larger batch would. State: `{ sum: [tensor per parameter],
+ * lossSum: <scalar, only for a loss-reading inner chain>, inner: <inner state> }`.
  */
 export function accumulate(inner: GradientTransformation, options: AccumulateOptions): GradientTransformation {
   const { every } = options;
+  const withLoss = inner.needsLoss === true;
   return {
-    init: (metas) => ({ sum: metas.map((m) => tf.zeros([...m.shape])), inner: inner.init(metas) }),
+    needsLoss: withLoss,
+    init: (metas) => ({
+      sum: metas.map((m) => tf.zeros([...m.shape])),
+      // the losses of the group, for an inner chain that reads the loss (its step sees their mean)
+      ...(withLoss ? { lossSum: tf.scalar(0) } : {}),
+      inner: inner.init(metas),
+    }),
     update(updates, state, ctx) {
-      const s = state as { sum: tf.Tensor[]; inner: StateTree };
+      const s = state as { sum: tf.Tensor[]; lossSum?: tf.Scalar; inner: StateTree };
       const position = ctx.step % every;
       const sum = updates.map((g, i) => (position === 0 ? tf.clone(g) : tf.add(s.sum[i], g)));
+      let lossSum: tf.Scalar | undefined;
+      if (withLoss) {
+        if (ctx.loss === undefined) throw new LossRequiredError('accumulate');
+        const loss = tf.reshape(tf.cast(ctx.loss, 'float32'), []) as tf.Scalar;
+        lossSum = position === 0 ? loss : tf.add(s.lossSum!, loss);
+      }
       if (position !== every - 1) {
-        return { updates: updates.map((g) => tf.zerosLike(g)), state: { sum, inner: s.inner } };
+        return { updates: updates.map((g) => tf.zerosLike(g)), state: { sum, ...(lossSum ? { lossSum } : {}), inner: s.inner } };
       }
       const mean = sum.map((x) => tf.div(x, every));
-      const r = inner.update(mean, s.inner, { ...ctx, step: Math.floor(ctx.step / every) });
-      return { updates: r.updates, state: { sum: sum.map((x) => tf.zerosLike(x)), inner: r.state } };
+      const innerCtx = { ...ctx, step: Math.floor(ctx.step / every), ...(lossSum ? { loss: tf.div(lossSum, every) as tf.Scalar } : {}) };
+      const r = inner.update(mean, s.inner, innerCtx);
+      return {
+        updates: r.updates,
+        state: { sum: sum.map((x) => tf.zerosLike(x)), ...(lossSum ? { lossSum: tf.scalar(0) } : {}), inner: r.state },
+      };
     },
   };
 }
@@ -103,6 +123,7 @@ export function debiasedEmaWeight(decay: number): AverageWeight {
  */
 export function averageIterates(inner: GradientTransformation, weightAt: AverageWeight): GradientTransformation {
   return {
+    needsLoss: inner.needsLoss === true,
     init: (metas) => ({ average: metas.map((m) => tf.zeros([...m.shape])), inner: inner.init(metas) }),
     update(updates, state, ctx) {
       const s = state as { average: tf.Tensor[]; inner: StateTree };
