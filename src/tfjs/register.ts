@@ -21,6 +21,7 @@ import { orthogonalSgdmDefinition } from '../optimizers/orthogonalSgdm.js';
 import { normalizedSgdDefinition, scionDefinition, signumDefinition } from '../optimizers/scion.js';
 import { dion2Definition, dionDefinition } from '../optimizers/dion.js';
 import { dogDefinition, dowgDefinition, ldogDefinition } from '../optimizers/dog.js';
+import { alrSmagDefinition, polyakSgdDefinition } from '../optimizers/polyak.js';
 import { scheduleFreeAdamwDefinition, scheduleFreeSgdDefinition } from '../optimizers/scheduleFree.js';
 import { accumulateDefinition, averagedDefinition, cautiousDefinition, lookaheadDefinition } from '../optimizers/wrappers.js';
 
@@ -118,6 +119,14 @@ export const dog = defineOptimizer(dogDefinition);
 export const ldog = defineOptimizer(ldogDefinition);
 /** DoWG — see {@link dowgDefinition}. */
 export const dowg = defineOptimizer(dowgDefinition);
+/**
+ * ALR-SMAG — see {@link alrSmagDefinition}; needs the loss (`minimize(f)`, `model.fit`, or `applyGradients(grads, { loss })`).
+ * @example
+ * model.compile({ optimizer: alrSmag({ learningRate: 0.1, momentum: 0.9 }), loss: 'categoricalCrossentropy' });
+ */
+export const alrSmag = defineOptimizer(alrSmagDefinition);
+/** Polyak SGD — see {@link polyakSgdDefinition}; needs the loss (`minimize(f)`, `model.fit`, or `applyGradients(grads, { loss })`). */
+export const polyakSgd = defineOptimizer(polyakSgdDefinition);
 /** Schedule-free SGD — see {@link scheduleFreeSgdDefinition}; evaluate inside `withAveragedWeights(optimizer, fn)`. */
 export const scheduleFreeSgd = defineOptimizer(scheduleFreeSgdDefinition);
 /**

@@ -7,7 +7,8 @@
  *   (as whole words, as the user wrote them), or
  * - the value is accepted and 5 steps on a small problem (a [6, 4] matrix and a [4] vector, a fixed
  *   gradient each, a linear loss so that no learning rate can make the parameters diverge by itself)
- *   throw nothing and keep every parameter finite.
+ *   throw nothing and keep every parameter finite. A loss-aware optimizer (`needsLoss`: alrSmag,
+ *   polyakSgd) gets the loss 1 with each step (`applyGradients(grads, { loss: 1 })`).
  * Anything else — another error class, a message without the names, an error at step time, a non-finite
  * parameter — is reported with the optimizer, option and value. The counts per category are printed
  * as a diagnostic.
@@ -81,7 +82,7 @@ export function runBadInputCases(): CaseResult[] {
           }
           try {
             for (let step = 0; step < 5; step++) {
-              opt.applyGradients({ [matrix.name]: gm, [vector.name]: gv });
+              opt.applyGradients({ [matrix.name]: gm, [vector.name]: gv }, opt.needsLoss ? { loss: 1 } : {});
             }
             const finite = [matrix, vector].every((v) => tf.tidy(() => tf.all(tf.isFinite(v)).dataSync()[0] === 1));
             results.push({

@@ -11,6 +11,9 @@
  * The suite requires 0 crashes and 0 silent cases outside {@link KNOWN_SILENT}, the documented float32
  * limits that only a change of state representation could lift; the tally is printed at the end.
  *
+ * A loss-aware optimizer (`needsLoss`: alrSmag, polyakSgd) gets the loss 1 with each step, at every
+ * gradient scale (`applyGradients(grads, { loss: 1 })`).
+ *
  * Orthogonalized outputs are also checked directly: Newton–Schulz of a well-conditioned matrix keeps its
  * singular values in Jordan's band [0.68, 1.14] at every scale from 1e-3 to 1e37, on every engine.
  *
@@ -113,7 +116,7 @@ function threeSteps(name: string, engine: EngineName, params: tf.Variable[], gra
       before = params.map((p) => p.dataSync().slice());
       const gs = gradients(step);
       try {
-        o.applyGradients(Object.fromEntries(params.map((p, i) => [p.name, gs[i]])));
+        o.applyGradients(Object.fromEntries(params.map((p, i) => [p.name, gs[i]])), o.needsLoss ? { loss: 1 } : {});
       } finally {
         tf.dispose(gs);
       }
@@ -183,7 +186,7 @@ function firstUpdate(name: string, engine: EngineName, shapes: number[][], scale
   const o = createOptimizer(name, engine === 'tfjs' ? {} : { engine }) as TransformOptimizer;
   const gs = shapes.map((shape, i) => tf.tensor(Float32Array.from(gaussian(shape.reduce((a, b) => a * b, 1), 300 + i), (v) => v * scale), shape));
   try {
-    o.applyGradients(Object.fromEntries(params.map((p, i) => [p.name, gs[i]])));
+    o.applyGradients(Object.fromEntries(params.map((p, i) => [p.name, gs[i]])), o.needsLoss ? { loss: 1 } : {});
     return params.map((p, i) => Float32Array.from(p.dataSync(), (v, j) => v - start[i][j]));
   } finally {
     tf.dispose([...gs, ...params]);

@@ -9,6 +9,9 @@
  *   (another order, an int32 variable: refused before any write);
  * - getWeights → setWeights, a directory checkpoint, and model.save → tf.loadLayersModel all resume
  *   with identical next steps; the config survives `fromConfig(getConfig())`.
+ * A loss-aware optimizer (`needsLoss`: alrSmag, polyakSgd) gets a loss with every `applyGradients` call
+ * (`{ loss }`: a fixed positive number per step, or the value of `minimize`'s objective in the test that
+ * compares them); `model.fit` and `minimize` hand it over themselves.
  *
  * Call `optimizerContract(name, make)` at the top level of a test file (after selecting a backend).
  */
@@ -54,9 +57,14 @@ function gradients(vars: tf.Variable[], seed: number): { name: string; tensor: t
   return vars.map((v, i) => ({ name: v.name, tensor: tf.tensor(gaussian(v.size, seed * 100 + i), v.shape) }));
 }
 
-function step(opt: tf.Optimizer, vs: tf.Variable[], seed: number): void {
+/** `applyGradients`' options: a loss for a loss-aware optimizer (none for the others, which ignore it). */
+function lossFor(opt: TransformOptimizer, loss: number | tf.Tensor): { loss?: number | tf.Tensor } {
+  return opt.needsLoss ? { loss } : {};
+}
+
+function step(opt: TransformOptimizer, vs: tf.Variable[], seed: number): void {
   const g = gradients(vs, seed);
-  opt.applyGradients(g);
+  opt.applyGradients(g, lossFor(opt, 1 + seed));
   tf.dispose(g.map((x) => x.tensor));
 }
 
@@ -118,16 +126,21 @@ export function optimizerContract(
     it('gives the same result with the map form, the list form and minimize', () => {
       const [va, vb, vc] = [variables(SHAPES, 2), variables(SHAPES, 2), variables(SHAPES, 2)];
       const [oa, ob, oc] = [make(), make(), make()];
+      // a linear loss (plus a constant, which keeps it positive for the loss-aware optimizers)
+      const linear = (vs: tf.Variable[], gs: { tensor: tf.Tensor }[]) => () =>
+        tf.add(tf.addN(vs.map((v, i) => tf.sum(tf.mul(v, gs[i].tensor)))), 1000) as tf.Scalar;
       for (let s = 0; s < 3; s++) {
         const ga = gradients(va, s);
-        oa.applyGradients(ga);
+        const la = linear(va, ga)();
+        oa.applyGradients(ga, lossFor(oa, la));
         const gb = gradients(vb, s);
+        const lb = linear(vb, gb)();
         const map: tf.NamedTensorMap = {};
         gb.forEach((g) => (map[g.name] = g.tensor));
-        ob.applyGradients(map);
+        ob.applyGradients(map, lossFor(ob, lb));
         const gc = gradients(vc, s);
-        oc.minimize(() => tf.addN(vc.map((v, i) => tf.sum(tf.mul(v, gc[i].tensor)))) as tf.Scalar, false, vc);
-        tf.dispose([...ga, ...gb, ...gc].map((g) => g.tensor));
+        oc.minimize(linear(vc, gc), false, vc);
+        tf.dispose([la, lb, ...[...ga, ...gb, ...gc].map((g) => g.tensor)]);
       }
       va.forEach((v, i) => {
         assert.deepEqual(vb[i].dataSync(), v.dataSync());
@@ -147,7 +160,7 @@ export function optimizerContract(
       const bad = gradients(vars, 1);
       const nan = tf.tidy(() => tf.concat([tf.tensor1d([Number.NaN]), tf.slice(bad[1].tensor, [1], [5])]));
       assert.throws(
-        () => opt.applyGradients([bad[0], { name: bad[1].name, tensor: nan }]),
+        () => opt.applyGradients([bad[0], { name: bad[1].name, tensor: nan }], lossFor(opt, 2)),
         (e: unknown) => e instanceof NonFiniteGradientError && e.params.includes(vars[1].name),
       );
       vars.forEach((v, i) => assert.deepEqual(v.dataSync(), params[i]));
@@ -156,7 +169,7 @@ export function optimizerContract(
 
       const skipper = optimizerFromConfig(opt.name, { ...(opt.getConfig() as object), nonFinite: 'skip' });
       const inf = bad.map((g) => ({ name: g.name, tensor: tf.tidy(() => tf.mul(g.tensor, Infinity)) }));
-      skipper.applyGradients(inf);
+      skipper.applyGradients(inf, lossFor(skipper, 2));
       assert.equal(skipper.skippedSteps, 1);
       assert.equal(skipper.step, 0);
       vars.forEach((v, i) => assert.deepEqual(v.dataSync(), params[i]));
@@ -170,8 +183,8 @@ export function optimizerContract(
       const before = values(vars).map((a) => a.slice());
       const opt = make();
       const zeros = vars.map((v) => ({ name: v.name, tensor: tf.zerosLike(v) }));
-      opt.applyGradients(zeros);
-      opt.applyGradients(zeros);
+      opt.applyGradients(zeros, lossFor(opt, 1));
+      opt.applyGradients(zeros, lossFor(opt, 1));
       vars.forEach((v, i) => {
         const now = v.dataSync();
         assert.ok(now.every(Number.isFinite), `non-finite after zero gradients: ${v.name}`);
@@ -188,7 +201,7 @@ export function optimizerContract(
       const vars = variables([[4, 6]], 5);
       const opt = make();
       const g = tf.ones([6, 4]);
-      assert.throws(() => opt.applyGradients([{ name: vars[0].name, tensor: g }]), (e: unknown) =>
+      assert.throws(() => opt.applyGradients([{ name: vars[0].name, tensor: g }], lossFor(opt, 1)), (e: unknown) =>
         (e as Error).message.includes(`the gradient for '${vars[0].name}' has shape [6, 4], but the variable has shape [4, 6]`),
       );
       assert.equal(opt.step, 0);
@@ -204,7 +217,7 @@ export function optimizerContract(
       const state = opt.stateSlots.map((s) => s.variable.dataSync().slice());
       const g = gradients(vars, 1);
       assert.throws(
-        () => opt.applyGradients([g[1], g[0], g[2]]),
+        () => opt.applyGradients([g[1], g[0], g[2]], lossFor(opt, 2)),
         (e: unknown) => (e as Error).message.includes(`parameter 0 is '${vars[1].name}', but the optimizer state at position 0 belongs to '${vars[0].name}'`),
       );
       vars.forEach((v, i) => assert.deepEqual(v.dataSync(), params[i]));
@@ -214,7 +227,7 @@ export function optimizerContract(
       const ones = tf.ones([6]);
       const fresh = make();
       assert.throws(
-        () => fresh.applyGradients([g[0], { name: counter.name, tensor: ones }]),
+        () => fresh.applyGradients([g[0], { name: counter.name, tensor: ones }], lossFor(fresh, 1)),
         (e: unknown) => e instanceof TypeError && e.message.includes(`variable '${counter.name}' has dtype int32`),
       );
       assert.deepEqual(vars[0].dataSync(), params[0]);
