@@ -396,7 +396,8 @@ async function train(ctx: TrainContext, req: TrainRequest): Promise<TrainResult>
       const t1 = performance.now();
       let t2 = t1;
       if (Number.isFinite(loss)) {
-        optimizer.applyGradients(grads);
+        // the loss goes along for the loss-aware optimizers (alrSmag, polyakSgd); the others ignore it
+        optimizer.applyGradients(grads, { loss: value });
         const probe = tf.tidy(() => tf.slice(tf.reshape(last, [-1]), 0, 1));
         await probe.data();
         probe.dispose();

@@ -354,6 +354,45 @@ describe('runComparison: schedules, untuned entries, averaged weights', () => {
   });
 });
 
+describe('runComparison: loss-aware optimizers', () => {
+  it('hands each batch loss to alrSmag and polyakSgd: on the full-batch quadratic their losses follow float64 Polyak loops', async () => {
+    // Gradient (w − t)/d and loss ½·mean((w − t)²): the Polyak step f/‖g‖² is d/2, which halves the error
+    // (the loss falls 4× per step) — polyakSgd with the cap above d/2. alrSmag (β = 0.9, γ_max 0.1):
+    // d ← βd + g, τ = min(0.1, f/‖d‖²), w ← w − τd, in float64.
+    const d = 10;
+    const steps = 5;
+    const t = Array.from({ length: d }, (_, i) => Math.sin(i + 1));
+    const polyak: number[] = [];
+    const smag: number[] = [];
+    let w = new Array<number>(d).fill(0);
+    for (let k = 0; k < steps; k++) {
+      polyak.push(quadraticLoss(w));
+      w = w.map((wi, i) => wi - 0.5 * (wi - t[i]));
+    }
+    w = new Array<number>(d).fill(0);
+    let m = new Array<number>(d).fill(0);
+    for (let k = 0; k < steps; k++) {
+      const f = quadraticLoss(w);
+      smag.push(f);
+      m = m.map((mi, i) => 0.9 * mi + (w[i] - t[i]) / d);
+      const tau = Math.min(0.1, f / m.reduce((a, v) => a + v * v, 0));
+      w = w.map((wi, i) => wi - tau * m[i]);
+    }
+    const { curves } = await runComparison({
+      task: quadraticTask(d, 1),
+      optimizers: [{ name: 'polyakSgd', options: { maxLearningRate: 100 } }, { name: 'alrSmag' }],
+      steps,
+    });
+    const close = (got: number[], want: number[], what: string) => {
+      assert.equal(got.length, steps, what);
+      got.forEach((l, k) => assert.ok(Math.abs(l - want[k]) <= 1e-5 * want[k], `${what} step ${k + 1}: ${l} vs ${want[k]}`));
+    };
+    close(curves['polyakSgd-s0'].losses, polyak, 'polyakSgd');
+    close(curves['alrSmag-s0'].losses, smag, 'alrSmag');
+    assert.ok(polyak[4] < polyak[0] / 200 && smag[4] < smag[0], 'both descend');
+  });
+});
+
 describe('tasks', () => {
   it('registers the built-in tasks', () => {
     const names = listTasks().map((t) => t.name);

@@ -55,7 +55,8 @@ function handedBySteps(opt: TransformOptimizer): number {
   handed = 0;
   for (let k = 0; k < 2; k++) {
     const g = vs.map((v, i) => ({ name: v.name, tensor: tf.tensor(gaussian(v.size, 100 * k + i), v.shape) }));
-    opt.applyGradients(g);
+    // a loss-aware optimizer (alrSmag, polyakSgd) takes the loss too
+    opt.applyGradients(g, opt.needsLoss ? { loss: 1 } : {});
     tf.dispose(g.map((e) => e.tensor));
   }
   opt.dispose();
