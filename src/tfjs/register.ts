@@ -23,6 +23,7 @@ import { dion2Definition, dionDefinition } from '../optimizers/dion.js';
 import { dogDefinition, dowgDefinition, ldogDefinition } from '../optimizers/dog.js';
 import { alrSmagDefinition, polyakSgdDefinition } from '../optimizers/polyak.js';
 import { scheduleFreeAdamwDefinition, scheduleFreeSgdDefinition } from '../optimizers/scheduleFree.js';
+import { psgdKronDefinition } from '../optimizers/psgdKron.js';
 import { accumulateDefinition, averagedDefinition, cautiousDefinition, lookaheadDefinition } from '../optimizers/wrappers.js';
 
 /**
@@ -135,6 +136,12 @@ export const scheduleFreeSgd = defineOptimizer(scheduleFreeSgdDefinition);
  * model.compile({ optimizer: scheduleFreeAdamw({ learningRate: 0.0025, warmupSteps: 100 }), loss: 'categoricalCrossentropy' });
  */
 export const scheduleFreeAdamw = defineOptimizer(scheduleFreeAdamwDefinition);
+/**
+ * PSGD Kron — see {@link psgdKronDefinition}.
+ * @example
+ * model.compile({ optimizer: psgdKron({ learningRate: 1e-3, seed: 1 }), loss: 'categoricalCrossentropy' });
+ */
+export const psgdKron = defineOptimizer(psgdKronDefinition);
 /**
  * Lookahead over any registered optimizer (`createOptimizer('lookahead', …)`) — see {@link lookaheadDefinition}.
  * @example

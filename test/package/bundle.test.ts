@@ -23,9 +23,11 @@ import { repoRoot } from '../support/golden.js';
  * construction and per step, the power-of-two rescale in every norm, checkpoint manifest v2 schema
  * reader and digest, state binding — +5.4 KB of checks a user gets for every bad input); 44,125 (issues
  * 11 and 12: eight more registered recipes — dog, ldog, dowg, scheduleFreeSgd/Adamw, lookahead,
- * accumulate, cautious, averaged — their transforms, transformOptimizer and the wrapper definitions).
+ * accumulate, cautious, averaged — their transforms, transformOptimizer and the wrapper definitions);
+ * 48,812 (issue 13: psgdKron — its recipe, scaleByPsgdKron and the Kronecker preconditioner of
+ * src/linalg/psgd.ts, +2.8 KB over the 45,989 measured just before it).
  */
-const BUNDLE_MEASURED = 44_125;
+const BUNDLE_MEASURED = 48_812;
 const BUNDLE_BUDGET = Math.round(BUNDLE_MEASURED * 1.1);
 
 async function bundleForBrowser(entry: string, minify = false) {
