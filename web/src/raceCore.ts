@@ -186,7 +186,8 @@ export class Race {
           this.lastGradient = { rows: g.shape[0], cols: g.shape[1], data: (await g.data()) as Float32Array, layer: this.names[i] };
         }
         try {
-          r.optimizer.applyGradients(grads);
+          // the loss goes along for the loss-aware optimizers (alrSmag, polyakSgd); the others ignore it
+          r.optimizer.applyGradients(grads, { loss: value });
         } catch (e) {
           r.error = `${(e as Error).name}: ${(e as Error).message}`;
         }
