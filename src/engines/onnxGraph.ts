@@ -37,6 +37,7 @@
  * @module
  */
 import type { EngineIteration, EngineMatrix } from './engine.js';
+import { gramIsCheaper } from '../linalg/flops.js';
 
 /** Which side of the matrix is the long one: `tall` = rows ≥ cols (iterated as is), `wide` = rows < cols. */
 export type Orientation = 'tall' | 'wide';
@@ -52,9 +53,23 @@ export function iterationKey(iteration: EngineIteration): string {
   return `${formKey(iteration)}|${iteration.precondition ?? 'frobenius'}|${rows}|${iteration.normScale}|${iteration.eps}`;
 }
 
-/** The form part of the keys: `standard`, or `gram@` and the restart steps. */
+/** The form part of the keys: `standard`, or `gram@` / `auto@` and the restart steps. */
 function formKey(iteration: EngineIteration): string {
-  return iteration.form === 'gram' ? `gram@${gramRestartsOf(iteration).join(',')}` : 'standard';
+  const form = iteration.form ?? 'standard';
+  return form === 'standard' ? 'standard' : `${form}@${gramRestartsOf(iteration).join(',')}`;
+}
+
+/**
+ * The iteration with its form decided for one `rows × cols` matrix: `form: 'auto'` becomes the Gram form
+ * where it does fewer flops (`gramIsCheaper`, src/linalg/flops.ts: for 5 steps and the default restart,
+ * long side over 1.5× the short one), else the standard form; `'standard'` and `'gram'` are kept.
+ */
+export function formFor(iteration: EngineIteration, rows: number, cols: number): EngineIteration {
+  if (iteration.form !== 'auto') return iteration;
+  const restarts = gramRestartsOf(iteration);
+  if (gramIsCheaper(rows, cols, iteration.steps.length, restarts)) return { ...iteration, form: 'gram', gramRestarts: restarts };
+  const { form: _auto, gramRestarts: _restarts, ...standard } = iteration;
+  return standard;
 }
 
 /** The Gram form's restart steps (default `[2]`, as `newtonSchulzGramTall`), sorted, deduplicated. */
@@ -339,6 +354,7 @@ export function newtonSchulzModel(iteration: EngineIteration, orientation: Orien
   }
   const form = iteration.form ?? 'standard';
   if (form !== 'standard' && form !== 'gram') {
+    // 'auto' is decided per matrix before a graph is built (formFor)
     throw new RangeError(`onnxGraph: form must be 'standard' or 'gram', got '${String(form)}'`);
   }
   const restarts = iteration.gramRestarts ?? [];
@@ -488,8 +504,9 @@ export class NewtonSchulzSessions {
   }
 
   /**
-   * Orthogonalizes each matrix (row-major float32, any orientation) with the iteration; one session run
-   * per matrix, in order. Outputs have the inputs' shapes.
+   * Orthogonalizes each matrix (row-major float32, any orientation) with the iteration (`form: 'auto'`
+   * decided per matrix, {@link formFor}); one session run per matrix, in order. Outputs have the inputs'
+   * shapes.
    * @throws RangeError when a matrix's data length is not rows·cols.
    */
   async run(matrices: readonly EngineMatrix[], iteration: EngineIteration): Promise<Float32Array[]> {
@@ -500,7 +517,7 @@ export class NewtonSchulzSessions {
     });
     const out: Float32Array[] = [];
     for (const m of matrices) {
-      const session = await this.session(iteration, orientationOf(m.rows, m.cols));
+      const session = await this.session(formFor(iteration, m.rows, m.cols), orientationOf(m.rows, m.cols));
       // onnxruntime-node rejects typed arrays over a SharedArrayBuffer ("Invalid argument"): copy those.
       const data = m.data.buffer instanceof SharedArrayBuffer ? m.data.slice() : m.data;
       const result = await session.run({

@@ -118,8 +118,8 @@ function checkIteration(iteration: EngineIteration): void {
     throw new RangeError(`onnxruntime engine: normScale must be in (0, inf), got ${normScale}`);
   }
   if (!Number.isFinite(eps) || eps < 0) throw new RangeError(`onnxruntime engine: eps must be in [0, inf), got ${eps}`);
-  if (iteration.form !== undefined && iteration.form !== 'standard' && iteration.form !== 'gram') {
-    throw new RangeError(`onnxruntime engine: form must be one of 'standard', 'gram', got '${String(iteration.form)}'`);
+  if (iteration.form !== undefined && iteration.form !== 'standard' && iteration.form !== 'gram' && iteration.form !== 'auto') {
+    throw new RangeError(`onnxruntime engine: form must be one of 'standard', 'gram', 'auto', got '${String(iteration.form)}'`);
   }
   const r = iteration.gramRestarts;
   if (r !== undefined && (!Array.isArray(r) || !r.every((v) => Number.isInteger(v) && v >= 0))) {
@@ -186,7 +186,9 @@ export class OnnxRuntimeEngine implements NewtonSchulzEngine {
       normScale: iteration.normScale,
       eps: iteration.eps,
       precondition: iteration.precondition ?? 'frobenius',
-      ...(iteration.form === 'gram' ? { form: 'gram' as const, gramRestarts: [...(iteration.gramRestarts ?? [2])] } : {}),
+      ...(iteration.form === 'gram' || iteration.form === 'auto'
+        ? { form: iteration.form, gramRestarts: [...(iteration.gramRestarts ?? [2])] }
+        : {}),
     };
     let outputs: Float32Array[];
     try {
@@ -241,5 +243,7 @@ export const onnxRuntimeEngineProvider: EngineProvider = {
   name: 'onnxruntime',
   available: onnxRuntimeAvailability,
   minimumElements: ONNXRUNTIME_MINIMUM_ELEMENTS,
+  // the graph's Gram form (./onnxGraph.ts gramSteps), Frobenius or AOL
+  gramForm: true,
   create: () => new OnnxRuntimeEngine(),
 };

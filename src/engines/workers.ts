@@ -330,8 +330,12 @@ function checkIteration(iteration: EngineIteration): void {
   }
   if (!Number.isFinite(normScale) || normScale <= 0) throw new RangeError(`workers engine: normScale must be in (0, inf), got ${normScale}`);
   if (!Number.isFinite(eps) || eps < 0) throw new RangeError(`workers engine: eps must be in [0, inf), got ${eps}`);
+  // 'auto' means the standard form here: this engine has no Gram form (its provider says so)
   if (iteration.form === 'gram') {
     throw new RangeError("workers engine: runs the standard form only; the Gram form needs engine 'onnxruntime' or 'tfjs'");
+  }
+  if (iteration.form !== undefined && iteration.form !== 'standard' && iteration.form !== 'auto') {
+    throw new RangeError(`workers engine: form must be one of 'standard', 'auto', got '${String(iteration.form)}'`);
   }
   const p = iteration.precondition;
   if (p !== undefined && p !== 'frobenius' && p !== 'aol') {

@@ -48,9 +48,12 @@ export interface EngineIteration {
   readonly precondition?: Preconditioning;
   /**
    * `'standard'` (absent) iterates on the k×n matrix; `'gram'` accumulates the same polynomial on k×k
-   * matrices (Gram Newton–Schulz, `newtonSchulzGramTall` in `./newtonSchulz.ts`): fewer flops when n ≫ k.
+   * matrices (Gram Newton–Schulz, `newtonSchulzGramTall` in `./newtonSchulz.ts`): fewer flops when n ≫ k;
+   * `'auto'`: per matrix, the Gram form where the engine runs it and `gramIsCheaper(rows, cols,
+   * steps.length, gramRestarts)` (`./flops.ts`), else the standard form (an engine without the Gram form
+   * runs every matrix in the standard form).
    */
-  readonly form?: 'standard' | 'gram';
+  readonly form?: 'standard' | 'gram' | 'auto';
   /** Gram form: the step numbers before which X and its Gram matrix are re-formed (absent: `[2]`). */
   readonly gramRestarts?: readonly number[];
 }
@@ -71,6 +74,13 @@ export interface EngineProvider {
   available(): { ok: true } | { ok: false; reason: string };
   /** Smallest `rows·cols` worth the copy off the backend (auto selection). */
   readonly minimumElements: number;
+  /**
+   * Whether the engine runs the Gram form (`EngineIteration.form: 'gram'` and `'auto'`; absent: no).
+   * Newton–Schulz's `form: 'auto'` reaches such an engine as `'auto'` (it takes the Gram form per matrix
+   * where that does fewer flops); any other engine gets the standard form, and an explicit `form: 'gram'`
+   * for it is refused by name.
+   */
+  readonly gramForm?: boolean;
   /** Creates (or returns the shared) engine. */
   create(): NewtonSchulzEngine;
 }
@@ -137,6 +147,11 @@ export function resolveEngine(choice: EngineChoice | undefined, backend: string,
   if (!a.ok) throw new Error(`engine '${c}' cannot run here: ${a.reason}`);
   if (!cpuBackend) throw new Error(`engine '${c}' needs tensors on a CPU backend (wasm, cpu, tensorflow); the backend is '${backend}'`);
   return c;
+}
+
+/** Whether the registered engine `name` runs the Gram form ({@link EngineProvider.gramForm}). */
+export function engineRunsGram(name: Exclude<EngineName, 'tfjs'>): boolean {
+  return providers.get(name)?.gramForm === true;
 }
 
 /** The engine instance for a name (created lazily, shared). */

@@ -24,6 +24,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   defaultEngine,
   engineInstance,
+  engineRunsGram,
   resolveEngine,
   type EngineChoice,
   type EngineIteration,
@@ -77,17 +78,22 @@ export interface NewtonSchulzOptions {
    */
   readonly engine?: EngineChoice;
   /**
-   * `'standard'` (default) iterates on the k×n matrix; `'gram'` is Gram Newton–Schulz (Zhang, Amsel, Chen,
-   * Dao — Dao-AILab/gram-newton-schulz, spec §2.4): the same polynomial, accumulated on k×k matrices, with
-   * the k×n matrix touched only at the start, at restarts and at the end — fewer flops when n ≫ k.
+   * `'standard'` iterates on the k×n matrix; `'gram'` is Gram Newton–Schulz (Zhang, Amsel, Chen, Dao —
+   * Dao-AILab/gram-newton-schulz, spec §2.4): the same polynomial, accumulated on k×k matrices, with the
+   * k×n matrix touched only at the start, at restarts and at the end — fewer flops when n ≫ k. `'auto'`
+   * (default): the Gram form on an engine that runs it (onnxruntime) for a matrix where it does fewer
+   * flops (`gramIsCheaper`, `./flops.ts`: long side over 1.5× the short one for 5 steps), the standard form
+   * everywhere else — so the tfjs and workers engines run the standard form, unchanged. `'gram'` needs the
+   * Frobenius normalization on tfjs, so it is refused with AOL; `'auto'` takes AOL to onnxruntime's Gram
+   * graph.
    */
   readonly form?: NewtonSchulzForm;
   /** Gram form: restart (re-form X and its Gram matrix) after these step numbers (default `[2]`). */
   readonly gramRestarts?: readonly number[];
 }
 
-/** How the iteration is organized: on the k×n matrix, or on its k×k Gram matrix. */
-export type NewtonSchulzForm = 'standard' | 'gram';
+/** How the iteration is organized: on the k×n matrix, on its k×k Gram matrix, or chosen per matrix and engine. */
+export type NewtonSchulzForm = 'standard' | 'gram' | 'auto';
 
 /** Resolved options: everything the iteration needs. */
 export interface ResolvedNewtonSchulz {
@@ -100,9 +106,9 @@ export interface ResolvedNewtonSchulz {
   readonly precondition?: Preconditioning;
   /** Absent: the global default (`setDefaultEngine`). */
   readonly engine?: EngineChoice;
-  /** Absent means `'standard'`. */
+  /** Absent means `'standard'` (a hand-made resolved object); {@link resolveNewtonSchulz} writes `'auto'` by default. */
   readonly form?: NewtonSchulzForm;
-  /** Gram form: steps after which to restart. */
+  /** Gram (or auto) form: steps after which to restart. */
   readonly gramRestarts?: readonly number[];
 }
 
@@ -133,9 +139,9 @@ export function resolveNewtonSchulz(options: NewtonSchulzOptions = {}, owner = '
   if (engine !== undefined && !['tfjs', 'workers', 'onnxruntime', 'auto'].includes(engine)) {
     throw new RangeError(`${owner}: engine must be one of 'tfjs', 'workers', 'onnxruntime', 'auto', got '${String(engine)}'`);
   }
-  const form = options.form ?? 'standard';
-  if (form !== 'standard' && form !== 'gram') {
-    throw new RangeError(`${owner}: form must be one of 'standard', 'gram', got '${String(form)}'`);
+  const form = options.form ?? 'auto';
+  if (form !== 'standard' && form !== 'gram' && form !== 'auto') {
+    throw new RangeError(`${owner}: form must be one of 'auto', 'standard', 'gram', got '${String(form)}'`);
   }
   if (form === 'gram' && precondition === 'aol') {
     throw new RangeError(`${owner}: form 'gram' needs the Frobenius normalization, not AOL preconditioning`);
@@ -148,7 +154,7 @@ export function resolveNewtonSchulz(options: NewtonSchulzOptions = {}, owner = '
   return {
     ...base,
     ...(engine === undefined ? {} : { engine }),
-    ...(form === 'gram' ? { form, gramRestarts: [...gramRestarts] } : {}),
+    ...(form === 'standard' ? {} : { form, gramRestarts: [...gramRestarts] }),
   };
 }
 
@@ -330,6 +336,7 @@ export function newtonSchulzGramTall(xt: tf.Tensor2D, ns: ResolvedNewtonSchulz):
 
 function orthogonalizeMatrix(m: tf.Tensor2D, ns: ResolvedNewtonSchulz): tf.Tensor2D {
   const [rows, cols] = m.shape;
+  // tfjs runs the standard form under 'auto': its numbers (the golden replays) do not depend on the form
   const iterate = ns.form === 'gram' ? newtonSchulzGramTall : newtonSchulzTall;
   // The reference makes the matrix wide and iterates on it; iterating on the tall orientation is the
   // same computation transposed (NS(Gᵀ) = NS(G)ᵀ).
@@ -353,15 +360,27 @@ function asMatrices(x: tf.Tensor, ns: ResolvedNewtonSchulz): { mats: tf.Tensor2D
 }
 
 /**
- * The iteration a native engine runs for one matrix (Frobenius or AOL preconditioning), or null when only
- * tfjs can run it (the Gram form). ROOT-style per-shape tables are resolved for this matrix's shape.
+ * The iteration the native engine `engine` runs for one matrix (Frobenius or AOL preconditioning), or
+ * null when it cannot (an explicit `form: 'gram'` on an engine without the Gram form: only tfjs and
+ * onnxruntime have it). `'gram'` is passed as asked; `'auto'` is passed to an engine that runs the Gram
+ * form, which picks it per matrix where `gramIsCheaper` (`./flops.ts`) — so one iteration, hence one
+ * engine call, serves every matrix of a step — and is the standard form for any other engine (workers).
+ * ROOT-style per-shape tables are resolved for this matrix's shape.
  */
-export function engineIteration(ns: ResolvedNewtonSchulz, rows: number, cols: number): EngineIteration | null {
-  if (ns.form === 'gram') return null;
+export function engineIteration(
+  ns: ResolvedNewtonSchulz,
+  rows: number,
+  cols: number,
+  engine: Exclude<EngineName, 'tfjs'>,
+): EngineIteration | null {
+  const runsGram = engineRunsGram(engine);
+  if (ns.form === 'gram' && !runsGram) return null;
   const table = ns.table.perShape?.(Math.max(rows, cols), Math.min(rows, cols)) ?? ns.table;
   const steps: QuinticCoefficients[] = [];
   for (let i = 0; i < ns.steps; i++) steps.push(coefficientsAt(table, i));
-  return { steps, normScale: ns.normScale, eps: ns.eps, precondition: ns.precondition ?? 'frobenius' };
+  const it: EngineIteration = { steps, normScale: ns.normScale, eps: ns.eps, precondition: ns.precondition ?? 'frobenius' };
+  const form = ns.form ?? 'standard';
+  return form === 'standard' || !runsGram ? it : { ...it, form, gramRestarts: [...(ns.gramRestarts ?? [2])] };
 }
 
 /**
@@ -433,13 +452,14 @@ export function newtonSchulzAll(gs: readonly tf.Tensor[], options: NewtonSchulzO
         return;
       }
       const choice = ns.engine ?? defaultEngine();
-      const it = choice === 'tfjs' ? null : engineIteration(ns, m.shape[0], m.shape[1]);
-      if (choice !== 'tfjs' && it === null && choice !== 'auto') {
+      const engine = resolveEngine(choice, backend, m.size);
+      const it = engine === 'tfjs' ? null : engineIteration(ns, m.shape[0], m.shape[1], engine);
+      if (engine !== 'tfjs' && it === null && choice !== 'auto') {
         throw new Error(
-          `newtonSchulz: engine '${choice}' runs the standard form only; the Gram form needs engine 'tfjs'`,
+          `newtonSchulz: engine '${engine}' runs the standard form only; the Gram form needs engine 'onnxruntime' or 'tfjs'`,
         );
       }
-      const engine = it === null ? 'tfjs' : resolveEngine(choice, backend, m.size);
+      // under 'auto', a Gram form the chosen engine lacks runs on tfjs (never sent to the workers engine)
       if (engine === 'tfjs' || it === null) outs[index] = orthogonalizeMatrix(m, ns);
       else native.push({ index, m, engine, it });
     });

@@ -11,6 +11,7 @@ import {
   decodeSchema,
   derived,
   encodeSchema,
+  choice,
   resolveSchema,
   schemaKeys,
   type ConfigValue,
@@ -31,6 +32,7 @@ import {
 } from '../schedules/index.js';
 import {
   resolveNewtonSchulz,
+  type NewtonSchulzForm,
   type NewtonSchulzOptions,
   type ResolvedNewtonSchulz,
 } from '../linalg/newtonSchulz.js';
@@ -197,14 +199,21 @@ export interface RecipeNewtonSchulzOptions {
   readonly coefficients: unknown;
   readonly nsSteps?: unknown;
   readonly nsEpsilon?: unknown;
+  /** `form` of the iteration (`'auto'`, `'standard'`, `'gram'`; `null`/absent: `'auto'`). */
+  readonly nsForm?: unknown;
 }
+
+/** The values of a recipe's `nsForm` option, in the order error messages list them. */
+export const nsForms: readonly NewtonSchulzForm[] = ['auto', 'standard', 'gram'];
 
 /**
  * {@link resolveNewtonSchulz} for a recipe: first checks `coefficients` (a preset name or a list of rows),
  * `nsSteps` (an integer in [0, 100], as resolveNewtonSchulz allows) and `nsEpsilon` (≥ 0) under the names
  * the recipe gives them (`names`; dion2's epsilon is its NS epsilon), so that the error says `nsSteps`
  * where resolveNewtonSchulz would say `steps`. `null` or `undefined` means the table's default.
- * `extra` passes the other NS options (precondition, form, …).
+ * `nsForm` is the iteration's `form` (default `'auto'`); `'gram'` with an AOL table (Turbo-Muon) is
+ * refused under that name (tfjs's Gram form is Frobenius-only; `'auto'` runs AOL in onnxruntime's Gram
+ * graph). `extra` passes the other NS options (precondition, …).
  */
 export function resolveRecipeNewtonSchulz(
   owner: string,
@@ -227,7 +236,18 @@ export function resolveRecipeNewtonSchulz(
     o.nsEpsilon === undefined || o.nsEpsilon === null
       ? undefined
       : checkNumber(owner, names.nsEpsilon ?? 'nsEpsilon', o.nsEpsilon, nonNegative);
-  return resolveNewtonSchulz({ ...extra, coefficients: c as NewtonSchulzOptions['coefficients'], steps, eps }, owner);
+  const form = o.nsForm === undefined || o.nsForm === null ? undefined : checkChoice(owner, 'nsForm', o.nsForm, nsForms);
+  const options: NewtonSchulzOptions = { ...extra, coefficients: c as NewtonSchulzOptions['coefficients'], steps, eps };
+  if (form === 'gram') {
+    const standard = resolveNewtonSchulz({ ...options, form: 'standard' }, owner);
+    if (standard.precondition === 'aol') {
+      throw new RangeError(
+        `${owner}: nsForm 'gram' needs the Frobenius normalization, not AOL preconditioning; nsForm 'auto' runs AOL in ` +
+          `onnxruntime's Gram form where it is cheaper`,
+      );
+    }
+  }
+  return resolveNewtonSchulz(form === undefined ? options : { ...options, form }, owner);
 }
 
 // ------------------------------------------------------------------------------------------ recipes
@@ -381,8 +401,13 @@ export function nsEpsilon(def?: number): Option<number | undefined, number> {
   return checkedLater<number | undefined>(def) as Option<number | undefined, number>;
 }
 
+/** The Newton–Schulz form (`'auto'` by default), checked when `ns` resolves. */
+export function nsForm(def: NewtonSchulzForm = 'auto'): Option<NewtonSchulzForm> {
+  return choice(nsForms, def);
+}
+
 /**
- * The resolved Newton–Schulz of `coefficients`, `nsSteps` and `nsEpsilon` (see
+ * The resolved Newton–Schulz of `coefficients`, `nsSteps`, `nsEpsilon` and `nsForm` (see
  * {@link resolveRecipeNewtonSchulz}); the config records the table's steps and epsilon. `keys` renames
  * the epsilon (dion2's NS epsilon is its `epsilon`; it is not written then).
  */
@@ -395,7 +420,7 @@ export function newtonSchulz(
     (r, owner) =>
       resolveRecipeNewtonSchulz(
         owner,
-        { coefficients: r.coefficients, nsSteps: r.nsSteps, nsEpsilon: r[epsKey] },
+        { coefficients: r.coefficients, nsSteps: r.nsSteps, nsEpsilon: r[epsKey], nsForm: r.nsForm },
         extra(r),
         { nsEpsilon: epsKey },
       ),
@@ -422,6 +447,13 @@ export function newtonSchulzOptions(
     nsSteps: nsSteps(defaults.nsSteps),
     /** Newton–Schulz normalization epsilon ≥ 0 (default: the method's or the table's, 1e-7 for Jordan). */
     nsEpsilon: nsEpsilon(defaults.nsEpsilon),
+    /**
+     * How Newton–Schulz is organized: `'auto'` (default) — Gram Newton–Schulz (Dao-AILab/gram-newton-schulz)
+     * where the engine runs it (onnxruntime) and it does fewer flops (wide matrices: long side over 1.5× the
+     * short one for 5 steps), the standard iteration elsewhere (always on the tfjs and workers engines);
+     * `'standard'`; `'gram'` (every engine that has it, tfjs included; Frobenius normalization only).
+     */
+    nsForm: nsForm(),
     ns: newtonSchulz(),
   };
 }

@@ -5,10 +5,10 @@
 import { choice, derived, nonNegative, type OptionsOf, type ResolvedOf } from '../core/schema.js';
 import { checkNumber } from '../core/options.js';
 import { muonMatrixChain, muonMomentumOptions, muonScaleOptions } from './muon.js';
-import { resolveNewtonSchulz } from '../linalg/newtonSchulz.js';
+import { resolveNewtonSchulz, type NewtonSchulzForm } from '../linalg/newtonSchulz.js';
 import { coefficientTable, type CoefficientTable } from '../linalg/coefficients.js';
 import {
-  coefficients, legacyConvScale, nsSteps, recipe, recipeTransform, resolveRecipeNewtonSchulz, type OptimizerConfig, type OptimizerDefinition, type RecipeCoefficients,
+  coefficients, legacyConvScale, nsForm, nsSteps, recipe, recipeTransform, resolveRecipeNewtonSchulz, type OptimizerConfig, type OptimizerDefinition, type RecipeCoefficients,
 } from './definition.js';
 import { routeMatrices } from './auxiliary.js';
 
@@ -46,16 +46,30 @@ const schema = {
    * (default 1e-6: the optimizer's `muon_update` passes 1e-6, overriding `newton_schulz`'s 1e-7).
    */
   nsEpsilon: nonNegative(1e-6),
+  /**
+   * How Newton–Schulz is organized: `'auto'` (default) — the Gram form (Dao-AILab/gram-newton-schulz) on
+   * onnxruntime for wide matrices, where it does fewer flops (long side over 1.5× the short one for 4
+   * steps), the standard iteration elsewhere (always on tfjs and workers); `'standard'`; `'gram'` only with
+   * `variant: 'standard'` (tfjs's Gram form is Frobenius-only, so it is refused with AOL).
+   */
+  nsForm: nsForm(),
   ns: derived(
     (r, owner) => {
       const precondition = r.variant === 'turbo' ? 'aol' : 'frobenius';
       const c = r.coefficients as RecipeCoefficients | null;
+      const form = r.nsForm as NewtonSchulzForm;
+      if (form === 'gram' && precondition === 'aol') {
+        throw new RangeError(
+          `${owner}: nsForm 'gram' needs variant 'standard' (the Frobenius normalization); nsForm 'auto' runs AOL in ` +
+            `onnxruntime's Gram form where it is cheaper`,
+        );
+      }
       if (c !== null) {
-        return resolveRecipeNewtonSchulz(owner, { coefficients: c, nsSteps: r.nsSteps, nsEpsilon: r.nsEpsilon }, { precondition });
+        return resolveRecipeNewtonSchulz(owner, { coefficients: c, nsSteps: r.nsSteps, nsEpsilon: r.nsEpsilon, nsForm: form }, { precondition });
       }
       // The default table is cut to the steps (the reference's ns_consts[-iter:]).
       const steps = checkNumber(owner, 'nsSteps', r.nsSteps ?? (r.variant === 'turbo' ? 4 : 5), { min: 1, max: 5, integer: true });
-      return resolveNewtonSchulz({ coefficients: youTail(steps), steps, eps: r.nsEpsilon as number, precondition }, owner);
+      return resolveNewtonSchulz({ coefficients: youTail(steps), steps, eps: r.nsEpsilon as number, precondition, form }, owner);
     },
     (ns): OptimizerConfig => ({ nsSteps: ns.steps, nsEpsilon: ns.eps }),
   ),

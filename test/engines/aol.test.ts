@@ -229,12 +229,23 @@ describe('newtonSchulz and turboMuon send AOL to the native engines', () => {
   // suites above are skipped with the reason (engineSkip), and under CI=true this file fails instead.
   const engines = onnxSkip === false ? (['workers', 'onnxruntime'] as const) : (['workers'] as const);
 
-  it('engineIteration describes AOL (and still refuses the Gram form)', () => {
-    const it = engineIteration(resolveNewtonSchulz({ coefficients: 'turbo' }), 30, 20);
-    assert.deepEqual(it, turbo);
-    assert.equal(engineIteration(resolveNewtonSchulz({ form: 'gram' }), 30, 20), null);
+  it('engineIteration describes AOL; auto is the standard form on workers, decided per matrix on onnxruntime', () => {
+    const ns = resolveNewtonSchulz({ coefficients: 'turbo' });
+    assert.equal(ns.form, 'auto');
+    assert.deepEqual(engineIteration(ns, 20, 90, 'workers'), turbo, "'auto' never sends the Gram form to workers");
+    // onnxruntime runs the Gram form: it gets 'auto' and picks per matrix (onnxGraph.ts formFor), so one
+    // iteration serves every matrix of a step
+    const auto = { ...turbo, form: 'auto', gramRestarts: [2] };
+    assert.deepEqual(engineIteration(ns, 30, 20, 'onnxruntime'), auto);
+    assert.deepEqual(engineIteration(ns, 20, 90, 'onnxruntime'), auto);
+    assert.deepEqual(engineIteration(resolveNewtonSchulz({ coefficients: 'turbo', form: 'standard' }), 20, 90, 'onnxruntime'), turbo);
+    assert.equal(engineIteration(resolveNewtonSchulz({ form: 'gram' }), 30, 20, 'workers'), null);
+    assert.equal(engineIteration(resolveNewtonSchulz({ form: 'gram', gramRestarts: [1, 3] }), 30, 30, 'onnxruntime')?.form, 'gram');
     const x = tf.tensor2d(gaussian(600, 1), [20, 30]);
-    assert.throws(() => newtonSchulz(x, { form: 'gram', engine: 'workers' }), /the Gram form needs engine 'tfjs'/);
+    assert.throws(
+      () => newtonSchulz(x, { form: 'gram', engine: 'workers' }),
+      /newtonSchulz: engine 'workers' runs the standard form only; the Gram form needs engine 'onnxruntime' or 'tfjs'/,
+    );
     x.dispose();
   });
 

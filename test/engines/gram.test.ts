@@ -2,20 +2,30 @@
  * Gram Newton–Schulz in the native engines (issue 16 point 4): the onnxruntime graph's Gram form
  * (src/engines/onnxGraph.ts `gramSteps`) against the float64 oracle of the standard iteration, against the
  * standard graph with AOL preconditioning, through the engine's worker; restarts; the session key; the
- * workers engine refusing the form by name. Skipped without the optional onnxruntime-node, except
- * under CI=true.
+ * workers engine refusing the form by name. `form: 'auto'` (the default): decided per matrix by the flop
+ * counts (`formFor`), through muon and turboMuon steps on onnxruntime (within 1.5e-5 of the standard form,
+ * equal to the explicit Gram form, one engine call per step), and never on tfjs (bit-identical to the
+ * standard form there); the `nsForm` option. The onnxruntime parts are skipped without the optional
+ * onnxruntime-node, except under CI=true.
  */
-import { describe, it } from 'node:test';
+import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { useBackend } from '../support/backend.js';
 import { engineSkip } from '../support/engines.js';
 import { normwiseDeviation } from '../support/golden.js';
 import { gaussian } from '../support/random.js';
 import { coefficientTable, coefficientsAt, type CoefficientPreset } from '../../src/linalg/coefficients.js';
 import { matrix64, newtonSchulz64 } from '../../src/linalg/reference.js';
 import type { EngineIteration, EngineMatrix } from '../../src/engines/engine.js';
-import { NewtonSchulzSessions, graphKey, iterationKey, newtonSchulzModel, type OnnxRuntime } from '../../src/engines/onnxGraph.js';
+import { NewtonSchulzSessions, formFor, graphKey, iterationKey, newtonSchulzModel, type OnnxRuntime } from '../../src/engines/onnxGraph.js';
 import { OnnxRuntimeEngine, loadOnnxRuntime } from '../../src/engines/onnxruntime.js';
 import { WorkersEngine } from '../../src/engines/workers.js';
+import { disposeEngines, engineInstance } from '../../src/engines/engine.js';
+import '../../src/engines/node.js';
+import { muon, turboMuon, type TransformOptimizer } from '../../src/index.js';
+
+await useBackend('cpu');
 
 const status = loadOnnxRuntime();
 const skip = engineSkip('onnxruntime');
@@ -139,4 +149,97 @@ describe('Gram Newton–Schulz on onnxruntime', { skip }, () => {
       e.dispose();
     }
   });
+});
+
+describe("form 'auto': the Gram form where its flop count is lower", () => {
+  it('formFor decides per matrix: long side over 1.5× the short one (5 Jordan steps, 4 Turbo steps)', () => {
+    const auto = iterationOf('jordan', { form: 'auto', gramRestarts: [2] });
+    const gram = { ...auto, form: 'gram' };
+    const standard = iterationOf('jordan');
+    // 12k²n > 18k³ ⇔ n > 1.5k (src/linalg/flops.ts; test/linalg/flops.test.ts counts them by hand)
+    assert.deepEqual(formFor(auto, 64, 256), gram);
+    assert.deepEqual(formFor(auto, 256, 64), gram);
+    assert.deepEqual(formFor(auto, 64, 97), gram);
+    assert.deepEqual(formFor(auto, 64, 96), standard, 'a tie is not cheaper');
+    assert.deepEqual(formFor(auto, 48, 48), standard);
+    assert.deepEqual(formFor({ ...iterationOf('turbo', { precondition: 'aol' }), form: 'auto' }, 1024, 4096).form, 'gram');
+    assert.deepEqual(formFor({ ...iterationOf('turbo', { precondition: 'aol' }), form: 'auto' }, 1024, 1024).form, undefined);
+    assert.equal(formFor(standard, 64, 256), standard);
+    assert.equal(formFor({ ...auto, form: 'gram' }, 48, 48).form, 'gram', 'an explicit Gram form is kept');
+    assert.throws(() => newtonSchulzModel(auto, 'tall'), /form must be 'standard' or 'gram', got 'auto'/);
+  });
+
+  it('nsForm: a recipe option, saved in the config; the Gram form with AOL is refused by name', () => {
+    const m = muon();
+    assert.equal(m.getConfig().nsForm, 'auto');
+    assert.equal(muon({ nsForm: 'standard' }).resolved.ns.form, undefined);
+    assert.equal(muon({ nsForm: 'gram' }).resolved.ns.form, 'gram');
+    assert.equal(turboMuon().resolved.ns.form, 'auto');
+    assert.equal(turboMuon({ variant: 'standard', nsForm: 'gram' }).resolved.ns.form, 'gram');
+    assert.throws(() => muon({ nsForm: 'fast' as 'auto' }), { name: 'RangeError', message: "muon: nsForm must be one of 'auto', 'standard', 'gram', got 'fast'" });
+    assert.throws(() => muon({ coefficients: 'turbo', nsForm: 'gram' }), /^RangeError: muon: nsForm 'gram' needs the Frobenius normalization, not AOL preconditioning/);
+    assert.throws(() => turboMuon({ nsForm: 'gram' }), /^RangeError: turboMuon: nsForm 'gram' needs variant 'standard'/);
+  });
+
+  it("on the tfjs engine 'auto' is the standard form, bit for bit; 'gram' is within 1.5e-5 of it", () => {
+    const a = step(muon({ engine: 'tfjs', learningRate: 0.02 }), [[64, 256]], 1);
+    const b = step(muon({ engine: 'tfjs', learningRate: 0.02, nsForm: 'standard' }), [[64, 256]], 1);
+    const g = step(muon({ engine: 'tfjs', learningRate: 0.02, nsForm: 'gram' }), [[64, 256]], 1);
+    assert.deepEqual(a[0], b[0]);
+    const d = normwiseDeviation(g[0], b[0]);
+    assert.ok(d > 0 && d <= 1.5e-5, `tfjs gram vs standard: ${d}`);
+  });
+});
+
+/**
+ * Two steps of `opt` from zero parameters of `shapes` (so the values are the updates, with no rounding of
+ * a subtraction), with gradients from `seed`; returns the parameters and disposes everything.
+ */
+function step(opt: TransformOptimizer, shapes: number[][], seed: number): Float32Array[] {
+  const vs = shapes.map((s, i) => tf.variable(tf.zeros(s), true, `gramAuto${uid++}/w${i}`));
+  for (let k = 0; k < 2; k++) {
+    const g = vs.map((v, i) => ({ name: v.name, tensor: tf.tensor(gaussian(v.size, seed * 100 + 10 * k + i), v.shape) }));
+    opt.applyGradients(g);
+    tf.dispose(g.map((e) => e.tensor));
+  }
+  const out = vs.map((v) => v.dataSync() as Float32Array);
+  opt.dispose();
+  tf.dispose(vs);
+  return out;
+}
+let uid = 0;
+
+describe("form 'auto' through optimizer steps on onnxruntime", { skip }, () => {
+  after(() => disposeEngines());
+
+  for (const [name, make] of [
+    ['muon', (o: { nsForm?: 'auto' | 'standard' | 'gram' }) => muon({ engine: 'onnxruntime', learningRate: 0.02, ...o })],
+    ['turboMuon', (o: { nsForm?: 'auto' | 'standard' }) => turboMuon({ engine: 'onnxruntime', learningRate: 0.02, ...o })],
+  ] as const) {
+    it(`${name}: a 64×256 parameter takes the Gram form, within 1.5e-5 of the standard form; 64×64 stays standard; one call per step`, () => {
+      const shapes = [[64, 256], [64, 64]];
+      const engine = engineInstance('onnxruntime');
+      const run = engine.run.bind(engine);
+      const forms: string[] = [];
+      engine.run = (ms, it) => {
+        forms.push(`${ms.length}:${it.form ?? 'standard'}`);
+        return run(ms, it);
+      };
+      try {
+        const auto = step(make({}), shapes, 3);
+        assert.deepEqual(forms, ['2:auto', '2:auto'], 'both matrices in one call per step, the form decided in the engine');
+        const standard = step(make({ nsForm: 'standard' }), shapes, 3);
+        const d = normwiseDeviation(auto[0], standard[0]);
+        assert.ok(d <= 1.5e-5, `${name} 64×256 auto vs standard: ${d}`);
+        assert.notDeepEqual(auto[0], standard[0], 'the wide matrix ran another graph (the Gram form)');
+        assert.deepEqual(auto[1], standard[1], 'the square matrix ran the standard graph');
+        if (name === 'muon') {
+          const gram = step(muon({ engine: 'onnxruntime', learningRate: 0.02, nsForm: 'gram' }), [[64, 256]], 3);
+          assert.deepEqual(auto[0], gram[0], "'auto' on 64×256 is the Gram graph");
+        }
+      } finally {
+        engine.run = run;
+      }
+    });
+  }
 });

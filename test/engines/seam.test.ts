@@ -142,7 +142,7 @@ describe('engine seam', () => {
     calls.length = 0;
     newtonSchulz(x, { form: 'gram' }).dispose();
     assert.deepEqual(calls, [], 'the Gram form ran on tfjs');
-    assert.throws(() => newtonSchulz(x, { form: 'gram', engine: 'workers' }), /the Gram form needs engine 'tfjs'/);
+    assert.throws(() => newtonSchulz(x, { form: 'gram', engine: 'workers' }), /the Gram form needs engine 'onnxruntime' or 'tfjs'/);
     const t = turboMuon({ engine: 'auto' });
     assert.equal(t.name, 'turboMuon');
     t.dispose();
