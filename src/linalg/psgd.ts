@@ -186,7 +186,9 @@ function subspaceNormBound(a: tf.Tensor2D, normalizer: tf.Scalar, rand: () => nu
 export function normLowerBoundSpd(a: tf.Tensor2D, rand: () => number, options: NormBoundOptions = {}): tf.Scalar {
   return tf.tidy(() => {
     const d = a.shape[0];
-    const diagonalMax = tf.max(tf.mul(a, tf.eye(d))) as tf.Scalar;
+    // the diagonal as a gather at stride d + 1 (no d×d identity to build)
+    const diagonal = tf.gather(tf.reshape(a, [d * d]), tf.range(0, d * d, d + 1, 'int32'));
+    const diagonalMax = tf.max(diagonal) as tf.Scalar;
     return subspaceNormBound(a, tf.maximum(diagonalMax, 0) as tf.Scalar, rand, options);
   });
 }
@@ -196,9 +198,9 @@ export function normLowerBoundSkew(a: tf.Tensor2D, rand: () => number, options: 
   return tf.tidy(() => subspaceNormBound(a, tf.max(tf.abs(a)) as tf.Scalar, rand, options));
 }
 
-/** `tr(A)` of a square matrix. Not tidied. */
-function trace(a: tf.Tensor): tf.Scalar {
-  return tf.sum(tf.mul(a, tf.eye(a.shape[0])));
+/** `tr(A·B) = Σ A ⊙ Bᵀ` of square matrices, without forming the product. Not tidied. */
+function traceOfProduct(a: tf.Tensor, b: tf.Tensor): tf.Scalar {
+  return tf.sum(tf.mul(a, tf.transpose(b)));
 }
 
 /**
@@ -214,8 +216,8 @@ export function procrustesStep(q: tf.Tensor2D, rand: () => number, maxStepSize =
     const r = tf.div(skew, tf.add(normLowerBoundSkew(skew, rand, options), FLOAT32_TINY)) as tf.Tensor2D;
     const rq = tf.matMul(r, q);
     const rrq = tf.matMul(r, rq);
-    const trRq = trace(rq);
-    const trRrq = trace(rrq);
+    const trRq = traceOfProduct(r, q);
+    const trRrq = traceOfProduct(r, rq);
     const negative = tf.less(trRrq, 0);
     // the unselected branch divides by −1, never by 0
     const search = tf.minimum(tf.div(tf.neg(trRq), tf.where(negative, trRrq, tf.scalar(-1))), maxStepSize);
@@ -294,8 +296,13 @@ export function updateKronWhitening(
       let ell: tf.Scalar;
       let term: tf.Tensor;
       if (layout.kinds[i] === 'dense') {
-        const u = unfold(pg, i);
-        term = tf.matMul(u, tf.transpose(u));
+        // T = U·Uᵀ with U the mode-i unfolding; for a matrix's second dim U = Pgᵀ, so T = Pgᵀ·Pg (one transpose fewer)
+        if (pg.rank === 2 && i === 1) {
+          term = tf.matMul(tf.transpose(pg), pg);
+        } else {
+          const u = unfold(pg, i);
+          term = tf.matMul(u, tf.transpose(u));
+        }
         ell = tf.add(normLowerBoundSpd(term as tf.Tensor2D, rand, options.normBound), tau);
       } else {
         const others = layout.dims.map((_, j) => j).filter((j) => j !== i);
