@@ -87,17 +87,22 @@ export interface EngineProvider {
 
 const providers = new Map<string, EngineProvider>();
 const instances = new Map<string, NewtonSchulzEngine>();
-let globalDefault: EngineChoice = 'tfjs';
+// `auto` is tfjs until a native engine is registered (`orthoptim/engines`, `orthoptim/node`), so this
+// default changes nothing in a browser or a process without the engines (issue 16 point 2).
+let globalDefault: EngineChoice = 'auto';
 /** Makes an engine available by name (the Node-only engines register themselves when imported). */
 export function registerEngine(provider: EngineProvider): void {
   providers.set(provider.name, provider);
 }
 
 /**
- * The engine used where neither the call nor its optimizer names one (initially `'tfjs'`): a
- * `newtonSchulz` call without `engine`, and an optimizer made with `engine: null` (the default). An
- * optimizer's `engine` option reaches Newton–Schulz through its resolved options (see
- * `bindNewtonSchulzEngine`), not through this global.
+ * The engine used where neither the call nor its optimizer names one (initially `'auto'`): a
+ * `newtonSchulz` call without `engine`, and an optimizer made with `engine: null` (the default). `auto`
+ * resolves to tfjs until the native engines are registered (`import 'orthoptim/engines'` or
+ * `'orthoptim/node'`), then to onnxruntime (or workers) for large enough matrices on a CPU backend; call
+ * `setDefaultEngine('tfjs')` to keep every Newton–Schulz on TensorFlow.js. An optimizer's `engine` option
+ * reaches Newton–Schulz through its resolved options (see `bindNewtonSchulzEngine`), not through this
+ * global.
  */
 export function setDefaultEngine(choice: EngineChoice): void {
   if (!['tfjs', 'workers', 'onnxruntime', 'auto'].includes(choice)) {

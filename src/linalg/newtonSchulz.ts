@@ -73,8 +73,8 @@ export interface NewtonSchulzOptions {
   /**
    * Who multiplies the matrices: `'tfjs'` (ops on the tensors' backend), a native engine (`'workers'`,
    * `'onnxruntime'`: Node, CPU backends; import `orthoptim/engines`), or `'auto'`. Default: the global
-   * default (`setDefaultEngine`, initially tfjs). An optimizer's `engine` option is written here by
-   * {@link bindNewtonSchulzEngine}.
+   * default (`setDefaultEngine`, initially `'auto'`: tfjs until the native engines are registered). An
+   * optimizer's `engine` option is written here by {@link bindNewtonSchulzEngine}.
    */
   readonly engine?: EngineChoice;
   /**

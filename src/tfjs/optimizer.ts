@@ -24,6 +24,7 @@ import { chain, LossRequiredError, type GradientTransformation, type ParamMeta, 
 import { checkKnownKeys } from '../core/options.js';
 import { clipByGlobalNorm } from '../transforms/clip.js';
 import { bindNewtonSchulzEngine } from '../linalg/newtonSchulz.js';
+import { defaultEngine, type EngineChoice } from '../linalg/engine.js';
 import {
   commonKeys,
   resolveCommon,
@@ -162,6 +163,8 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
   readonly common: ResolvedCommon;
   /** The whole pipeline this optimizer runs (clipping included). */
   readonly transform: GradientTransformation;
+  /** Whether the options hold a Newton–Schulz (so that the engine choice applies). */
+  private readonly orthogonalizes: boolean;
   private skipped = 0;
   private metas: ParamMeta[] | null = null;
   /** The variables the state is bound to (those of the first step), in order. */
@@ -183,6 +186,7 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
     this.resolved = definition.resolve(own as O);
     // The engine option reaches Newton–Schulz through the options the chain is built from.
     const inner = definition.build(bindNewtonSchulzEngine(this.resolved, this.common.engine));
+    this.orthogonalizes = bindNewtonSchulzEngine(this.resolved, 'tfjs') !== this.resolved;
     this.transform =
       this.common.clipGlobalNorm === null ? inner : chain(clipByGlobalNorm(this.common.clipGlobalNorm), inner);
   }
@@ -644,8 +648,18 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
     const config: OptimizerConfig = { ...this.definition.toConfig(this.resolved, this.metas ?? this.pending?.params ?? null) };
     config.nonFinite = this.common.nonFinite;
     config.clipGlobalNorm = this.common.clipGlobalNorm;
-    config.engine = this.common.engine;
+    config.engine = this.engine;
     return config;
+  }
+
+  /**
+   * The engine choice its Newton–Schulz runs with: the `engine` option, else the global default now
+   * (`setDefaultEngine`; `'auto'` unless changed: onnxruntime or workers once `orthoptim/engines` is
+   * loaded, tfjs otherwise — `describeEngine(choice, backend)` says which). `null` when it runs no
+   * Newton–Schulz (AdamW, SGD, a user's chain: its engine is in its own settings). Written to the config.
+   */
+  get engine(): EngineChoice | null {
+    return this.common.engine ?? (this.orthogonalizes ? defaultEngine() : null);
   }
 
   override dispose(): void {
