@@ -86,6 +86,16 @@ const scheduleFreeStudy: OptimizerSpec[] = [
   { name: 'adamw' },
 ];
 
+/**
+ * The ALR-SMAG study: one entry per momentum β, ALR-SMAG at its default cap γ_max = 0.1 and heavy-ball
+ * SGD (d ← βd + g, the same un-normalized sum) at the task's SGD rate, neither tuned: how much does
+ * the final loss move with β alone?
+ */
+const alrSmagStudy: OptimizerSpec[] = [0, 0.5, 0.9, 0.95].flatMap((beta): OptimizerSpec[] => [
+  { name: 'alrSmag', label: `alrSmag-b${beta}`, options: { momentum: beta }, tune: false },
+  { name: 'sgd', label: `sgd-b${beta}`, options: { momentum: beta }, tune: false },
+]);
+
 /** The sweep of the studies' tuned baselines: 5 points, ×1/9 … ×9 around the default rate. */
 const wideFactors = [1 / 9, 1 / 3, 1, 3, 9];
 
@@ -103,6 +113,7 @@ export const profiles: Record<string, Profile> = {
       { task: 'cifar10-cnn', optimizers: names('adaGO', 'muon', 'adam'), steps: 120, seeds: 1, evalEvery: 40 },
       { study: 'dog', task: 'fashion-mnist-mlp', optimizers: dogStudy, steps: 150, seeds: 1, evalEvery: 50 },
       { study: 'schedule-free', task: 'fashion-mnist-mlp', optimizers: scheduleFreeStudy, steps: 150, seeds: 1, evalEvery: 50 },
+      { study: 'alr-smag', task: 'fashion-mnist-mlp', optimizers: alrSmagStudy, steps: 150, seeds: 1, evalEvery: 50 },
     ],
   },
   claims: {
@@ -119,6 +130,8 @@ export const profiles: Record<string, Profile> = {
       { study: 'dog', task: 'cifar10-cnn', optimizers: dogStudy, steps: 300, seeds: 2, sweep: { factors: wideFactors, steps: 75 } },
       { study: 'schedule-free', task: 'fashion-mnist-mlp', optimizers: scheduleFreeStudy, steps: 400, seeds: 2, sweep: { factors: wideFactors, steps: 100 } },
       { study: 'schedule-free', task: 'shakespeare-char-small', optimizers: scheduleFreeStudy, steps: 400, seeds: 2, sweep: { factors: wideFactors, steps: 100 } },
+      { study: 'alr-smag', task: 'fashion-mnist-mlp', optimizers: alrSmagStudy, steps: 400, seeds: 2 },
+      { study: 'alr-smag', task: 'cifar10-cnn', optimizers: alrSmagStudy, steps: 300, seeds: 1 },
     ],
   },
   full: {
@@ -140,7 +153,9 @@ export const profiles: Record<string, Profile> = {
       { study: 'dog', task: 'fashion-mnist-mlp', optimizers: dogStudy, steps: 2000, seeds: 3, sweep: { points: 5, steps: 300 } },
       { study: 'dog', task: 'cifar10-cnn', optimizers: dogStudy, steps: 2000, seeds: 3, sweep: { points: 5, steps: 300 } },
       { study: 'schedule-free', task: 'fashion-mnist-mlp', optimizers: scheduleFreeStudy, steps: 2000, seeds: 3, sweep: { points: 5, steps: 300 } },
-      { study: 'schedule-free', task: 'shakespeare-char', optimizers: scheduleFreeStudy, steps: 3000, seeds: 3, sweep: { points: 5, steps: 300 } },
+      { study: 'schedule-free', task: 'shakespeare-char-small', optimizers: scheduleFreeStudy, steps: 3000, seeds: 3, sweep: { points: 5, steps: 300 } },
+      { study: 'alr-smag', task: 'fashion-mnist-mlp', optimizers: alrSmagStudy, steps: 2000, seeds: 3 },
+      { study: 'alr-smag', task: 'cifar10-cnn', optimizers: alrSmagStudy, steps: 2000, seeds: 3 },
     ],
   },
 };

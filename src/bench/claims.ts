@@ -461,7 +461,7 @@ function levelClaim(inputs: ClaimInputs, c: LevelClaim): ClaimRow {
 
 /**
  * ALR-SMAG's insensitivity to its momentum β: in the `alr-smag` study each β of a grid is one entry
- * (`alrSmag-b<β>` and `sgd-b<β>`, heavy-ball SGD at one tuned learning rate); the spread of final
+ * (`alrSmag-b<β>` and `sgd-b<β>`, heavy-ball SGD at one fixed learning rate for every β); the spread of final
  * validation loss over the grid (max − min of the per-β means) is compared. Reproduced when ALR-SMAG's
  * spread is smaller on every task.
  */
