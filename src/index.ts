@@ -18,6 +18,7 @@ export {
   type StateTree,
   type StepContext,
   type UpdateResult,
+  LossRequiredError,
 } from './core/transform.js';
 export * from './schedules/index.js';
 export {
@@ -118,6 +119,7 @@ export {
   TransformOptimizer,
   isTransformOptimizer,
   NonFiniteGradientError,
+  NonFiniteLossError,
   type NamedTensor,
   type StateSlot,
   type StagedStateInfo,
@@ -159,6 +161,9 @@ export {
   dog,
   ldog,
   dowg,
+  alrSmag,
+  polyakSgd,
+  psgdKron,
   scheduleFreeSgd,
   scheduleFreeAdamw,
   lookaheadOptimizer,
@@ -257,6 +262,39 @@ export {
   type DistanceOverGradientsOptions,
   type DowgOptions as ScaleByDowgOptions,
 } from './transforms/dog.js';
+export {
+  alrSmagDefinition,
+  polyakSgdDefinition,
+  alrSmagTransform,
+  polyakSgdTransform,
+  type AlrSmagOptions,
+  type ResolvedAlrSmag,
+  type PolyakSgdOptions,
+  type ResolvedPolyakSgd,
+} from './optimizers/polyak.js';
+export {
+  polyakStepSize,
+  polyakMomentumStepSize,
+  stepLoss,
+  type PolyakStepSizeOptions,
+  type PolyakMomentumStepSizeOptions,
+} from './transforms/polyak.js';
+export { psgdKronDefinition, psgdKronTransform, type PsgdKronOptions, type ResolvedPsgdKron, type PsgdDefaults } from './optimizers/psgdKron.js';
+export {
+  scaleByPsgdKron,
+  annealedUpdateProbability,
+  type PsgdKronOptions as ScaleByPsgdKronOptions,
+  type PsgdUpdateSchedule,
+} from './transforms/psgd.js';
+export {
+  kronLayout,
+  normLowerBound,
+  normLowerBoundSpd,
+  normLowerBoundSkew,
+  procrustesStep,
+  type KronLayout,
+  type KronFactorKind,
+} from './linalg/psgd.js';
 export { cautious, addCautiousDecayedWeights, type CautiousOptions } from './transforms/cautious.js';
 export {
   lookahead,
@@ -367,3 +405,30 @@ export {
   type GaussianInitOptions,
   type ScaledInitOptions,
 } from './nn/init.js';
+export {
+  softOrthogonality,
+  groupOrthogonality,
+  lorth,
+  lambdaOrthogonality,
+  orthogonalityDefects,
+  type GroupOrthogonalityOptions,
+  type LorthOptions,
+  type LambdaOrthogonalityOptions,
+  type OrthogonalityDefect,
+} from './nn/regularizers.js';
+export {
+  OrthogonalityRegularizer,
+  SoftOrthogonalityRegularizer,
+  GroupOrthogonalityRegularizer,
+  LorthRegularizer,
+  LambdaOrthogonalityRegularizer,
+  softOrthogonalityRegularizer,
+  groupOrthogonalityRegularizer,
+  lorthRegularizer,
+  lambdaOrthogonalityRegularizer,
+  type RegularizerWeight,
+  type SoftOrthogonalityRegularizerOptions,
+  type GroupOrthogonalityRegularizerOptions,
+  type LorthRegularizerOptions,
+  type LambdaOrthogonalityRegularizerOptions,
+} from './tfjs/regularizers.js';
