@@ -47,6 +47,60 @@ export interface StateSlot {
   readonly variable: tf.Variable;
 }
 
+/** Bytes one element of a tensor of this dtype takes (as `tf.memory().numBytes` counts it); 0 for strings. */
+export function bytesPerElement(dtype: tf.DataType): number {
+  switch (dtype) {
+    case 'float32':
+    case 'int32':
+      return 4;
+    case 'bool':
+      return 1;
+    case 'complex64':
+      return 8;
+    default:
+      return 0;
+  }
+}
+
+/** Bytes a tensor holds: its size × {@link bytesPerElement} of its dtype. */
+export function tensorBytes(t: { readonly size: number; readonly dtype: tf.DataType }): number {
+  return t.size * bytesPerElement(t.dtype);
+}
+
+/** One state slot in {@link StateBytesReport}: where it sits, its shape, dtype and bytes. */
+export interface SlotBytes {
+  readonly path: string;
+  readonly shape: readonly number[];
+  readonly dtype: tf.DataType;
+  readonly bytes: number;
+}
+
+/** One parameter's share of the state in {@link StateBytesReport}. */
+export interface ParameterStateBytes {
+  readonly name: string;
+  readonly shape: readonly number[];
+  /** Elements of the parameter itself (so `bytes / (4 · size)` is state per float32 weight). */
+  readonly size: number;
+  /** Bytes of the state that belongs to this parameter alone. */
+  readonly bytes: number;
+}
+
+/** What `stateBytes({ perParameter: true })` returns. */
+export interface StateBytesReport {
+  /** Bytes of every state tensor held (the same number as `stateBytes()`). */
+  readonly total: number;
+  /** Per parameter, in the order of the first step; empty while the parameters are not known. */
+  readonly perParameter: readonly ParameterStateBytes[];
+  /**
+   * State that belongs to no one parameter: global scalars (a step counter, DoG's distance, PSGD's seed), and
+   * per-parameter state a transform sizes by the length of the parameter list instead of by parameter.
+   * `total = Σ perParameter.bytes + shared`.
+   */
+  readonly shared: number;
+  /** Every slot, in `getWeights` order. */
+  readonly slots: readonly SlotBytes[];
+}
+
 /** Flattens a state tree into `[path, tensor]` pairs in a fixed (depth-first, key-order) order; `null`s are skipped. */
 export function flattenState(tree: StateTree, prefix = ''): [string, tf.Tensor][] {
   if (tree === null) return [];
@@ -184,11 +238,15 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
     for (const k of commonKeys) delete own[k];
     this.common = resolveCommon(definition.name, options);
     this.resolved = definition.resolve(own as O);
-    // The engine option reaches Newton–Schulz through the options the chain is built from.
-    const inner = definition.build(bindNewtonSchulzEngine(this.resolved, this.common.engine));
     this.orthogonalizes = bindNewtonSchulzEngine(this.resolved, 'tfjs') !== this.resolved;
-    this.transform =
-      this.common.clipGlobalNorm === null ? inner : chain(clipByGlobalNorm(this.common.clipGlobalNorm), inner);
+    this.transform = this.buildTransform();
+  }
+
+  /** The whole pipeline, built afresh from the options (clipping included). */
+  private buildTransform(): GradientTransformation {
+    // The engine option reaches Newton–Schulz through the options the chain is built from.
+    const inner = this.definition.build(bindNewtonSchulzEngine(this.resolved, this.common.engine));
+    return this.common.clipGlobalNorm === null ? inner : chain(clipByGlobalNorm(this.common.clipGlobalNorm), inner);
   }
 
   /** Registry name, e.g. `'muon'`. */
@@ -219,6 +277,62 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
   /** The state slots (path and variable), in `getWeights` order. Empty before the first step. */
   get stateSlots(): readonly StateSlot[] {
     return this.slots;
+  }
+
+  /**
+   * Bytes of optimizer state this optimizer holds: the sum over its state tensors of size × bytes per
+   * element (float32 and int32: 4), scalars included. The step count is a JavaScript number, not a
+   * tensor, and is not counted; nor are caches shared by every optimizer (Newton–Schulz engines, DCT bases).
+   *
+   * State is created lazily, at the first step (its shapes come from the parameters it trains): before
+   * it, this is 0 — or the bytes of a restored state waiting for that step (`setWeights`, a checkpoint).
+   *
+   * With `{ perParameter: true }`, a {@link StateBytesReport}: every slot, and each parameter's share,
+   * found by initializing a fresh copy of the pipeline for each parameter alone at its position (a list
+   * holding only that parameter, so routing by name, shape or position — `exclude`, `paramLabels` —
+   * resolves as in the whole list) less the state an empty list gets; what is left is `shared`. That
+   * costs one `init` per parameter (its tensors are made and disposed at once); `stateBytes()` alone reads
+   * only the shapes of the slots. Memory accounting of issue 13 (seed-methods spec B4–B6: low-rank
+   * methods keep states of size r where AdamW keeps 2·m·n).
+   */
+  stateBytes(): number;
+  stateBytes(options: { readonly perParameter: true }): StateBytesReport;
+  stateBytes(options?: { readonly perParameter?: boolean }): number | StateBytesReport;
+  stateBytes(options: { readonly perParameter?: boolean } = {}): number | StateBytesReport {
+    const held: { path: string; tensor: tf.Tensor }[] =
+      this.pending !== null
+        ? this.pending.tensors.map((t, i) => ({ path: this.pending?.paths?.[i] ?? '', tensor: t }))
+        : this.slots.map((slot) => ({ path: slot.path, tensor: slot.variable }));
+    const slots: SlotBytes[] = held.map(({ path, tensor }) => ({
+      path,
+      shape: [...tensor.shape],
+      dtype: tensor.dtype,
+      bytes: tensorBytes(tensor),
+    }));
+    const total = slots.reduce((a, slot) => a + slot.bytes, 0);
+    if (options.perParameter !== true) return total;
+    const metas = this.metas ?? this.pending?.params ?? null;
+    if (metas === null || metas.length === 0) return { total, perParameter: [], shared: total, slots };
+    const fresh = this.buildTransform();
+    const initBytes = (only: number | null): number =>
+      tf.tidy(() => {
+        // A list with holes: only `only` is there, at its own position (holes are skipped by map / forEach).
+        const list: ParamMeta[] = new Array<ParamMeta>(metas.length);
+        if (only !== null) list[only] = metas[only];
+        const leaves = flattenState(fresh.init(list));
+        const bytes = leaves.reduce((a, [, t]) => a + tensorBytes(t), 0);
+        tf.dispose(leaves.map(([, t]) => t));
+        return bytes;
+      });
+    const empty = initBytes(null);
+    const perParameter = metas.map((m, i) => ({
+      name: m.name,
+      shape: [...m.shape],
+      size: m.shape.reduce((a, b) => a * b, 1),
+      bytes: initBytes(i) - empty,
+    }));
+    const shared = total - perParameter.reduce((a, p) => a + p.bytes, 0);
+    return { total, perParameter, shared, slots };
   }
 
   /**
