@@ -113,10 +113,12 @@ export function backprojectDct(x: tf.Tensor2D, q: tf.Tensor2D, indices: tf.Tenso
 
 /**
  * The subspace rotation `R = Q[:, prev]ᵀ·Q[:, cur]` (r×r) that re-expresses a state written in the
- * previous columns in the current ones (`fft_projector.py` `get_subspace_rotation_matrix`): for an
- * orthonormal Q, entries 1 where an index is in both sets and 0 elsewhere. A `'columns'` state `m` (R×r)
- * becomes `m·R`, a `'rows'` state (r×C) `Rᵀ·m`. Not tidied.
+ * previous columns in the current ones (`fft_projector.py` `get_subspace_rotation_matrix`). Q is
+ * orthonormal, so R is the matching of the two index sets — 1 where `prev[a] = cur[b]`, 0 elsewhere — and
+ * it is built as that matching, exactly: the float32 product would add ≈1e-7 noise on every entry, which
+ * the rotated second moment then carries (`|v·R|` of an entry that should be 0). The basis is not needed.
+ * A `'columns'` state `m` (R×r) becomes `m·R`, a `'rows'` state (r×C) `Rᵀ·m`. Not tidied.
  */
-export function dctRotation(q: tf.Tensor2D, previous: tf.Tensor1D, current: tf.Tensor1D): tf.Tensor2D {
-  return tf.matMul(tf.transpose(tf.gather(q, previous, 1)), tf.gather(q, current, 1)) as tf.Tensor2D;
+export function dctRotation(previous: tf.Tensor1D, current: tf.Tensor1D): tf.Tensor2D {
+  return tf.cast(tf.equal(tf.expandDims(previous, 1), tf.expandDims(current, 0)), 'float32') as tf.Tensor2D;
 }

@@ -24,6 +24,7 @@ import { dogDefinition, dowgDefinition, ldogDefinition } from '../optimizers/dog
 import { alrSmagDefinition, polyakSgdDefinition } from '../optimizers/polyak.js';
 import { scheduleFreeAdamwDefinition, scheduleFreeSgdDefinition } from '../optimizers/scheduleFree.js';
 import { psgdKronDefinition } from '../optimizers/psgdKron.js';
+import { dctAdamwDefinition } from '../optimizers/dct.js';
 import { accumulateDefinition, averagedDefinition, cautiousDefinition, lookaheadDefinition } from '../optimizers/wrappers.js';
 
 /**
@@ -142,6 +143,12 @@ export const scheduleFreeAdamw = defineOptimizer(scheduleFreeAdamwDefinition);
  * model.compile({ optimizer: psgdKron({ learningRate: 1e-3, seed: 1 }), loss: 'categoricalCrossentropy' });
  */
 export const psgdKron = defineOptimizer(psgdKronDefinition);
+/**
+ * DCT-AdamW — see {@link dctAdamwDefinition}.
+ * @example
+ * model.compile({ optimizer: dctAdamw({ learningRate: 1e-3, rankFraction: 0.125 }), loss: 'categoricalCrossentropy' });
+ */
+export const dctAdamw = defineOptimizer(dctAdamwDefinition);
 /**
  * Lookahead over any registered optimizer (`createOptimizer('lookahead', …)`) — see {@link lookaheadDefinition}.
  * @example
