@@ -55,6 +55,18 @@ import {
   type MessagePort,
   type ResourceLimits,
 } from 'node:worker_threads';
+import {
+  CommunicatorTimeoutError,
+  HASH_LENGTH,
+  blockCounts,
+  checkData,
+  checkHash,
+  checkOp,
+  checkRoot,
+  divideInPlace,
+  type Communicator,
+  type ReduceOp,
+} from '../linalg/communicator.js';
 
 const STATE = 0;
 const EXIT_CODE = 1;
@@ -531,11 +543,16 @@ export interface SharedCollectiveBuffers {
  * another is still reading the previous one (it cannot get two ahead: each collective has a barrier).
  *
  * A rank that fails calls {@link abort} (or the caller calls {@link SharedCollective.abort}): every rank
- * waiting in a barrier then throws instead of waiting for it; a barrier also throws after `timeoutMs`.
+ * waiting in a barrier then throws instead of waiting for it; a barrier also throws after `timeoutMs`
+ * ({@link CommunicatorTimeoutError}).
+ *
+ * It is the shared-memory {@link Communicator} (`src/linalg/communicator.ts`): every block a rank
+ * contributes must fit one slot (`slotElements` floats).
  */
-export class SharedCollective {
+export class SharedCollective implements Communicator {
   readonly rank: number;
   readonly size: number;
+  readonly kind = 'shared-memory';
   private readonly control: Int32Array;
   private readonly buffers: SharedCollectiveBuffers;
   private readonly timeoutMs: number;
@@ -600,7 +617,7 @@ export class SharedCollective {
       const left = deadline - Date.now();
       if (left <= 0) {
         this.abort();
-        throw new Error(`collective barrier timed out after ${this.timeoutMs} ms`);
+        throw new CommunicatorTimeoutError(`collective barrier timed out after ${this.timeoutMs} ms`);
       }
       Atomics.wait(c, GENERATION, generation, left);
     }
@@ -668,15 +685,88 @@ export class SharedCollective {
     return out;
   }
 
-  /** Concatenation of every rank's `local` in rank order; `lengths[r]` is rank r's length. */
-  allGather(local: Float32Array, lengths: readonly number[]): Float32Array {
+  /** Concatenation of every rank's `local` in rank order; `lengths[r]` is rank r's length (default `local.length` each). */
+  allGather(local: Float32Array, lengths?: readonly number[]): Float32Array {
+    checkData('allGather', local);
+    if (lengths !== undefined) blockCounts('allGather', this.size, lengths.reduce((a, b) => a + b, 0), lengths);
     const views = this.size === 1 ? [local] : this.share(local, lengths);
-    const out = new Float32Array(lengths.reduce((a, b) => a + b, 0));
+    const out = new Float32Array(views.reduce((a, v) => a + v.length, 0));
     let offset = 0;
     for (const v of views) {
       out.set(v, offset);
       offset += v.length;
     }
     return out;
+  }
+  /** {@link Communicator.allReduce}: every rank's `data` reduced in rank order. */
+  allReduce(data: Float32Array, op: ReduceOp = 'sum'): Float32Array {
+    checkData('allReduce', data);
+    checkOp('allReduce', op);
+    if (this.size === 1) return data.slice();
+    const views = this.share(data);
+    const out = views[0].slice();
+    for (let r = 1; r < this.size; r++) {
+      const v = views[r];
+      if (op === 'max') for (let i = 0; i < out.length; i++) out[i] = Math.max(out[i], v[i]);
+      else for (let i = 0; i < out.length; i++) out[i] += v[i];
+    }
+    return op === 'mean' ? divideInPlace(out, this.size) : out;
+  }
+
+  /** {@link Communicator.reduceScatter}: this rank's block of the rank-order reduction. */
+  reduceScatter(data: Float32Array, counts?: readonly number[], op: ReduceOp = 'sum'): Float32Array {
+    checkData('reduceScatter', data);
+    checkOp('reduceScatter', op);
+    const blocks = blockCounts('reduceScatter', this.size, data.length, counts);
+    if (this.size === 1) return data.slice();
+    const start = blocks.slice(0, this.rank).reduce((a, b) => a + b, 0);
+    const end = start + blocks[this.rank];
+    const views = this.share(data);
+    const out = views[0].slice(start, end);
+    for (let r = 1; r < this.size; r++) {
+      const v = views[r];
+      if (op === 'max') for (let i = 0; i < out.length; i++) out[i] = Math.max(out[i], v[start + i]);
+      else for (let i = 0; i < out.length; i++) out[i] += v[start + i];
+    }
+    return op === 'mean' ? divideInPlace(out, this.size) : out;
+  }
+
+  /** {@link Communicator.allToAll}: the send counts cross first (one small exchange), then the data. */
+  allToAll(data: Float32Array, sendCounts?: readonly number[]): Float32Array {
+    checkData('allToAll', data);
+    const mine = blockCounts('allToAll', this.size, data.length, sendCounts);
+    if (this.size === 1) return data.slice();
+    const counts = this.share(Float32Array.from(mine)).map((v) => Array.from(v));
+    const lengths = counts.map((c) => c.reduce((a, b) => a + b, 0));
+    const views = this.share(data, lengths);
+    const parts = views.map((v, r) => {
+      const start = counts[r].slice(0, this.rank).reduce((a, b) => a + b, 0);
+      return v.slice(start, start + counts[r][this.rank]);
+    });
+    const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+    let offset = 0;
+    for (const p of parts) {
+      out.set(p, offset);
+      offset += p.length;
+    }
+    return out;
+  }
+
+  /** {@link Communicator.broadcast}: `root`'s data (every rank gives the same length). */
+  broadcast(data: Float32Array, root = 0): Float32Array {
+    checkData('broadcast', data);
+    checkRoot('broadcast', this.size, root);
+    if (this.size === 1) return data.slice();
+    return this.share(data)[root].slice();
+  }
+
+  /** {@link Communicator.allGatherHash}: the characters cross as float codes (length first). */
+  allGatherHash(hash: string): string[] {
+    checkHash('allGatherHash', hash);
+    if (this.size === 1) return [hash];
+    const codes = new Float32Array(HASH_LENGTH + 1);
+    codes[0] = hash.length;
+    for (let i = 0; i < hash.length; i++) codes[i + 1] = hash.charCodeAt(i);
+    return this.share(codes).map((v) => String.fromCharCode(...Array.from(v.subarray(1, 1 + v[0]))));
   }
 }

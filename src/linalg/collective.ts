@@ -1,83 +1,22 @@
 /**
- * Collective communication for sharded linear algebra: the seam where a multi-process engine plugs in.
+ * Shard sizes and splits for sharded linear algebra, and the older names of the tensor collectives.
  *
- * Sharded code in this library is written SPMD-style over a list of shards, the way Dion's reference
- * (microsoft/dion `dion/dion_reference.py`, spec `muon-family.md` §9.2) is written per rank: each
- * shard computes on its local block, and the few cross-shard reductions go through a
- * {@link Collective}. The arrays handed to a collective hold one tensor per shard, in shard order
- * (`tensors[i]` belongs to shard `i`), and its results are one tensor per shard again.
- *
- * {@link inProcessCollective} implements the interface for `size` shards living in one process (all
- * tensors on the current backend). A multi-process engine (one worker per device, message passing or
- * NCCL-style rings) implements the same three members; the sharded algorithms do not change.
+ * The collectives themselves live in `communicator.ts`: a per-rank {@link Communicator} on float32
+ * buffers (single rank, shared memory between worker threads, Open MPI) and the tensor-level
+ * {@link ShardGroup} that Dion's sharded step and sharded QR are written over. `Collective` is the
+ * deprecated name of `ShardGroup`; {@link inProcessCollective} is N shards in this process.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-
-/** Reduction applied by {@link Collective.allReduce}. */
-export type ReduceOp = 'sum' | 'mean' | 'max';
-
-/**
- * The collective operations sharded algorithms need. Every method takes one tensor per shard
- * (`tensors.length === size`) and returns one tensor per shard.
- */
-export interface Collective {
-  /** Number of shards (ranks) taking part. */
-  readonly size: number;
-  /**
-   * Element-wise reduction of same-shape tensors across shards; every shard receives the result
-   * (`op` default `'sum'`).
-   */
-  allReduce(tensors: readonly tf.Tensor[], op?: ReduceOp): tf.Tensor[];
-  /** Concatenation of the shards' tensors along `axis` (shard order); every shard receives the result. */
-  allGather(tensors: readonly tf.Tensor[], axis: number): tf.Tensor[];
-}
-
-function checkCount(fn: string, size: number, tensors: readonly tf.Tensor[]): void {
-  if (tensors.length !== size) {
-    throw new RangeError(`${fn}: expected one tensor per shard (${size}), got ${tensors.length}`);
-  }
-}
-
-/**
- * A {@link Collective} over `size` shards held in this process. The reduction is computed once and the
- * same result tensor is handed to every shard (do not dispose it once per shard; call inside `tf.tidy`).
- * Sums run in shard order, so they reassociate exactly as a ring or tree reduction of the same shards
- * would up to float32 rounding.
- *
- * @throws RangeError when `size` is not a positive integer.
- */
-export function inProcessCollective(size: number): Collective {
-  if (!Number.isInteger(size) || size < 1) {
-    throw new RangeError(`inProcessCollective: size must be a positive integer, got ${size}`);
-  }
-  return {
-    size,
-    allReduce(tensors, op = 'sum') {
-      checkCount('allReduce', size, tensors);
-      const shape = tensors[0].shape;
-      tensors.forEach((t, i) => {
-        if (t.shape.length !== shape.length || t.shape.some((d, j) => d !== shape[j])) {
-          throw new RangeError(
-            `allReduce: shard ${i} has shape [${t.shape.join(', ')}], shard 0 has [${shape.join(', ')}]`,
-          );
-        }
-      });
-      let out: tf.Tensor;
-      if (op === 'max') out = tensors.slice(1).reduce((a, b) => tf.maximum(a, b), tensors[0]);
-      else {
-        out = tensors.length === 1 ? tensors[0] : tf.addN([...tensors]);
-        if (op === 'mean') out = tf.div(out, size);
-      }
-      return tensors.map(() => out);
-    },
-    allGather(tensors, axis) {
-      checkCount('allGather', size, tensors);
-      const out = tensors.length === 1 ? tensors[0] : tf.concat([...tensors], axis);
-      return tensors.map(() => out);
-    },
-  };
-}
+export {
+  inProcessCollective,
+  shardGroup,
+  singleRankCommunicator,
+  type Collective,
+  type Communicator,
+  type ReduceOp,
+  type ShardGroup,
+} from './communicator.js';
 
 /**
  * Sizes of `count` near-equal contiguous shards of a dimension of length `n` (the first `n % count`

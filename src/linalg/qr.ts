@@ -28,7 +28,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Collective } from './collective.js';
+import type { ShardGroup } from './communicator.js';
 
 /** How columns are orthonormalized. Single camelCase words (they survive tfjs-layers config reloads). */
 export type QrMethod = 'cholesky' | 'householder';
@@ -148,7 +148,7 @@ function distanceFromIdentity(g: ArrayLike<number>, n: number): number {
  * One CholeskyQR pass on row shards: reduces the Gram matrix, factors it on the host and applies
  * `L⁻ᵀ` to every shard. `null` when the Gram matrix is not numerically positive definite.
  */
-function choleskyPass(shards: readonly tf.Tensor2D[], collective: Collective | null): { out: tf.Tensor2D[]; gram: Float32Array } | null {
+function choleskyPass(shards: readonly tf.Tensor2D[], collective: ShardGroup | null): { out: tf.Tensor2D[]; gram: Float32Array } | null {
   const n = shards[0].shape[1];
   const grams = shards.map(gramOf);
   const reduced = collective === null ? grams : collective.allReduce(grams, 'sum');
@@ -161,7 +161,7 @@ function choleskyPass(shards: readonly tf.Tensor2D[], collective: Collective | n
 }
 
 /** Host Householder Q of the row-stacked shards, split back into the shards' rows. */
-function householderShards(shards: readonly tf.Tensor2D[], collective: Collective | null): tf.Tensor2D[] {
+function householderShards(shards: readonly tf.Tensor2D[], collective: ShardGroup | null): tf.Tensor2D[] {
   const n = shards[0].shape[1];
   const full = collective === null ? shards[0] : (collective.allGather(shards, 0)[0] as tf.Tensor2D);
   const m = full.shape[0];
@@ -169,14 +169,20 @@ function householderShards(shards: readonly tf.Tensor2D[], collective: Collectiv
     throw new RangeError(`orthonormalizeColumns: need at least as many rows as columns, got ${m}x${n}`);
   }
   const q = tf.tensor2d(Float32Array.from(householderQ64(full.dataSync(), m, n)), [m, n]);
-  if (shards.length === 1) return [q];
-  return tf.split(q, shards.map((s) => s.shape[0]), 0) as tf.Tensor2D[];
+  if (collective === null || collective.communicator.size === 1) {
+    if (shards.length === 1) return [q];
+    return tf.split(q, shards.map((s) => s.shape[0]), 0) as tf.Tensor2D[];
+  }
+  // Q of every rank's rows: keep this process's shards (global shards rank·localShards …)
+  const rows = Array.from(collective.allGather(shards.map((s) => tf.tensor1d([s.shape[0]])), 0)[0].dataSync());
+  const first = collective.communicator.rank * collective.localShards;
+  return (tf.split(q, rows, 0) as tf.Tensor2D[]).slice(first, first + shards.length);
 }
 
 function orthonormalizeShards(
   shards: readonly tf.Tensor2D[],
   method: QrMethod,
-  collective: Collective | null,
+  collective: ShardGroup | null,
 ): tf.Tensor2D[] {
   const n = shards[0].shape[1];
   if (n === 0) return [...shards];
@@ -216,7 +222,7 @@ export function orthonormalizeColumns(p: tf.Tensor2D, method: QrMethod = 'choles
  */
 export function orthonormalizeColumnsSharded(
   rowShards: readonly tf.Tensor2D[],
-  collective: Collective,
+  collective: ShardGroup,
   method: QrMethod = 'cholesky',
 ): tf.Tensor2D[] {
   if (rowShards.length !== collective.size) {

@@ -1,6 +1,7 @@
 /**
  * Dion's low-rank orthonormalized update (power iteration + error feedback + column normalization),
- * its sharded form over a {@link Collective}, Dion2's top-k slice selection, and the Lion path of
+ * its sharded form over a {@link ShardGroup} (shards in this process and/or other ranks of a
+ * {@link Communicator}), Dion2's top-k slice selection, and the Lion path of
  * microsoft/dion's scalar parameters.
  *
  * Sources: Ahn, Xu, Abreu, Fan, Magakyan, Sharma, Zhan, Langford, "Dion: Distributed Orthonormalized
@@ -21,7 +22,8 @@
 import { exactSign } from './normalize.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradientTransformation, ParamMeta } from '../core/transform.js';
-import { inProcessCollective, shardSizes, type Collective } from '../linalg/collective.js';
+import { shardSizes } from '../linalg/collective.js';
+import { shardGroup, singleRankCommunicator, type Communicator, type ShardGroup } from '../linalg/communicator.js';
 import { matrixShape, newtonSchulz, type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
 import { orthonormalizeColumns, orthonormalizeColumnsSharded, type QrMethod } from '../linalg/qr.js';
 import { powerOfTwoScaleOf, rescaleByPowerOfTwo } from '../linalg/scale.js';
@@ -181,8 +183,11 @@ export function dionStep(x: tf.Tensor2D, q: tf.Tensor2D, o: DionStepOptions): Di
 export interface DionShardedOptions extends DionStepOptions {
   /** The axis of X the shards split: 0 (rows, fan-in) or 1 (columns, fan-out). */
   readonly axis: 0 | 1;
-  /** The collective connecting the shards (`size` = number of shards). */
-  readonly collective: Collective;
+  /**
+   * The shards' collectives: `xs` are its `localShards` shards of this process (`size` shards in all,
+   * the other ranks' included).
+   */
+  readonly collective: ShardGroup;
 }
 
 /**
@@ -212,8 +217,8 @@ export function dionStepSharded(
   o: DionShardedOptions,
 ): DionStepResult[] {
   const c = o.collective;
-  if (xs.length !== c.size || qs.length !== c.size) {
-    throw new RangeError(`dionStepSharded: expected ${c.size} shards of X and Q, got ${xs.length} and ${qs.length}`);
+  if (xs.length !== c.localShards || qs.length !== c.localShards) {
+    throw new RangeError(`dionStepSharded: expected ${c.localShards} shards of X and Q, got ${xs.length} and ${qs.length}`);
   }
   const side = o.pSide;
   const pSharded = (side === 'rows') === (o.axis === 0);
@@ -250,14 +255,28 @@ export function dionStepSharded(
   });
 }
 
-/** In-process sharding of {@link scaleByDion}'s matrices (to exercise or emulate a sharded run). */
+/**
+ * Sharding of {@link scaleByDion}'s matrices: `count` shards in all, computed in this process
+ * (`communicator` absent or of size 1: the in-process simulation of a sharded run) or spread over the
+ * ranks of `communicator` (`count / size` consecutive shards per rank, rank 0 the first). Every rank
+ * is given the whole gradient (data-parallel: replicated) and keeps the whole state; each computes its
+ * shards' step, and the shards' momentum, direction and (sharded) Q are all-gathered, so every rank
+ * ends the step with the same parameters and state — the compute is sharded, the state not yet
+ * (microsoft/dion's FSDP layout shards both; that is issue 17 item 4).
+ */
 export interface DionSharding {
-  /** Number of shards (≤ the sharded dimension of every matrix). */
+  /** Number of shards in all ranks (≤ the sharded dimension of every matrix). */
   readonly count: number;
   /** The dimension split across shards: `'fanIn'` (rows of X) or `'fanOut'` (columns of X). */
   readonly axis: 'fanIn' | 'fanOut';
-  /** The collective to use (default: {@link inProcessCollective} of `count`). */
-  readonly collective?: Collective;
+  /** The ranks sharing the work (default: this process alone); `count` must be a multiple of its size. */
+  readonly communicator?: Communicator;
+  /**
+   * The shard group to use instead (`size` must equal `count`; its communicator replaces
+   * `communicator`).
+   * @deprecated Give `communicator`.
+   */
+  readonly collective?: ShardGroup;
 }
 
 /** Dion's initial Q of one matrix: `shape` is `[qDim, rank]`; row-major values (or a tensor of that shape). */
@@ -286,6 +305,23 @@ export interface ScaleByDionOptions extends DionRankOptions {
   readonly sharding?: DionSharding;
   /** Optimizer name for error messages. */
   readonly owner?: string;
+}
+
+/** The shard group of a {@link DionSharding}: `count` shards over its communicator's ranks. */
+function dionShardGroup(owner: string, sharding: DionSharding): ShardGroup {
+  if (sharding.collective !== undefined) {
+    if (sharding.collective.size !== sharding.count) {
+      throw new RangeError(`${owner}: sharding.collective has size ${sharding.collective.size}, sharding.count is ${sharding.count}`);
+    }
+    return sharding.collective;
+  }
+  const comm = sharding.communicator ?? singleRankCommunicator();
+  if (!Number.isInteger(sharding.count) || sharding.count < 1 || sharding.count % comm.size !== 0) {
+    throw new RangeError(
+      `${owner}: sharding.count must be a positive multiple of the communicator's ${comm.size} ranks, got ${sharding.count}`,
+    );
+  }
+  return shardGroup(comm, sharding.count / comm.size);
 }
 
 /** The user's initial Q, checked: `qDim·rank` finite values, as a float32 `[qDim, rank]` tensor. */
@@ -325,10 +361,7 @@ function requireMatrix(owner: string, meta: ParamMeta): void {
 export function scaleByDion(options: ScaleByDionOptions): GradientTransformation {
   const owner = options.owner ?? 'dion';
   const sharding = options.sharding;
-  const collective = sharding ? (sharding.collective ?? inProcessCollective(sharding.count)) : null;
-  if (sharding && collective!.size !== sharding.count) {
-    throw new RangeError(`${owner}: sharding.collective has size ${collective!.size}, sharding.count is ${sharding.count}`);
-  }
+  const collective = sharding ? dionShardGroup(owner, sharding) : null;
   const layoutOf = (meta: ParamMeta) => dionLayout(meta.shape, options.orientation);
   return {
     init(metas) {
@@ -370,14 +403,18 @@ export function scaleByDion(options: ScaleByDionOptions): GradientTransformation
         else {
           const axis = sharding.axis === 'fanIn' ? 0 : 1;
           const sizes = shardSizes(x.shape[axis], sharding.count);
-          const xs = tf.split(x, sizes, axis) as tf.Tensor2D[];
+          const g = collective!;
+          // this rank's shards: global shards rank·localShards …
+          const first = g.communicator.rank * g.localShards;
+          const mine = <T>(all: T[]) => all.slice(first, first + g.localShards);
+          const xs = mine(tf.split(x, sizes, axis) as tf.Tensor2D[]);
           const pSharded = (l.pSide === 'rows') === (axis === 0);
-          const qs = pSharded ? sizes.map(() => s.q[i]) : (tf.split(s.q[i], sizes, 0) as tf.Tensor2D[]);
-          const parts = dionStepSharded(xs, qs, { ...step, axis, collective: collective! });
+          const qs = pSharded ? xs.map(() => s.q[i]) : mine(tf.split(s.q[i], sizes, 0) as tf.Tensor2D[]);
+          const parts = dionStepSharded(xs, qs, { ...step, axis, collective: g });
           res = {
-            momentum: tf.concat(parts.map((p) => p.momentum), axis) as tf.Tensor2D,
-            direction: tf.concat(parts.map((p) => p.direction), axis) as tf.Tensor2D,
-            q: pSharded ? parts[0].q : (tf.concat(parts.map((p) => p.q), 0) as tf.Tensor2D),
+            momentum: g.allGather(parts.map((p) => p.momentum), axis)[0] as tf.Tensor2D,
+            direction: g.allGather(parts.map((p) => p.direction), axis)[0] as tf.Tensor2D,
+            q: pSharded ? parts[0].q : (g.allGather(parts.map((p) => p.q), 0)[0] as tf.Tensor2D),
           };
         }
         momentum.push(tf.reshape(res.momentum, meta.shape as number[]));
