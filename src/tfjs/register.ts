@@ -24,6 +24,7 @@ import { dogDefinition, dowgDefinition, ldogDefinition } from '../optimizers/dog
 import { alrSmagDefinition, polyakSgdDefinition } from '../optimizers/polyak.js';
 import { scheduleFreeAdamwDefinition, scheduleFreeSgdDefinition } from '../optimizers/scheduleFree.js';
 import { psgdKronDefinition } from '../optimizers/psgdKron.js';
+import { galoreDefinition, onlineSubspaceDescentDefinition } from '../optimizers/subspace.js';
 import { dctAdamwDefinition } from '../optimizers/dct.js';
 import { accumulateDefinition, averagedDefinition, cautiousDefinition, lookaheadDefinition } from '../optimizers/wrappers.js';
 
@@ -143,6 +144,18 @@ export const scheduleFreeAdamw = defineOptimizer(scheduleFreeAdamwDefinition);
  * model.compile({ optimizer: psgdKron({ learningRate: 1e-3, seed: 1 }), loss: 'categoricalCrossentropy' });
  */
 export const psgdKron = defineOptimizer(psgdKronDefinition);
+/**
+ * GaLore — see {@link galoreDefinition}.
+ * @example
+ * model.compile({ optimizer: galore({ learningRate: 0.01, rank: 16, updateGap: 200 }), loss: 'categoricalCrossentropy' });
+ */
+export const galore = defineOptimizer(galoreDefinition);
+/**
+ * Online Subspace Descent — see {@link onlineSubspaceDescentDefinition}.
+ * @example
+ * model.compile({ optimizer: onlineSubspaceDescent({ learningRate: 0.01, rank: 16 }), loss: 'categoricalCrossentropy' });
+ */
+export const onlineSubspaceDescent = defineOptimizer(onlineSubspaceDescentDefinition);
 /**
  * DCT-AdamW — see {@link dctAdamwDefinition}.
  * @example
