@@ -9,15 +9,16 @@
  *   attention layer, so two small custom layers do what it lacks — the causal per-head products
  *   (3-D `tf.matMul`s) and a learned positional table; embeddings, projections, norms and the head are
  *   stock layers.
- * For each model the optimizers `tf.train.adam`, orthoptim's `adamw`, `muon` and `turboMuon` (each
+ * For each model the optimizers `tf.train.adam`, orthoptim's `adamw`, `muon` and `turboMuon` by default (each
  * Newton–Schulz engine asked for: `tfjs`, `auto`). Hidden matrices go to Muon, the rest to its AdamW
- * (`adamwParamNames`, plus the positional table).
+ * (`adamwParamNames`, plus the positional table). `--optimizers` takes any registered name too (at its
+ * defaults; one that orthogonalizes gets the same `exclude`).
  *
  * "Stock" is tfjs-backend-wasm's own kernels plus only the conv backprops wasm lacks (without them the
  * ConvNet cannot train at all) and `UnsortedSegmentSum` (likewise for the embedding); "accelerated" is
- * after `accelerateWasm()`. The two share the process and alternate in every round (one `model.fit`
+ * after `accelerateWasm()`. Every optimizer and both modes share the process and alternate in every round (one `model.fit`
  * call of `--batches` steps each, on their own model and optimizer), so a noisy machine's slow phases
- * hit both; the ratio is that of the medians of one run. The inputs are seeded random data: the speed
+ * hit all alike; the ratios are those of the medians of one run. The inputs are seeded random data: the speed
  * of a step does not depend on the values.
  *
  * The profile section runs one `model.fit` step per model under `tf.profile` (tf.train.adam) in each
@@ -34,7 +35,7 @@ import { version_wasm } from '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { version_layers } from '@tensorflow/tfjs-layers';
 import '../src/engines/node.js';
-import { adamw, adamwParamNames, disposeEngines, muon, turboMuon } from '../src/index.js';
+import { adamw, adamwParamNames, createOptimizer, disposeEngines, listOptimizers, muon, turboMuon } from '../src/index.js';
 import { accelerateWasm, restoreWasmKernels } from '../src/tfjs/wasmMatMul.js';
 import { registerWasmConvKernels } from '../src/tfjs/wasmConv.js';
 import { registerWasmSegmentSum } from '../src/tfjs/wasmSegmentSum.js';
@@ -47,8 +48,12 @@ import { machineDetails, type MachineDetails } from '../src/bench/machine.js';
 
 const modelNames = ['mlp', 'convnet', 'transformer'] as const;
 type ModelName = (typeof modelNames)[number];
-const optimizerNames = ['adam', 'adamw', 'muon', 'turbo-muon'] as const;
-type OptimizerName = (typeof optimizerNames)[number];
+const defaultOptimizers = ['adam', 'adamw', 'muon', 'turbo-muon'] as const;
+/** `adam` (tf.train.adam), `turbo-muon` (turboMuon) and every registered orthoptim name. */
+const optimizerNames: readonly string[] = [...new Set([...defaultOptimizers, ...listOptimizers().map((i) => i.name)])];
+type OptimizerName = string;
+/** The optimizers run once per Newton–Schulz engine asked for. */
+const perEngine = new Set(['muon', 'turbo-muon', 'turboMuon']);
 const engineNames = ['tfjs', 'auto'] as const;
 type EngineName = (typeof engineNames)[number];
 const modes = ['stock', 'accelerated'] as const;
@@ -59,7 +64,12 @@ const command = {
   summary: 'ms/step of tfjs-layers model.fit on wasm: stock kernels vs accelerateWasm(), per model and optimizer.',
   flags: {
     models: { type: 'list', choices: modelNames, default: modelNames, description: 'The models.' },
-    optimizers: { type: 'list', choices: optimizerNames, default: optimizerNames, description: 'The optimizers (adam is tf.train.adam).' },
+    optimizers: {
+      type: 'list',
+      choices: optimizerNames,
+      default: defaultOptimizers,
+      description: 'The optimizers: adam is tf.train.adam, any other a registered orthoptim name at its defaults (muon, turbo-muon at lr 0.02, once per engine).',
+    },
     engines: { type: 'list', choices: engineNames, default: engineNames, description: 'Newton–Schulz engines for muon and turbo-muon.' },
     rounds: { type: 'integer', default: 5, min: 1, description: 'Timed rounds per configuration (each: one fit call per mode).' },
     warmup: { type: 'integer', default: 1, min: 0, description: 'Untimed rounds first.' },
@@ -246,8 +256,8 @@ interface Variant {
 function variants(config: FitBenchConfig): Variant[] {
   const out: Variant[] = [];
   for (const optimizer of config.optimizers) {
-    if (optimizer === 'adam' || optimizer === 'adamw') {
-      out.push({ label: optimizer === 'adam' ? 'tf.train.adam' : 'adamw', optimizer, engine: null });
+    if (!perEngine.has(optimizer)) {
+      out.push({ label: optimizer === 'adam' ? 'tf.train.adam' : optimizer, optimizer, engine: null });
     } else {
       for (const engine of config.engines) out.push({ label: `${optimizer === 'muon' ? 'muon' : 'turboMuon'} (${engine})`, optimizer, engine });
     }
@@ -264,7 +274,13 @@ function makeOptimizer(v: Variant, adamwNames: string[]): tf.Optimizer {
     case 'muon':
       return muon({ learningRate: 0.02, exclude: adamwNames, engine: v.engine ?? 'tfjs' });
     case 'turbo-muon':
+    case 'turboMuon':
       return turboMuon({ learningRate: 0.02, exclude: adamwNames, engine: v.engine ?? 'tfjs' });
+    default: {
+      // Any other registered name at its defaults; an orthogonalizing one routes as muon does.
+      const info = listOptimizers().find((i) => i.name === v.optimizer);
+      return createOptimizer(v.optimizer, info?.options.includes('exclude') ? { exclude: adamwNames } : {});
+    }
   }
 }
 
@@ -322,52 +338,60 @@ export interface FitRow {
 
 async function benchModel(spec: ModelSpec, config: FitBenchConfig, log: (m: string) => void): Promise<FitRow[]> {
   const data = tf.tidy(() => spec.data(spec.batch * config.batches));
-  const rows: FitRow[] = [];
+  const all = variants(config);
+  // Every variant and mode has its own model and optimizer, all built first: one round times one fit
+  // call of each, in turn, so a slow phase of a shared machine hits every optimizer alike.
+  const contenders = all.map((v, i): Record<Mode, Contender> => ({ stock: contender(spec, v, 100 * i), accelerated: contender(spec, v, 100 * i) }));
+  const lastLoss = all.map((): Record<Mode, number> => ({ stock: NaN, accelerated: NaN }));
+  const leaked = all.map(() => 0);
+  let timing = false;
+  const key = (i: number, mode: Mode) => `${i}|${mode}`;
   try {
-    for (const [i, v] of variants(config).entries()) {
-      const contenders: Record<Mode, Contender> = { stock: contender(spec, v, 100 * i), accelerated: contender(spec, v, 100 * i) };
-      const lastLoss: Record<Mode, number> = { stock: NaN, accelerated: NaN };
-      let count = 0;
-      let rounds = 0;
-      try {
-        const round = async (): Promise<Record<Mode, number>> => {
-          const times = {} as Record<Mode, number>;
-          for (const mode of modes) {
-            setMode(mode);
-            const r = await fitOnce(spec, contenders[mode], data, config.batches);
-            times[mode] = r.ms;
-            lastLoss[mode] = r.loss;
-          }
-          return times;
-        };
-        for (let w = 0; w < config.warmup; w++) await round();
-        count = tf.memory().numTensors;
-        const measured = await measureRounds(async () => {
-          rounds++;
-          return round();
-        }, { warmup: 0, repeats: config.rounds });
-        const leaked = (tf.memory().numTensors - count) / Math.max(1, rounds);
-        const row: FitRow = {
-          model: spec.name,
-          optimizer: v.label,
-          msPerStep: measured.stats,
-          speedup: measured.stats.stock.median / measured.stats.accelerated.median,
-          lastLoss: { ...lastLoss },
-          leakedTensorsPerRound: leaked,
-        };
-        rows.push(row);
-        log(`${spec.name} ${v.label}: stock ${row.msPerStep.stock.median.toFixed(1)} ms/step, accelerated ${row.msPerStep.accelerated.median.toFixed(1)} (×${row.speedup.toFixed(2)})`);
-      } finally {
-        for (const c of Object.values(contenders)) {
-          c.model.dispose();
-          c.optimizer.dispose();
+    const round = async (): Promise<Record<string, number>> => {
+      const times: Record<string, number> = {};
+      for (const [i] of all.entries()) {
+        for (const mode of modes) {
+          setMode(mode);
+          const before = tf.memory().numTensors;
+          const r = await fitOnce(spec, contenders[i][mode], data, config.batches);
+          if (timing) leaked[i] += tf.memory().numTensors - before;
+          times[key(i, mode)] = r.ms;
+          lastLoss[i][mode] = r.loss;
         }
       }
-    }
+      return times;
+    };
+    for (let w = 0; w < config.warmup; w++) await round();
+    timing = true;
+    const measured = await measureRounds(round, { warmup: 0, repeats: config.rounds });
+    return all.map((v, i): FitRow => {
+      const msPerStep = { stock: measured.stats[key(i, 'stock')], accelerated: measured.stats[key(i, 'accelerated')] };
+      const row: FitRow = {
+        model: spec.name,
+        optimizer: v.label,
+        msPerStep,
+        speedup: msPerStep.stock.median / msPerStep.accelerated.median,
+        lastLoss: { ...lastLoss[i] },
+        leakedTensorsPerRound: leaked[i] / config.rounds,
+      };
+      log(`${spec.name} ${v.label}: stock ${row.msPerStep.stock.median.toFixed(1)} ms/step, accelerated ${row.msPerStep.accelerated.median.toFixed(1)} (×${row.speedup.toFixed(2)})`);
+      return row;
+    });
   } finally {
+    for (const c of contenders) {
+      for (const m of Object.values(c)) {
+        m.model.dispose();
+        m.optimizer.dispose();
+      }
+    }
     tf.dispose([data.x, data.y]);
   }
-  return rows;
+}
+
+/** Accelerated ms/step of each row ÷ that of `adamw` on the same model (NaN when adamw did not run). */
+export function ratioToAdamw(rows: readonly FitRow[], row: FitRow): number {
+  const base = rows.find((r) => r.model === row.model && r.optimizer === 'adamw');
+  return base ? row.msPerStep.accelerated.median / base.msPerStep.accelerated.median : NaN;
 }
 
 export interface KernelProfile {
@@ -450,7 +474,7 @@ export function renderFitReport(r: FitBenchResult): string {
     `${m.cpuModel}, ${m.availableParallelism} cores, Node ${m.node}, tfjs ${m.tfjsCore} (wasm ${m.tfjsBackendWasm ?? '?'}, layers ${m.tfjsLayers ?? '?'}), ` +
       `SIMD ${String(m.backendFlags.WASM_HAS_SIMD_SUPPORT ?? '?')}, threads ${String(m.backendFlags.WASM_HAS_MULTITHREAD_SUPPORT ?? '?')}; ` +
       `load average ${m.loadAverage.join(' / ')} at the start; ${m.date}.`,
-    `Medians of ${r.config.rounds} interleaved rounds (one fit call of ${r.config.batches} steps per mode per round) in one run on a possibly shared machine: read the ratios, not the absolute times.`,
+    `Medians of ${r.config.rounds} interleaved rounds (one fit call of ${r.config.batches} steps per optimizer and mode per round) in one run on a possibly shared machine: read the ratios, not the absolute times.`,
     '',
     ...r.config.models.map((name) => `- \`${name}\`: ${r.models[name]}`),
     '',
@@ -463,6 +487,7 @@ export function renderFitReport(r: FitBenchResult): string {
         { header: 'accelerated ms/step', align: 'right' },
         { header: 'IQR', align: 'right' },
         { header: 'speed-up', align: 'right' },
+        { header: 'accel. ÷ adamw', align: 'right' },
         { header: 'loss stock / accel.', align: 'right' },
         { header: 'leak/round', align: 'right' },
       ],
@@ -474,6 +499,7 @@ export function renderFitReport(r: FitBenchResult): string {
         ms(row.msPerStep.accelerated.median),
         ms(row.msPerStep.accelerated.iqr),
         `×${row.speedup.toFixed(2)}`,
+        Number.isFinite(ratioToAdamw(r.rows, row)) ? ratioToAdamw(r.rows, row).toFixed(2) : '—',
         `${row.lastLoss.stock.toFixed(4)} / ${row.lastLoss.accelerated.toFixed(4)}`,
         String(row.leakedTensorsPerRound),
       ]),
