@@ -97,7 +97,7 @@ export async function runMemoryBench(config: MemoryBenchConfig, log: (line: stri
           batch,
           seed: config.seed,
           baseline: config.baseline,
-          onOptimizer: (o) => log(`  ${o}`),
+          onRow: (label, ms) => log(`  ${label} (${(ms / 1000).toFixed(1)} s)`),
         }),
       );
     } finally {

@@ -17,7 +17,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { createOptimizer, type TransformOptimizer } from '../index.js';
+import { createOptimizer, listOptimizers, type TransformOptimizer } from '../index.js';
 import { runnerOptions } from './runner.js';
 import { formatTable } from './table.js';
 import type { ParamInit, TaskInstance } from './tasks/types.js';
@@ -25,6 +25,10 @@ import type { ParamInit, TaskInstance } from './tasks/types.js';
 /** The memory of one optimizer on one task. */
 export interface OptimizerMemory {
   readonly optimizer: string;
+  /** The row's name: the optimizer's, with the options of a target variant (`galore rankFraction=0.125`). */
+  readonly label: string;
+  /** `'default'`: the runner's options; `'target'`: also the options its {@link MemoryTarget} is judged at. */
+  readonly variant: 'default' | 'target';
   /** Options it was made with besides its defaults (the runner's routing), as JSON-able values. */
   readonly options: Readonly<Record<string, unknown>>;
   /** Bytes of state held after the steps (`stateBytes()`). */
@@ -50,6 +54,7 @@ export interface OptimizerMemory {
 /** A failed measurement: the optimizer could not be made or stepped on this task. */
 export interface OptimizerMemoryError {
   readonly optimizer: string;
+  readonly label: string;
   readonly error: string;
 }
 
@@ -59,7 +64,10 @@ export interface MemoryRow extends OptimizerMemory {
   readonly stateRatio: number | null;
   /** `hiddenStateBytes` ÷ the baseline's; null likewise or when the task has no hidden matrix. */
   readonly hiddenStateRatio: number | null;
-  /** The issue's target for this method on the hidden matrices, when it has one, and whether it is met. */
+  /**
+   * The issue's target for this method on the hidden matrices, when it has one and this row is the one it
+   * is judged on (the target variant where there is one), and whether it is met.
+   */
   readonly target: { readonly maxHiddenRatio: number; readonly met: boolean | null } | null;
 }
 
@@ -76,17 +84,57 @@ export interface TaskMemory {
   readonly errors: readonly OptimizerMemoryError[];
 }
 
+/** A memory target of one method: its largest state on the hidden matrices ÷ AdamW's, at some options. */
+export interface MemoryTarget {
+  readonly maxHiddenRatio: number;
+  /**
+   * Options the target is stated at (GaLore's rank n/8: `rankFraction: 0.125`). The method is measured at
+   * its defaults and, when it accepts every one of these options, once more with them: the target is
+   * judged on that row.
+   */
+  readonly options?: Readonly<Record<string, unknown>>;
+}
+
+/** Rank n/8 on every matrix, as the issue states the low-rank targets (`⌈n/8⌉` for a short side n). */
+const rankEighth = { rankFraction: 0.125 };
+
 /**
  * Issue 13's targets on the hidden matrices: GaLore, Online Subspace Descent and DCT-AdamW at rank n/8 ≤
- * 0.3× AdamW's state; SN-SM (Subset-Norm + Subspace-Momentum) ≤ 0.5×. Measured at each method's defaults.
+ * 0.3× AdamW's state; SN-SM (Subset-Norm + Subspace-Momentum) ≤ 0.5× (at its defaults).
  */
-export const memoryTargets: Readonly<Record<string, number>> = {
-  galore: 0.3,
-  onlineSubspaceDescent: 0.3,
-  dctAdamw: 0.3,
-  subsetNorm: 0.5,
-  subspaceMomentum: 0.5,
+export const memoryTargets: Readonly<Record<string, MemoryTarget>> = {
+  galore: { maxHiddenRatio: 0.3, options: rankEighth },
+  onlineSubspaceDescent: { maxHiddenRatio: 0.3, options: rankEighth },
+  dctAdamw: { maxHiddenRatio: 0.3, options: rankEighth },
+  subsetNorm: { maxHiddenRatio: 0.5 },
+  subspaceMomentum: { maxHiddenRatio: 0.5 },
 };
+
+/** One row to measure: an optimizer, the options over the runner's, and its label. */
+export interface MemoryPlanEntry {
+  readonly optimizer: string;
+  readonly label: string;
+  readonly variant: 'default' | 'target';
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The rows to measure for `names`: each at the runner's options, and a method with a target stated at
+ * options it accepts (`accepts(name)`: its option names) once more at those. Pure.
+ */
+export function memoryPlan(
+  names: readonly string[],
+  accepts: (name: string) => readonly string[],
+  targets: Readonly<Record<string, MemoryTarget>> = memoryTargets,
+): MemoryPlanEntry[] {
+  return names.flatMap((optimizer): MemoryPlanEntry[] => {
+    const row: MemoryPlanEntry = { optimizer, label: optimizer, variant: 'default', options: {} };
+    const extra = targets[optimizer]?.options;
+    if (extra === undefined || !Object.keys(extra).every((k) => accepts(optimizer).includes(k))) return [row];
+    const label = `${optimizer} ${Object.entries(extra).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`;
+    return [row, { optimizer, label, variant: 'target', options: extra }];
+  });
+}
 
 function ratio(value: number, base: number | undefined): number | null {
   return base === undefined || base === 0 ? null : value / base;
@@ -99,17 +147,21 @@ function ratio(value: number, base: number | undefined): number | null {
 export function memoryRows(
   measurements: readonly OptimizerMemory[],
   baseline = 'adamw',
-  targets: Readonly<Record<string, number>> = memoryTargets,
+  targets: Readonly<Record<string, MemoryTarget>> = memoryTargets,
 ): MemoryRow[] {
-  const base = measurements.find((m) => m.optimizer === baseline);
+  const base = measurements.find((m) => m.optimizer === baseline && m.variant === 'default');
+  const hasVariant = new Set(measurements.filter((m) => m.variant === 'target').map((m) => m.optimizer));
   return measurements.map((m) => {
     const hiddenStateRatio = ratio(m.hiddenStateBytes, base?.hiddenStateBytes);
-    const max = targets[m.optimizer];
+    const target = targets[m.optimizer];
+    const judged = target !== undefined && (m.variant === 'target' || !hasVariant.has(m.optimizer));
     return {
       ...m,
       stateRatio: ratio(m.stateBytes, base?.stateBytes),
       hiddenStateRatio,
-      target: max === undefined ? null : { maxHiddenRatio: max, met: hiddenStateRatio === null ? null : hiddenStateRatio <= max },
+      target: judged
+        ? { maxHiddenRatio: target.maxHiddenRatio, met: hiddenStateRatio === null ? null : hiddenStateRatio <= target.maxHiddenRatio }
+        : null,
     };
   });
 }
@@ -143,7 +195,7 @@ export function memoryTable(t: TaskMemory): string {
       { header: 'leak', align: 'right' },
     ],
     t.rows.map((r) => [
-      r.optimizer,
+      r.label,
       formatBytes(r.stateBytes),
       times(r.stateRatio),
       formatBytes(r.hiddenStateBytes),
@@ -155,7 +207,7 @@ export function memoryTable(t: TaskMemory): string {
       String(r.leakedTensors),
     ]),
   );
-  const failed = t.errors.map((e) => `- ${e.optimizer}: ${e.error}`);
+  const failed = t.errors.map((e) => `- ${e.label}: ${e.error}`);
   return [
     `### ${t.task}: ${t.model}, batch ${t.batch}`,
     '',
@@ -179,6 +231,9 @@ export const memoryColumns =
 /** What {@link measureMemory} needs besides the task. */
 export interface MeasureOptions {
   readonly batch: number;
+  /** The row's label and variant (default: the optimizer's name, `'default'`). */
+  readonly label?: string;
+  readonly variant?: 'default' | 'target';
   /** Options over the runner's (`runnerOptions`) for this optimizer. */
   readonly options?: Readonly<Record<string, unknown>>;
 }
@@ -243,6 +298,8 @@ export async function measureMemory(
     const hiddenStateBytes = report.perParameter.reduce((a, p, i) => a + (params[i].role === 'hidden' ? p.bytes : 0), 0);
     return {
       optimizer: optimizerName,
+      label: settings.label ?? optimizerName,
+      variant: settings.variant ?? 'default',
       options: describeOptions(options),
       stateBytes: report.total,
       hiddenStateBytes,
@@ -262,26 +319,35 @@ export async function measureMemory(
 }
 
 /**
- * Measures every optimizer in `names` on a loaded task, in order, and puts the rows together
- * ({@link memoryRows}); an optimizer that throws is listed in `errors` and the others go on.
- * `onOptimizer` is told each name before it is measured (progress).
+ * Measures every row of {@link memoryPlan} for `names` on a loaded task, in order, and puts the rows
+ * together ({@link memoryRows}); an optimizer that throws is listed in `errors` and the others go on.
+ * `onRow` is told each label and the milliseconds it took (progress).
  */
 export async function taskMemory(
   task: string,
   instance: TaskInstance,
   names: readonly string[],
-  settings: { readonly batch: number; readonly seed: number; readonly baseline?: string; readonly onOptimizer?: (name: string) => void },
+  settings: {
+    readonly batch: number;
+    readonly seed: number;
+    readonly baseline?: string;
+    readonly targets?: Readonly<Record<string, MemoryTarget>>;
+    readonly onRow?: (label: string, ms: number) => void;
+  },
 ): Promise<TaskMemory> {
   const params = instance.initialParams(settings.seed);
   const measurements: OptimizerMemory[] = [];
   const errors: OptimizerMemoryError[] = [];
-  for (const name of names) {
-    settings.onOptimizer?.(name);
+  const accepts = (name: string) => listOptimizers().find((o) => o.name === name)?.options ?? [];
+  const targets = settings.targets ?? memoryTargets;
+  for (const entry of memoryPlan(names, accepts, targets)) {
+    const t0 = performance.now();
     try {
-      measurements.push(await measureMemory(instance, params, name, { batch: settings.batch }));
+      measurements.push(await measureMemory(instance, params, entry.optimizer, { batch: settings.batch, ...entry }));
     } catch (e) {
-      errors.push({ optimizer: name, error: e instanceof Error ? e.message.split('\n')[0] : String(e) });
+      errors.push({ optimizer: entry.optimizer, label: entry.label, error: e instanceof Error ? e.message.split('\n')[0] : String(e) });
     }
+    settings.onRow?.(entry.label, performance.now() - t0);
   }
   const size = (p: ParamInit) => p.shape.reduce((a, b) => a * b, 1);
   const baseline = settings.baseline ?? 'adamw';
@@ -292,7 +358,7 @@ export async function taskMemory(
     parameters: params.reduce((a, p) => a + size(p), 0),
     hiddenParameters: params.reduce((a, p) => a + (p.role === 'hidden' ? size(p) : 0), 0),
     baseline,
-    rows: memoryRows(measurements, baseline),
+    rows: memoryRows(measurements, baseline, targets),
     errors,
   };
 }

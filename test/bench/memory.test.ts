@@ -8,7 +8,7 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../support/backend.js';
-import { formatBytes, memoryRows, memoryTable, taskMemory, type OptimizerMemory, type TaskMemory } from '../../src/bench/memory.js';
+import { formatBytes, memoryPlan, memoryRows, memoryTable, memoryTargets, taskMemory, type OptimizerMemory, type TaskMemory } from '../../src/bench/memory.js';
 import { syntheticTask } from '../../src/bench/tasks/index.js';
 import { parseMemoryArgs } from '../../bench/memory.js';
 import { UsageError } from '../../src/cli/args.js';
@@ -18,9 +18,11 @@ const P = 6 * 5 + 5 + 5 * 3 + 3; // 53
 const H = 6 * 5; // the one hidden matrix
 
 /** A measurement with the given state bytes; the rest does not enter the ratios. */
-function measurement(optimizer: string, stateBytes: number, hiddenStateBytes: number): OptimizerMemory {
+function measurement(optimizer: string, stateBytes: number, hiddenStateBytes: number, variant: 'default' | 'target' = 'default'): OptimizerMemory {
   return {
     optimizer,
+    label: variant === 'default' ? optimizer : `${optimizer} rankFraction=0.125`,
+    variant,
     options: {},
     stateBytes,
     hiddenStateBytes,
@@ -83,6 +85,7 @@ describe('bench:memory helpers', () => {
       assert.deepEqual(t.rows.map((r) => r.optimizer), ['adamw']);
       assert.equal(t.errors.length, 1);
       assert.equal(t.errors[0].optimizer, 'noSuchOptimizer');
+      assert.equal(t.errors[0].label, 'noSuchOptimizer');
       assert.match(t.errors[0].error, /unknown optimizer 'noSuchOptimizer'/);
       assert.match(memoryTable(t), /Not measured:\n- noSuchOptimizer: createOptimizer: unknown optimizer/);
     } finally {
@@ -111,6 +114,36 @@ describe('bench:memory helpers', () => {
     assert.deepEqual([alone[0].stateRatio, alone[0].hiddenStateRatio, alone[0].target], [null, null, { maxHiddenRatio: 0.3, met: null }]);
     const zero = memoryRows([measurement('sgd', 0, 0), measurement('adamw', 100, 80)], 'sgd');
     assert.deepEqual([zero[1].stateRatio, zero[1].hiddenStateRatio], [null, null]);
+    // With a target variant (rank n/8), the target is judged on it, not on the defaults' row.
+    const variants = memoryRows([
+      measurement('adamw', 1000, 800),
+      measurement('galore', 1000, 800),
+      measurement('galore', 400, 160, 'target'),
+    ]);
+    assert.deepEqual(
+      variants.map((r) => [r.label, r.hiddenStateRatio, r.target]),
+      [
+        ['adamw', 1, null],
+        ['galore', 1, null],
+        ['galore rankFraction=0.125', 0.2, { maxHiddenRatio: 0.3, met: true }],
+      ],
+    );
+  });
+
+  it('plans a second row at the target options for a method that accepts them', () => {
+    const accepts = (name: string) => (name === 'galore' ? ['rank', 'rankFraction'] : name === 'dctAdamw' ? ['rank'] : []);
+    assert.deepEqual(memoryPlan(['adamw', 'galore', 'dctAdamw', 'subsetNorm'], accepts), [
+      { optimizer: 'adamw', label: 'adamw', variant: 'default', options: {} },
+      { optimizer: 'galore', label: 'galore', variant: 'default', options: {} },
+      { optimizer: 'galore', label: 'galore rankFraction=0.125', variant: 'target', options: { rankFraction: 0.125 } },
+      // dctAdamw here has no rankFraction: judged at its defaults; subsetNorm's target has no options.
+      { optimizer: 'dctAdamw', label: 'dctAdamw', variant: 'default', options: {} },
+      { optimizer: 'subsetNorm', label: 'subsetNorm', variant: 'default', options: {} },
+    ]);
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(memoryTargets).map(([k, t]) => [k, t.maxHiddenRatio])),
+      { galore: 0.3, onlineSubspaceDescent: 0.3, dctAdamw: 0.3, subsetNorm: 0.5, subspaceMomentum: 0.5 },
+    );
   });
 
   it('renders a table with bytes in binary units, ratios and verdicts', () => {
