@@ -93,10 +93,18 @@ export function selectDctColumns(a: tf.Tensor2D, q: tf.Tensor2D, rank: number, s
   const s = side === 'columns' ? tf.matMul(a, q) : tf.matMul(tf.transpose(q), a);
   const axis = side === 'columns' ? 0 : 1;
   const scores = norm === 1 ? tf.sum(tf.abs(s), axis) : tf.sqrt(tf.sum(tf.square(s), axis));
-  const top = tf.topk(scores, rank, true).indices;
-  // ascending: the r largest of −index
-  const indices = tf.cast(tf.neg(tf.topk(tf.neg(tf.cast(top, 'float32')), rank, true).values), 'int32') as tf.Tensor1D;
+  const indices = topIndicesAscending(scores as tf.Tensor1D, rank);
   return { indices, projected: tf.gather(s, indices, side === 'columns' ? 1 : 0) as tf.Tensor2D };
+}
+
+/**
+ * The indices of the `k` largest entries of `scores` (ties to the lower index, as tf.topk), in ascending
+ * order of index, int32 — a layout that depends only on the chosen set. Not tidied.
+ */
+export function topIndicesAscending(scores: tf.Tensor1D, k: number): tf.Tensor1D {
+  const top = tf.topk(scores, k, true).indices;
+  // ascending: the k largest of −index (exact in float32 below 2²⁴)
+  return tf.cast(tf.neg(tf.topk(tf.neg(tf.cast(top, 'float32')), k, true).values), 'int32') as tf.Tensor1D;
 }
 
 /** `A·Q[:, idx]` (`'columns'`) or `Q[:, idx]ᵀ·A` (`'rows'`): the projection onto chosen columns. Not tidied. */

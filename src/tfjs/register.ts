@@ -26,6 +26,7 @@ import { scheduleFreeAdamwDefinition, scheduleFreeSgdDefinition } from '../optim
 import { psgdKronDefinition } from '../optimizers/psgdKron.js';
 import { galoreDefinition, onlineSubspaceDescentDefinition } from '../optimizers/subspace.js';
 import { dctAdamwDefinition } from '../optimizers/dct.js';
+import { subsetNormDefinition, subspaceMomentumDefinition } from '../optimizers/subsetNorm.js';
 import { accumulateDefinition, averagedDefinition, cautiousDefinition, lookaheadDefinition } from '../optimizers/wrappers.js';
 
 /**
@@ -162,6 +163,18 @@ export const onlineSubspaceDescent = defineOptimizer(onlineSubspaceDescentDefini
  * model.compile({ optimizer: dctAdamw({ learningRate: 1e-3, rankFraction: 0.125 }), loss: 'categoricalCrossentropy' });
  */
 export const dctAdamw = defineOptimizer(dctAdamwDefinition);
+/**
+ * AdamSN (Subset-Norm step size) — see {@link subsetNormDefinition}.
+ * @example
+ * model.compile({ optimizer: subsetNorm({ learningRate: 1e-2 }), loss: 'categoricalCrossentropy' });
+ */
+export const subsetNorm = defineOptimizer(subsetNormDefinition);
+/**
+ * AdamSNSM (Subset-Norm + Subspace-Momentum) — see {@link subspaceMomentumDefinition}.
+ * @example
+ * model.compile({ optimizer: subspaceMomentum({ learningRate: 1e-2, rankFraction: 0.125, updateProjGap: 200 }), loss: 'categoricalCrossentropy' });
+ */
+export const subspaceMomentum = defineOptimizer(subspaceMomentumDefinition);
 /**
  * Lookahead over any registered optimizer (`createOptimizer('lookahead', …)`) — see {@link lookaheadDefinition}.
  * @example
