@@ -195,6 +195,7 @@ describe('HraDense and Oftv2Dense', () => {
     const { model: m2, dense: d2 } = pretrained('linear', 11);
     const second = tfl.layers.dense({ units: D, inputShape: [UNITS], name: 'up' });
     tfl.sequential({ layers: [second] });
+    second.setWeights([tf.tensor2d(gaussian(UNITS * D, 16).map((v) => v / Math.sqrt(UNITS)), [UNITS, D]), tf.zeros([D])]);
     const model = tfl.sequential({
       layers: [
         hraDense(d1, { rank: 4, init: 'random', seed: 5, orthogonalityWeight: 0.01, inputShape: [D], name: 'hra' }),
@@ -214,9 +215,10 @@ describe('HraDense and Oftv2Dense', () => {
     assert.deepEqual(y1.dataSync(), y0.dataSync());
     assert.equal(trainableCount(reloaded), trainableCount(model));
     assert.equal(reloaded.calculateLosses().length, 1, 'the regularizer comes back');
-    reloaded.compile({ optimizer: tf.train.sgd(0.01), loss: 'meanSquaredError' });
-    const h = await reloaded.fit(x, tf.zerosLike(y1), { epochs: 3, verbose: 0 });
-    assert.ok((h.history.loss as number[])[2] < (h.history.loss as number[])[0]);
+    reloaded.compile({ optimizer: tf.train.adam(1e-2), loss: 'meanSquaredError' });
+    const h = await reloaded.fit(x, tf.zerosLike(y1), { epochs: 3, shuffle: false, verbose: 0 });
+    const hl = h.history.loss as number[];
+    assert.ok(hl[2] < 0.99 * hl[0], `reloaded fit: ${hl.join(", ")}`);
     tf.dispose([x, y0, y1]);
     [m1, m2, model, reloaded].forEach((m) => m.dispose());
   });
