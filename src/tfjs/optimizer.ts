@@ -290,7 +290,8 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
    * With `{ perParameter: true }`, a {@link StateBytesReport}: every slot, and each parameter's share,
    * found by initializing a fresh copy of the pipeline for each parameter alone at its position (a list
    * holding only that parameter, so routing by name, shape or position — `exclude`, `paramLabels` —
-   * resolves as in the whole list) less the state an empty list gets; what is left is `shared`. That
+   * resolves as in the whole list) less the state an empty list gets; what is left is `shared` (a pipeline
+   * whose init cannot take a list with gaps gets each parameter alone in a list of one instead). That
    * costs one `init` per parameter (its tensors are made and disposed at once); `stateBytes()` alone reads
    * only the shapes of the slots. Memory accounting of issue 13 (seed-methods spec B4–B6: low-rank
    * methods keep states of size r where AdamW keeps 2·m·n).
@@ -314,22 +315,34 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
     const metas = this.metas ?? this.pending?.params ?? null;
     if (metas === null || metas.length === 0) return { total, perParameter: [], shared: total, slots };
     const fresh = this.buildTransform();
-    const initBytes = (only: number | null): number =>
+    const initBytes = (list: readonly ParamMeta[]): number =>
       tf.tidy(() => {
-        // A list with holes: only `only` is there, at its own position (holes are skipped by map / forEach).
-        const list: ParamMeta[] = new Array<ParamMeta>(metas.length);
-        if (only !== null) list[only] = metas[only];
         const leaves = flattenState(fresh.init(list));
         const bytes = leaves.reduce((a, [, t]) => a + tensorBytes(t), 0);
         tf.dispose(leaves.map(([, t]) => t));
         return bytes;
       });
-    const empty = initBytes(null);
+    // A list with holes: only `only` is there, at its own position (map and forEach skip holes).
+    const inPlace = (only: number | null): ParamMeta[] => {
+      const list = new Array<ParamMeta>(metas.length);
+      if (only !== null) list[only] = metas[only];
+      return list;
+    };
+    let shares: number[];
+    try {
+      const empty = initBytes(inPlace(null));
+      shares = metas.map((_, i) => initBytes(inPlace(i)) - empty);
+    } catch {
+      // A pipeline whose init reads the list by index (holes are undefined there): each parameter alone in
+      // a list of one (routing by position then sees position 0).
+      const empty = initBytes([]);
+      shares = metas.map((m) => initBytes([m]) - empty);
+    }
     const perParameter = metas.map((m, i) => ({
       name: m.name,
       shape: [...m.shape],
       size: m.shape.reduce((a, b) => a * b, 1),
-      bytes: initBytes(i) - empty,
+      bytes: shares[i],
     }));
     const shared = total - perParameter.reduce((a, p) => a + p.bytes, 0);
     return { total, perParameter, shared, slots };

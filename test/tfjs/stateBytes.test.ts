@@ -12,6 +12,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../support/backend.js';
 import { adamw, dog, lookaheadOptimizer, muon, psgdKron, sgd } from '../../src/tfjs/register.js';
 import type { TransformOptimizer } from '../../src/tfjs/optimizer.js';
+import { transformOptimizer } from '../../src/tfjs/custom.js';
+import type { GradientTransformation } from '../../src/core/transform.js';
 
 const shapes = [[8, 16], [16], [16, 4], [4]];
 const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
@@ -118,6 +120,23 @@ describe('optimizer.stateBytes()', () => {
     assert.equal(m.report.shared, 8);
     assert.deepEqual(m.report.perParameter.map((p) => p.bytes), sizes.map((n) => 4 * n));
     assert.equal(m.report.perParameter.reduce((a, p) => a + p.bytes, 0) + m.report.shared, m.report.total);
+  });
+
+  it('attributes the state of a pipeline whose init reads the list by index (each parameter alone)', () => {
+    // A buffer per matrix and one global scalar, made in an index loop (a list with gaps would throw here).
+    const indexed: GradientTransformation = {
+      init(metas) {
+        const buffers: (tf.Tensor | null)[] = [];
+        for (let i = 0; i < metas.length; i++) buffers.push(metas[i].shape.length >= 2 ? tf.zeros([...metas[i].shape]) : null);
+        return { buffers, count: tf.scalar(0) };
+      },
+      update: (updates, state) => ({ updates: updates.map((u) => tf.mul(u, -0.1)), state }),
+    };
+    const m = measured(() => transformOptimizer(indexed, { name: 'stateBytesIndexedInit' }));
+    assert.equal(m.bytes, 4 * (128 + 64) + 4);
+    assert.equal(m.grew, m.bytes);
+    assert.deepEqual(m.report.perParameter.map((p) => p.bytes), [4 * 128, 0, 4 * 64, 0]);
+    assert.equal(m.report.shared, 4);
   });
 
   it('is 0 before the first step; a state staged by setWeights counts as soon as it is staged', async () => {
