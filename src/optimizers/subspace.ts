@@ -6,6 +6,7 @@
 import { chain, partition, type GradientTransformation, type ParamMeta } from '../core/transform.js';
 import { integer, nonNegative, nullableNumber, positive, unit, type OptionsOf, type ResolvedOf } from '../core/schema.js';
 import { matrixShape } from '../linalg/newtonSchulz.js';
+import { RANGE_FINDER_DEFAULTS } from '../linalg/rangeFinder.js';
 import { addDecayedWeights } from '../transforms/decay.js';
 import { scaleByLearningRate } from '../transforms/stepsize.js';
 import { scaleByAdamTransformersForm, scaleBySubspaceAdam, subspaceRank, SUBSPACE_MAX_SEED, type ProjectorUpdate } from '../transforms/subspace.js';
@@ -34,9 +35,9 @@ function subspaceSchema() {
     /** Decoupled weight decay ≥ 0 on every parameter, times the learning rate (default 0, galore_torch's AdamW). */
     weightDecay: nonNegative(0),
     /** Power iterations of the range finder that replaces the references' SVD, in [0, 100] (default 2). */
-    powerIters: integer(2, 0, 100),
+    powerIters: integer(RANGE_FINDER_DEFAULTS.powerIters, 0, 100),
     /** Extra random probes of the range finder, an integer ≥ 0 (default 5). */
-    oversample: integer(5, 0),
+    oversample: integer(RANGE_FINDER_DEFAULTS.oversample, 0),
     /** Seed of the range finder's probes, an integer in [0, 2²⁴] (default 0); it is saved with the state. */
     seed: integer(0, 0, SUBSPACE_MAX_SEED),
     /**
