@@ -265,46 +265,47 @@ export function scaleBySubspaceAdam(options: ScaleBySubspaceAdamOptions): Gradie
       const projectorMu: tf.Tensor2D[] = [];
       const projectorNu: tf.Tensor2D[] = [];
       const lrP = online && count > 0 ? pLr(ctx.step) : 0;
+      // One tidy per matrix: its temporaries (E, Ĝ, the range finder's) are freed before the next
+      // matrix starts, so a step's peak memory is one matrix's worth above the state, not all of them.
       const out = updates.map((update, i) => {
         const l = ls[i];
-        const g = tf.reshape(update, [l.fanIn, l.fanOut]) as tf.Tensor2D;
-        let p = s.projector[i];
-        if (refresh) {
-          const oriented = l.side === 'rows' ? g : (tf.transpose(g) as tf.Tensor2D);
-          p = rangeFinder(oriented, l.rank, {
-            powerIters: options.powerIters,
-            oversample: options.oversample,
-            seed: deriveSeed(storedSeed, `subspace/${i}/${count}`),
-          });
-        }
-        const r = projectToSubspace(g, p, l.side);
-        const m = tf.add(tf.mul(s.mu[i], beta1), tf.mul(r, 1 - beta1)) as tf.Tensor2D;
-        // saturated at float32's maximum instead of Inf (linalg/scale.ts `saturate`, as scaleByAdam)
-        const v = saturate(tf.add(tf.mul(s.nu[i], beta2), tf.mul(tf.square(r), 1 - beta2))) as tf.Tensor2D;
-        const n = tf.mul(tf.div(m, tf.add(tf.sqrt(v), epsilon)), stepSize) as tf.Tensor2D;
-        const direction = projectFromSubspace(n, p, l.side);
-        mu.push(m);
-        nu.push(v);
-        if (online && count > 0) {
+        const stepP = online && count > 0;
+        const kept = tf.tidy(() => {
+          const g = tf.reshape(update, [l.fanIn, l.fanOut]) as tf.Tensor2D;
+          let p = s.projector[i];
+          if (refresh) {
+            const oriented = l.side === 'rows' ? g : (tf.transpose(g) as tf.Tensor2D);
+            p = rangeFinder(oriented, l.rank, {
+              powerIters: options.powerIters,
+              oversample: options.oversample,
+              seed: deriveSeed(storedSeed, `subspace/${i}/${count}`),
+            });
+          }
+          const r = projectToSubspace(g, p, l.side);
+          const m = tf.add(tf.mul(s.mu[i], beta1), tf.mul(r, 1 - beta1));
+          // saturated at float32's maximum instead of Inf (linalg/scale.ts `saturate`, as scaleByAdam)
+          const v = saturate(tf.add(tf.mul(s.nu[i], beta2), tf.mul(tf.square(r), 1 - beta2)));
+          const n = tf.mul(tf.div(m, tf.add(tf.sqrt(v), epsilon)), stepSize) as tf.Tensor2D;
+          const direction = tf.reshape(projectFromSubspace(n, p, l.side), update.shape);
+          if (!stepP) return [direction, m, v, p];
           // torch.optim.AdamW on P (step t_P = count: P's optimizer had no gradient at step 1)
           const grad = onlinePcaGradientFrom(g, p, r, l.side);
           const decayed = pDecay > 0 ? tf.mul(p, 1 - lrP * pDecay) : p;
-          const pm = tf.add(tf.mul(s.projectorMu![i], pBeta1), tf.mul(grad, 1 - pBeta1)) as tf.Tensor2D;
-          const pv = saturate(tf.add(tf.mul(s.projectorNu![i], pBeta2), tf.mul(tf.square(grad), 1 - pBeta2))) as tf.Tensor2D;
+          const pm = tf.add(tf.mul(s.projectorMu![i], pBeta1), tf.mul(grad, 1 - pBeta1));
+          const pv = saturate(tf.add(tf.mul(s.projectorNu![i], pBeta2), tf.mul(tf.square(grad), 1 - pBeta2)));
           const bc1 = 1 - pBeta1 ** count;
           const bc2Sqrt = Math.sqrt(1 - pBeta2 ** count);
-          const stepP = tf.div(tf.div(pm, bc1), tf.add(tf.div(tf.sqrt(pv), bc2Sqrt), pEpsilon));
-          projector.push(tf.sub(decayed, tf.mul(stepP, lrP)) as tf.Tensor2D);
-          projectorMu.push(pm);
-          projectorNu.push(pv);
-        } else {
-          projector.push(p);
-          if (online) {
-            projectorMu.push(s.projectorMu![i]);
-            projectorNu.push(s.projectorNu![i]);
-          }
+          const delta = tf.div(tf.div(pm, bc1), tf.add(tf.div(tf.sqrt(pv), bc2Sqrt), pEpsilon));
+          return [direction, m, v, tf.sub(decayed, tf.mul(delta, lrP)), pm, pv];
+        });
+        mu.push(kept[1] as tf.Tensor2D);
+        nu.push(kept[2] as tf.Tensor2D);
+        projector.push(kept[3] as tf.Tensor2D);
+        if (online) {
+          projectorMu.push((stepP ? kept[4] : s.projectorMu![i]) as tf.Tensor2D);
+          projectorNu.push((stepP ? kept[5] : s.projectorNu![i]) as tf.Tensor2D);
         }
-        return tf.reshape(direction, update.shape);
+        return kept[0];
       });
       const next: { [key: string]: StateTree } = { count: tf.scalar(t), seed: s.seed, projector, mu, nu };
       if (online) {
