@@ -10,8 +10,9 @@
  * embeddings and head routed to the auxiliary AdamW, SGD's momentum 0.9), on fresh variables with the
  * task's initial parameters, and takes three steps on the same batch:
  * 1. gradients computed, then `applyGradients` profiled — the first step, which creates the state;
- * 2. the whole training step profiled (forward, backward with `tf.variableGrads`, `applyGradients`);
- * 3. gradients computed, then `applyGradients` profiled again — a step with the state in place.
+ * 2. `applyGradients` of the same gradients profiled again — a step with the state in place (the byte
+ *    counts do not depend on the gradient's values), and its tensor count compared (a leak check);
+ * 3. the whole training step profiled (forward, backward with `tf.variableGrads`, `applyGradients`).
  * Byte counts "above the baseline" subtract what was held before the optimizer existed (the task's data
  * tensors and the parameters), so that they compare across optimizers and tasks.
  * @module
@@ -47,7 +48,7 @@ export interface OptimizerMemory {
   readonly trainStepPeakBytes: number;
   /** The same above {@link baselineBytes}: activations, gradients, state and the update's temporaries. */
   readonly trainStepPeakAboveBaseline: number;
-  /** `tf.memory().numTensors` growth over step 3 (0: no leak). */
+  /** `tf.memory().numTensors` growth over step 2 (0: no leak). */
   readonly leakedTensors: number;
 }
 
@@ -273,27 +274,31 @@ export async function measureMemory(
         variables.map((v) => ({ name: v.name, tensor: grads[v.name] })),
         { loss: value },
       );
-    /** One step with the gradients computed first and `applyGradients` alone profiled: its peak above what was held. */
-    const profiledUpdate = async (): Promise<number> => {
-      const { value, grads } = gradients();
-      try {
-        const held = tf.memory().numBytes;
-        const info = await tf.profile(() => apply(value, grads));
-        return Math.max(held, info.peakBytes, tf.memory().numBytes) - held;
-      } finally {
-        tf.dispose([value, ...Object.values(grads)]);
-      }
+    /** `applyGradients` alone, profiled: its peak above what was held just before it. */
+    const profiledUpdate = async (value: tf.Scalar, grads: tf.NamedTensorMap): Promise<number> => {
+      const held = tf.memory().numBytes;
+      const info = await tf.profile(() => apply(value, grads));
+      return Math.max(held, info.peakBytes, tf.memory().numBytes) - held;
     };
-    const firstStepTransientBytes = await profiledUpdate();
-    const whole = await tf.profile(() => {
-      const { value, grads } = gradients();
-      apply(value, grads);
+    // Steps 1 and 2 share one gradient (bytes do not depend on its values): one forward + backward fewer.
+    const { value, grads } = gradients();
+    let firstStepTransientBytes: number;
+    let stepTransientBytes: number;
+    let leakedTensors: number;
+    try {
+      firstStepTransientBytes = await profiledUpdate(value, grads);
+      const count = tf.memory().numTensors;
+      stepTransientBytes = await profiledUpdate(value, grads);
+      leakedTensors = tf.memory().numTensors - count;
+    } finally {
       tf.dispose([value, ...Object.values(grads)]);
+    }
+    const whole = await tf.profile(() => {
+      const step = gradients();
+      apply(step.value, step.grads);
+      tf.dispose([step.value, ...Object.values(step.grads)]);
     });
     const trainStepPeakBytes = Math.max(whole.peakBytes, baselineBytes);
-    const count = tf.memory().numTensors;
-    const stepTransientBytes = await profiledUpdate();
-    const leakedTensors = tf.memory().numTensors - count;
     const report = opt.stateBytes({ perParameter: true });
     const hiddenStateBytes = report.perParameter.reduce((a, p, i) => a + (params[i].role === 'hidden' ? p.bytes : 0), 0);
     return {
