@@ -6,7 +6,9 @@
  * ```text
  * RESULTS_DIR/
  *   <task>/summary.json            ComparisonSummary (format 'orthoptim-bench/2')
- *   <task>/logs/<run-id>.jsonl     one LogLine per line: every training step, every evaluation
+ *   <task>/logs/<run-id>.jsonl     one LogLine per line: every training step, every evaluation, and —
+ *                                  when the run was asked to (`orthogonality`) — one `orthogonality` line
+ *                                  per weight matrix on every sampled step
  *   <task>/checkpoints/<run-id>/   the latest checkpoint of an unfinished run (removed when it finishes)
  *   ns/summary.json                NsTimingSummary   (optional: Newton–Schulz time vs size)
  *   deep-tanh/summary.json         written by the deep-tanh-init experiment (optional)
@@ -40,7 +42,35 @@ export type LogLine =
       wallMs: number;
       /** Examples evaluated. */
       examples: number;
-    };
+    }
+  | OrthogonalityLine;
+
+/**
+ * What update `step` did to one weight matrix (`ComparisonOptions.orthogonality`): the diagnostics of
+ * `W_after − W_before` by `matrixDiagnostics` (`src/linalg/diagnostics.ts`), written after that step's
+ * `step` line. Untimed: the runner measures outside the step's timers.
+ */
+export interface OrthogonalityLine {
+  type: 'orthogonality';
+  /** 1-based: the update applied at step `step`. */
+  step: number;
+  /** The task's parameter name, e.g. `'hidden1/kernel'`. */
+  name: string;
+  /** The matrix view: `[∏ leading dims, last dim]` (fan-in × fan-out). */
+  rows: number;
+  cols: number;
+  /** `‖Û·Ûᵀ − I_k‖_F / √k` of `Û = U / σ_max` (wide orientation, k = min side). */
+  orthogonalityError: number;
+  /** The spectral norm ‖U‖₂. */
+  sigmaMax: number;
+  sigmaMin: number;
+  /** ‖U‖_F² / ‖U‖₂². */
+  stableRank: number;
+  frobeniusNorm: number;
+  method: 'exact' | 'lanczos';
+  /** Every singular value, descending (with `orthogonality.spectrum`). */
+  singularValues?: number[];
+}
 
 /** One learning rate tried by a sweep. */
 export interface SweepPoint {

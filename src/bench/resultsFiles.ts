@@ -247,10 +247,10 @@ export async function loadRunOptimizer(dir: string, checkpoint: RunCheckpoint, o
   }
 }
 
-const LOG_TYPES = new Set(['step', 'eval']);
+const LOG_TYPES = new Set(['step', 'eval', 'orthogonality']);
 
 /**
- * Reads a JSON-lines log. Every line must be a JSON object with `type` 'step' or 'eval' and an integer
+ * Reads a JSON-lines log. Every line must be a JSON object with `type` 'step', 'eval' or 'orthogonality' and an integer
  * `step` ≥ 0; errors name `file:line`. With `tornTail`, a last line without its newline that does not
  * parse is dropped (a kill while it was appended); a missing file is an error unless `optional`.
  */
@@ -276,7 +276,7 @@ export function readLog(file: string, options: { tornTail?: boolean; optional?: 
       throw new ResultsFileError(`${file}:${i + 1}`, 'not a JSON line (truncated or damaged)');
     }
     if (!isObject(value) || !LOG_TYPES.has(value.type as string) || !isCount(value.step)) {
-      throw new ResultsFileError(`${file}:${i + 1}`, `not a log line ({type: 'step' | 'eval', step: integer >= 0, ...}): ${describe(value)}`);
+      throw new ResultsFileError(`${file}:${i + 1}`, `not a log line ({type: 'step' | 'eval' | 'orthogonality', step: integer >= 0, ...}): ${describe(value)}`);
     }
     out.push(value as unknown as LogLine);
   }

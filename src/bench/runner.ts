@@ -30,11 +30,12 @@ import { writeAtomic } from '../node/fileSystem.js';
 import { describeEngine, type EngineChoice } from '../engines/engine.js';
 import { cosine } from '../schedules/schedule.js';
 import { BatchSampler, deriveSeed } from '../core/random.js';
+import { OrthogonalityProbe } from '../tfjs/orthogonalityMonitor.js';
 import { machineInfo } from './machine.js';
 import { median, stat } from './stats.js';
 import { getTask, loadTask, type TaskFallback } from './tasks/index.js';
 import type { ParamInit, TaskDefinition, TaskInstance } from './tasks/types.js';
-import type { Aggregate, ComparisonSummary, LogLine, RunFinal, RunRecord, SweepPoint } from './results.js';
+import type { Aggregate, ComparisonSummary, LogLine, OrthogonalityLine, RunFinal, RunRecord, SweepPoint } from './results.js';
 import {
   loadRunOptimizer,
   logUpTo,
@@ -129,6 +130,14 @@ export interface ComparisonOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Stops with {@link RunInterrupted} after this many training steps in this call (to test resuming). */
   interruptAfter?: number;
+  /**
+   * Live orthogonality diagnostics (default: none, and the logs are what they were): every `every`
+   * steps of a full run (not of sweep trials), one `orthogonality` line per weight matrix (rank ≥ 2)
+   * with the diagnostics of that step's update (see {@link OrthogonalityLine}); with `spectrum`, every
+   * singular value too (the exact float64 method: O(rows·cols·k) on the host per matrix). Measured
+   * outside the step timers; part of `settings.json`, so a resume keeps it.
+   */
+  orthogonality?: { every: number; spectrum?: boolean } | null;
 }
 
 /** Thrown when `interruptAfter` steps have run; the checkpoints on disk let a second call resume. */
@@ -270,7 +279,7 @@ function createVariables(init: readonly ParamInit[]): tf.Variable[] {
 }
 
 function variableName(p: ParamInit): string {
-  return `orthoptim-bench/${p.name}`;
+  return `${variablePrefix}${p.name}`;
 }
 
 function assignAll(variables: readonly tf.Variable[], values: readonly { shape: number[]; values: Float32Array }[]): void {
@@ -293,6 +302,7 @@ interface TrainContext {
   evalLimit: number | undefined;
   emit: (event: ProgressEvent) => void;
   budget: { left: number; ran: number };
+  orthogonality: { every: number; spectrum: boolean } | null;
 }
 
 interface TrainRequest {
@@ -338,6 +348,7 @@ async function train(ctx: TrainContext, req: TrainRequest): Promise<TrainResult>
   const cumulative: number[] = [];
   const evals: Extract<LogLine, { type: 'eval' }>[] = [];
   let resumed = false;
+  let probe: OrthogonalityProbe | null = null;
   const log = (line: LogLine): void => {
     if (logPath !== null) appendFileSync(logPath, `${JSON.stringify(line)}\n`);
   };
@@ -369,7 +380,7 @@ async function train(ctx: TrainContext, req: TrainRequest): Promise<TrainResult>
           if (l.type === 'step') {
             losses.push(l.loss);
             cumulative.push(l.wallMs);
-          } else evals.push(l);
+          } else if (l.type === 'eval') evals.push(l);
         }
         for (let s = 0; s < meta.step; s++) sampler.next();
         resumed = true;
@@ -387,8 +398,11 @@ async function train(ctx: TrainContext, req: TrainRequest): Promise<TrainResult>
       return { type: 'eval', step, split, loss: m.loss, metric: m.metric, wallMs: state.wallMs, examples };
     };
     let diverged: number | null = null;
+    // Live diagnostics of full runs only, counted from the resumed step (snapshot and measurement untimed).
+    probe = req.trial || ctx.orthogonality === null ? null : benchProbe(variables, ctx.orthogonality, state.step);
     while (state.step < req.steps) {
       if (ctx.budget.left <= 0) throw new RunInterrupted(ctx.budget.ran);
+      probe?.before();
       const t0 = performance.now();
       const b = instance.batch(sampler.next());
       const { value, grads } = tf.variableGrads(() => instance.loss(variables, b), variables);
@@ -414,6 +428,10 @@ async function train(ctx: TrainContext, req: TrainRequest): Promise<TrainResult>
       losses.push(loss);
       cumulative.push(state.wallMs);
       log({ type: 'step', step: state.step, loss, wallMs: state.wallMs, optimizerMs: t2 - t1 });
+      if (probe !== null) {
+        if (Number.isFinite(loss)) for (const r of probe.after()) log(orthogonalityLine(r));
+        else probe.dispose();
+      }
       ctx.emit({ type: 'step', id: req.id, step: state.step, steps: req.steps, loss });
       if (!Number.isFinite(loss)) {
         diverged = state.step;
@@ -466,8 +484,35 @@ async function train(ctx: TrainContext, req: TrainRequest): Promise<TrainResult>
       wallMs: cumulative,
     };
   } finally {
+    probe?.dispose();
     optimizer.dispose();
   }
+}
+
+/** The prefix of the runner's variable names, stripped from the names in `orthogonality` lines. */
+const variablePrefix = 'orthoptim-bench/';
+
+/** A probe of the run's weight matrices for `ComparisonOptions.orthogonality`. */
+function benchProbe(variables: readonly tf.Variable[], o: { every: number; spectrum: boolean }, startStep: number): OrthogonalityProbe {
+  return new OrthogonalityProbe(variables, { every: o.every, spectrum: o.spectrum }, startStep);
+}
+
+/** A probe record as a log line (the task's parameter name, plain numbers). */
+function orthogonalityLine(r: ReturnType<OrthogonalityProbe['after']>[number]): OrthogonalityLine {
+  const line: OrthogonalityLine = {
+    type: 'orthogonality',
+    step: r.step,
+    name: r.name.startsWith(variablePrefix) ? r.name.slice(variablePrefix.length) : r.name,
+    rows: r.rows,
+    cols: r.cols,
+    orthogonalityError: r.orthogonalityError,
+    sigmaMax: r.sigmaMax,
+    sigmaMin: r.sigmaMin,
+    stableRank: r.stableRank,
+    frobeniusNorm: r.frobeniusNorm,
+    method: r.method,
+  };
+  return r.singularValues === undefined ? line : { ...line, singularValues: [...r.singularValues] };
 }
 
 /**
@@ -535,6 +580,11 @@ function validateOptions(options: ComparisonOptions): { requested: TaskDefinitio
   const checkpointEvery = options.checkpointEvery ?? 50;
   checkInteger('checkpointEvery', checkpointEvery, 0);
   if (options.interruptAfter !== undefined) checkInteger('interruptAfter', options.interruptAfter, 0);
+  if (options.orthogonality != null) {
+    checkInteger('orthogonality.every', options.orthogonality.every, 1);
+    const spectrum = options.orthogonality.spectrum;
+    if (spectrum !== undefined && typeof spectrum !== 'boolean') throw new RangeError(`runComparison: orthogonality.spectrum must be a boolean, got ${String(spectrum)}`);
+  }
   return { requested, seeds, checkpointEvery };
 }
 
@@ -595,13 +645,16 @@ async function openRunDir(
       ...(o.tune === undefined ? {} : { tune: o.tune }),
       ...(o.schedule === undefined || o.schedule === 'constant' ? {} : { schedule: o.schedule }),
     })),
+    // Only when asked for, so folders written before it existed (and runs without it) still match.
+    ...(options.orthogonality == null ? {} : { orthogonality: { every: options.orthogonality.every, spectrum: options.orthogonality.spectrum ?? false } }),
   };
   const file = join(dir, 'settings.json');
   const text = JSON.stringify(settings, (_k, v: unknown) => (v instanceof RegExp ? String(v) : v), 1);
   const before = readSettings(file);
   if (before !== null) {
     const now = JSON.parse(text) as Record<string, unknown>;
-    const differ = Object.keys(now).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(now[k]));
+    // Keys of both: one written only when set (orthogonality) must not be dropped silently on a resume.
+    const differ = [...new Set([...Object.keys(now), ...Object.keys(before)])].filter((k) => JSON.stringify(before[k]) !== JSON.stringify(now[k]));
     if (differ.length > 0) {
       throw new Error(
         `${dir} holds runs made with other settings (${differ.map((k) => `${k}: ${JSON.stringify(before[k])} there, ${JSON.stringify(now[k])} now`).join('; ')}): ` +
@@ -835,6 +888,7 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
     evalLimit,
     emit,
     budget: { left: options.interruptAfter ?? Infinity, ran: 0 },
+    orthogonality: options.orthogonality == null ? null : { every: options.orthogonality.every, spectrum: options.orthogonality.spectrum ?? false },
   };
   const out: { runs: RunRecord[]; curves: Curves } = { runs: [], curves: {} };
   const sweeps = new Map<string, SweepPoint[]>();

@@ -125,6 +125,17 @@ const benchFlags = {
     description: 'Results folder; this comparison goes to DIR/<task>.',
   },
   'checkpoint-every': { type: 'integer', default: 50, min: 0, valueName: 'K', description: 'Checkpoint unfinished runs every K steps (0: never).' },
+  'orthogonality-every': {
+    type: 'integer',
+    min: 1,
+    valueName: 'K',
+    description:
+      'Every K steps, log the orthogonality of each weight matrix\'s update (orthogonality error, σ_max, σ_min, stable rank) to the run logs; orthoptim report plots it (default: off).',
+  },
+  'orthogonality-spectrum': {
+    type: 'boolean',
+    description: 'With --orthogonality-every: log every singular value too (float64 on the host), for the report\'s spectra plot.',
+  },
   fresh: { type: 'boolean', description: 'Discard what DIR/<task> holds instead of resuming.' },
   verbose: { type: 'boolean', description: 'Print stack traces of runtime errors.' },
 } as const;
@@ -139,7 +150,8 @@ const reportCommand = {
   name: 'orthoptim report',
   summary:
     'Writes a Markdown report and a self-contained HTML page with tables and plots (SVG and PNG: loss vs step, ' +
-    'loss vs wall-clock, metric, steps-to-target bars, NS time vs size) from a results folder of orthoptim bench.',
+    'loss vs wall-clock, metric, steps-to-target bars, NS time vs size; update spectra, orthogonality error and stable ' +
+    'rank when the bench ran with --orthogonality-every) from a results folder of orthoptim bench.',
   flags: {
     out: { type: 'string', valueName: 'DIR', description: 'Output folder (default RESULTS_DIR/report).' },
     'no-png': { type: 'boolean', description: 'Write SVG plots only (no @resvg/resvg-js needed).' },
@@ -231,6 +243,7 @@ async function bench(argv: readonly string[], io: Io): Promise<number> {
   const given = (flag: string): boolean => flagArgs.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`));
   if (!f.sweep && (given('sweep-points') || given('sweep-steps'))) fail('--sweep-points and --sweep-steps need --sweep');
   if (f.sweep && f.lr !== undefined) fail('--lr and --sweep exclude each other (the sweep chooses the learning rates)');
+  if (f['orthogonality-spectrum'] && f['orthogonality-every'] === undefined) fail('--orthogonality-spectrum needs --orthogonality-every K');
   if (f['data-dir'] !== undefined) {
     let kind: string | null;
     try {
@@ -268,6 +281,7 @@ async function bench(argv: readonly string[], io: Io): Promise<number> {
     engine: f.engine,
     outDir,
     checkpointEvery: f['checkpoint-every'],
+    orthogonality: f['orthogonality-every'] === undefined ? null : { every: f['orthogonality-every'], spectrum: f['orthogonality-spectrum'] === true },
     resume: !f.fresh,
     dataDir: f['data-dir'],
     download: f.download,

@@ -10,6 +10,7 @@ import { colorScale, describeSmoothing, evalCurves, lossCurves, restrictScale, s
 import { formatNumber, formatRate, formatSeconds, formatStat, formatSteps } from './format.js';
 import type { ComparisonData, ExtraData, ResultsData } from './read.js';
 import { bandLineSpec, logDomain, nsTimingSpec, stepsToTargetSpec, type AxisOptions, type TargetBar, type TimingPoint } from './specs.js';
+import { orthogonalityBlocks } from './orthogonality.js';
 
 /** A table cell; `strong` marks the best value of a column. */
 export interface Cell {
@@ -272,6 +273,8 @@ function comparisonSection(c: ComparisonData, colors: ColorScale): Section {
     blocks.push({ kind: 'text', text: 'No steps-to-target: the comparison set no loss target.' });
   }
   for (const note of divergenceNotes(s)) blocks.push({ kind: 'text', text: note });
+  // Only when the logs hold orthogonality lines (orthoptim bench --orthogonality-every).
+  blocks.push(...orthogonalityBlocks(c, stem, color));
   const sweep = sweepTable(s);
   if (sweep) blocks.push({ kind: 'table', table: sweep });
   return { id: stem, title: s.task === c.folder ? s.task : `${s.task} (${c.folder})`, facts: comparisonFacts(s), notices: s.fallback ? [s.fallback] : [], blocks };

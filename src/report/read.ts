@@ -183,7 +183,7 @@ export function nsFromBenchNs(file: string, data: Record<string, unknown>): NsTi
 
 /**
  * Parses a run's JSON-lines log. Blank lines are allowed (a trailing newline); any other line must be
- * a JSON `step` or `eval` record, else the error names the file and the 1-based line.
+ * a JSON `step`, `eval` or `orthogonality` record, else the error names the file and the 1-based line.
  */
 export function parseLog(file: string, text: string): LogLine[] {
   const out: LogLine[] = [];
@@ -203,6 +203,17 @@ export function parseLog(file: string, text: string): LogLine[] {
     if (!Number.isSafeInteger(value.step) || (value.step as number) < 1) {
       throw bad(`step must be a positive integer, got ${JSON.stringify(value.step) ?? 'nothing'}`);
     }
+    if (value.type === 'orthogonality') {
+      const numbers = ['rows', 'cols', 'orthogonalityError', 'sigmaMax', 'sigmaMin', 'stableRank', 'frobeniusNorm'];
+      const wrong = numbers.find((k) => !isNumberOrNull(value[k]));
+      if (typeof value.name !== 'string' || wrong !== undefined) {
+        throw bad(`an orthogonality line needs a name and numeric ${numbers.join(', ')}${wrong === undefined ? '' : ` (${wrong} is not)`}`);
+      }
+      const sv = value.singularValues;
+      if (sv !== undefined && !(Array.isArray(sv) && sv.every((x) => isNumberOrNull(x)))) throw bad('singularValues must be a list of numbers');
+      out.push(value as unknown as LogLine);
+      continue;
+    }
     if (typeof value.step !== 'number' || !isNumberOrNull(value.loss) || !isNumberOrNull(value.wallMs)) {
       throw bad('a log line needs numeric step, loss (or null) and wallMs');
     }
@@ -213,7 +224,7 @@ export function parseLog(file: string, text: string): LogLine[] {
         throw bad("an eval line needs split 'validation' or 'test' and a metric");
       }
     } else {
-      throw bad(`unknown line type ${JSON.stringify(value.type)} (expected 'step' or 'eval')`);
+      throw bad(`unknown line type ${JSON.stringify(value.type)} (expected 'step', 'eval' or 'orthogonality')`);
     }
     out.push(value as unknown as LogLine);
   }

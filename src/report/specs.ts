@@ -209,3 +209,77 @@ export function nsTimingSpec(o: { title: string; points: readonly TimingPoint[];
     },
   };
 }
+
+/** One singular value of one run's sampled update: `sigma` = σ_index / σ_max at `step`. */
+export interface SpectrumPoint {
+  label: string;
+  step: number;
+  /** 1-based rank of the singular value (1 = largest). */
+  index: number;
+  sigma: number;
+}
+
+/**
+ * Singular-value spectra of one weight matrix's update over training: one panel per sampled step
+ * (columns), σ_i / σ_max against i on a log axis, one line per optimizer — a flat line at 1 is an
+ * orthogonal update (Muon's ideal), a falling one a low-stable-rank update.
+ */
+export function spectrumSpec(o: { title: string; points: readonly SpectrumPoint[]; color: ColorScale; k: number }): VegaLiteSpec {
+  const panels = new Set(o.points.map((p) => p.step)).size;
+  return {
+    $schema: schema,
+    title: o.title,
+    config,
+    data: { values: o.points.map((p) => ({ ...p })) },
+    facet: { column: { field: 'step', type: 'ordinal', title: 'update of step', sort: 'ascending' } },
+    spec: {
+      width: Math.max(120, Math.round((plotSize.width - 40 * (panels - 1)) / Math.max(1, panels))),
+      height: plotSize.height - 60,
+      mark: { type: 'line', strokeWidth: 1.8 },
+      encoding: {
+        x: { field: 'index', type: 'quantitative', title: 'i', scale: { domain: [1, o.k], nice: false } },
+        y: { field: 'sigma', type: 'quantitative', title: 'σᵢ / σ_max', scale: { type: 'log' } },
+        color: { field: 'label', type: 'nominal', title: 'optimizer', scale: { domain: o.color.domain, range: o.color.range } },
+        tooltip: [
+          { field: 'label', type: 'nominal', title: 'optimizer' },
+          { field: 'step', type: 'quantitative' },
+          { field: 'index', type: 'quantitative', title: 'i' },
+          { field: 'sigma', type: 'quantitative', title: 'σᵢ / σ_max' },
+        ],
+      },
+    },
+  };
+}
+
+/** One diagnostic of one matrix's update at one sampled step of one run. */
+export interface DiagnosticPoint {
+  label: string;
+  matrix: string;
+  step: number;
+  value: number;
+}
+
+/**
+ * A per-matrix diagnostic against step: one panel per weight matrix (columns), one line per optimizer
+ * (mean over seeds at each sampled step).
+ */
+export function diagnosticOverStepSpec(o: { title: string; points: readonly DiagnosticPoint[]; color: ColorScale; yTitle: string; log?: boolean }): VegaLiteSpec {
+  const panels = new Set(o.points.map((p) => p.matrix)).size;
+  return {
+    $schema: schema,
+    title: o.title,
+    config,
+    data: { values: o.points.map((p) => ({ ...p })) },
+    facet: { column: { field: 'matrix', type: 'nominal', title: 'weight matrix' } },
+    spec: {
+      width: Math.max(140, Math.round((plotSize.width - 40 * (panels - 1)) / Math.max(1, panels))),
+      height: plotSize.height - 80,
+      mark: { type: 'line', point: { size: 20 }, strokeWidth: 1.8 },
+      encoding: {
+        x: { field: 'step', type: 'quantitative', title: 'step' },
+        y: { aggregate: 'mean', field: 'value', type: 'quantitative', title: o.yTitle, scale: o.log ? { type: 'log' } : { zero: false } },
+        color: { field: 'label', type: 'nominal', title: 'optimizer', scale: { domain: o.color.domain, range: o.color.range } },
+      },
+    },
+  };
+}
