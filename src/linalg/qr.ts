@@ -218,15 +218,16 @@ export function orthonormalizeColumns(p: tf.Tensor2D, method: QrMethod = 'choles
 /**
  * {@link orthonormalizeColumns} of the row-stacked matrix `[P₀; P₁; …]` whose row blocks live on
  * different shards: `'cholesky'` all-reduces the n×n Gram matrix (twice) and applies `L⁻ᵀ` locally;
- * `'householder'` (and the Cholesky fallback) all-gathers the rows. Returns each shard's rows of `Q`.
+ * `'householder'` (and the Cholesky fallback) all-gathers the rows. `rowShards` are this process's
+ * `collective.localShards` shards (of `collective.size` in all ranks). Returns each shard's rows of `Q`.
  */
 export function orthonormalizeColumnsSharded(
   rowShards: readonly tf.Tensor2D[],
   collective: ShardGroup,
   method: QrMethod = 'cholesky',
 ): tf.Tensor2D[] {
-  if (rowShards.length !== collective.size) {
-    throw new RangeError(`orthonormalizeColumnsSharded: expected ${collective.size} shards, got ${rowShards.length}`);
+  if (rowShards.length !== collective.localShards) {
+    throw new RangeError(`orthonormalizeColumnsSharded: expected ${collective.localShards} shards, got ${rowShards.length}`);
   }
   return orthonormalizeShards(rowShards, method, collective);
 }

@@ -15,6 +15,7 @@ import {
   singleRankCommunicator,
   type Communicator,
 } from '../../src/linalg/communicator.js';
+import { scaleByDion } from '../../src/transforms/dion.js';
 import { expectedProgram, runProgram } from './program.js';
 
 const WORKER = new URL('./program.worker.js', import.meta.url);
@@ -126,5 +127,21 @@ describe('shardGroup: tensor shards over a communicator', () => {
       g.allReduce([tf.ones([2]), tf.ones([2])], 'mean');
     });
     assert.equal(tf.memory().numTensors, before);
+  });
+});
+
+describe("scaleByDion's sharding over a communicator", () => {
+  it('refuses a shard count that is not a multiple of the ranks, and a shard group of the wrong size', () => {
+    const two = { ...singleRankCommunicator(), size: 2, kind: 'fake' } as Communicator;
+    const o = { mu: 0.9, epsilon: 1e-8, powerIters: 1, qrMethod: 'cholesky', orientation: 'tall', rankFraction: 0.5, rankMultipleOf: 1, rank: null, seed: 1 } as const;
+    assert.throws(() => scaleByDion({ ...o, owner: 'd', sharding: { count: 3, axis: 'fanIn', communicator: two } }), {
+      name: 'RangeError',
+      message: "d: sharding.count must be a positive multiple of the communicator's 2 ranks, got 3",
+    });
+    assert.throws(() => scaleByDion({ ...o, sharding: { count: 4, axis: 'fanIn', collective: shardGroup(two, 1) } }), {
+      name: 'RangeError',
+      message: 'dion: sharding.collective has size 2, sharding.count is 4',
+    });
+    assert.doesNotThrow(() => scaleByDion({ ...o, sharding: { count: 4, axis: 'fanIn', communicator: two } }));
   });
 });
