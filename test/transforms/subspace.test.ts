@@ -326,6 +326,94 @@ function solveLeastSquares(p: Matrix64, b: Matrix64): Matrix64 {
   return matrix64(r, c, x);
 }
 
+const read2 = (t: tf.Tensor): Matrix64 => matrix64(t.shape[0], t.shape[1] ?? 1, t.dataSync());
+
+/** Float64 `∇_P ‖PPᵀĜ − Ĝ‖²` (rows orientation: P d×r, G d×o) by the direct formula `2(E·ĜᵀP + Ĝ·EᵀP)`. */
+function onlinePcaGradient64(p: Matrix64, g: Matrix64): Matrix64 {
+  const norm = Math.sqrt(g.data.reduce((a, x) => a + x * x, 0));
+  const gn = matrix64(g.rows, g.cols, Float64Array.from(g.data, (x) => (norm > 0 ? x / norm : 0)));
+  const ppg = matmul64(p, matmul64(transpose64(p), gn));
+  const e = matrix64(g.rows, g.cols, Float64Array.from(ppg.data, (x, i) => x - gn.data[i]));
+  const first = matmul64(e, matmul64(transpose64(gn), p));
+  const second = matmul64(gn, matmul64(transpose64(e), p));
+  return matrix64(p.rows, p.cols, Float64Array.from(first.data, (x, i) => 2 * (x + second.data[i])));
+}
+
+describe('scaleBySubspaceAdam online: four OSD steps against a float64 loop (P by torch AdamW from step 2)', () => {
+  before(() => useBackend('cpu'));
+
+  it('P, its moments and the updates follow float64 (P from the range finder at step 1, lr_P 0.05, decay 0.01)', () => {
+    const shapes = [[10, 24], [24, 10]];
+    const metas = metasOf(shapes);
+    const lrP = 0.05;
+    const t = scaleBySubspaceAdam({ ...base, projector: 'online', scale: 0.5, projectorLearningRate: () => lrP, projectorWeightDecay: 0.01 });
+    let state = t.init(metas);
+    let p64: Matrix64[] = [];
+    let start: Float64Array[] = [];
+    const m64: Float64Array[] = [];
+    const v64: Float64Array[] = [];
+    const pm64: Float64Array[] = [];
+    const pv64: Float64Array[] = [];
+    for (let k = 0; k < 4; k++) {
+      const g = shapes.map((sh, i) => tf.tensor(gaussian(size(sh), 30 * k + i), sh));
+      const gv = g.map((x) => Float64Array.from(x.dataSync()));
+      const r = step(t, g, metas, state, k);
+      state = r.state;
+      if (k === 0) {
+        p64 = tensorListAt(state, 'projector').map((x) => read2(x));
+        start = p64.map((x) => Float64Array.from(x.data));
+      }
+      const tt = k + 1;
+      const stepSize = (0.5 * Math.sqrt(1 - 0.999 ** tt)) / (1 - 0.9 ** tt);
+      shapes.forEach((shape, i) => {
+        const l = subspaceLayout(shape, base);
+        const gm = matrix64(l.fanIn, l.fanOut, gv[i]);
+        const oriented = l.side === 'rows' ? gm : transpose64(gm); // d×o
+        const p = p64[i];
+        const rr = matmul64(transpose64(p), oriented); // r×o
+        if (k === 0) {
+          m64[i] = new Float64Array(rr.data.length);
+          v64[i] = new Float64Array(rr.data.length);
+          pm64[i] = new Float64Array(p.data.length);
+          pv64[i] = new Float64Array(p.data.length);
+        }
+        const n = matrix64(rr.rows, rr.cols, Float64Array.from(rr.data, (x, j) => {
+          m64[i][j] = 0.9 * m64[i][j] + 0.1 * x;
+          v64[i][j] = 0.999 * v64[i][j] + 0.001 * x * x;
+          return (stepSize * m64[i][j]) / (Math.sqrt(v64[i][j]) + 1e-6);
+        }));
+        const back = matmul64(p, n); // d×o
+        const expected = l.side === 'rows' ? back : transpose64(back);
+        const got = r.values[i];
+        // measured ≤ 1.7e-7 relative
+        assert.ok(maxAbsDiff(got, expected.data) <= 1e-6 * maxAbs(expected.data), `step ${k} param ${i}: update off by ${maxAbsDiff(got, expected.data)}`);
+        if (k > 0) {
+          // torch AdamW on P, its step count k (no gradient at the first step)
+          const grad = onlinePcaGradient64(p, oriented);
+          const bc1 = 1 - 0.9 ** k;
+          const bc2 = Math.sqrt(1 - 0.999 ** k);
+          p64[i] = matrix64(p.rows, p.cols, Float64Array.from(p.data, (w, j) => {
+            pm64[i][j] = 0.9 * pm64[i][j] + 0.1 * grad.data[j];
+            pv64[i][j] = 0.999 * pv64[i][j] + 0.001 * grad.data[j] ** 2;
+            return w * (1 - lrP * 0.01) - (lrP * (pm64[i][j] / bc1)) / (Math.sqrt(pv64[i][j]) / bc2 + 1e-8);
+          }));
+        }
+        const pGot = tensorListAt(state, 'projector')[i].dataSync();
+        // P's entries are O(0.3) and move by ≈ lr_P a step; measured ≤ 1e-7 off (a step-count slip: 2e-2)
+        assert.ok(maxAbsDiff(pGot, p64[i].data) <= 1e-6, `step ${k} P ${i}: off by ${maxAbsDiff(pGot, p64[i].data)}`);
+      });
+      tf.dispose(g);
+    }
+    // P moved off the range finder's basis by ≈ 3 steps of lr_P: the online steps ran
+    tensorListAt(state, 'projector').forEach((x, i) => {
+      const moved = maxAbsDiff(x.dataSync(), start[i]);
+      assert.ok(moved > lrP && moved < 4 * lrP, `P ${i} moved by ${moved}`);
+    });
+    assert.equal(tensorAt(state, 'count').dataSync()[0], 4);
+    tf.dispose(tensorsOf(state));
+  });
+});
+
 describe('galore / onlineSubspaceDescent chains on wasm: float64 steps, seeds, resume, leaks', () => {
   before(() => useBackend('wasm'));
 
