@@ -5,7 +5,9 @@
  */
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../support/backend.js';
+import { clearDctCache } from '../../src/linalg/dct.js';
 import { optimizerContract } from '../support/contract.js';
 import { createOptimizer, listOptimizers } from '../../src/index.js';
 import { dctAdamw } from '../../src/tfjs/register.js';
@@ -36,6 +38,28 @@ describe('dctAdamw options', () => {
     const o = createOptimizer('dctAdamw', { rank: 2 });
     assert.equal(o.getClassName(), 'orthoptim.DctAdamw');
     o.dispose();
+  });
+});
+
+describe('dctAdamw state bytes', () => {
+  before(() => useBackend('cpu'));
+
+  it('a 256×512 kernel at rank n/8 keeps 2·N·r + r floats (0.125× AdamW’s 2·m·n), a bias 2·size', () => {
+    const w = tf.variable(tf.zeros([256, 512]), true, 'dctBytes/w');
+    const b = tf.variable(tf.zeros([512]), true, 'dctBytes/b');
+    const bytes = (o: ReturnType<typeof dctAdamw>) => {
+      tf.tidy(() => o.applyGradients({ [w.name]: tf.ones([256, 512]), [b.name]: tf.ones([512]) }));
+      const r = o.stateBytes({ perParameter: true });
+      o.dispose();
+      return r.perParameter.map((p) => p.bytes);
+    };
+    const r = 32;
+    assert.deepEqual(bytes(dctAdamw({ rankFraction: 0.125 })), [4 * (2 * 512 * r + r), 4 * 2 * 512]);
+    assert.deepEqual(bytes(dctAdamw({ rank: 32, errorFeedback: true })), [4 * (2 * 512 * r + r + 256 * 512), 4 * 2 * 512]);
+    const adamwBytes = 4 * 2 * 256 * 512;
+    assert.ok((4 * (2 * 512 * r + r)) / adamwBytes < 0.126);
+    tf.dispose([w, b]);
+    clearDctCache();
   });
 });
 

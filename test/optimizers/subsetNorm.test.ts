@@ -5,6 +5,7 @@
  */
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../support/backend.js';
 import { optimizerContract } from '../support/contract.js';
 import { createOptimizer, listOptimizers } from '../../src/index.js';
@@ -42,6 +43,27 @@ describe('subsetNorm / subspaceMomentum options', () => {
       assert.equal(o.getClassName(), cls);
       o.dispose();
     }
+  });
+});
+
+describe('subsetNorm / subspaceMomentum state bytes', () => {
+  before(() => useBackend('cpu'));
+
+  it('a 256×512 kernel: AdamSN m·n + max(m, n), AdamSNSM at rank n/8 N·r + r + max(m, n) floats (≤ 0.07× AdamW)', () => {
+    const w = tf.variable(tf.zeros([256, 512]), true, 'snBytes/w');
+    const b = tf.variable(tf.zeros([512]), true, 'snBytes/b');
+    const bytes = (o: ReturnType<typeof subsetNorm>) => {
+      tf.tidy(() => o.applyGradients({ [w.name]: tf.ones([256, 512]), [b.name]: tf.ones([512]) }));
+      const r = o.stateBytes({ perParameter: true });
+      o.dispose();
+      return r.perParameter.map((p) => p.bytes);
+    };
+    const r = 32;
+    assert.deepEqual(bytes(subsetNorm()), [4 * (256 * 512 + 512), 4 * 2 * 512]);
+    assert.deepEqual(bytes(subsetNorm({ subsetSize: -1 })), [4 * (256 * 512 + (256 * 512) / 256), 4 * 2 * 512]);
+    assert.deepEqual(bytes(subspaceMomentum({ rankFraction: 0.125 })), [4 * (512 * r + r + 512), 4 * 2 * 512]);
+    assert.deepEqual(bytes(subspaceMomentum({ rank: 32, subsetSize: 1 })), [4 * (512 * r + r + 256 * 512), 4 * 2 * 512]);
+    tf.dispose([w, b]);
   });
 });
 
