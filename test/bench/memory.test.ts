@@ -97,16 +97,16 @@ describe('bench:memory helpers', () => {
     const rows = memoryRows([
       measurement('adamw', 1000, 800),
       measurement('galore', 300, 200),
-      measurement('subsetNorm', 700, 480),
-      measurement('sgd', 500, 400),
+      measurement('subspaceMomentum', 700, 480),
+      measurement('subsetNorm', 600, 400),
     ]);
     assert.deepEqual(
       rows.map((r) => [r.optimizer, r.stateRatio, r.hiddenStateRatio, r.target]),
       [
         ['adamw', 1, 1, null],
         ['galore', 0.3, 0.25, { maxHiddenRatio: 0.3, met: true }],
-        ['subsetNorm', 0.7, 0.6, { maxHiddenRatio: 0.5, met: false }],
-        ['sgd', 0.5, 0.5, null],
+        ['subspaceMomentum', 0.7, 0.6, { maxHiddenRatio: 0.5, met: false }],
+        ['subsetNorm', 0.6, 0.5, null],
       ],
     );
     // No baseline, or a baseline without state: no ratio, and no verdict.
@@ -132,17 +132,18 @@ describe('bench:memory helpers', () => {
 
   it('plans a second row at the target options for a method that accepts them', () => {
     const accepts = (name: string) => (name === 'galore' ? ['rank', 'rankFraction'] : name === 'dctAdamw' ? ['rank'] : []);
-    assert.deepEqual(memoryPlan(['adamw', 'galore', 'dctAdamw', 'subsetNorm'], accepts), [
+    assert.deepEqual(memoryPlan(['adamw', 'galore', 'dctAdamw', 'subsetNorm', 'subspaceMomentum'], accepts), [
       { optimizer: 'adamw', label: 'adamw', variant: 'default', options: {} },
       { optimizer: 'galore', label: 'galore', variant: 'default', options: {} },
       { optimizer: 'galore', label: 'galore rankFraction=0.125', variant: 'target', options: { rankFraction: 0.125 } },
-      // dctAdamw here has no rankFraction: judged at its defaults; subsetNorm's target has no options.
+      // dctAdamw and subspaceMomentum here have no rankFraction: judged at their defaults; subsetNorm has no target.
       { optimizer: 'dctAdamw', label: 'dctAdamw', variant: 'default', options: {} },
       { optimizer: 'subsetNorm', label: 'subsetNorm', variant: 'default', options: {} },
+      { optimizer: 'subspaceMomentum', label: 'subspaceMomentum', variant: 'default', options: {} },
     ]);
     assert.deepEqual(
       Object.fromEntries(Object.entries(memoryTargets).map(([k, t]) => [k, t.maxHiddenRatio])),
-      { galore: 0.3, onlineSubspaceDescent: 0.3, dctAdamw: 0.3, subsetNorm: 0.5, subspaceMomentum: 0.5 },
+      { galore: 0.3, onlineSubspaceDescent: 0.3, dctAdamw: 0.3, subspaceMomentum: 0.5 },
     );
   });
 
@@ -155,13 +156,13 @@ describe('bench:memory helpers', () => {
       parameters: P,
       hiddenParameters: H,
       baseline: 'adamw',
-      rows: memoryRows([measurement('adamw', 8 * P, 8 * H), measurement('subsetNorm', 4 * P, 6 * H)]),
+      rows: memoryRows([measurement('adamw', 8 * P, 8 * H), measurement('subspaceMomentum', 4 * P, 6 * H)]),
       errors: [],
     };
     const text = memoryTable(t);
     assert.match(text, /^### memory-tiny: 6-5-3 MLP, batch 8\n\n53 parameters, of which 30 in hidden matrices \(AdamW: 424 B of state, 240 B on them\)\./);
     assert.match(text, /\| adamw +\| +424 B \| +1\.000× \| +240 B \| +1\.000× \| +\| +5 B \| +10 B \| +1000 B \| +0 \|/);
-    assert.match(text, /\| subsetNorm +\| +212 B \| +0\.500× \| +180 B \| +0\.750× \| ≤ 0\.5× NOT met \|/);
+    assert.match(text, /\| subspaceMomentum +\| +212 B \| +0\.500× \| +180 B \| +0\.750× \| ≤ 0\.5× NOT met \|/);
     assert.doesNotMatch(text, /Not measured/);
   });
 
