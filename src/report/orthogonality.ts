@@ -158,8 +158,10 @@ export function orthogonalityBlocks(c: ComparisonData, stem: string, color: Colo
         title: `Singular-value spectra of the ${spectra.matrix} update`,
         caption:
           `Singular values σᵢ of the update of ${spectra.matrix} (${spectra.k} of them), divided by the largest, at sampled steps ` +
-          `(one panel each), one line per optimizer (first seed); log axis. A flat line at 1 is an orthogonal update ` +
-          `(Muon's Newton–Schulz output lies in a band around it); a falling line concentrates the step in few directions.${dropped}`,
+          `(one panel each), one line per optimizer (first seed); log axis. A flat line at 1 is an orthogonal update; a falling ` +
+          `line concentrates the step in few directions. Newton–Schulz lifts only the directions of the momentum that are not ` +
+          `too small against its Frobenius norm into its band (Jordan's 5 steps take σ_in = 1e-3 only to 0.47, spec muon-family.md §12.3); ` +
+          `weaker ones stay proportionally small, so a Muon spectrum is flat at the top and falls at the tail.${dropped}`,
         spec: spectrumSpec({ title: `${task}: σᵢ / σ_max of the ${spectra.matrix} update (${spectra.k} singular values)`, points: spectra.points, color, k: spectra.k }),
       },
     });
