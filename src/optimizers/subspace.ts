@@ -80,8 +80,12 @@ export function isProjected(meta: ParamMeta, o: { rank: number; rankFraction: nu
   return subspaceRank(fanIn, fanOut, o) < Math.min(fanIn, fanOut);
 }
 
-/** OSD's P learning rate: `(1/updateGap)·(α_t/α₀)`, α₀ the schedule's largest value (the lr the optimizer was made with). */
-function projectorLearningRate(schedule: Schedule, updateGap: number): (step: number) => number {
+/**
+ * OSD's P learning rate at a step: `(1/updateGap)·(η_t/η₀)` (the reference's
+ * `update_proj_stepsize_ratio = lr / init_lr`), η₀ the schedule's largest value — the lr the optimizer
+ * was made with, which a transformers schedule scales by a factor ≤ 1. 0 throughout when η is 0.
+ */
+export function projectorLearningRate(schedule: Schedule, updateGap: number): (step: number) => number {
   const base = scheduleRange(schedule.spec).max;
   return (step) => (base > 0 ? schedule(step) / base : 0) / updateGap;
 }

@@ -13,7 +13,8 @@ import { optimizerContract } from '../support/contract.js';
 import { gaussian } from '../support/random.js';
 import { createOptimizer, listOptimizers } from '../../src/index.js';
 import { galore, onlineSubspaceDescent } from '../../src/tfjs/register.js';
-import { isProjected } from '../../src/optimizers/subspace.js';
+import { isProjected, projectorLearningRate } from '../../src/optimizers/subspace.js';
+import { asSchedule, warmupCosine } from '../../src/schedules/index.js';
 
 describe('galore / onlineSubspaceDescent options', () => {
   before(() => useBackend('cpu'));
@@ -86,6 +87,17 @@ describe('galore / onlineSubspaceDescent options', () => {
     assert.deepEqual(measure('onlineSubspaceDescent', { rank: r }), [4 * (2 * r * 256 + 3 * 64 * r), 4 * (2 * r * 256 + 3 * 64 * r), 4 * 2 * 256]);
     // rankFraction 1/8 on these matrices is rank 8 again
     assert.deepEqual(measure('galore', { rankFraction: 0.125 }), [4 * (2 * r * 256 + 64 * r), 4 * (2 * r * 256 + 64 * r), 4 * 2 * 256]);
+  });
+
+  it("OSD's P learning rate is (1/updateGap)·η_t/η_max: 1/gap for a constant lr, following a warmup-cosine schedule", () => {
+    const constant = projectorLearningRate(asSchedule(0.01, 't', 'lr'), 200);
+    assert.deepEqual([0, 1, 1000].map(constant), [1 / 200, 1 / 200, 1 / 200]);
+    const s = warmupCosine({ peak: 0.02, warmupSteps: 10, decaySteps: 110 });
+    const p = projectorLearningRate(s, 50);
+    for (const k of [0, 5, 10, 60, 110, 500]) assert.equal(p(k), s(k) / 0.02 / 50, `step ${k}`);
+    assert.equal(p(5), 0.5 / 50);
+    assert.equal(p(10), 1 / 50);
+    assert.equal(projectorLearningRate(asSchedule(0, 't', 'lr'), 10)(3), 0);
   });
 
   it('createOptimizer knows them by name', () => {
