@@ -2,7 +2,7 @@
  * galore and onlineSubspaceDescent (src/optimizers/subspace.ts): registration, the READMEs' defaults,
  * option errors, routing (vectors, excluded and small matrices to the unprojected Adam), the state size
  * per matrix (2·r·other + d·r, + 2·d·r online, against AdamW's 2·d·other), and the optimizer contract on
- * wasm (model.fit, leaks, checkpoints — count, seed and P are state, so a resume refreshes from the same
+ * wasm and cpu (model.fit, leaks, checkpoints — count, seed and P are state, so a resume refreshes from the same
  * draws as the uninterrupted run).
  */
 import { describe, it, before } from 'node:test';
@@ -120,4 +120,10 @@ describe('galore / onlineSubspaceDescent on wasm', () => {
     zeroGradientKeepsWeights: false,
   });
   optimizerContract('onlineSubspaceDescent', () => onlineSubspaceDescent({ learningRate: 0.01, rank: 4, updateGap: 5, scale: 1, seed: 5 }));
+});
+
+describe('galore / onlineSubspaceDescent on cpu', () => {
+  before(() => useBackend('cpu'));
+  optimizerContract('galore (cpu)', () => galore({ learningRate: 0.01, rank: 4, updateGap: 5, scale: 1, seed: 3 }));
+  optimizerContract('onlineSubspaceDescent (cpu)', () => onlineSubspaceDescent({ learningRate: 0.01, rank: 4, updateGap: 5, scale: 1, seed: 5 }));
 });
