@@ -5,8 +5,9 @@
  * distributed variant (`muon.py`, all-gather of orthogonalized updates). Spec `muon-family.md` §9.2.
  *
  * A {@link Communicator} is SPMD: every rank makes the same sequence of calls with matching lengths,
- * and every rank receives bit-identical results (reductions are computed once per element and sent,
- * or added in the same order everywhere). The calls are **synchronous**: they return when the
+ * and every rank receives bit-identical results: the in-process ones add in rank order on every rank;
+ * MPI's standard only recommends it for `MPI_Allreduce` (§5.9.1), and Open MPI 4.1's non-blocking
+ * all-reduce gave it in every test here (test/distributed/mpi.test.ts, 2 and 3 ranks). The calls are **synchronous**: they return when the
  * collective has completed on this rank. That is what MPI's blocking calls from Node's main thread
  * give, and what tfjs's synchronous optimizer step (`applyGradients` inside one `tf.tidy`) needs; an
  * implementation bounds every wait by a deadline, so a dead rank makes the others throw

@@ -12,8 +12,9 @@
  * Every collective is synchronous (the event loop waits, as for a blocking MPI call) and bounded by
  * `timeoutMs`: the addon starts the non-blocking MPI-3 collective (`MPI_Iallreduce`, …) and polls
  * `MPI_Test` until it completes or the deadline passes, so a rank that died or hangs makes the others
- * throw {@link CommunicatorTimeoutError} instead of waiting forever (mpirun also ends the job when a
- * rank process exits). As in MPI, `allReduce`/`reduceScatter` lengths are not compared across ranks
+ * throw {@link CommunicatorTimeoutError} instead of waiting forever. A process killed by a signal is
+ * noticed by mpirun, which ends the job; a rank that exits with a non-zero code (an uncaught error)
+ * calls `MPI_Abort`, which ends the job at once. As in MPI, `allReduce`/`reduceScatter` lengths are not compared across ranks
  * (`distributed` checks its layout once, by a hash); `allGather`, `allToAll` and `broadcast` exchange
  * the lengths and report a mismatch ({@link CommunicatorError}) on every rank.
  *
@@ -23,9 +24,10 @@
  * torch.distributed.
  * @module
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { inspect } from 'node:util';
 import {
   CommunicatorError,
   CommunicatorTimeoutError,
@@ -81,6 +83,7 @@ export function mpiAddonPath(): string {
 }
 
 let addon: MpiAddon | null = null;
+let abortOnFailure = false;
 let loadError: MpiAddonMissingError | null = null;
 
 function loadAddon(): MpiAddon {
@@ -161,6 +164,21 @@ export function mpiCommunicator(options: MpiCommunicatorOptions = {}): MpiCommun
   const a = loadAddon();
   const info = call(() => a.init());
   const { rank, size } = info;
+  if (!abortOnFailure && size > 1) {
+    // A rank that fails (an uncaught error, a non-zero exit) ends the job at once: without this the
+    // others would wait in their next collective until the deadline, and this rank in MPI_Finalize.
+    abortOnFailure = true;
+    // Node may print an uncaught error only after the 'exit' handlers, which end the job: print it first
+    process.once('uncaughtExceptionMonitor', (error) => {
+      writeSync(2, `rank ${rank} of ${size}: ${inspect(error)}\n`);
+    });
+    process.once('exit', (code) => {
+      if (code === 0 || a.state() === 'finalized') return;
+      // a moment for mpirun to forward this rank's last output (the error) before the job ends
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+      a.abort(code);
+    });
+  }
   return {
     rank,
     size,

@@ -22,8 +22,9 @@
  *    per bucket, and handed to the inner optimizer. A loss-aware orthoptim optimizer's loss is
  *    averaged too (one more scalar all-reduce).
  *
- * Every rank receives bit-identical averages, so on a deterministic backend the parameters stay
- * bit-identical across ranks (tested after 50 steps: difference 0). With equal shards of a global
+ * Every rank receives bit-identical averages (see the Communicator contract: Open MPI 4.1 gave them in
+ * every test here), so on a deterministic backend the parameters stay bit-identical across ranks
+ * (tested after 50 steps of AdamW and Muon on the cpu backend: difference 0). With equal shards of a global
  * batch the averaged gradient is the global batch's mean gradient, so N ranks follow one process on the
  * whole batch up to float32 reassociation of the sums.
  * @module

@@ -12,8 +12,9 @@
  *   applyGradients with small buckets (one all-reduce per bucket);
  * - Dion's sharded mode with the shards spread over the ranks: bit-identical across ranks, within 1e-6
  *   of the unsharded step and of the same sharding in one process;
- * - a rank killed (SIGKILL) ends the job within the timeout, mpirun naming the rank; a rank that stalls
- *   makes the others throw CommunicatorTimeoutError at the deadline;
+ * - a rank killed (SIGKILL) ends the job within the timeout, mpirun naming the rank; a rank that throws
+ *   ends it at once (MPI_Abort from the exit hook); a rank that stalls makes the others throw
+ *   CommunicatorTimeoutError at the deadline;
  * - mismatched shapes, optimizer settings or initial values are reported at the start on every rank;
  * - the loader's error when the addon is not built.
  */
@@ -228,6 +229,16 @@ describe('distributed() over MPI: failures are reported, not hung', { skip }, ()
     assert.notEqual(r.status, 0);
     assert.match(r.output, /process rank 1 .*exited on signal 9/s);
     assert.equal(r.ranks.length, 0, 'no rank finished training');
+  });
+
+  it('a rank that fails with an uncaught error ends the job at once (MPI_Abort), its error printed, long before the 60 s deadline', () => {
+    const r = mpirun(2, 'train.ts', ['--die', 'throw', '--die-step', '5'], 90_000);
+    assert.notEqual(r.status, 0);
+    assert.ok(r.ms < 40_000, `${r.ms} ms`);
+    assert.match(r.output, /rank 1 of 2: Error: rank 1 fails on purpose/);
+    assert.match(r.output, /MPI_ABORT was invoked on rank 1/);
+    // only the failing rank wrote (its error); rank 0 was ended inside its collective
+    assert.deepEqual(r.ranks.map((k) => [k.rank, (k.error as { message: string } | undefined)?.message]), [[1, 'rank 1 fails on purpose']]);
   });
 
   it('a rank that stops calling collectives makes the other throw CommunicatorTimeoutError at the 3 s deadline', () => {
