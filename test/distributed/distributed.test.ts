@@ -110,6 +110,21 @@ describe('distributed() in one process', () => {
     b.dispose();
   });
 
+  it("wraps a tfjs optimizer too (tf.train.sgd): the averaged gradients go to its applyGradients", () => {
+    const a = mlp(7, 'tfsgd_a');
+    const b = mlp(7, 'tfsgd_b');
+    const plain = tf.train.sgd(0.1);
+    const wrapped = distributed(tf.train.sgd(0.1), mirror());
+    for (let step = 0; step < 3; step++) {
+      plain.minimize(a.loss, false, a.vars);
+      wrapped.minimize(b.loss, false, b.vars);
+    }
+    a.vars.forEach((v, i) => assert.deepEqual(b.vars[i].dataSync(), v.dataSync(), `parameter ${i}`));
+    assert.equal(wrapped.getClassName(), 'SGD');
+    a.dispose();
+    b.dispose();
+  });
+
   it('one all-reduce (mean) per bucket per step, of the bucket sizes; the start-up hash and broadcast once', () => {
     const m = mlp(2);
     const comm = mirror();
