@@ -111,11 +111,14 @@ const smSchema = {
   rankFraction: nullableNumber({ min: 0, minInclusive: false, max: 1 }),
   /** Refresh the subspace at step 1 and every `updateProjGap` steps, an integer ≥ 1 (default 200; examples.sh uses 100–200). */
   updateProjGap: integer(200, 1),
-  /** `'topk'` (default: rows/columns of largest ℓ2 norm), `'uniform'` (random, seeded) or `'dct'` (top-r DCT columns). */
-  projection: choice<SubspaceProjection>(['topk', 'uniform', 'dct'], 'topk'),
+  /**
+   * `'topk'` (default: rows/columns of largest ℓ2 norm), `'uniform'` (random, seeded), `'dct'` (top-r DCT
+   * columns) or `'svd'` (top-r singular vectors by the seeded range finder: examples.sh's projector).
+   */
+  projection: choice<SubspaceProjection>(['topk', 'uniform', 'dct', 'svd'], 'topk'),
   /** What a refresh does to the momentum: `'afterStep'` (default, the reference), `'beforeStep'`, `'none'` (overlap_state). */
   reset: choice<MomentumReset>(['afterStep', 'beforeStep', 'none'], 'afterStep'),
-  /** Seed of the `'uniform'` projector, an integer in [0, 2²⁴] (default 0). */
+  /** Seed of the `'uniform'` and `'svd'` projectors, an integer in [0, 2²⁴] (default 0). */
   seed: integer(0, 0, PSGD_MAX_SEED),
   ...sharedSchema(),
   schedule: decayedSchedule(),
@@ -132,8 +135,9 @@ export interface ResolvedSubspaceMomentum extends ResolvedOf<typeof smSchema> {}
  * (`subspace_momentum.py`, `subset_norm.py`): the numerator is momentum in a rank-r subspace of each
  * matrix plus the raw gradient in its complement (`subspaceEmaMomentum`), divided by the Subset-Norm
  * denominator of the raw gradient (`scaleBySubsetNorm`); `subsetSize: 1` gives Adam's per-coordinate
- * denominator (GenericOptim `sm` + `ema`). No SVD projector (`'topk'`, `'uniform'`, `'dct'` instead).
- * State per m×n matrix with long side N: N·r + r (momentum, indices) + max(m, n) (heuristics) floats.
+ * denominator (GenericOptim `sm` + `ema`). The `'svd'` projector uses the seeded range finder for the SVD.
+ * State per m×n matrix with short side n and long side N: N·r + r (momentum, indices; `'svd'`: N·r + n·r)
+ * + max(m, n) (heuristics) floats.
  */
 export const subspaceMomentumDefinition: OptimizerDefinition<SubspaceMomentumOptions, ResolvedSubspaceMomentum> = recipe({
   name: 'subspaceMomentum',

@@ -9,6 +9,7 @@ import { deriveSeed, mulberry32 } from '../core/random.js';
 import { dctBasis, selectDctColumns, topIndicesAscending, type DctSide } from '../linalg/dct.js';
 import type { Schedule } from '../schedules/index.js';
 import { saturate } from '../linalg/scale.js';
+import { RANGE_FINDER_DEFAULTS, rangeFinder } from '../linalg/rangeFinder.js';
 import { dctLayout } from './dct.js';
 
 // ------------------------------------------------------------------------------------------- Subset-Norm
@@ -140,8 +141,11 @@ export function scaleBySubsetNorm(options: ScaleBySubsetNormOptions): GradientTr
 
 // -------------------------------------------------------------------------------------- Subspace-Momentum
 
-/** How the subspace is chosen: the r rows/columns of largest ℓ2 norm, a random subset, or the top-r DCT columns. */
-export type SubspaceProjection = 'topk' | 'uniform' | 'dct';
+/**
+ * How the subspace is chosen: the r rows/columns of largest ℓ2 norm, a random subset, the top-r DCT columns,
+ * or the top-r singular vectors (by the randomized range finder).
+ */
+export type SubspaceProjection = 'topk' | 'uniform' | 'dct' | 'svd';
 
 /**
  * What a projector refresh does to the momentum: `'afterStep'` — the refresh step still updates and uses
@@ -162,7 +166,7 @@ export interface SubspaceMomentumOptions {
   readonly updateProjGap: number;
   readonly projection: SubspaceProjection;
   readonly reset: MomentumReset;
-  /** Seed of the `'uniform'` draws: step t, parameter i draws from `deriveSeed(seed, 'subspaceMomentum/t/i')`. */
+  /** Seed of the `'uniform'` draws and the `'svd'` range finder's probes: step t, parameter i uses `deriveSeed(seed, 'subspaceMomentum/t/i')`. */
   readonly seed: number;
 }
 
@@ -197,14 +201,18 @@ function uniformSubset(n: number, r: number, rand: () => number): number[] {
  * parameters: the EMA `m ← β₁m + (1−β₁)g`. The side is the matrix's short one, as the reference's GaLore
  * projector picks it (the fan-in side when fanIn ≤ fanOut, see `dctLayout`). Projectors:
  * - `'topk'`: the r rows (columns) of g with the largest ℓ2 norm (the spec's GRASS-like selection; the
- *   reference's `topk_norm_projector.py` was not in the snapshot read) — `P(g)` gathers them, `Pᵀ` scatters
- *   back, so the output is g with those rows replaced by m̂;
+ *   reference's `topk_norm_projector.py` was not in the snapshot read) — P picks them, so the output is g
+ *   with those rows replaced by m̂ (one-hot matmuls, exact);
  * - `'uniform'`: r rows (columns) drawn uniformly without replacement (seeded);
- * - `'dct'`: the top-r DCT columns by ℓ1 norm (linalg/dct.ts), an orthonormal P without an SVD.
- * The reference's `'svd'` projector (top-r singular vectors) is not implemented. Selected indices are kept
- * ascending in the state (float32), so a resume continues exactly. `reset` says what a refresh does to m̂
- * (default `'afterStep'`, the reference's behaviour, see {@link MomentumReset}).
- * State: `{ mu, indices }`: per matrix N·r floats (N the long side) + r indices; per other parameter `size`.
+ * - `'dct'`: the top-r DCT columns by ℓ1 norm (linalg/dct.ts), an orthonormal P without an SVD;
+ * - `'svd'`: the reference's `SVDProjector` (`projectors/svd_projector.py`, `proj_type = 'svd'`): the top-r
+ *   left (rows) or right (columns) singular vectors of g, by the seeded randomized range finder
+ *   (linalg/rangeFinder.ts, q = 2, p = 5) in place of `torch.linalg.svd`.
+ * Selected indices are kept ascending in the state (float32), the `'svd'` basis as an n×r matrix, so a
+ * resume continues exactly. `reset` says what a refresh does to m̂ (default `'afterStep'`, the reference's
+ * behaviour, see {@link MomentumReset}).
+ * State: `{ mu, indices, basis? }`: per matrix N·r floats (N the long side) + r indices (`'svd'`: + n·r
+ * basis instead); per other parameter `size`.
  */
 export function subspaceEmaMomentum(options: SubspaceMomentumOptions): GradientTransformation {
   const { beta1, updateProjGap, projection, reset, seed } = options;
@@ -218,36 +226,42 @@ export function subspaceEmaMomentum(options: SubspaceMomentumOptions): GradientT
       const layouts = metas.map((m) => smLayout(m.shape, options));
       return {
         mu: layouts.map((l) => (l.side !== null && l.rank === 0 ? null : tf.zeros([...l.stateShape]))),
-        indices: layouts.map((l) => (l.side === null || l.rank === 0 ? null : tf.range(0, l.rank, 1, 'float32'))),
+        indices: layouts.map((l) => (l.side === null || l.rank === 0 || projection === 'svd' ? null : tf.range(0, l.rank, 1, 'float32'))),
+        ...(projection === 'svd' ? { basis: layouts.map((l) => (l.side === null || l.rank === 0 ? null : tf.zeros([l.n, l.rank]))) } : {}),
       };
     },
     update(updates, state, ctx) {
-      const s = state as { mu: (tf.Tensor | null)[]; indices: (tf.Tensor1D | null)[] };
+      const s = state as { mu: (tf.Tensor | null)[]; indices: (tf.Tensor1D | null)[]; basis?: (tf.Tensor2D | null)[] };
       const layouts = layoutsFor(ctx.metas);
       const t = ctx.step + 1;
       const refresh = t === 1 || t % updateProjGap === 0;
       const mu: (tf.Tensor | null)[] = [];
       const indices: (tf.Tensor1D | null)[] = [];
+      const bases: (tf.Tensor2D | null)[] = [];
       const out = updates.map((g, i) => {
         const l = layouts[i];
-        if (l.side === null) {
+        if (l.side === null || l.rank === 0) {
+          indices.push(null);
+          bases.push(null);
+          if (l.side !== null) {
+            mu.push(null);
+            return g;
+          }
           const m = tf.add(tf.mul(s.mu[i]!, beta1), tf.mul(g, 1 - beta1));
           mu.push(m);
-          indices.push(null);
           return m;
-        }
-        if (l.rank === 0) {
-          mu.push(null);
-          indices.push(null);
-          return g;
         }
         const side: DctSide = l.side;
         const g2 = g as tf.Tensor2D;
         const axis = side === 'rows' ? 0 : 1;
-        let idx = tf.cast(s.indices[i]!, 'int32') as tf.Tensor1D;
+        let idx = projection === 'svd' ? null : (tf.cast(s.indices[i]!, 'int32') as tf.Tensor1D);
         let low: tf.Tensor2D | undefined;
+        let basis = projection === 'svd' ? s.basis![i]! : null;
         if (refresh) {
-          if (projection === 'dct') {
+          if (projection === 'svd') {
+            const source = side === 'rows' ? g2 : (tf.transpose(g2) as tf.Tensor2D);
+            basis = rangeFinder(source, l.rank, { ...RANGE_FINDER_DEFAULTS, seed: deriveSeed(seed, `subspaceMomentum/${t}/${i}`) });
+          } else if (projection === 'dct') {
             const sel = selectDctColumns(g2, dctBasis(l.n), l.rank, side, 1);
             idx = sel.indices;
             low = sel.projected;
@@ -259,19 +273,23 @@ export function subspaceEmaMomentum(options: SubspaceMomentumOptions): GradientT
         }
         // the projector as an n×r matrix: the DCT columns Q[:, idx], or the one-hot selection (a matmul by
         // it is exact in float32 and, on wasm, several times faster than gather + scatter)
-        const basis = projection === 'dct' ? (tf.gather(dctBasis(l.n), idx, 1) as tf.Tensor2D) : selectionMatrix(idx, l.n);
-        const project = (x: tf.Tensor2D): tf.Tensor2D => (side === 'columns' ? tf.matMul(x, basis) : tf.matMul(tf.transpose(basis), x));
-        const back = (x: tf.Tensor2D) => (side === 'columns' ? tf.matMul(x, tf.transpose(basis)) : tf.matMul(basis, x));
+        const p =
+          basis ?? (projection === 'dct' ? (tf.gather(dctBasis(l.n), idx!, 1) as tf.Tensor2D) : selectionMatrix(idx!, l.n));
+        const project = (x: tf.Tensor2D): tf.Tensor2D => (side === 'columns' ? tf.matMul(x, p) : tf.matMul(tf.transpose(p), x));
+        const back = (x: tf.Tensor2D) => (side === 'columns' ? tf.matMul(x, tf.transpose(p)) : tf.matMul(p, x));
         const ghat = low ?? project(g2);
         const restart = refresh && t > 1;
         const m0 = restart && reset === 'beforeStep' ? tf.zerosLike(s.mu[i]!) : s.mu[i]!;
         const m = tf.add(tf.mul(m0, beta1), tf.mul(ghat, 1 - beta1)) as tf.Tensor2D;
         mu.push(restart && reset === 'afterStep' ? tf.zerosLike(m) : m);
-        indices.push(tf.cast(idx, 'float32') as tf.Tensor1D);
+        indices.push(idx === null ? null : (tf.cast(idx, 'float32') as tf.Tensor1D));
+        bases.push(basis);
         // Pᵀ(m̂) + (g − Pᵀ(ĝ)) as g + Pᵀ(m̂ − ĝ): outside the subspace g exactly (selection projectors)
         return tf.add(g2, back(tf.sub(m, ghat) as tf.Tensor2D));
       });
-      return { updates: out, state: { mu, indices } };
+      const next: { [key: string]: StateTree } = { mu, indices };
+      if (projection === 'svd') next.basis = bases;
+      return { updates: out, state: next };
     },
   };
 }

@@ -63,6 +63,8 @@ describe('subsetNorm / subspaceMomentum state bytes', () => {
     assert.deepEqual(bytes(subsetNorm({ subsetSize: -1 })), [4 * (256 * 512 + (256 * 512) / 256), 4 * 2 * 512]);
     assert.deepEqual(bytes(subspaceMomentum({ rankFraction: 0.125 })), [4 * (512 * r + r + 512), 4 * 2 * 512]);
     assert.deepEqual(bytes(subspaceMomentum({ rank: 32, subsetSize: 1 })), [4 * (512 * r + r + 256 * 512), 4 * 2 * 512]);
+    // 'svd' keeps the n×r basis instead of r indices
+    assert.deepEqual(bytes(subspaceMomentum({ rank: 32, projection: 'svd' })), [4 * (512 * r + 256 * r + 512), 4 * 2 * 512]);
     tf.dispose([w, b]);
   });
 });
@@ -79,5 +81,6 @@ describe('subsetNorm / subspaceMomentum on wasm', () => {
     subspaceMomentum({ learningRate: 0.01, rankFraction: 0.5, updateProjGap: 2, projection: 'uniform', seed: 3, subsetSize: 4, weightDecay: 1e-3 }), {
     zeroGradientKeepsWeights: false,
   });
+  optimizerContract('subspaceMomentum (svd by the range finder, gap 2, seed 4)', () => subspaceMomentum({ learningRate: 0.01, rank: 2, updateProjGap: 2, projection: 'svd', seed: 4 }));
   optimizerContract('subspaceMomentum (dct, reset before the step)', () => subspaceMomentum({ learningRate: 0.01, rank: 2, updateProjGap: 2, projection: 'dct', reset: 'beforeStep' }));
 });

@@ -329,6 +329,74 @@ describe('Subspace-Momentum properties', () => {
     }
   });
 
+  it("'svd': on rank-r refresh gradients P spans their singular subspace, so the numerator is the float64 M + (I − Π)g (reset before the step)", () => {
+    // refreshes at steps 1, 2, 4 (gap 2) see g = U·Vᵀ of rank 2; the other steps a full-rank g
+    const r = 2;
+    const shapes = [[5, 8], [9, 6], [6]];
+    const lowRank = (rows: number, cols: number, seed: number) => {
+      const u = gaussian(rows * r, seed);
+      const v = gaussian(cols * r, seed + 1);
+      const g = new Float32Array(rows * cols);
+      for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) for (let k = 0; k < r; k++) g[i * cols + j] += u[i * r + k] * v[j * r + k];
+      return { g, u, v };
+    };
+    /** Π = A(AᵀA)⁻¹Aᵀ for an n×2 A, float64. */
+    const projector = (a: Float32Array, n: number) => {
+      let s00 = 0, s01 = 0, s11 = 0;
+      for (let i = 0; i < n; i++) {
+        s00 += a[i * 2] ** 2;
+        s01 += a[i * 2] * a[i * 2 + 1];
+        s11 += a[i * 2 + 1] ** 2;
+      }
+      const det = s00 * s11 - s01 * s01;
+      const inv = [s11 / det, -s01 / det, -s01 / det, s00 / det];
+      const pi = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let a1 = 0; a1 < 2; a1++) for (let b1 = 0; b1 < 2; b1++) pi[i * n + j] += a[i * 2 + a1] * inv[a1 * 2 + b1] * a[j * 2 + b1];
+      return pi;
+    };
+    const refresh = (k: number) => k === 0 || (k + 1) % 2 === 0;
+    const data = Array.from({ length: 5 }, (_, k) =>
+      refresh(k) ? [lowRank(5, 8, 300 + 10 * k), lowRank(9, 6, 600 + 10 * k)] : [{ g: gaussian(40, 900 + k) }, { g: gaussian(54, 950 + k) }],
+    );
+    const grads = (k: number) => [data[k][0].g, data[k][1].g, gaussian(6, 990 + k)];
+    const got = updatesOver(sm({ rank: r, projection: 'svd', updateProjGap: 2, reset: 'beforeStep', seed: 5 }), metasOf(shapes), grads, 5);
+    // float64: rows of [5, 8] are projected by Π (5×5, from U); columns of [9, 6] by Π (6×6, from V)
+    let pis: Float64Array[] = [];
+    let ms = [new Float64Array(40), new Float64Array(54)];
+    for (let k = 0; k < 5; k++) {
+      const g = grads(k);
+      if (refresh(k)) {
+        pis = [projector((data[k][0] as { u: Float32Array }).u, 5), projector((data[k][1] as { v: Float32Array }).v, 6)];
+        ms = [new Float64Array(40), new Float64Array(54)];
+      }
+      const apply = (i: number, x: ArrayLike<number>) => {
+        const out = new Float64Array(x.length);
+        if (i === 0) for (let a = 0; a < 5; a++) for (let b = 0; b < 5; b++) for (let j = 0; j < 8; j++) out[a * 8 + j] += pis[0][a * 5 + b] * x[b * 8 + j];
+        else for (let a = 0; a < 9; a++) for (let j = 0; j < 6; j++) for (let b = 0; b < 6; b++) out[a * 6 + j] += x[a * 6 + b] * pis[1][b * 6 + j];
+        return out;
+      };
+      for (let i = 0; i < 2; i++) {
+        const pg = apply(i, g[i]);
+        ms[i] = ms[i].map((x, e) => 0.9 * x + 0.1 * pg[e]);
+        const want = Float64Array.from(g[i], (x, e) => ms[i][e] + x - pg[e]);
+        assertClose(got.outs[k][i], want, 1e-5, `step ${k + 1} param ${i}`);
+      }
+    }
+    // the basis is orthonormal (n×r) and there are no indices
+    const basis = slotAt(got.state, 'basis');
+    const b0 = basis[0]!.dataSync();
+    assert.deepEqual(basis[0]!.shape, [5, 2]);
+    assert.deepEqual(basis[1]!.shape, [6, 2]);
+    let dot = 0, n0 = 0;
+    for (let a = 0; a < 5; a++) {
+      dot += b0[a * 2] * b0[a * 2 + 1];
+      n0 += b0[a * 2] ** 2;
+    }
+    assert.ok(Math.abs(dot) < 1e-5 && Math.abs(n0 - 1) < 1e-5);
+    assert.deepEqual(slotAt(got.state, 'indices'), [null, null, null]);
+    tf.dispose(tensorsOf(got.state));
+  });
+
   it('the uniform projector is seeded: a copied state resumes exactly, another seed draws other rows', () => {
     const t = subspaceMomentumTransform({ learningRate: 0.01, rank: 2, updateProjGap: 2, projection: 'uniform', seed: 7 });
     const metas = metasOf(SHAPES);
@@ -366,8 +434,8 @@ describe('Subspace-Momentum properties', () => {
     assert.ok([1, 2, 3, 4].some((s) => pick(s).join() !== pick(7).join()));
   });
 
-  it('leaks no tensors per step (topk, uniform, dct)', () => {
-    for (const projection of ['topk', 'uniform', 'dct'] as const) {
+  it('leaks no tensors per step (topk, uniform, dct, svd)', () => {
+    for (const projection of ['topk', 'uniform', 'dct', 'svd'] as const) {
       const t = subspaceMomentumTransform({ learningRate: 0.01, rank: 2, updateProjGap: 2, projection, subsetSize: 4, weightDecay: 0.01 });
       const metas = metasOf(SHAPES);
       const grads = SHAPES.map((s, i) => tf.tensor(gaussian(sizeOf(s), i), s));
@@ -400,7 +468,7 @@ describe('subsetNorm / subspaceMomentum options', () => {
     assert.throws(() => subspaceMomentumTransform({ rank: 1.5 }), /subspaceMomentum: rank must be an integer in \[0, inf\), got 1\.5/);
     assert.throws(() => subsetNormTransform({ beta2: 1.5 }), /subsetNorm: beta2 must be in \[0, 1\], got 1\.5/);
     assert.throws(() => subspaceMomentumTransform({ updateProjGap: 0 }), /subspaceMomentum: updateProjGap must be an integer in \[1, inf\), got 0/);
-    assert.throws(() => subspaceMomentumTransform({ projection: 'svd' as never }), /subspaceMomentum: projection must be one of/);
+    assert.throws(() => subspaceMomentumTransform({ projection: 'srht' as never }), /subspaceMomentum: projection must be one of/);
     assert.throws(() => subspaceMomentumTransform({ reset: 'always' as never }), /subspaceMomentum: reset must be one of/);
   });
 });
