@@ -35,14 +35,26 @@ import { version_wasm } from '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { version_layers } from '@tensorflow/tfjs-layers';
 import '../src/engines/node.js';
-import { adamw, adamwParamNames, createOptimizer, disposeEngines, listOptimizers, muon, turboMuon } from '../src/index.js';
+import {
+  adamw,
+  adamwParamNames,
+  createOptimizer,
+  disposeEngines,
+  listOptimizers,
+  muon,
+  muonDefinition,
+  newtonSchulzAll,
+  turboMuon,
+  turboMuonDefinition,
+  type ResolvedNewtonSchulz,
+} from '../src/index.js';
 import { accelerateWasm, restoreWasmKernels } from '../src/tfjs/wasmMatMul.js';
 import { registerWasmConvKernels } from '../src/tfjs/wasmConv.js';
 import { registerWasmSegmentSum } from '../src/tfjs/wasmSegmentSum.js';
 import { writeAtomic } from '../src/node/fileSystem.js';
 import { commandLine, narrowTo, parseArgs, type CommandSpec } from '../src/cli/args.js';
 import { formatTable } from '../src/bench/table.js';
-import { measureRounds, now } from './timing.js';
+import { measureRounds, now, sync } from './timing.js';
 import { type Stats } from '../src/bench/stats.js';
 import { machineDetails, type MachineDetails } from '../src/bench/machine.js';
 
@@ -298,6 +310,16 @@ function setMode(mode: Mode): void {
 interface Contender {
   readonly model: tfl.LayersModel;
   readonly optimizer: tf.Optimizer;
+  /** For muon / turboMuon: the Newton–Schulz settings it runs and the shapes of the matrices it orthogonalizes. */
+  readonly ns: { readonly settings: ResolvedNewtonSchulz; readonly shapes: number[][] } | null;
+}
+
+/** The Newton–Schulz settings (engine bound) of a muon / turboMuon variant, or null for the others. */
+function nsSettings(v: Variant, adamwNames: string[]): ResolvedNewtonSchulz | null {
+  const options = { learningRate: 0.02, exclude: adamwNames, engine: v.engine ?? 'tfjs' } as const;
+  if (v.optimizer === 'muon') return muonDefinition.resolve(options).ns;
+  if (v.optimizer === 'turbo-muon' || v.optimizer === 'turboMuon') return turboMuonDefinition.resolve(options).ns;
+  return null;
 }
 
 function contender(spec: ModelSpec, v: Variant, seed: number): Contender {
@@ -314,7 +336,20 @@ function contender(spec: ModelSpec, v: Variant, seed: number): Contender {
   tf.dispose(weights);
   const optimizer = makeOptimizer(v, adamwNames);
   model.compile({ optimizer, loss: spec.loss });
-  return { model, optimizer };
+  const settings = nsSettings(v, adamwNames);
+  const excluded = new Set(adamwNames);
+  const shapes = model.trainableWeights.filter((w) => w.shape.length >= 2 && !excluded.has(w.name)).map((w) => w.shape as number[]);
+  return { model, optimizer, ns: settings === null ? null : { settings, shapes } };
+}
+
+/** ms of one `newtonSchulzAll` over `inputs` (the step's matrices) with `settings`, results read back. */
+async function nsOnce(inputs: readonly tf.Tensor[], settings: ResolvedNewtonSchulz): Promise<number> {
+  const t0 = now();
+  const outs = newtonSchulzAll(inputs, settings);
+  await sync(outs);
+  const ms = now() - t0;
+  tf.dispose(outs);
+  return ms;
 }
 
 async function fitOnce(spec: ModelSpec, c: Contender, data: { x: tf.Tensor; y: tf.Tensor }, batches: number): Promise<{ ms: number; loss: number }> {
@@ -334,6 +369,11 @@ export interface FitRow {
   readonly lastLoss: Record<Mode, number>;
   /** Tensors left per round (tf.memory().numTensors growth over the timed rounds ÷ rounds). */
   readonly leakedTensorsPerRound: number;
+  /**
+   * muon / turboMuon: ms of Newton–Schulz alone on the matrices it orthogonalizes, with its settings and
+   * engine, accelerated kernels, timed in the same rounds (one `newtonSchulzAll` per round); else null.
+   */
+  readonly nsMs: Stats | null;
 }
 
 async function benchModel(spec: ModelSpec, config: FitBenchConfig, log: (m: string) => void): Promise<FitRow[]> {
@@ -344,8 +384,10 @@ async function benchModel(spec: ModelSpec, config: FitBenchConfig, log: (m: stri
   const contenders = all.map((v, i): Record<Mode, Contender> => ({ stock: contender(spec, v, 100 * i), accelerated: contender(spec, v, 100 * i) }));
   const lastLoss = all.map((): Record<Mode, number> => ({ stock: NaN, accelerated: NaN }));
   const leaked = all.map(() => 0);
+  // Seeded gradient-like inputs of each muon variant's matrices, for its Newton–Schulz timing.
+  const nsInputs = contenders.map((c) => (c.accelerated.ns === null ? [] : c.accelerated.ns.shapes.map((sh, k) => tf.randomNormal(sh, 0, 0.01, 'float32', 40 + k))));
   let timing = false;
-  const key = (i: number, mode: Mode) => `${i}|${mode}`;
+  const key = (i: number, mode: Mode | 'ns') => `${i}|${mode}`;
   try {
     const round = async (): Promise<Record<string, number>> => {
       const times: Record<string, number> = {};
@@ -357,6 +399,11 @@ async function benchModel(spec: ModelSpec, config: FitBenchConfig, log: (m: stri
           if (timing) leaked[i] += tf.memory().numTensors - before;
           times[key(i, mode)] = r.ms;
           lastLoss[i][mode] = r.loss;
+        }
+        const ns = contenders[i].accelerated.ns;
+        if (ns !== null) {
+          setMode('accelerated');
+          times[key(i, 'ns')] = await nsOnce(nsInputs[i], ns.settings);
         }
       }
       return times;
@@ -373,11 +420,13 @@ async function benchModel(spec: ModelSpec, config: FitBenchConfig, log: (m: stri
         speedup: msPerStep.stock.median / msPerStep.accelerated.median,
         lastLoss: { ...lastLoss[i] },
         leakedTensorsPerRound: leaked[i] / config.rounds,
+        nsMs: measured.stats[key(i, 'ns')] ?? null,
       };
       log(`${spec.name} ${v.label}: stock ${row.msPerStep.stock.median.toFixed(1)} ms/step, accelerated ${row.msPerStep.accelerated.median.toFixed(1)} (×${row.speedup.toFixed(2)})`);
       return row;
     });
   } finally {
+    tf.dispose(nsInputs.flat());
     for (const c of contenders) {
       for (const m of Object.values(c)) {
         m.model.dispose();
@@ -386,6 +435,19 @@ async function benchModel(spec: ModelSpec, config: FitBenchConfig, log: (m: stri
     }
     tf.dispose([data.x, data.y]);
   }
+}
+
+/** Issue 16's target for a Muon step in model.fit: ≤ tf.train.adam's step + 1.15 × its Newton–Schulz time. */
+export const OVERHEAD_FACTOR = 1.15;
+
+/** A muon/turboMuon row against tf.train.adam's on the same model (accelerated), or null without both. */
+export function stepOverhead(rows: readonly FitRow[], row: FitRow): { adamMs: number; nsMs: number; budgetMs: number; held: boolean } | null {
+  const adam = rows.find((r) => r.model === row.model && r.optimizer === 'tf.train.adam');
+  if (row.nsMs === null || adam === undefined) return null;
+  const adamMs = adam.msPerStep.accelerated.median;
+  const nsMs = row.nsMs.median;
+  const budgetMs = adamMs + OVERHEAD_FACTOR * nsMs;
+  return { adamMs, nsMs, budgetMs, held: row.msPerStep.accelerated.median <= budgetMs };
 }
 
 /** Accelerated ms/step of each row ÷ that of `adamw` on the same model (NaN when adamw did not run). */
@@ -505,6 +567,33 @@ export function renderFitReport(r: FitBenchResult): string {
       ]),
     ),
   ];
+  const overheads = r.rows.map((row) => ({ row, o: stepOverhead(r.rows, row) })).filter((x) => x.o !== null);
+  if (overheads.length > 0) {
+    out.push(
+      '',
+      `## Muon's step overhead: target ≤ tf.train.adam's step + ${OVERHEAD_FACTOR} × its Newton–Schulz time (accelerated kernels)`,
+      '',
+      formatTable(
+        [
+          { header: 'model' },
+          { header: 'optimizer' },
+          { header: 'step ms', align: 'right' },
+          { header: 'tf.train.adam ms', align: 'right' },
+          { header: 'NS alone ms', align: 'right' },
+          { header: 'fixed cost ms', align: 'right' },
+          { header: 'budget ms', align: 'right' },
+          { header: 'target', align: 'right' },
+        ],
+        overheads.map(({ row, o }) => {
+          const x = o as NonNullable<typeof o>;
+          const step = row.msPerStep.accelerated.median;
+          return [row.model, row.optimizer, ms(step), ms(x.adamMs), ms(x.nsMs), ms(step - x.adamMs - x.nsMs), ms(x.budgetMs), x.held ? 'held' : 'missed'];
+        }),
+      ),
+      '',
+      '"fixed cost" = step − tf.train.adam − NS alone: what the Muon step adds besides its Newton–Schulz (bridge crossing, copies, the finiteness probe, momentum, the AdamW part\'s own cost beyond tf.train.adam).',
+    );
+  }
   for (const p of r.profiles) {
     out.push(
       '',
