@@ -25,6 +25,9 @@ import {
   selectDctColumns,
 } from '../../src/linalg/dct.js';
 
+/** The property tests run on both Node backends (wasm reductions are the less precise). */
+const BACKENDS = ['cpu', 'wasm'] as const;
+
 /** The textbook orthonormal DCT-II entry, written independently of the library (cos of the angle, ortho scaling). */
 function dctEntry(k: number, j: number, n: number): number {
   const alpha = k === 0 ? Math.sqrt(1 / n) : Math.sqrt(2 / n);
@@ -48,8 +51,8 @@ function maxOffIdentity(x: ArrayLike<number>, n: number): number {
   return m;
 }
 
-describe('dct basis', () => {
-  before(() => useBackend('cpu'));
+for (const backend of BACKENDS) describe(`dct basis (${backend})`, () => {
+  before(() => useBackend(backend));
   after(() => clearDctCache());
 
   it('equals the float64 DCT-II formula and is orthonormal in float64 (1e-14)', () => {
@@ -113,8 +116,8 @@ describe('dct basis', () => {
   });
 });
 
-describe('selectDctColumns', () => {
-  before(() => useBackend('cpu'));
+for (const backend of BACKENDS) describe(`selectDctColumns (${backend})`, () => {
+  before(() => useBackend(backend));
   after(() => clearDctCache());
 
   /** float64 scores of S = A·Q (columns: ℓp over rows) or Qᵀ·A (rows: ℓp over columns). */

@@ -22,6 +22,9 @@ import { dctLayout, scaleByDctAdam, type ScaleByDctAdamOptions } from '../../src
 import { scaleByAdam } from '../../src/transforms/adam.js';
 import { dctAdamwTransform } from '../../src/optimizers/dct.js';
 
+/** The property tests run on both Node backends (wasm reductions are the less precise). */
+const BACKENDS = ['cpu', 'wasm'] as const;
+
 const base: ScaleByDctAdamOptions = {
   rank: 3,
   updateProjGap: 1,
@@ -179,8 +182,8 @@ describe('dctLayout', () => {
   });
 });
 
-describe('scaleByDctAdam vs float64', () => {
-  before(() => useBackend('cpu'));
+for (const backend of BACKENDS) describe(`scaleByDctAdam vs float64 (${backend})`, () => {
+  before(() => useBackend(backend));
   after(() => clearDctCache());
 
   const cases: [string, Partial<ScaleByDctAdamOptions>, number][] = [
@@ -242,8 +245,8 @@ describe('scaleByDctAdam vs float64', () => {
   });
 });
 
-describe('scaleByDctAdam properties', () => {
-  before(() => useBackend('cpu'));
+for (const backend of BACKENDS) describe(`scaleByDctAdam properties (${backend})`, () => {
+  before(() => useBackend(backend));
   after(() => clearDctCache());
 
   it('each update lies in span(Q[:, idx]) of its step’s indices (both sides)', () => {

@@ -32,6 +32,9 @@ import {
 } from '../../src/transforms/subsetNorm.js';
 import { subsetNormTransform, subspaceMomentumTransform } from '../../src/optimizers/subsetNorm.js';
 
+/** The property tests run on both Node backends (wasm reductions are the less precise). */
+const BACKENDS = ['cpu', 'wasm'] as const;
+
 // ------------------------------------------------------------------ float64 GenericOptim, torch layout
 
 interface Ref64Options {
@@ -202,8 +205,8 @@ describe('subsetNormLayout', () => {
   });
 });
 
-describe('AdamSN / AdamSNSM vs a float64 GenericOptim', () => {
-  before(() => useBackend('cpu'));
+for (const backend of BACKENDS) describe(`AdamSN / AdamSNSM vs a float64 GenericOptim (${backend})`, () => {
+  before(() => useBackend(backend));
   after(() => clearDctCache());
 
   const run = (make: () => ReturnType<typeof subsetNormTransform>, o: Ref64Options, steps: number, seed: number, shapes = SHAPES, tol = 2e-6) => {
@@ -263,8 +266,8 @@ describe('AdamSN / AdamSNSM vs a float64 GenericOptim', () => {
   }
 });
 
-describe('Subspace-Momentum properties', () => {
-  before(() => useBackend('cpu'));
+for (const backend of BACKENDS) describe(`Subspace-Momentum properties (${backend})`, () => {
+  before(() => useBackend(backend));
   after(() => clearDctCache());
   const sm = (o: Partial<SubspaceMomentumOptions>) => subspaceEmaMomentum({ rank: 3, beta1: 0.9, updateProjGap: 1, projection: 'topk', reset: 'afterStep', seed: 0, ...o });
 
