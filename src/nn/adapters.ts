@@ -106,10 +106,35 @@ export function hraVectors(u: tf.Tensor2D, options?: Pick<HraOptions, 'gramSchmi
 }
 
 /**
+ * The `r × r` upper-triangular `T` of the compact WY form `H_1 ⋯ H_r = I − Û·T·Ûᵀ` for reflections
+ * `H_i = I − 2û_iû_iᵀ` (Schreiber & Van Loan 1989; the "UT transform" of Joffrain, Low, Quintana-Ortí,
+ * van de Geijn & Van Zee, "Accumulating Householder transformations, revisited", ACM TOMS 2006):
+ * `T⁻¹ = I/2 + N`, `N` the strictly upper triangle of `ÛᵀÛ`. `2N` is nilpotent, so
+ * `T = 2(I + 2N)⁻¹ = 2·(I − X)(I + X²)(I + X⁴)⋯` with `X = 2N`, exact after ⌈log₂ r⌉ factors: three
+ * products with the kernel replace the chain's 2r sequential ones, and everything stays differentiable.
+ * (With a zero column, its reflection is the identity here too: its row and column of `N` are zero.)
+ */
+function householderT(w: tf.Tensor2D, r: number): tf.Tensor2D {
+  const mask = new Float32Array(r * r);
+  for (let i = 0; i < r; i++) for (let j = i + 1; j < r; j++) mask[i * r + j] = 1;
+  const x = tf.mul(tf.mul(tf.matMul(tf.transpose(w), w), tf.tensor2d(mask, [r, r])), -2);
+  // (I + 2N)⁻¹ = (I − Y)⁻¹ with Y = −2N = x: ∏ (I + Y^{2^j}).
+  const eye = tf.eye(r);
+  let inv: tf.Tensor = tf.add(eye, x);
+  let power: tf.Tensor = x;
+  for (let reach = 2; reach < r; reach *= 2) {
+    power = tf.matMul(power, power);
+    inv = tf.matMul(inv, tf.add(eye, power));
+  }
+  return tf.mul(2, inv) as tf.Tensor2D;
+}
+
+/**
  * The HRA-adapted kernel `H_r ⋯ H_1 · K` (`H_i = I − 2û_iû_iᵀ`), i.e. PEFT's merged weight
  * `W·H_1⋯H_r` in the TensorFlow.js layout; with `gramSchmidt`, `(I − 2ÛÛᵀ)·K`. `kernel` is a Dense
  * `[d, fanOut]` or conv `[kh, kw, in, out]` kernel (flattened to `d = kh·kw·in` rows, returned in its
- * shape); `u` is `[d, r]`. Each reflection is `K ← K − 2û(ûᵀK)`: `O(d·fanOut·r)`, no `d × d` matrix.
+ * shape); `u` is `[d, r]`. Computed as `K − Û·Tᵀ·(ÛᵀK)` (compact WY form, {@link householderT}):
+ * `O(d·fanOut·r)`, no `d × d` matrix, three products however large r is.
  * The result has the singular values of `K` (the product of reflections is orthogonal).
  */
 export function hraKernel(kernel: tf.Tensor, u: tf.Tensor2D, options?: Pick<HraOptions, 'gramSchmidt'>): tf.Tensor {
@@ -119,24 +144,21 @@ export function hraKernel(kernel: tf.Tensor, u: tf.Tensor2D, options?: Pick<HraO
   const [, r] = checkVectors(fn, u, d);
   return tf.tidy(() => {
     const w = hraVectors(u, { gramSchmidt });
-    let m: tf.Tensor = tf.reshape(kernel, [d, fanOut]);
-    if (gramSchmidt) {
-      // Explicit transposes: matMul(…, transposeA) leaves XNNPACK on wasm (DESIGN.md).
-      m = tf.sub(m, tf.mul(2, tf.matMul(w, tf.matMul(tf.transpose(w), m))));
-    } else {
-      for (let i = 0; i < r; i++) {
-        const ui = tf.slice(w, [0, i], [d, 1]);
-        m = tf.sub(m, tf.mul(2, tf.matMul(ui, tf.matMul(tf.transpose(ui), m))));
-      }
-    }
-    return tf.reshape(m, kernel.shape);
+    const m = tf.reshape(kernel, [d, fanOut]);
+    // Explicit transposes: matMul(…, transposeA) leaves XNNPACK on wasm (DESIGN.md).
+    const wt = tf.transpose(w);
+    // Gram–Schmidt: M = I − 2ŴŴᵀ; the chain: M = Qᵀ = I − Û·Tᵀ·Ûᵀ (compact WY form, see householderT).
+    const inner = gramSchmidt ? tf.mul(2, tf.matMul(wt, m)) : tf.matMul(tf.transpose(householderT(w, r)), tf.matMul(wt, m));
+    const out = tf.sub(m, tf.matMul(w, inner));
+    return tf.reshape(out, kernel.shape);
   });
 }
 
 /**
  * HRA on activations: `x · H_r ⋯ H_1` for rows `x` (`[..., d]`), so `hraReflect(x, u) · K =
  * x · hraKernel(K, u)` — the spec's input-side form, `O(batch·d·r)`. Reflections are applied from
- * `H_r` down to `H_1` (`x ← x − 2(x·û_i)û_iᵀ`); with `gramSchmidt`, `x − 2(xÛ)Ûᵀ`.
+ * `H_r` down to `H_1` (`x ← x − 2(x·û_i)û_iᵀ`), computed as `x − (xÛ)·Tᵀ·Ûᵀ`; with `gramSchmidt`,
+ * `x − 2(xÛ)Ûᵀ`.
  */
 export function hraReflect(x: tf.Tensor, u: tf.Tensor2D, options?: Pick<HraOptions, 'gramSchmidt'>): tf.Tensor {
   const fn = 'hraReflect';
@@ -145,15 +167,10 @@ export function hraReflect(x: tf.Tensor, u: tf.Tensor2D, options?: Pick<HraOptio
   const [, r] = checkVectors(fn, u, d);
   return tf.tidy(() => {
     const w = hraVectors(u, { gramSchmidt });
-    let y: tf.Tensor = tf.reshape(x, [-1, d]);
-    if (gramSchmidt) {
-      y = tf.sub(y, tf.mul(2, tf.matMul(tf.matMul(y, w), tf.transpose(w))));
-    } else {
-      for (let i = r - 1; i >= 0; i--) {
-        const ui = tf.slice(w, [0, i], [d, 1]);
-        y = tf.sub(y, tf.mul(2, tf.matMul(tf.matMul(y, ui), tf.transpose(ui))));
-      }
-    }
+    const rows = tf.reshape(x, [-1, d]);
+    const xw = tf.matMul(rows, w);
+    const coeff = gramSchmidt ? tf.mul(2, xw) : tf.matMul(xw, tf.transpose(householderT(w, r)));
+    const y = tf.sub(rows, tf.matMul(coeff, tf.transpose(w)));
     return tf.reshape(y, x.shape);
   });
 }

@@ -182,6 +182,22 @@ describe('HRA (Householder reflection adaptation)', () => {
     tf.dispose([k, u, out, rev, other]);
   });
 
+  it('the compact WY form equals the sequential chain for r = 1, 2, 3, 5, 8, 16 (float64 reference)', () => {
+    const [d, n] = [20, 4];
+    const k = kernel(d, n, 60);
+    for (const r of [1, 2, 3, 5, 8, 16]) {
+      const u = tf.tensor2d(gaussian(d * r, 61 + r), [d, r]);
+      const out = hraKernel(k, u);
+      const ref = hraKernel64(m64(k), m64(u));
+      assert.ok(maxAbsDiff(out.dataSync(), ref.data) < 4e-6, `r = ${r}: ${maxAbsDiff(out.dataSync(), ref.data)}`);
+      const x = tf.tensor2d(gaussian(3 * d, 80 + r), [3, d]);
+      const y = tf.matMul(hraReflect(x, u), k);
+      assert.ok(maxAbsDiff(y.dataSync(), matmul64(m64(x), ref).data) < 2e-5, `reflect, r = ${r}`);
+      tf.dispose([u, out, x, y]);
+    }
+    k.dispose();
+  });
+
   it('hraReflect(x)·K = x·hraKernel(K): reflections H_r first on activations', () => {
     const [d, n, r, batch] = [16, 5, 4, 7];
     const k = kernel(d, n, 3);
