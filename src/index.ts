@@ -49,7 +49,16 @@ export {
   type NewtonSchulzOptions,
   type ResolvedNewtonSchulz,
 } from './linalg/newtonSchulz.js';
-export * from './linalg/diagnostics.js';
+export {
+  orthogonalityError,
+  orthogonalityReport,
+  matrixDiagnostics,
+  updateDiagnostics,
+  type OrthogonalityReport,
+  type DiagnosticsMethod,
+  type MatrixDiagnosticsOptions,
+  type MatrixDiagnostics,
+} from './linalg/diagnostics.js';
 export { emaMomentum, trace } from './transforms/momentum.js';
 export { scaleByAdam, type ScaleByAdamOptions } from './transforms/adam.js';
 export { addDecayedWeights } from './transforms/decay.js';
@@ -120,6 +129,9 @@ export {
   isTransformOptimizer,
   NonFiniteGradientError,
   NonFiniteLossError,
+  type StateBytesReport,
+  type ParameterStateBytes,
+  type SlotBytes,
   type NamedTensor,
   type StateSlot,
   type StagedStateInfo,
@@ -164,6 +176,11 @@ export {
   alrSmag,
   polyakSgd,
   psgdKron,
+  galore,
+  onlineSubspaceDescent,
+  dctAdamw,
+  subsetNorm,
+  subspaceMomentum,
   scheduleFreeSgd,
   scheduleFreeAdamw,
   lookaheadOptimizer,
@@ -371,7 +388,27 @@ export {
   qrMethods,
   type QrMethod,
 } from './linalg/qr.js';
-export { inProcessCollective, shardSizes, splitShards, type Collective, type ReduceOp } from './linalg/collective.js';
+export { inProcessCollective, shardSizes, splitShards, type Collective } from './linalg/collective.js';
+export {
+  singleRankCommunicator,
+  shardGroup,
+  CommunicatorError,
+  CommunicatorTimeoutError,
+  HASH_LENGTH,
+  reduceOps,
+  type Communicator,
+  type ShardGroup,
+  type ReduceOp,
+} from './linalg/communicator.js';
+export {
+  distributed,
+  DistributedOptimizer,
+  DistributedMismatchError,
+  gradientBuckets,
+  DEFAULT_BUCKET_BYTES,
+  type DistributedOptions,
+  type DistributedMismatch,
+} from './tfjs/distributed.js';
 export {
   registerEngine,
   setDefaultEngine,
@@ -432,3 +469,94 @@ export {
   type LorthRegularizerOptions,
   type LambdaOrthogonalityRegularizerOptions,
 } from './tfjs/regularizers.js';
+export {
+  galoreDefinition,
+  onlineSubspaceDescentDefinition,
+  galoreTransform,
+  onlineSubspaceDescentTransform,
+  projectorLearningRate,
+  type GaloreOptions,
+  type ResolvedGalore,
+  type OnlineSubspaceDescentOptions,
+  type ResolvedOnlineSubspaceDescent,
+} from './optimizers/subspace.js';
+export {
+  scaleBySubspaceAdam,
+  scaleByAdamTransformersForm,
+  subspaceLayout,
+  projectToSubspace,
+  projectFromSubspace,
+  onlinePcaLoss,
+  onlinePcaGradient,
+  type ScaleBySubspaceAdamOptions,
+  type SubspaceLayout,
+  type SubspaceSide,
+  type ProjectorUpdate,
+  type InitialProjector,
+} from './transforms/subspace.js';
+export { rangeFinder, RANGE_FINDER_DEFAULTS, type RangeFinderOptions } from './linalg/rangeFinder.js';
+export {
+  orthogonalityProbe,
+  orthogonalityMonitor,
+  OrthogonalityProbe,
+  type OrthogonalityRecord,
+  type OrthogonalityProbeOptions,
+  type OrthogonalityMonitor,
+  type OrthogonalityMonitorOptions,
+  type WatchedWeight,
+  type MonitoredModel,
+} from './tfjs/orthogonalityMonitor.js';
+export {
+  upgrad,
+  dualProj,
+  mean as meanAggregator,
+  type Aggregator,
+  type Aggregation,
+  type DualConeAggregatorOptions,
+  type JacobianInput,
+} from './transforms/aggregators.js';
+export { projectWeights, DualConeProjectionError } from './linalg/dualCone.js';
+export {
+  jacobianDescent,
+  modelJacobianDescent,
+  EmptyObjectivesError,
+  NonScalarLossError,
+  ObjectiveVariablesMismatchError,
+  type JacobianDescentOptions,
+  type JacobianDescentResult,
+  type ModelJacobianDescentOptions,
+  type PerExampleLoss,
+  type Objectives,
+} from './tfjs/jacobianDescent.js';
+export { bloop, odice, GradientSurgery, type BloopOptions, type OdiceOptions, type SurgeryVariant, type SurgeryStepResult } from './tfjs/bloop.js';
+export { bloopDirection, pcgradDirection, mixedDirection, projectOut, updateEma, globalDot, GradientEma } from './transforms/surgery.js';
+export { dctAdamwDefinition, dctAdamwTransform, type DctAdamwOptions, type ResolvedDctAdamw } from './optimizers/dct.js';
+export { scaleByDctAdam, dctLayout, type ScaleByDctAdamOptions, type DctLayout } from './transforms/dct.js';
+export {
+  dctBasis,
+  clearDctCache,
+  cachedDctSizes,
+  selectDctColumns,
+  projectDct,
+  backprojectDct,
+  dctRotation,
+  type DctSide,
+  type DctSelection,
+} from './linalg/dct.js';
+export {
+  subsetNormDefinition,
+  subspaceMomentumDefinition,
+  subsetNormTransform,
+  subspaceMomentumTransform,
+  type SubsetNormOptions,
+  type SubspaceMomentumOptions,
+} from './optimizers/subsetNorm.js';
+export {
+  scaleBySubsetNorm,
+  subspaceEmaMomentum,
+  subsetNormLayout,
+  addDecayAfterStep,
+  type SubsetSize,
+  type SubspaceProjection,
+  type MomentumReset,
+} from './transforms/subsetNorm.js';

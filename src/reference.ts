@@ -10,3 +10,5 @@
 export * from './linalg/reference.js';
 export { householderQ64, cholesky64, inverseTransposeLower64 } from './linalg/qr.js';
 export { haarOrthogonal64 } from './nn/init.js';
+export { symmetricEigenvalues64 } from './linalg/diagnostics.js';
+export { dctMatrix64 } from './linalg/dct.js';

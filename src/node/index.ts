@@ -16,3 +16,4 @@ export * from '../bench/data/index.js';
 export * from '../engines/node.js';
 export { fileSystem, MODEL_FILE, WEIGHTS_FILE } from './fileSystem.js';
 export { accelerateWasm, registerWasmMatMulKernels, restoreWasmKernels, wasmMatMulKernelNames, type WasmKernelOptions, type WasmMatMulKernelName } from '../tfjs/wasmMatMul.js';
+export { mpiCommunicator, mpiAvailability, mpiAddonPath, MpiAddonMissingError, MpiError, MPI_ADDON_HINT, type MpiCommunicator, type MpiCommunicatorOptions } from './mpi.js';

@@ -17,6 +17,7 @@ const referenceNames = Object.keys(reference).sort();
 test('orthoptim/reference holds the float64 references, and orthoptim none of them', () => {
   assert.deepEqual(referenceNames, [
     'cholesky64',
+    'dctMatrix64',
     'haarOrthogonal64',
     'householderQ64',
     'inverseTransposeLower64',
@@ -27,6 +28,7 @@ test('orthoptim/reference holds the float64 references, and orthoptim none of th
     'quinticCompose',
     'singularValues64',
     'svd64',
+    'symmetricEigenvalues64',
     'transpose64',
   ]);
   assert.deepEqual(publicNames.filter((n) => referenceNames.includes(n) || /64$/.test(n)), []);
