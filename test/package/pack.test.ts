@@ -36,9 +36,11 @@ function packedFiles(): string[] {
 describe('npm pack', () => {
   const files = packedFiles();
 
-  it('ships README, LICENSE, CHANGELOG and package.json, and nothing but dist/ besides', () => {
-    for (const f of ['README.md', 'LICENSE', 'CHANGELOG.md', 'package.json']) assert.ok(files.includes(f), `${f} is not packed`);
-    const other = files.filter((f) => !f.startsWith('dist/') && !['README.md', 'LICENSE', 'CHANGELOG.md', 'package.json'].includes(f));
+  it('ships README, LICENSE, CHANGELOG, package.json and the MPI addon sources, and nothing but dist/ besides', () => {
+    // The addon's sources, so that `npm run build:mpi` works in an installed package (never its build/).
+    const sources = ['native/mpi/binding.gyp', 'native/mpi/mpi.c'];
+    for (const f of ['README.md', 'LICENSE', 'CHANGELOG.md', 'package.json', ...sources]) assert.ok(files.includes(f), `${f} is not packed`);
+    const other = files.filter((f) => !f.startsWith('dist/') && !['README.md', 'LICENSE', 'CHANGELOG.md', 'package.json', ...sources].includes(f));
     assert.deepEqual(other, []);
     const unwanted = files.filter((f) => /^dist\/(test|bench\/tasks\/fixtures)\/|\.test\.|fixtures\/|\.(gz|bin|jsonl)$/.test(f));
     assert.deepEqual(unwanted, [], 'no tests, fixtures or data');
