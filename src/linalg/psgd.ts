@@ -93,9 +93,13 @@ function fold(y: tf.Tensor2D, axis: number, shape: readonly number[]): tf.Tensor
   return tf.transpose(moved, inverse);
 }
 
-/** The mode product `x ×_axis m` (`y[…a…] = Σ_b m[a, b]·x[…b…]`). Not tidied. */
-function modeProduct(x: tf.Tensor, m: tf.Tensor2D, axis: number): tf.Tensor {
-  if (x.rank === 2 && axis === 1) return tf.matMul(x as tf.Tensor2D, tf.transpose(m));
+/**
+ * The mode product `x ×_axis m` (`y[…a…] = Σ_b m[a, b]·x[…b…]`) of a symmetric `m` (a factor's `QᵀQ`):
+ * for a matrix's second dim it is `x·mᵀ = x·m`, with no transpose of m (on wasm a 512×512 transpose costs
+ * as much as a tenth of a 512³ product). Not tidied.
+ */
+function symmetricModeProduct(x: tf.Tensor, m: tf.Tensor2D, axis: number): tf.Tensor {
+  if (x.rank === 2 && axis === 1) return tf.matMul(x as tf.Tensor2D, m);
   return fold(tf.matMul(m, unfold(x, axis)), axis, x.shape);
 }
 
@@ -115,7 +119,7 @@ export function applyKronPreconditioner(qs: readonly tf.Tensor[], layout: KronLa
     let y = x;
     qs.forEach((q, i) => {
       y = layout.kinds[i] === 'dense'
-        ? modeProduct(y, tf.matMul(tf.transpose(q), q), i)
+        ? symmetricModeProduct(y, tf.matMul(tf.transpose(q), q) as tf.Tensor2D, i)
         : diagonalProduct(y, tf.square(q), i);
     });
     return y;
@@ -198,9 +202,12 @@ export function normLowerBoundSkew(a: tf.Tensor2D, rand: () => number, options: 
   return tf.tidy(() => subspaceNormBound(a, tf.max(tf.abs(a)) as tf.Scalar, rand, options));
 }
 
-/** `tr(A·B) = Σ A ⊙ Bᵀ` of square matrices, without forming the product. Not tidied. */
-function traceOfProduct(a: tf.Tensor, b: tf.Tensor): tf.Scalar {
-  return tf.sum(tf.mul(a, tf.transpose(b)));
+/**
+ * `tr(R·B) = Σᵢⱼ Rᵢⱼ·Bⱼᵢ = −Σ R ⊙ B` for a skew-symmetric `R` (`Rⱼᵢ = −Rᵢⱼ` exactly, as `(Qᵀ − Q)/c` is
+ * formed): the same products as `Σ R ⊙ Bᵀ`, without the transpose of B. Not tidied.
+ */
+function traceOfSkewProduct(r: tf.Tensor, b: tf.Tensor): tf.Scalar {
+  return tf.neg(tf.sum(tf.mul(r, b)));
 }
 
 /**
@@ -216,8 +223,8 @@ export function procrustesStep(q: tf.Tensor2D, rand: () => number, maxStepSize =
     const r = tf.div(skew, tf.add(normLowerBoundSkew(skew, rand, options), FLOAT32_TINY)) as tf.Tensor2D;
     const rq = tf.matMul(r, q);
     const rrq = tf.matMul(r, rq);
-    const trRq = traceOfProduct(r, q);
-    const trRrq = traceOfProduct(r, rq);
+    const trRq = traceOfSkewProduct(r, q);
+    const trRrq = traceOfSkewProduct(r, rq);
     const negative = tf.less(trRrq, 0);
     // the unselected branch divides by −1, never by 0
     const search = tf.minimum(tf.div(tf.neg(trRq), tf.where(negative, trRrq, tf.scalar(-1))), maxStepSize);
@@ -291,14 +298,16 @@ export function updateKronWhitening(
     const pg = applyKronPreconditioner(qs, layout, damped);
     const nextQ: tf.Tensor[] = [];
     const nextL: tf.Scalar[] = [];
+    let pgT: tf.Tensor2D | undefined;
     qs.forEach((q, i) => {
       const tau = layout.size / layout.dims[i];
       let ell: tf.Scalar;
       let term: tf.Tensor;
       if (layout.kinds[i] === 'dense') {
-        // T = U·Uᵀ with U the mode-i unfolding; for a matrix's second dim U = Pgᵀ, so T = Pgᵀ·Pg (one transpose fewer)
-        if (pg.rank === 2 && i === 1) {
-          term = tf.matMul(tf.transpose(pg), pg);
+        // T = U·Uᵀ with U the mode-i unfolding; for a matrix, T₀ = Pg·Pgᵀ and T₁ = Pgᵀ·Pg share one transpose
+        if (pg.rank === 2) {
+          pgT ??= tf.transpose(pg) as tf.Tensor2D;
+          term = i === 0 ? tf.matMul(pg as tf.Tensor2D, pgT) : tf.matMul(pgT, pg as tf.Tensor2D);
         } else {
           const u = unfold(pg, i);
           term = tf.matMul(u, tf.transpose(u));
