@@ -49,7 +49,7 @@ const command = {
   summary: 'Fine-tune a pretrained MLP with HRA, OFTv2, LoRA-style low rank, full fine-tuning and a head-only probe: accuracy vs trainable parameters.',
   flags: {
     'pretrain-epochs': { type: 'integer', default: 2, min: 1, description: 'Epochs on the source task.' },
-    'finetune-epochs': { type: 'integer', default: 4, min: 1, description: 'Epochs on the target task, per method and learning rate.' },
+    'finetune-epochs': { type: 'integer', default: 3, min: 1, description: 'Epochs on the target task, per method and learning rate.' },
     'finetune-examples': { type: 'integer', default: 2000, min: 10, description: 'Target training examples (seeded draw); 20% of them are the validation split.' },
     lrs: { type: 'list', default: ['0.001', '0.01', '0.03'], description: 'Adam learning rates tried per method (picked on validation).' },
     seed: { type: 'integer', default: 0, min: 0, description: 'First seed of the draws and initial weights.' },

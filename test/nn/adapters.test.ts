@@ -538,3 +538,25 @@ describe('OFTv2 (block-diagonal Cayley–Neumann orthogonal fine-tuning)', () =>
     assert.ok(imports.every((m) => m === '@tensorflow/tfjs-core' || m.startsWith('../core/')), imports.join(', '));
   });
 });
+
+describe('on the wasm backend', () => {
+  it('hraKernel, oftKernel and the zero init agree with the float64 references as on cpu', async () => {
+    await useBackend('wasm');
+    try {
+      const [d, n, r, b] = [24, 6, 6, 8];
+      const k = kernel(d, n, 90);
+      const u = tf.tensor2d(gaussian(d * r, 91), [d, r]);
+      const h = hraKernel(k, u);
+      assert.ok(maxAbsDiff(h.dataSync(), hraKernel64(m64(k), m64(u)).data) < 4e-6);
+      const p = gaussian(3 * 28, 92).map((x) => 0.1 * x);
+      const o = oftKernel(k, tf.tensor2d(p, [3, 28]), { blockSize: b });
+      const rs = [0, 1, 2].map((i) => neumann64(skew64(p.slice(i * 28, (i + 1) * 28), b), 5));
+      assert.ok(maxAbsDiff(o.dataSync(), matmul64(blockDiag64(rs), m64(k)).data) < 4e-6);
+      const z = oftKernel(k, tf.zeros([3, 28]) as tf.Tensor2D, { blockSize: b });
+      assert.deepEqual(z.dataSync(), k.dataSync());
+      tf.dispose([k, u, h, o, z]);
+    } finally {
+      await useBackend('cpu');
+    }
+  });
+});
