@@ -10,7 +10,8 @@
  * folder is read, also ones added with `orthoptim bench --out <folder>`.
  *
  * Flags: `--profile quick|claims|full` (default quick), `--out DIR` (default results/<profile>),
- * `--claims FILE`, `--fresh` (start over), `--only a,b` (run only these parts: ns, deep-tanh, or
+ * `--claims FILE`, `--fresh` (start over), `--only a,b` (run only these parts: ns, deep-tanh, projection,
+ * subspace-memory, or
  * comparison names — a task's, or a study's `<study>-<task>`), `--claim a,b` (only these claims: run the
  * parts they read and merge their rows into `--claims FILE`, every other row kept as it is there).
  *
@@ -27,7 +28,10 @@ import { runComparison, useBackend, type OptimizerSpec } from '../src/bench/runn
 import { machineInfo } from '../src/bench/machine.js';
 import { runNsTiming } from '../src/bench/nsTiming.js';
 import { runDeepTanh, type DeepTanhSummary } from '../src/bench/experiments/deepTanh.js';
-import { claimParts, evaluateClaims, mergeClaims, renderClaims, studyKey, type ClaimsFile } from '../src/bench/claims.js';
+import { runProjection, type ProjectionSummary } from '../src/bench/experiments/projection.js';
+import { measureMemory } from '../src/bench/memory.js';
+import { getTask } from '../src/bench/tasks/index.js';
+import { claimParts, evaluateClaims, mergeClaims, renderClaims, studyKey, type ClaimsFile, type StateBytesSummary } from '../src/bench/claims.js';
 import { comparisonTable } from '../src/bench/table.js';
 import type { ComparisonSummary, NsTimingSummary } from '../src/bench/results.js';
 import { ProgressBar, formatDuration } from '../src/bench/progress.js';
@@ -96,6 +100,24 @@ const alrSmagStudy: OptimizerSpec[] = [0, 0.5, 0.9, 0.95].flatMap((beta): Optimi
   { name: 'sgd', label: `sgd-b${beta}`, options: { momentum: beta }, tune: false },
 ]);
 
+/**
+ * The PSGD study (issue 13): PSGD Kron at its defaults, untuned, against Adam with swept rates. PSGD's
+ * step costs about 12× AdamW's on the MLP here, so this study runs short (see the claims profile).
+ */
+const psgdStudy: OptimizerSpec[] = [{ name: 'psgdKron', tune: false }, { name: 'adam' }];
+
+/**
+ * The subspace study (issue 13): GaLore and Online Subspace Descent at the same rank (⌈n/4⌉ of each
+ * hidden matrix's smaller side) and the same projector gap — so the same optimizer state — against
+ * full-rank AdamW; every rate swept.
+ */
+const subspaceOptions = { rankFraction: 0.25, updateGap: 50 };
+const subspaceStudy: OptimizerSpec[] = [
+  { name: 'galore', options: subspaceOptions },
+  { name: 'onlineSubspaceDescent', options: subspaceOptions },
+  { name: 'adamw' },
+];
+
 /** The sweep of the studies' tuned baselines: 5 points, ×1/9 … ×9 around the default rate. */
 const wideFactors = [1 / 9, 1 / 3, 1, 3, 9];
 
@@ -132,6 +154,10 @@ export const profiles: Record<string, Profile> = {
       { study: 'schedule-free', task: 'shakespeare-char-small', optimizers: scheduleFreeStudy, steps: 400, seeds: 2, sweep: { factors: wideFactors, steps: 100 } },
       { study: 'alr-smag', task: 'fashion-mnist-mlp', optimizers: alrSmagStudy, steps: 400, seeds: 2 },
       { study: 'alr-smag', task: 'cifar10-cnn', optimizers: alrSmagStudy, steps: 300, seeds: 1 },
+      // PSGD's step is ~12× AdamW's on the MLP: one seed, short runs, so the claims run fits in minutes here.
+      { study: 'psgd', task: 'fashion-mnist-mlp', optimizers: psgdStudy, steps: 200, seeds: 1, evalEvery: 50, sweep: { factors: [1 / 3, 1, 3], steps: 50 } },
+      { study: 'psgd', task: 'cifar10-cnn', optimizers: psgdStudy, steps: 150, seeds: 1, evalEvery: 50, sweep: { factors: [1 / 3, 1, 3], steps: 40 } },
+      { study: 'subspace', task: 'shakespeare-char-small', optimizers: subspaceStudy, steps: 300, seeds: 2, sweep: { factors: [1 / 3, 1, 3], steps: 75 } },
     ],
   },
   full: {
@@ -156,6 +182,9 @@ export const profiles: Record<string, Profile> = {
       { study: 'schedule-free', task: 'shakespeare-char-small', optimizers: scheduleFreeStudy, steps: 3000, seeds: 3, sweep: { points: 5, steps: 300 } },
       { study: 'alr-smag', task: 'fashion-mnist-mlp', optimizers: alrSmagStudy, steps: 2000, seeds: 3 },
       { study: 'alr-smag', task: 'cifar10-cnn', optimizers: alrSmagStudy, steps: 2000, seeds: 3 },
+      { study: 'psgd', task: 'fashion-mnist-mlp', optimizers: psgdStudy, steps: 2000, seeds: 3, sweep: { points: 5, steps: 300 } },
+      { study: 'psgd', task: 'cifar10-cnn', optimizers: psgdStudy, steps: 2000, seeds: 3, sweep: { points: 5, steps: 300 } },
+      { study: 'subspace', task: 'shakespeare-char-small', optimizers: subspaceStudy, steps: 3000, seeds: 3, sweep: { points: 5, steps: 300 } },
     ],
   },
 };
@@ -173,7 +202,7 @@ const command = {
     only: {
       type: 'string',
       valueName: 'PARTS',
-      description: 'Run only these parts, comma-separated: ns, deep-tanh, or comparison names (a task, or a study\'s <study>-<task>).',
+      description: 'Run only these parts, comma-separated: ns, deep-tanh, projection, subspace-memory, or comparison names (a task, or a study\'s <study>-<task>).',
     },
     claim: {
       type: 'string',
@@ -264,6 +293,38 @@ async function main(): Promise<void> {
       await writeAtomic(file, `${JSON.stringify(d, null, 1)}\n`);
     }
   }
+  if (wanted('projection')) {
+    const file = join(out, 'projection', 'summary.json');
+    if (!existsSync(file)) {
+      log('projection: DCT column selection vs the range finder vs the float64 SVD on fashion-mnist-mlp gradients');
+      const p = await runProjection({ dataDir, download, onProgress: (m) => log(`  ${m}`) });
+      mkdirSync(join(out, 'projection'), { recursive: true });
+      await writeAtomic(file, `${JSON.stringify(p, null, 1)}\n`);
+    }
+  }
+  if (wanted('subspace-memory')) {
+    const file = join(out, 'subspace-memory', 'summary.json');
+    const plan = profile.comparisons.find((c) => c.study === 'subspace');
+    if (!existsSync(file) && plan !== undefined) {
+      log(`subspace-memory: optimizer.stateBytes() of ${plan.optimizers.map((o) => o.label ?? o.name).join(', ')} on ${plan.task}`);
+      const task = getTask(plan.task);
+      const instance = await task.load({ seed: 0, dataDir, download });
+      try {
+        const params = instance.initialParams(0);
+        const rows: StateBytesSummary['rows'] = [];
+        for (const o of plan.optimizers) {
+          const m = await measureMemory(instance, params, o.name, { batch: plan.batch ?? task.defaults.batch, label: o.label ?? o.name, options: o.options });
+          rows.push({ label: m.label, options: o.options ?? {}, stateBytes: m.stateBytes, hiddenStateBytes: m.hiddenStateBytes });
+          log(`  ${m.label}: ${m.stateBytes} bytes of state (${m.hiddenStateBytes} on hidden matrices)`);
+        }
+        const summary: StateBytesSummary = { format: 'orthoptim-state-bytes/1', task: plan.task, rows };
+        mkdirSync(join(out, 'subspace-memory'), { recursive: true });
+        await writeAtomic(file, `${JSON.stringify(summary, null, 1)}\n`);
+      } finally {
+        instance.dispose();
+      }
+    }
+  }
   for (const plan of profile.comparisons) {
     const key = planKey(plan);
     if (!wanted(key)) continue;
@@ -315,7 +376,9 @@ async function main(): Promise<void> {
   }
   const ns = readJson<NsTimingSummary>(join(out, 'ns', 'summary.json'));
   const deepTanh = readJson<DeepTanhSummary>(join(out, 'deep-tanh', 'summary.json'));
-  const rows = evaluateClaims({ comparisons, ns, deepTanh }).filter((r) => claim === null || claim.includes(r.id));
+  const projection = readJson<ProjectionSummary>(join(out, 'projection', 'summary.json'));
+  const subspaceMemory = readJson<StateBytesSummary>(join(out, 'subspace-memory', 'summary.json'));
+  const rows = evaluateClaims({ comparisons, ns, deepTanh, projection, subspaceMemory }).filter((r) => claim === null || claim.includes(r.id));
   const m = machineInfo();
   const run = {
     command: claim === null ? `npm run bench:${profile.name}` : `npm run bench:${profile.name} -- --claim ${claim.join(',')}`,

@@ -16,6 +16,8 @@ import {
 } from '../../src/bench/claims.js';
 import type { Aggregate, ComparisonSummary, NsTimingSummary, Stat } from '../../src/bench/results.js';
 import type { DeepTanhSummary } from '../../src/bench/experiments/deepTanh.js';
+import type { ProjectionRow, ProjectionSummary } from '../../src/bench/experiments/projection.js';
+import type { StateBytesSummary } from '../../src/bench/claims.js';
 
 const st = (mean: number, std = 0, n = 2): Stat => ({ mean, std, min: mean - std, max: mean + std, n });
 const none: Stat = { mean: NaN, std: NaN, min: NaN, max: NaN, n: 0 };
@@ -67,7 +69,7 @@ describe('claims', () => {
 
   it('says not testable without runs, and which runs it needs', () => {
     const rows = evaluateClaims({ comparisons: {} });
-    assert.equal(rows.length, 10);
+    assert.equal(rows.length, 13);
     assert.deepEqual(rows.map((r) => r.id), Object.keys(claimParts), 'every claim declares the parts it reads');
     for (const r of rows) {
       assert.equal(r.verdict, 'not testable here');
@@ -238,6 +240,81 @@ describe('claims', () => {
     assert.match(d.headline, /vs ∞ \(1 β diverged\)$/);
   });
 
+  it('DCT projection: within 10 % of the range finder on every matrix and rank, and faster than the SVD', () => {
+    const at = (rank: number, dct: number, rf: number, o: Partial<ProjectionRow> = {}): ProjectionRow => ({
+      step: 0, param: 'hidden1/kernel', rows: 784, cols: 512, rank, dctError: dct, rangeFinderError: rf, svdError: rf * 0.98,
+      dctMs: 10, rangeFinderMs: 40, svdMs: 30000, ...o,
+    });
+    const p = (rows: ProjectionRow[]): ProjectionSummary => ({ format: 'orthoptim-projection/1', task: 'fashion-mnist-mlp', model: 'mlp', backend: 'wasm', setting: 'gradients', rows });
+    const id = 'dct-matches-svd-projection';
+    const good = byId(evaluateClaims({ comparisons: {}, projection: p([at(64, 0.105, 0.1), at(128, 0.05, 0.05)]) }), id);
+    assert.equal(good.verdict, 'reproduced');
+    assert.equal(good.headline, "n/8: error 1.05× the range finder's, 4.0× its speed; n/4: error 1.00× the range finder's, 4.0× its speed");
+    assert.match(good.ours, /^rank n\/8 \(1 matrices\), mean relative error ‖G − GPPᵀ‖\/‖G‖: DCT 0\.1050, range finder 0\.1000, float64 SVD 0\.0980 \(optimum\); mean time DCT 10\.0 ms, range finder 40\.0 ms, SVD 30000 ms/);
+    assert.match(good.why, /within 10 % on 2 of 2, faster than the float64 SVD on 2 of 2$/);
+    // 0.111 > 1.1 × 0.1 on one matrix: not reproduced.
+    const far = byId(evaluateClaims({ comparisons: {}, projection: p([at(64, 0.111, 0.1), at(128, 0.05, 0.05)]) }), id);
+    assert.equal(far.verdict, 'not reproduced');
+    assert.match(far.why, /within 10 % on 1 of 2/);
+    // As accurate but slower than the SVD: not reproduced either.
+    const slow = byId(evaluateClaims({ comparisons: {}, projection: p([at(64, 0.1, 0.1, { dctMs: 40000 })]) }), id);
+    assert.equal(slow.verdict, 'not reproduced');
+    assert.match(slow.why, /faster than the float64 SVD on 0 of 1$/);
+    const missing = byId(evaluateClaims({ comparisons: {}, projection: null }), id);
+    assert.equal(missing.verdict, 'not testable here');
+    assert.match(missing.why, /needs the projection measurement/);
+  });
+
+  it('PSGD outperforms Adam: psgdKron (untuned) vs swept adam on the psgd study, test metric per task', () => {
+    const id = 'psgd-beats-adam-defaults';
+    const mlp = summary('fashion-mnist-mlp', [aggregate('psgdKron', { testMetric: st(0.85, 0.005) }), aggregate('adam', { testMetric: st(0.83, 0.005) })]);
+    const cnn = summary('cifar10-cnn', [aggregate('psgdKron', { testMetric: st(0.5, 0.005) }), aggregate('adam', { testMetric: st(0.55, 0.005) })]);
+    const one = byId(evaluateClaims({ comparisons: { [studyKey('psgd', 'fashion-mnist-mlp')]: mlp } }), id);
+    assert.equal(one.verdict, 'reproduced');
+    assert.equal(one.headline, 'psgd-fashion-mnist-mlp: 85.0 % vs 83.0 %');
+    assert.match(one.why, /; not run: psgd-cifar10-cnn$/);
+    const both = byId(evaluateClaims({ comparisons: { [studyKey('psgd', 'fashion-mnist-mlp')]: mlp, [studyKey('psgd', 'cifar10-cnn')]: cnn } }), id);
+    assert.equal(both.verdict, 'not reproduced');
+    assert.match(both.why, /ahead in 1 of 2 comparisons beyond the seed spread, behind in 1/);
+    // The main comparisons of the tasks are not the study: not testable.
+    const main = byId(evaluateClaims({ comparisons: { 'fashion-mnist-mlp': mlp } }), id);
+    assert.equal(main.verdict, 'not testable here');
+  });
+
+  it('OSD vs GaLore: validation loss beyond the seed spread, at state bytes within 10 % of GaLore’s, gap to AdamW closed', () => {
+    const id = 'osd-narrows-gap-same-memory';
+    const key = studyKey('subspace', 'shakespeare-char-small');
+    const s = summary('shakespeare-char-small', [
+      aggregate('galore', { validationLoss: st(2.4, 0.01) }),
+      aggregate('onlineSubspaceDescent', { validationLoss: st(2.3, 0.01) }),
+      aggregate('adamw', { validationLoss: st(2.2, 0.01) }),
+    ]);
+    const mem = (osd: number): StateBytesSummary => ({
+      format: 'orthoptim-state-bytes/1',
+      task: 'shakespeare-char-small',
+      rows: [
+        { label: 'galore', options: { rankFraction: 0.25 }, stateBytes: 10240, hiddenStateBytes: 5120 },
+        { label: 'onlineSubspaceDescent', options: { rankFraction: 0.25 }, stateBytes: osd, hiddenStateBytes: osd / 2 },
+        { label: 'adamw', options: {}, stateBytes: 40960, hiddenStateBytes: 20480 },
+      ],
+    });
+    const r = byId(evaluateClaims({ comparisons: { [key]: s }, subspaceMemory: mem(10752) }), id);
+    assert.equal(r.verdict, 'reproduced');
+    assert.match(r.ours, /OSD closes 50 % of GaLore's gap to AdamW/);
+    assert.match(r.ours, /optimizer state: onlineSubspaceDescent 10\.5 KiB \(hidden matrices 5\.3 KiB\), galore 10\.0 KiB \(5\.0 KiB\), adamw 40\.0 KiB \(20\.0 KiB\) — OSD ÷ GaLore 1\.050/);
+    assert.equal(r.headline, 'shakespeare-char-small: 2.300 vs 2.400 (adamw 2.200); state OSD ÷ GaLore 1.05');
+    // More than 10 % more state: not at the same memory.
+    const big = byId(evaluateClaims({ comparisons: { [key]: s }, subspaceMemory: mem(12288) }), id);
+    assert.equal(big.verdict, 'not reproduced');
+    assert.match(big.why, /more than 10 % above GaLore's/);
+    // Level within the spread: not reproduced; without the memory part, said so.
+    const tie = { ...s, aggregates: s.aggregates.map((a) => (a.label === 'onlineSubspaceDescent' ? { ...a, validationLoss: st(2.39, 0.01) } : a)) };
+    const t = byId(evaluateClaims({ comparisons: { [key]: tie } }), id);
+    assert.equal(t.verdict, 'not reproduced');
+    assert.match(t.why, /on 0 of 1 task\(s\); state bytes not measured/);
+    assert.equal(byId(evaluateClaims({ comparisons: {} }), id).verdict, 'not testable here');
+  });
+
   it('merges rows into a CLAIMS.md: other rows and sections kept byte for byte, a claim already there replaced in place', () => {
     const s = summary('fashion-mnist-mlp', [aggregate('muon', { stepsToTarget: st(50, 5) }), aggregate('adamw', { stepsToTarget: st(100, 5) })]);
     const all = evaluateClaims({ comparisons: { 'fashion-mnist-mlp': s } });
@@ -278,7 +355,7 @@ describe('claims', () => {
     const claims = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'bench/claims.ts', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
     const unknown = claims('--claim', 'dog-close-to-tuned-sgd,nope', '--claims', 'unused.md');
     assert.equal(unknown.status, 2, unknown.stderr);
-    assert.match(unknown.stderr, /--claim: unknown claim nope \(known: muon-faster-than-adamw, .*schedule-free-no-schedule\)/);
+    assert.match(unknown.stderr, /--claim: unknown claim nope \(known: muon-faster-than-adamw, .*osd-narrows-gap-same-memory\)/);
     const noFile = claims('--claim', 'dog-close-to-tuned-sgd');
     assert.equal(noFile.status, 2, noFile.stderr);
     assert.match(noFile.stderr, /--claim merges rows into a file: give it --claims FILE/);
