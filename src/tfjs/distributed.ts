@@ -27,11 +27,27 @@
  * (tested after 50 steps of AdamW and Muon on the cpu backend: difference 0). With equal shards of a global
  * batch the averaged gradient is the global batch's mean gradient, so N ranks follow one process on the
  * whole batch up to float32 reassociation of the sums.
+ *
+ * **Sharded optimizer state** (`shardOptimizerState: true`; ZeRO-1, Rajbhandari et al. 2020, as
+ * KellerJordan/Muon's distributed `Muon` in `muon.py` — each rank orthogonalizes its slice of the
+ * parameter list, then `dist.all_gather` — and microsoft/dion `megabatch_base.py`): the gradients are
+ * still averaged (replicated on every rank), but each parameter has one owner rank
+ * ({@link shardAssignment}: balanced by Newton–Schulz flops, the same on every rank), and each rank's
+ * inner optimizer steps only the parameters it owns — the whole per-matrix chain (momentum,
+ * Newton–Schulz, scale, decay), so its state exists only for those — after which one all-gather gives
+ * every rank every owner's new values. For optimizers whose step acts on each parameter alone (Muon,
+ * NorMuon, Turbo-Muon, AdaMuon, ROOT, AdamW …) this is the replicated step computed once instead of N
+ * times; a global-norm clip (`clipGlobalNorm`) or a loss-aware step would see only the owned subset and
+ * is refused. Non-finite averaged gradients are checked on every rank (they are the same everywhere),
+ * so every rank throws or skips together. `getWeights` gives this rank's shard behind a manifest
+ * (`orthoptim/shard`: rank, size, step, the owner of every parameter); `setWeights` takes back only a
+ * shard saved by the same rank with the same assignment ({@link ShardedStateError} otherwise).
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Communicator } from '../linalg/communicator.js';
-import { isTransformOptimizer, type ApplyGradientsOptions, type NamedTensor } from './optimizer.js';
+import { standardFlops } from '../linalg/flops.js';
+import { isTransformOptimizer, NonFiniteGradientError, type ApplyGradientsOptions, type NamedTensor } from './optimizer.js';
 
 /** Default bucket size: 25 MiB, PyTorch DDP's `bucket_cap_mb`. */
 export const DEFAULT_BUCKET_BYTES = 25 * 2 ** 20;
@@ -64,6 +80,53 @@ export function gradientBuckets(sizes: readonly number[], bucketBytes: number): 
   return buckets;
 }
 
+/** Newton–Schulz steps {@link parameterCost} counts (Muon's default). */
+const COST_NS_STEPS = 5;
+
+/**
+ * The work of one parameter's optimizer step, for {@link shardAssignment}: a matrix (rank ≥ 2, flattened
+ * to `[Π leading dims, last dim]` as the orthogonalizers do) costs the standard form of 5 Newton–Schulz
+ * steps (`linalg/flops.ts` `standardFlops`); a vector or scalar its element count (element-wise update).
+ */
+export function parameterCost(shape: readonly number[]): number {
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (shape.length < 2 || size === 0) return size;
+  const cols = shape[shape.length - 1];
+  return standardFlops(size / cols, cols, COST_NS_STEPS);
+}
+
+/**
+ * The owner rank of each parameter: longest-processing-time-first greedy over {@link parameterCost}
+ * (largest first, ties by position; each to the least loaded rank, ties to the lowest rank). A pure
+ * function of the shapes, so every rank computes the same assignment. Graham's bound: the busiest
+ * rank's cost is at most `total/size + max cost` (and at most 4/3 of the best possible).
+ *
+ * @throws RangeError when `size` is not a positive integer.
+ */
+export function shardAssignment(shapes: readonly (readonly number[])[], size: number): number[] {
+  if (!Number.isInteger(size) || size < 1) throw new RangeError(`shardAssignment: size must be a positive integer, got ${size}`);
+  const costs = shapes.map((s) => parameterCost(s));
+  const order = costs.map((_, i) => i).sort((a, b) => costs[b] - costs[a] || a - b);
+  const loads = new Array<number>(size).fill(0);
+  const owners = new Array<number>(shapes.length).fill(0);
+  for (const i of order) {
+    let best = 0;
+    for (let r = 1; r < size; r++) if (loads[r] < loads[best]) best = r;
+    owners[i] = best;
+    loads[best] += costs[i];
+  }
+  return owners;
+}
+
+/** Name of the manifest entry that leads a sharded optimizer's `getWeights`. */
+export const SHARD_MANIFEST_NAME = 'orthoptim/shard';
+const SHARD_MANIFEST_VERSION = 1;
+
+/** A sharded optimizer state used in a way it does not support (restored on another rank or layout, …). */
+export class ShardedStateError extends Error {
+  override readonly name = 'ShardedStateError';
+}
+
 /** What the ranks disagree about at the start. */
 export type DistributedMismatch = 'parameters' | 'optimizer' | 'parameter values';
 
@@ -87,6 +150,11 @@ export interface DistributedOptions {
   readonly bucketBytes?: number;
   /** The rank whose initial parameters every rank starts from (default 0). */
   readonly root?: number;
+  /**
+   * ZeRO-1: each rank steps (and keeps optimizer state for) only the parameters it owns, then the new
+   * values are all-gathered (default false; see the module comment).
+   */
+  readonly shardOptimizerState?: boolean;
 }
 
 /** FNV-1a 32-bit of `text` from `seed`, as 8 hex digits. */
@@ -138,8 +206,12 @@ export class DistributedOptimizer extends tf.Optimizer {
   readonly bucketBytes: number;
   /** The rank the initial parameters come from. */
   readonly root: number;
+  /** Whether each rank steps only the parameters it owns (ZeRO-1). */
+  readonly shardOptimizerState: boolean;
   private names: string[] | null = null;
   private buckets: number[][] = [];
+  private owners: number[] | null = null;
+  private shardedSteps = 0;
 
   constructor(inner: tf.Optimizer, communicator: Communicator, options: DistributedOptions = {}) {
     super();
@@ -155,10 +227,37 @@ export class DistributedOptimizer extends tf.Optimizer {
     if (!Number.isInteger(root) || root < 0 || root >= communicator.size) {
       throw new RangeError(`distributed: root must be an integer in [0, ${communicator.size - 1}], got ${root}`);
     }
+    const shard = options.shardOptimizerState ?? false;
+    if (typeof shard !== 'boolean') throw new TypeError(`distributed: shardOptimizerState must be a boolean, got ${String(shard)}`);
+    if (shard) {
+      const clipGlobalNorm = inner.getConfig().clipGlobalNorm;
+      if (clipGlobalNorm !== undefined && clipGlobalNorm !== null) {
+        throw new RangeError(
+          `distributed: shardOptimizerState cannot run clipGlobalNorm (${JSON.stringify(clipGlobalNorm)}): each rank would clip by the norm of its own parameters only`,
+        );
+      }
+      if (isTransformOptimizer(inner) && inner.needsLoss) {
+        throw new RangeError(`distributed: shardOptimizerState cannot run ${inner.name}: its loss-aware step reads every parameter`);
+      }
+    }
     this.inner = inner;
     this.communicator = communicator;
     this.bucketBytes = bucketBytes;
     this.root = root;
+    this.shardOptimizerState = shard;
+  }
+
+  /** The owner rank of each parameter (sharded mode, once started; null otherwise). */
+  get ownerRanks(): readonly number[] | null {
+    return this.owners;
+  }
+
+  /**
+   * Bytes of the optimizer state this rank holds (the inner orthoptim optimizer's `stateBytes()`; with
+   * `shardOptimizerState`, only the owned parameters'). 0 for a tfjs optimizer.
+   */
+  stateBytes(): number {
+    return isTransformOptimizer(this.inner) ? this.inner.stateBytes() : 0;
   }
 
   /** Whether the start-up check and broadcast have run. */
@@ -172,7 +271,7 @@ export class DistributedOptimizer extends tf.Optimizer {
   }
 
   override get iterations(): number {
-    return this.inner.iterations;
+    return this.shardOptimizerState ? this.shardedSteps : this.inner.iterations;
   }
 
   /**
@@ -191,7 +290,7 @@ export class DistributedOptimizer extends tf.Optimizer {
   private start(variables: readonly tf.Variable[], compare: boolean): void {
     const c = this.communicator;
     const params = variables.map((v) => `${v.name}:${v.dtype}[${v.shape.join(',')}]`);
-    const config = `${this.inner.getClassName()} ${stableJson(this.inner.getConfig())} bucketBytes=${this.bucketBytes} root=${this.root}`;
+    const config = `${this.inner.getClassName()} ${stableJson(this.inner.getConfig())} bucketBytes=${this.bucketBytes} root=${this.root}${this.shardOptimizerState ? ' shardOptimizerState' : ''}`;
     const mine = `p${fingerprint(params.join('\n'))}o${fingerprint(config)}`;
     const all = c.allGatherHash(mine);
     const differ = (part: 0 | 1) => all.flatMap((h, r) => (h.slice(1 + 17 * part, 17 + 17 * part) !== all[this.root].slice(1 + 17 * part, 17 + 17 * part) ? [r] : []));
@@ -241,6 +340,7 @@ export class DistributedOptimizer extends tf.Optimizer {
     }
     this.names = variables.map((v) => v.name);
     this.buckets = buckets;
+    if (this.shardOptimizerState) this.owners = shardAssignment(variables.map((v) => v.shape), c.size);
   }
 
   /** The tensors' float32 values, concatenated. */
@@ -312,6 +412,10 @@ export class DistributedOptimizer extends tf.Optimizer {
           `${clip(names.join(', '), 200)}; got ${clip(list.map((e) => e.name).join(', '), 200)})`,
       );
     }
+    if (this.owners !== null) {
+      this.applySharded(list, variables, options);
+      return;
+    }
     const averaged: NamedTensor[] = new Array<NamedTensor>(list.length);
     try {
       for (const bucket of this.buckets) {
@@ -336,12 +440,117 @@ export class DistributedOptimizer extends tf.Optimizer {
     }
   }
 
-  override getWeights(): Promise<NamedTensor[]> {
-    return this.inner.getWeights();
+  /** The sharded step: average, check finiteness everywhere, step the owned parameters, all-gather the values. */
+  private applySharded(list: readonly NamedTensor[], variables: readonly tf.Variable[], options: ApplyGradientsOptions): void {
+    const c = this.communicator;
+    const owners = this.owners!;
+    const means: Float32Array[] = this.buckets.map((bucket) => c.allReduce(this.pack(bucket.map((i) => list[i].tensor)), 'mean'));
+    const nonFinite = isTransformOptimizer(this.inner) ? this.inner.getConfig().nonFinite : 'ignore';
+    if (nonFinite !== 'ignore') {
+      const bad: string[] = [];
+      this.buckets.forEach((bucket, b) => {
+        let offset = 0;
+        for (const i of bucket) {
+          const n = variables[i].size;
+          for (let k = offset; k < offset + n; k++) {
+            if (!Number.isFinite(means[b][k])) {
+              bad.push(list[i].name);
+              break;
+            }
+          }
+          offset += n;
+        }
+      });
+      if (bad.length > 0) {
+        if (nonFinite === 'throw') throw new NonFiniteGradientError((this.inner as { name?: string }).name ?? this.inner.getClassName(), bad);
+        return; // 'skip': every rank skips (they all see the same averages)
+      }
+    }
+    const owned: NamedTensor[] = [];
+    try {
+      this.buckets.forEach((bucket, b) => {
+        let offset = 0;
+        for (const i of bucket) {
+          const n = variables[i].size;
+          if (owners[i] === c.rank) owned.push({ name: list[i].name, tensor: tf.tensor(means[b].slice(offset, offset + n), variables[i].shape, 'float32') });
+          offset += n;
+        }
+      });
+      if (owned.length > 0) {
+        if (isTransformOptimizer(this.inner)) this.inner.applyGradients(owned, options.loss === undefined ? {} : { loss: options.loss });
+        else this.inner.applyGradients(owned);
+      }
+    } finally {
+      tf.dispose(owned.map((e) => e.tensor));
+    }
+    // every owner's new values to every rank: one all-gather, rank r's owned parameters in list order
+    const counts = new Array<number>(c.size).fill(0);
+    owners.forEach((r, i) => (counts[r] += variables[i].size));
+    const gathered = c.allGather(this.pack(variables.filter((_, i) => owners[i] === c.rank)), counts);
+    const starts = counts.map((_, r) => counts.slice(0, r).reduce((a, b) => a + b, 0));
+    const cursor = [...starts];
+    variables.forEach((v, i) => {
+      const r = owners[i];
+      const from = cursor[r];
+      cursor[r] += v.size;
+      if (r === c.rank) return;
+      const t = tf.tensor(gathered.subarray(from, from + v.size), v.shape, 'float32');
+      v.assign(t);
+      t.dispose();
+    });
+    this.shardedSteps++;
   }
 
-  override setWeights(weightValues: NamedTensor[]): Promise<void> {
-    return this.inner.setWeights(weightValues);
+  /**
+   * The inner optimizer's weights; with `shardOptimizerState`, this rank's shard behind a manifest entry
+   * ({@link SHARD_MANIFEST_NAME}: int32 `[version, rank, size, step, owner of each parameter…]`).
+   */
+  override async getWeights(): Promise<NamedTensor[]> {
+    const weights = await this.inner.getWeights();
+    if (!this.shardOptimizerState) return weights;
+    const owners = this.owners ?? [];
+    const manifest = tf.tensor1d([SHARD_MANIFEST_VERSION, this.communicator.rank, this.communicator.size, this.shardedSteps, ...owners], 'int32');
+    return [{ name: SHARD_MANIFEST_NAME, tensor: manifest }, ...weights];
+  }
+
+  /**
+   * Restores {@link getWeights}' list. With `shardOptimizerState` the list must be this rank's shard,
+   * saved with the same world size and assignment, and the optimizer must have started
+   * ({@link broadcastParameters}) so the assignment is known.
+   *
+   * @throws ShardedStateError otherwise (nothing is written).
+   */
+  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
+    if (!this.shardOptimizerState) {
+      if (Array.isArray(weightValues) && weightValues[0]?.name === SHARD_MANIFEST_NAME) {
+        throw new ShardedStateError(
+          `distributed: these weights are one rank's shard of a sharded optimizer state (${SHARD_MANIFEST_NAME}); restore them with shardOptimizerState: true on the same rank`,
+        );
+      }
+      return this.inner.setWeights(weightValues);
+    }
+    const c = this.communicator;
+    if (!Array.isArray(weightValues) || weightValues[0]?.name !== SHARD_MANIFEST_NAME) {
+      throw new ShardedStateError(
+        `distributed: a sharded optimizer state is restored per rank from its own getWeights() (led by '${SHARD_MANIFEST_NAME}'); ` +
+          `these weights have no shard manifest (saved without shardOptimizerState?)`,
+      );
+    }
+    if (this.owners === null) {
+      throw new ShardedStateError('distributed: call broadcastParameters(variables) before setWeights, so that the shard assignment is known');
+    }
+    const m = Array.from(weightValues[0].tensor.dataSync());
+    const [version, rank, size, step, ...owners] = m;
+    const where = `this is rank ${c.rank} of ${c.size}, owning ${this.owners.filter((r) => r === c.rank).length} of ${this.owners.length} parameters`;
+    if (version !== SHARD_MANIFEST_VERSION) throw new ShardedStateError(`distributed: shard manifest version ${version} is not ${SHARD_MANIFEST_VERSION}`);
+    if (rank !== c.rank || size !== c.size) {
+      throw new ShardedStateError(`distributed: this shard was saved by rank ${rank} of ${size}; ${where}`);
+    }
+    if (owners.length !== this.owners.length || owners.some((r, i) => r !== this.owners![i])) {
+      throw new ShardedStateError(`distributed: this shard was saved with another assignment of parameters to ranks ([${owners.join(',')}]); ${where}`);
+    }
+    await this.inner.setWeights(weightValues.slice(1));
+    this.shardedSteps = step;
   }
 
   /** The inner optimizer's class: a saved model reloads with the inner optimizer alone. */
