@@ -343,3 +343,22 @@ export function hraDense(dense: DenseLike, options: HraDenseOptions & AdapterLay
 export function oftv2Dense(dense: DenseLike, options: Oftv2DenseOptions & AdapterLayerArgs = {}): Oftv2Dense {
   return new Oftv2Dense({ ...frozenFrom('oftv2Dense', dense), ...options });
 }
+
+/**
+ * A plain, built Dense layer holding the merged kernel `M·K` and the frozen bias of an adapter layer
+ * (PEFT's `merge`): the same outputs without the adapter's per-call cost, for inference or export.
+ * All its weights are trainable again, as in any new Dense layer.
+ * @example
+ * const deployed = tfl.sequential({ layers: [mergeAdapter(adapted.layers[0] as HraDense, { inputShape: [784] }), ...] });
+ */
+export function mergeAdapter(layer: HraDense | Oftv2Dense, args: AdapterLayerArgs = {}): tfl.layers.Layer {
+  if (!(layer instanceof FrozenDenseAdapter)) throw new TypeError('mergeAdapter: expected an HraDense or Oftv2Dense layer');
+  const kernel = layer.adaptedKernel();
+  const d = kernel.shape[0];
+  const dense = tfl.layers.dense({ units: layer.units, activation: layer.activation as never, useBias: layer.useBias, ...args });
+  dense.build([null, d]);
+  const bias = layer.useBias ? [layer.getWeights()[2]] : [];
+  dense.setWeights([kernel, ...bias]);
+  kernel.dispose();
+  return dense;
+}

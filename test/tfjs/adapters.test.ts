@@ -14,7 +14,7 @@ import { useBackend } from '../support/backend.js';
 import { gaussian } from '../support/random.js';
 import { matrix64, singularValues64 } from '../../src/linalg/reference.js';
 import { hraKernel, hraOrthogonality, oftKernel } from '../../src/nn/adapters.js';
-import { HraDense, Oftv2Dense, hraDense, oftv2Dense } from '../../src/tfjs/adapters.js';
+import { HraDense, Oftv2Dense, hraDense, mergeAdapter, oftv2Dense } from '../../src/tfjs/adapters.js';
 
 await useBackend('cpu');
 
@@ -221,6 +221,27 @@ describe('HraDense and Oftv2Dense', () => {
     assert.ok(hl[2] < 0.99 * hl[0], `reloaded fit: ${hl.join(", ")}`);
     tf.dispose([x, y0, y1]);
     [m1, m2, model, reloaded].forEach((m) => m.dispose());
+  });
+
+  it('mergeAdapter: a plain Dense with the merged kernel M·K gives the same outputs', () => {
+    const { model, dense } = pretrained('relu', 30);
+    const x = tf.tensor2d(gaussian(5 * D, 31), [5, D]);
+    for (const layer of [hraDense(dense, { rank: 4, init: 'random', seed: 2, inputShape: [D] }), oftv2Dense(dense, { blockSize: 4, init: 'random', seed: 3, inputShape: [D] })]) {
+      const m = tfl.sequential({ layers: [layer] });
+      const merged = mergeAdapter(layer, { inputShape: [D] });
+      const mm = tfl.sequential({ layers: [merged] });
+      assert.equal(merged.getClassName(), 'Dense');
+      const k = layer.adaptedKernel();
+      assert.deepEqual(merged.getWeights()[0].dataSync(), k.dataSync());
+      const [ya, yb] = [m.predict(x) as tf.Tensor, mm.predict(x) as tf.Tensor];
+      assert.ok(maxAbsDiff(ya.dataSync(), yb.dataSync()) < 1e-5);
+      tf.dispose([k, ya, yb]);
+      mm.dispose();
+      m.dispose();
+    }
+    assert.throws(() => mergeAdapter(dense as never), { name: 'TypeError', message: /mergeAdapter: expected an HraDense or Oftv2Dense layer/ });
+    x.dispose();
+    model.dispose();
   });
 
   it('takes [batch, …, d] inputs like Dense', () => {
