@@ -115,6 +115,9 @@ function resolveLayer<S extends Schema>(owner: string, schema: S, args: object):
   return resolveSchema(owner, schema, args);
 }
 
+/** Counters of the default layer names (`hra_dense_<n>`, `oftv2_dense_<n>`), one per layer kind. */
+const adapterNames = [0, 0];
+
 /** The part of both layers that holds the frozen Dense: weights, call, config. */
 abstract class FrozenDenseAdapter extends tfl.layers.Layer {
   readonly units: number;
@@ -129,6 +132,9 @@ abstract class FrozenDenseAdapter extends tfl.layers.Layer {
   constructor(owner: string, resolved: { units: number; activation: string; useBias: boolean }, args: FrozenDenseArgs) {
     const layerArgs: Record<string, unknown> = {};
     for (const k of layerArgKeys) if ((args as unknown as Record<string, unknown>)[k] !== undefined) layerArgs[k] = (args as unknown as Record<string, unknown>)[k];
+    // tfjs-layers names a layer from its class name ('orthoptim.HraDense' → 'orthoptim._hra_dense_…');
+    // a plain `hra_dense_1`, `oftv2_dense_1`, … reads as the stock layers' names do.
+    layerArgs.name ??= `${owner === 'hraDense' ? 'hra_dense' : 'oftv2_dense'}_${++adapterNames[owner === 'hraDense' ? 0 : 1]}`;
     super(layerArgs as AdapterLayerArgs);
     this.units = resolved.units;
     this.activation = resolved.activation;

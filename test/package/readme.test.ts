@@ -40,6 +40,7 @@ const entries: Record<string, string> = {
   'orthoptim/node': pathToFileURL(resolve(repoRoot, 'src/node/index.ts')).href,
   'orthoptim/engines': pathToFileURL(resolve(repoRoot, 'src/engines/node.ts')).href,
   'orthoptim/reference': pathToFileURL(resolve(repoRoot, 'src/reference.ts')).href,
+  'orthoptim/adapters': pathToFileURL(resolve(repoRoot, 'src/tfjs/adapters.ts')).href,
 };
 
 function localImports(code: string): string {
