@@ -60,7 +60,7 @@ export interface ClaimInputs {
   subspaceMemory?: StateBytesSummary | null;
 }
 
-/** `subspace-memory/summary.json`: each entry's `optimizer.stateBytes()` after two steps on a task. */
+/** `subspace-memory/state-bytes.json`: each entry's `optimizer.stateBytes()` after two steps on a task. */
 export interface StateBytesSummary {
   format: 'orthoptim-state-bytes/1';
   task: string;

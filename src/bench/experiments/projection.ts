@@ -42,7 +42,7 @@ export interface ProjectionRow {
   svdMs: number;
 }
 
-/** `projection/summary.json` in a claims results folder. */
+/** `projection/measurement.json` in a claims results folder. */
 export interface ProjectionSummary {
   format: 'orthoptim-projection/1';
   task: string;
