@@ -110,20 +110,32 @@ function diagonalProduct(x: tf.Tensor, q: tf.Tensor, axis: number): tf.Tensor {
 }
 
 /**
+ * The factors of `P = ⊗ QᵢᵀQᵢ`: `QᵀQ` (d×d) for a dense factor, `q²` for a diagonal one. A step that
+ * keeps them (psgdKron's state) applies P with mode products only: the fit of step t+1 uses the Q that
+ * step t's update was preconditioned with, so each `QᵀQ` is formed once per fit instead of twice.
+ */
+export function kronPreconditionerFactors(qs: readonly tf.Tensor[], layout: KronLayout): tf.Tensor[] {
+  return tf.tidy(() => qs.map((q, i) => (layout.kinds[i] === 'dense' ? tf.matMul(tf.transpose(q), q) : tf.square(q))));
+}
+
+/** `P·x` from P's factors ({@link kronPreconditionerFactors}): one mode product or broadcast product per factor. */
+export function applyKronFactors(ps: readonly tf.Tensor[], layout: KronLayout, x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    let y = x;
+    ps.forEach((p, i) => {
+      y = layout.kinds[i] === 'dense' ? symmetricModeProduct(y, p as tf.Tensor2D, i) : diagonalProduct(y, p, i);
+    });
+    return y;
+  });
+}
+
+/**
  * `P·x = x ×₁ Q₁ᵀQ₁ ×₂ … ×ₖ QₖᵀQₖ` for `x` in the layout's working shape (psgd_torch
  * `precond_grad_kron`): one d×d product `QᵀQ` and one mode product per dense factor (dense factors have
  * `d² ≤ size`, so forming `QᵀQ` is the cheaper order), an element-wise `q²` per diagonal one.
  */
 export function applyKronPreconditioner(qs: readonly tf.Tensor[], layout: KronLayout, x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    let y = x;
-    qs.forEach((q, i) => {
-      y = layout.kinds[i] === 'dense'
-        ? symmetricModeProduct(y, tf.matMul(tf.transpose(q), q) as tf.Tensor2D, i)
-        : diagonalProduct(y, tf.square(q), i);
-    });
-    return y;
-  });
+  return tf.tidy(() => applyKronFactors(kronPreconditionerFactors(qs, layout), layout, x));
 }
 
 /**
@@ -262,6 +274,8 @@ export interface KronWhiteningOptions {
   readonly normBound?: NormBoundOptions;
   /** The seeded uniform generator every draw comes from. */
   readonly rand: () => number;
+  /** P's factors of `qs` ({@link kronPreconditionerFactors}) when the caller has them: not formed again. */
+  readonly factors?: readonly tf.Tensor[];
 }
 
 /** The factors and Lipschitz estimates after one update. */
@@ -295,7 +309,7 @@ export function updateKronWhitening(
   return tf.tidy(() => {
     const noise = tf.tensor(gaussianArray(g.size, 1, rand), g.shape);
     const damped = tf.add(g, tf.mul(tf.add(tf.mul(tf.abs(g), FLOAT32_EPS), damping), noise));
-    const pg = applyKronPreconditioner(qs, layout, damped);
+    const pg = options.factors ? applyKronFactors(options.factors, layout, damped) : applyKronPreconditioner(qs, layout, damped);
     const nextQ: tf.Tensor[] = [];
     const nextL: tf.Scalar[] = [];
     let pgT: tf.Tensor2D | undefined;

@@ -6,8 +6,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { GradientTransformation, StateTree } from '../core/transform.js';
 import { deriveSeed, mulberry32 } from '../core/random.js';
 import {
-  applyKronPreconditioner,
+  applyKronFactors,
   initKronFactors,
+  kronPreconditionerFactors,
   kronLayout,
   updateKronWhitening,
   type KronLayout,
@@ -67,6 +68,8 @@ interface PsgdState {
   seed: tf.Scalar;
   /** Per parameter, its factors (dense d×d or diagonal d), empty for a zero-size parameter. */
   q: tf.Tensor[][];
+  /** Per parameter, P's factors of q: `QᵀQ` (dense) or `q²` (diagonal), kept so each `QᵀQ` is formed once per fit. */
+  p: tf.Tensor[][];
   /** Per parameter, one Lipschitz estimate per factor. */
   l: tf.Scalar[][];
   /** Per parameter, the momentum EMA (present only with momentum > 0). */
@@ -123,8 +126,11 @@ function clipUpdate(u: tf.Tensor, clipRms: number, clipMax: number): tf.Tensor {
  * The seed and t are state slots, so a restored checkpoint continues the uninterrupted run exactly. They
  * are read back each step (one 2-element read; free on cpu/wasm, a sync on GPU backends).
  *
- * State: `{ count, seed, q: [[factor…] per parameter], l: [[L per factor] per parameter], mu? }`. Memory
- * per m×n parameter with both factors dense: m² + n² (+ mn with momentum).
+ * State: `{ count, seed, q: [[factor…] per parameter], p: [[QᵀQ or q² per factor] per parameter], l: [[L per
+ * factor] per parameter], mu? }`. Memory per m×n parameter with both factors dense: 2(m² + n²) (+ mn with
+ * momentum): P's factors are kept beside Q's, so a step forms each `QᵀQ` once (after the fit, for this
+ * step's update and the next fit) rather than twice, and a step without a fit forms none — a d×d matmul
+ * per dense factor and step saved for d² more floats (psgd_torch recomputes them inside its einsum).
  * Float32 notes: t and the seed are exact up to 2²⁴ (≈16.7M steps). The update-probability coin, taken
  * on the host, decides whether the factors change this step.
  */
@@ -141,10 +147,12 @@ export function scaleByPsgdKron(options: PsgdKronOptions): GradientTransformatio
   return {
     init(metas) {
       const ls = metas.map((m) => kronLayout(m.shape, layoutOptions));
+      const q = ls.map((layout) => initKronFactors(layout, initScale ?? 1));
       const state: { [key: string]: StateTree } = {
         count: tf.scalar(0),
         seed: tf.scalar(seed),
-        q: ls.map((layout) => initKronFactors(layout, initScale ?? 1)),
+        q,
+        p: q.map((factors, i) => kronPreconditionerFactors(factors, ls[i])),
         l: ls.map((layout) => layout.dims.map(() => tf.scalar(0))),
       };
       if (momentum > 0) state.mu = metas.map((m) => tf.zeros([...m.shape]));
@@ -156,12 +164,14 @@ export function scaleByPsgdKron(options: PsgdKronOptions): GradientTransformatio
       const [count, storedSeed] = tf.tidy(() => tf.stack([s.count, s.seed]).dataSync());
       const rand = mulberry32(deriveSeed(storedSeed, `psgdKron/${count}`));
       let q = s.q;
+      let p = s.p;
       if (count === 0 && initScale === null) {
         const start = firstGradientScale(updates, options.damping);
         q = q.map((factors, i) => {
           const order = ls[i].dims.length;
           return factors.map((f) => tf.mul(f, start ** (1 / order)));
         });
+        p = q.map((factors, i) => kronPreconditionerFactors(factors, ls[i]));
       }
       const working = updates.map((g, i) => (ls[i].size === 0 ? g : tf.reshape(g, [...ls[i].dims])));
       let mu: tf.Tensor[] | undefined;
@@ -182,20 +192,22 @@ export function scaleByPsgdKron(options: PsgdKronOptions): GradientTransformatio
               balanceProbability: options.balanceProbability,
               normBound: options.normBound,
               rand,
+              factors: p[i],
             }),
         );
         q = fitted.map((f) => f.qs);
         l = fitted.map((f) => f.ls);
+        p = q.map((factors, i) => kronPreconditionerFactors(factors, ls[i]));
       };
       if (fitting && updateFirst) fit();
       const out = updates.map((g, i) => {
         if (ls[i].size === 0) return tf.zerosLike(g);
         const source = mu ? tf.reshape(mu[i], [...ls[i].dims]) : working[i];
-        const pre = applyKronPreconditioner(q[i], ls[i], source);
+        const pre = applyKronFactors(p[i], ls[i], source);
         return tf.reshape(clipUpdate(pre, clipRms, clipMax), g.shape);
       });
       if (fitting && !updateFirst) fit();
-      const next: { [key: string]: StateTree } = { count: tf.scalar(count + 1), seed: s.seed, q, l };
+      const next: { [key: string]: StateTree } = { count: tf.scalar(count + 1), seed: s.seed, q, p, l };
       if (mu) next.mu = mu;
       return { updates: out, state: next };
     },
