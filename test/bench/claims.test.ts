@@ -312,6 +312,12 @@ describe('claims', () => {
     const t = byId(evaluateClaims({ comparisons: { [key]: tie } }), id);
     assert.equal(t.verdict, 'not reproduced');
     assert.match(t.why, /on 0 of 1 task\(s\); state bytes not measured/);
+    // AdamW level with GaLore within the spread: no gap, no percentage closed.
+    const level = { ...s, aggregates: s.aggregates.map((a) => (a.label === 'adamw' ? { ...a, validationLoss: st(2.39, 0.02) } : a)) };
+    const l = byId(evaluateClaims({ comparisons: { [key]: level }, subspaceMemory: mem(10752) }), id);
+    assert.doesNotMatch(l.ours, /closes/);
+    assert.match(l.ours, /AdamW is not ahead of GaLore beyond the seed spread here \(no gap to narrow\)/);
+    assert.equal(l.verdict, 'reproduced', 'OSD still beats GaLore beyond the spread at the same memory');
     assert.equal(byId(evaluateClaims({ comparisons: {} }), id).verdict, 'not testable here');
   });
 
