@@ -39,9 +39,11 @@
  * NorMuon, Turbo-Muon, AdaMuon, ROOT, AdamW …) this is the replicated step computed once instead of N
  * times; a global-norm clip (`clipGlobalNorm`) or a loss-aware step would see only the owned subset and
  * is refused. Non-finite averaged gradients are checked on every rank (they are the same everywhere),
- * so every rank throws or skips together. `getWeights` gives this rank's shard behind a manifest
- * (`orthoptim/shard`: rank, size, step, the owner of every parameter); `setWeights` takes back only a
- * shard saved by the same rank with the same assignment ({@link ShardedStateError} otherwise).
+ * so every rank throws or skips together. Checkpoints are per rank: `getShardWeights()` gives this rank's
+ * shard behind a manifest (`orthoptim/shard`: rank, size, step, the owner of every parameter) and
+ * `setShardWeights` takes back only a shard saved by the same rank with the same assignment;
+ * `getWeights`/`setWeights` (what `model.save({ includeOptimizer: true })` uses) throw
+ * {@link ShardedStateError} rather than save or load a shard as if it were the whole state.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -502,42 +504,77 @@ export class DistributedOptimizer extends tf.Optimizer {
   }
 
   /**
-   * The inner optimizer's weights; with `shardOptimizerState`, this rank's shard behind a manifest entry
-   * ({@link SHARD_MANIFEST_NAME}: int32 `[version, rank, size, step, owner of each parameter…]`).
+   * The inner optimizer's weights. With `shardOptimizerState` this rank holds only a shard, which
+   * `model.save({ includeOptimizer: true })` would save as if it were the whole state: refused; save
+   * each rank's {@link getShardWeights} instead.
+   *
+   * @throws ShardedStateError with `shardOptimizerState`.
    */
-  override async getWeights(): Promise<NamedTensor[]> {
+  override getWeights(): Promise<NamedTensor[]> {
+    if (this.shardOptimizerState) {
+      return Promise.reject(
+        new ShardedStateError(
+          'distributed: with shardOptimizerState each rank holds only its shard of the optimizer state; save it per rank with getShardWeights() ' +
+            '(model.save({ includeOptimizer: true }) is not supported: save the model without the optimizer)',
+        ),
+      );
+    }
+    return this.inner.getWeights();
+  }
+
+  /**
+   * Restores the inner optimizer's weights (not sharded). A shard (led by {@link SHARD_MANIFEST_NAME}) or
+   * a sharded optimizer is refused: use {@link setShardWeights}.
+   *
+   * @throws ShardedStateError then (nothing is written).
+   */
+  override setWeights(weightValues: NamedTensor[]): Promise<void> {
+    if (this.shardOptimizerState) {
+      return Promise.reject(new ShardedStateError('distributed: with shardOptimizerState restore each rank\'s state with setShardWeights(its getShardWeights())'));
+    }
+    if (Array.isArray(weightValues) && weightValues[0]?.name === SHARD_MANIFEST_NAME) {
+      return Promise.reject(
+        new ShardedStateError(
+          `distributed: these weights are one rank's shard of a sharded optimizer state (${SHARD_MANIFEST_NAME}); restore them with shardOptimizerState: true and setShardWeights on the same rank`,
+        ),
+      );
+    }
+    return this.inner.setWeights(weightValues);
+  }
+
+  /**
+   * This rank's shard of the optimizer state (`shardOptimizerState`): a manifest entry
+   * ({@link SHARD_MANIFEST_NAME}: int32 `[version, rank, size, step, owner of each parameter…]`), then the
+   * inner optimizer's `getWeights()` (its live state variables: do not dispose them). Save one per rank.
+   *
+   * @throws ShardedStateError without `shardOptimizerState`.
+   */
+  async getShardWeights(): Promise<NamedTensor[]> {
+    if (!this.shardOptimizerState) throw new ShardedStateError('distributed: getShardWeights needs shardOptimizerState: true (use getWeights)');
     const weights = await this.inner.getWeights();
-    if (!this.shardOptimizerState) return weights;
     const owners = this.owners ?? [];
     const manifest = tf.tensor1d([SHARD_MANIFEST_VERSION, this.communicator.rank, this.communicator.size, this.shardedSteps, ...owners], 'int32');
     return [{ name: SHARD_MANIFEST_NAME, tensor: manifest }, ...weights];
   }
 
   /**
-   * Restores {@link getWeights}' list. With `shardOptimizerState` the list must be this rank's shard,
-   * saved with the same world size and assignment, and the optimizer must have started
-   * ({@link broadcastParameters}) so the assignment is known.
+   * Restores {@link getShardWeights}' list: it must be this rank's shard, saved with the same world size
+   * and assignment, and the optimizer must have started ({@link broadcastParameters}) so the assignment
+   * is known.
    *
    * @throws ShardedStateError otherwise (nothing is written).
    */
-  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
-    if (!this.shardOptimizerState) {
-      if (Array.isArray(weightValues) && weightValues[0]?.name === SHARD_MANIFEST_NAME) {
-        throw new ShardedStateError(
-          `distributed: these weights are one rank's shard of a sharded optimizer state (${SHARD_MANIFEST_NAME}); restore them with shardOptimizerState: true on the same rank`,
-        );
-      }
-      return this.inner.setWeights(weightValues);
-    }
+  async setShardWeights(weightValues: NamedTensor[]): Promise<void> {
+    if (!this.shardOptimizerState) throw new ShardedStateError('distributed: setShardWeights needs shardOptimizerState: true (use setWeights)');
     const c = this.communicator;
     if (!Array.isArray(weightValues) || weightValues[0]?.name !== SHARD_MANIFEST_NAME) {
       throw new ShardedStateError(
-        `distributed: a sharded optimizer state is restored per rank from its own getWeights() (led by '${SHARD_MANIFEST_NAME}'); ` +
+        `distributed: a sharded optimizer state is restored per rank from its own getShardWeights() (led by '${SHARD_MANIFEST_NAME}'); ` +
           `these weights have no shard manifest (saved without shardOptimizerState?)`,
       );
     }
     if (this.owners === null) {
-      throw new ShardedStateError('distributed: call broadcastParameters(variables) before setWeights, so that the shard assignment is known');
+      throw new ShardedStateError('distributed: call broadcastParameters(variables) before setShardWeights, so that the shard assignment is known');
     }
     const m = Array.from(weightValues[0].tensor.dataSync());
     const [version, rank, size, step, ...owners] = m;

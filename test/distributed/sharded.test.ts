@@ -117,7 +117,10 @@ describe('shardOptimizerState in one process', () => {
     assert.deepEqual(sharded.ownerRanks, [0, 0, 0, 0]);
     assert.equal(sharded.stateBytes(), plain.stateBytes());
     assert.ok(sharded.stateBytes() > 0);
-    const w = await sharded.getWeights();
+    await assert.rejects(sharded.getWeights(), { name: 'ShardedStateError', message: /^distributed: with shardOptimizerState each rank holds only its shard of the optimizer state; save it per rank with getShardWeights\(\) \(model.save\(\{ includeOptimizer: true \}\) is not supported/ });
+    const w = await sharded.getShardWeights();
+    await assert.rejects(sharded.setWeights(w), { name: 'ShardedStateError', message: "distributed: with shardOptimizerState restore each rank's state with setShardWeights(its getShardWeights())" });
+    await assert.rejects(distributed(muon(), singleRankCommunicator()).getShardWeights(), { name: 'ShardedStateError' });
     assert.equal(w[0].name, SHARD_MANIFEST_NAME);
     assert.deepEqual(Array.from(w[0].tensor.dataSync()), [1, 0, 1, 11, 0, 0, 0, 0]);
     assert.equal(w[1].name, 'iter');
@@ -151,34 +154,34 @@ describe('shardOptimizerState in one process', () => {
     const c = singleRankCommunicator();
     const opt = distributed(muon({ learningRate: 0.02 }), c, { shardOptimizerState: true });
     for (let s = 0; s < 3; s++) opt.minimize(a.loss, false, a.vars);
-    const saved = await opt.getWeights();
+    const saved = await opt.getShardWeights();
     const fresh = distributed(muon({ learningRate: 0.02 }), c, { shardOptimizerState: true });
-    await assert.rejects(fresh.setWeights(saved), {
+    await assert.rejects(fresh.setShardWeights(saved), {
       name: 'ShardedStateError',
-      message: 'distributed: call broadcastParameters(variables) before setWeights, so that the shard assignment is known',
+      message: 'distributed: call broadcastParameters(variables) before setShardWeights, so that the shard assignment is known',
     });
     const b = mlp('shardCk2');
     b.vars.forEach((v, i) => v.assign(a.vars[i]));
     fresh.broadcastParameters(b.vars);
-    await assert.rejects(fresh.setWeights(saved.slice(1)), {
+    await assert.rejects(fresh.setShardWeights(saved.slice(1)), {
       name: 'ShardedStateError',
-      message: /^distributed: a sharded optimizer state is restored per rank from its own getWeights\(\) \(led by 'orthoptim\/shard'\); these weights have no shard manifest/,
+      message: /^distributed: a sharded optimizer state is restored per rank from its own getShardWeights\(\) \(led by 'orthoptim\/shard'\); these weights have no shard manifest/,
     });
     const tampered = (k: number, v: number) => [{ name: SHARD_MANIFEST_NAME, tensor: tf.tensor1d(Int32Array.from(saved[0].tensor.dataSync(), (x, i) => (i === k ? v : x)), 'int32') }, ...saved.slice(1)];
     const wrongSize = tampered(2, 2);
-    await assert.rejects(fresh.setWeights(wrongSize), {
+    await assert.rejects(fresh.setShardWeights(wrongSize), {
       name: 'ShardedStateError',
       message: 'distributed: this shard was saved by rank 0 of 2; this is rank 0 of 1, owning 4 of 4 parameters',
     });
     const wrongOwner = tampered(5, 1);
-    await assert.rejects(fresh.setWeights(wrongOwner), { name: 'ShardedStateError', message: /saved with another assignment of parameters to ranks \(\[0,1,0,0\]\); this is rank 0 of 1, owning 4 of 4 parameters$/ });
+    await assert.rejects(fresh.setShardWeights(wrongOwner), { name: 'ShardedStateError', message: /saved with another assignment of parameters to ranks \(\[0,1,0,0\]\); this is rank 0 of 1, owning 4 of 4 parameters$/ });
     assert.equal(fresh.iterations, 0);
     assert.equal(fresh.stateBytes(), 0);
     // an unsharded optimizer refuses a shard too
     const plain = distributed(muon({ learningRate: 0.02 }), c);
     await assert.rejects(plain.setWeights(saved), { name: 'ShardedStateError', message: /one rank's shard of a sharded optimizer state/ });
     // the right shard: the run continues as the uninterrupted one
-    await fresh.setWeights(saved);
+    await fresh.setShardWeights(saved);
     assert.equal(fresh.iterations, 3);
     for (let s = 0; s < 3; s++) {
       opt.minimize(a.loss, false, a.vars);
