@@ -406,6 +406,10 @@ export {
   DistributedMismatchError,
   gradientBuckets,
   DEFAULT_BUCKET_BYTES,
+  parameterCost,
+  shardAssignment,
+  ShardedStateError,
+  SHARD_MANIFEST_NAME,
   type DistributedOptions,
   type DistributedMismatch,
 } from './tfjs/distributed.js';
