@@ -316,9 +316,11 @@ interface Contender {
 
 /** The Newton–Schulz settings (engine bound) of a muon / turboMuon variant, or null for the others. */
 function nsSettings(v: Variant, adamwNames: string[]): ResolvedNewtonSchulz | null {
-  const options = { learningRate: 0.02, exclude: adamwNames, engine: v.engine ?? 'tfjs' } as const;
-  if (v.optimizer === 'muon') return muonDefinition.resolve(options).ns;
-  if (v.optimizer === 'turbo-muon' || v.optimizer === 'turboMuon') return turboMuonDefinition.resolve(options).ns;
+  // The engine is bound when an optimizer is constructed (not by `resolve`): bind it here the same way.
+  const engine = v.engine ?? 'tfjs';
+  const options = { learningRate: 0.02, exclude: adamwNames, engine } as const;
+  if (v.optimizer === 'muon') return { ...muonDefinition.resolve(options).ns, engine };
+  if (v.optimizer === 'turbo-muon' || v.optimizer === 'turboMuon') return { ...turboMuonDefinition.resolve(options).ns, engine };
   return null;
 }
 
