@@ -49,7 +49,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Communicator } from '../linalg/communicator.js';
 import { standardFlops } from '../linalg/flops.js';
-import { isTransformOptimizer, NonFiniteGradientError, type ApplyGradientsOptions, type NamedTensor } from './optimizer.js';
+import { isTransformOptimizer, minimizeWithLoss, NonFiniteGradientError, type ApplyGradientsOptions, type NamedTensor } from './optimizer.js';
 
 /** Default bucket size: 25 MiB, PyTorch DDP's `bucket_cap_mb`. */
 export const DEFAULT_BUCKET_BYTES = 25 * 2 ** 20;
@@ -374,19 +374,7 @@ export class DistributedOptimizer extends tf.Optimizer {
    */
   override minimize(f: () => tf.Scalar, returnCost = false, varList?: tf.Variable[]): tf.Scalar | null {
     if (this.names === null) this.start(varList ?? trainableVariables(), false);
-    const { value, grads } = this.computeGradients(f, varList);
-    try {
-      const list = varList != null ? varList.map((v) => ({ name: v.name, tensor: grads[v.name] })) : grads;
-      this.applyGradients(list, { loss: value });
-    } catch (e) {
-      value.dispose();
-      throw e;
-    } finally {
-      tf.dispose(grads);
-    }
-    if (returnCost) return value;
-    value.dispose();
-    return null;
+    return minimizeWithLoss(this, f, returnCost, varList);
   }
 
   /**

@@ -162,6 +162,33 @@ export class NonFiniteLossError extends Error {
   }
 }
 
+/**
+ * The body of a `minimize` that hands the loss to the step: gradients of `f` (over `varList`, in its
+ * order, or every trainable variable `f` reads), then `optimizer.applyGradients(grads, { loss })`. The
+ * gradients are disposed, and the loss unless `returnCost` — also when the step throws. Shared by
+ * {@link TransformOptimizer} and the distributed wrapper.
+ */
+export function minimizeWithLoss(
+  optimizer: tf.Optimizer & { applyGradients(g: tf.NamedTensorMap | NamedTensor[], options: ApplyGradientsOptions): void },
+  f: () => tf.Scalar,
+  returnCost: boolean,
+  varList?: tf.Variable[],
+): tf.Scalar | null {
+  const { value, grads } = optimizer.computeGradients(f, varList);
+  try {
+    const list = varList != null ? varList.map((v) => ({ name: v.name, tensor: grads[v.name] })) : grads;
+    optimizer.applyGradients(list, { loss: value });
+  } catch (e) {
+    value.dispose();
+    throw e;
+  } finally {
+    tf.dispose(grads);
+  }
+  if (returnCost) return value;
+  value.dispose();
+  return null;
+}
+
 /** What `applyGradients` takes besides the gradients. */
 export interface ApplyGradientsOptions {
   /**
@@ -362,19 +389,7 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
    * which calls it. The gradients are disposed, and the loss unless `returnCost` — also when the step throws.
    */
   override minimize(f: () => tf.Scalar, returnCost = false, varList?: tf.Variable[]): tf.Scalar | null {
-    const { value, grads } = this.computeGradients(f, varList);
-    try {
-      const list = varList != null ? varList.map((v) => ({ name: v.name, tensor: grads[v.name] })) : grads;
-      this.applyGradients(list, { loss: value });
-    } catch (e) {
-      value.dispose();
-      throw e;
-    } finally {
-      tf.dispose(grads);
-    }
-    if (returnCost) return value;
-    value.dispose();
-    return null;
+    return minimizeWithLoss(this, f, returnCost, varList);
   }
 
   /**
