@@ -3,7 +3,7 @@
  * `applyKronFactors`, src/transforms/psgd.ts slot `p`; issue 13, task HP): they equal float64 `QᵀQ` / `q²`
  * of the factors they sit beside after every step (the first step's scale, fits before or after the
  * update, balancing every fit, steps without a fit), the fit given them is the fit that forms them, and
- * no tensor leaks.
+ * no tensor leaks. On cpu and wasm.
  */
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +21,9 @@ import {
   updateKronWhitening,
 } from '../../src/linalg/psgd.js';
 import { scaleByPsgdKron, type PsgdKronOptions } from '../../src/transforms/psgd.js';
+
+/** The property tests run on both Node backends (wasm reductions are the less precise). */
+const BACKENDS = ['cpu', 'wasm'] as const;
 
 const base: PsgdKronOptions = {
   preconditionerLr: 0.1,
@@ -67,8 +70,8 @@ function assertFactorsMatch(state: Parameters<typeof tensorListAt>[0], shapes: n
   });
 }
 
-describe("psgdKron's kept P factors", () => {
-  before(() => useBackend('cpu'));
+for (const backend of BACKENDS) describe(`psgdKron's kept P factors (${backend})`, () => {
+  before(() => useBackend(backend));
 
   const shapes = [[4, 3], [6], [2, 3, 2]];
   const grads = (_: tf.Tensor[], step: number) => shapes.map((s, i) => tf.tensor(gaussian(s.reduce((a, b) => a * b, 1), 10 * step + i), s));
