@@ -2,7 +2,7 @@
  * scaleByPsgdKron (src/transforms/psgd.ts) and the psgdKron chain: hand-derived steps (the initial scale
  * from the first gradients, momentum's β = min(t/(1+t), μ), the clipping), the clipping bounds
  * RMS(step) ≤ 2·lr and max|step| ≤ 10·lr, the annealed update probability, shapes of every rank,
- * reproducibility from the seed, an exact resume from saved state, and no leaks.
+ * reproducibility from the seed, an exact resume from saved state, and no leaks — on cpu and wasm.
  */
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +13,9 @@ import { runTransform, tensorAt, tensorListAt, tensorsOf, tidyStep, disposeRepla
 import type { GradientTransformation, ParamMeta, StateTree } from '../../src/core/transform.js';
 import { annealedUpdateProbability, scaleByPsgdKron, type PsgdKronOptions } from '../../src/transforms/psgd.js';
 import { psgdKronTransform } from '../../src/optimizers/psgdKron.js';
+
+/** Every test runs on both Node backends (wasm reductions are the less precise). */
+const BACKENDS = ['cpu', 'wasm'] as const;
 
 /** psgd_torch's defaults, with the coin of the preconditioner update made (almost surely) false when asked. */
 const base: PsgdKronOptions = {
@@ -51,8 +54,8 @@ function oneStep(t: GradientTransformation, grads: tf.Tensor[], metas: ParamMeta
 
 const metasOf = (shapes: number[][]): ParamMeta[] => shapes.map((shape, i) => ({ name: `p${i}`, shape }));
 
-describe('scaleByPsgdKron: hand-derived steps', () => {
-  before(() => useBackend('cpu'));
+for (const backend of BACKENDS) describe(`scaleByPsgdKron: hand-derived steps (${backend})`, () => {
+  before(() => useBackend(backend));
 
   it('the first step without initScale: Q = s^(1/order)·I, s = (max mean|g|⁴ + damping⁴)^(−1/8), and the update P·g = s²·g', () => {
     const shapes = [[4, 3], [5]];
@@ -116,8 +119,8 @@ describe('scaleByPsgdKron: hand-derived steps', () => {
   });
 });
 
-describe('psgdKron chain: clipping bounds, shapes, seeds, resume, leaks', () => {
-  before(() => useBackend('wasm'));
+for (const backend of BACKENDS) describe(`psgdKron chain: clipping bounds, shapes, seeds, resume, leaks (${backend})`, () => {
+  before(() => useBackend(backend));
 
   const SHAPES = [[], [5], [1, 7], [6, 4], [12, 8], [2, 3, 4], [2, 1, 2, 2, 3], [0, 5]];
   const grads = (scale: number) => (_: tf.Tensor[], step: number) =>

@@ -4,6 +4,7 @@
  * step lowering its loss (to ≈ 0 on a rank-r gradient), updates in P's span, OSD with a fixed
  * orthonormal P = GaLore with that P, r = d with P = I = Adam, three GaLore steps against a float64
  * loop, the refreshed P against the float64 SVD subspace, seeds and an exact resume, leaks, and errors.
+ * Every numeric property runs on cpu and wasm (the layout and error checks touch no kernels: cpu only).
  */
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,6 +28,9 @@ import { matmul64, matrix64, svd64, transpose64, type Matrix64 } from '../../src
 
 const metasOf = (shapes: number[][]): ParamMeta[] => shapes.map((shape, i) => ({ name: `p${i}`, shape }));
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** The property tests run on both Node backends (wasm reductions are the less precise). */
+const BACKENDS = ['cpu', 'wasm'] as const;
 
 const base: ScaleBySubspaceAdamOptions = {
   rank: 3,
@@ -122,7 +126,7 @@ describe('subspace layout and errors', () => {
   });
 });
 
-for (const backend of ['cpu', 'wasm'] as const) {
+for (const backend of BACKENDS) {
   describe(`online PCA on ${backend}`, () => {
     before(() => useBackend(backend));
 
@@ -339,8 +343,8 @@ function onlinePcaGradient64(p: Matrix64, g: Matrix64): Matrix64 {
   return matrix64(p.rows, p.cols, Float64Array.from(first.data, (x, i) => 2 * (x + second.data[i])));
 }
 
-describe('scaleBySubspaceAdam online: four OSD steps against a float64 loop (P by torch AdamW from step 2)', () => {
-  before(() => useBackend('cpu'));
+for (const backend of BACKENDS) describe(`scaleBySubspaceAdam online: four OSD steps against a float64 loop (P by torch AdamW from step 2) (${backend})`, () => {
+  before(() => useBackend(backend));
 
   it('P, its moments and the updates follow float64 (P from the range finder at step 1, lr_P 0.05, decay 0.01)', () => {
     const shapes = [[10, 24], [24, 10]];
@@ -414,8 +418,8 @@ describe('scaleBySubspaceAdam online: four OSD steps against a float64 loop (P b
   });
 });
 
-describe('galore / onlineSubspaceDescent chains on wasm: float64 steps, seeds, resume, leaks', () => {
-  before(() => useBackend('wasm'));
+for (const backend of BACKENDS) describe(`galore / onlineSubspaceDescent chains on ${backend}: float64 steps, seeds, resume, leaks`, () => {
+  before(() => useBackend(backend));
 
   const SHAPES = [[10, 24], [24, 10], [2, 3, 4, 12], [5], [4, 3]];
   const grads = (_: tf.Tensor[], k: number) => SHAPES.map((s, i) => tf.tensor(gaussian(size(s), 100 * k + i), s));
