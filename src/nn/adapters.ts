@@ -7,9 +7,12 @@
  *
  * Layout: TensorFlow.js kernels — a Dense kernel `[fanIn, fanOut]`, a Conv2D kernel `[kh, kw, in, out]`,
  * flattened to `K ∈ R^{d × fanOut}` with `d = prod(shape[:-1])`. PyTorch's `nn.Linear.weight` is `Kᵀ`,
- * so PEFT's `W·H` (HRA) and `R·Wᵀ` (OFT merge) both read `M·K` here. A conv kernel's `d` entries are
- * ordered `(kh, kw, in)` where PyTorch orders them `(in, kh, kw)`: HRA does not see the order (its
- * reflection vectors are learned), OFT's blocks group other entries than PEFT's.
+ * so PEFT's `W·H` (HRA) and `R·Wᵀ` (OFT merge) both read `M·K` here. A conv kernel flattened as it
+ * lies has its `d` entries in the order `(kh, kw, in)`, where PyTorch's `weight.view(out, in·kh·kw)`
+ * orders them `(in, kh, kw)`: HRA does not see the order (its reflection vectors are learned), OFT's
+ * blocks would group other entries than PEFT's. {@link convKernelRows} / {@link convKernelFromRows}
+ * give PEFT's order; the conv adapter layers (`HraConv2D`, `Oftv2Conv2D`) use it, so a PEFT
+ * `hra_u` / `oft_R.weight` of a `Conv2d` is theirs as it is.
  *
  * - **HRA**, Yuan, Liu, Xu, "Bridging The Gap between Low-rank and Orthogonal Adaptation via Householder
  *   Reflection Adaptation" (NeurIPS 2024); reference huggingface/peft `src/peft/tuners/hra/layer.py`
@@ -40,6 +43,34 @@ export function adapterKernelShape(fn: string, shape: readonly number[]): [numbe
   const d = shape.slice(0, -1).reduce((a, b) => a * b, 1);
   if (d === 0 || fanOut === 0) throw new RangeError(`${fn}: the kernel is empty, shape [${shape.join(', ')}]`);
   return [d, fanOut];
+}
+
+function checkConvKernelShape(fn: string, shape: readonly number[]): [number, number, number, number] {
+  if (shape.length !== 4 || shape.some((n) => n < 1)) {
+    throw new RangeError(`${fn}: a conv kernel must be [kh, kw, in, out] with every dimension ≥ 1, got shape [${shape.join(', ')}]`);
+  }
+  return shape as [number, number, number, number];
+}
+
+/**
+ * A TensorFlow.js Conv2D kernel `[kh, kw, in, out]` as the `[in·kh·kw, out]` matrix whose rows run in
+ * PyTorch's `(in, kh, kw)` order: the transpose of PEFT's `weight.view(out, in·kh·kw)` (huggingface/peft
+ * `tuners/hra/layer.py` `HRAConv2d`, `tuners/oft/layer.py` `Conv2d.merge`), so the adapters act on the
+ * same side, in the same order, as PEFT's: row `c·kh·kw + i·kw + j` is input channel `c` at tap `(i, j)`.
+ */
+export function convKernelRows(kernel: tf.Tensor): tf.Tensor2D {
+  const [kh, kw, cin, out] = checkConvKernelShape('convKernelRows', kernel.shape);
+  return tf.tidy(() => tf.reshape(tf.transpose(kernel, [2, 0, 1, 3]), [cin * kh * kw, out]) as tf.Tensor2D);
+}
+
+/** The inverse of {@link convKernelRows}: `[in·kh·kw, out]` rows in `(in, kh, kw)` order back to a `[kh, kw, in, out]` kernel. */
+export function convKernelFromRows(rows: tf.Tensor2D, kernelShape: readonly number[]): tf.Tensor4D {
+  const fn = 'convKernelFromRows';
+  const [kh, kw, cin, out] = checkConvKernelShape(fn, kernelShape);
+  if (rows.rank !== 2 || rows.shape[0] !== cin * kh * kw || rows.shape[1] !== out) {
+    throw new RangeError(`${fn}: rows must be [${cin * kh * kw}, ${out}] for the kernel shape [${kernelShape.join(', ')}], got shape [${rows.shape.join(', ')}]`);
+  }
+  return tf.tidy(() => tf.transpose(tf.reshape(rows, [cin, kh, kw, out]), [1, 2, 0, 3]) as tf.Tensor4D);
 }
 
 function resolve<S extends Schema>(fn: string, schema: S, options: object | undefined): ResolvedOf<S> {

@@ -239,7 +239,7 @@ describe('HraDense and Oftv2Dense', () => {
       mm.dispose();
       m.dispose();
     }
-    assert.throws(() => mergeAdapter(dense as never), { name: 'TypeError', message: /mergeAdapter: expected an HraDense or Oftv2Dense layer/ });
+    assert.throws(() => mergeAdapter(dense as never), { name: 'TypeError', message: /mergeAdapter: expected an HraDense, Oftv2Dense, HraConv2D or Oftv2Conv2D layer/ });
     x.dispose();
     model.dispose();
   });
