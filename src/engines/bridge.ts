@@ -556,6 +556,7 @@ export class SharedCollective implements Communicator {
   private readonly control: Int32Array;
   private readonly buffers: SharedCollectiveBuffers;
   private readonly timeoutMs: number;
+  private readonly watch: (() => void) | undefined;
   private parity = 0;
 
   /** Allocates the shared memory for `size` ranks exchanging blocks of up to `slotElements` floats. */
@@ -584,7 +585,11 @@ export class SharedCollective implements Communicator {
     Atomics.notify(c, GENERATION);
   }
 
-  constructor(buffers: SharedCollectiveBuffers, rank: number, timeoutMs = 300_000) {
+  /**
+   * `watch` (optional): run every {@link WATCH_SLICE_MS} while this rank waits in a barrier — the calling
+   * thread of the `workers` engine, itself a rank, checks there whether a worker died (and aborts).
+   */
+  constructor(buffers: SharedCollectiveBuffers, rank: number, timeoutMs = 300_000, watch?: () => void) {
     if (!Number.isInteger(rank) || rank < 0 || rank >= buffers.size) {
       throw new RangeError(`SharedCollective: rank must be an integer in [0, ${buffers.size - 1}], got ${rank}`);
     }
@@ -593,6 +598,7 @@ export class SharedCollective implements Communicator {
     this.size = buffers.size;
     this.control = new Int32Array(buffers.control);
     this.timeoutMs = timeoutMs;
+    this.watch = watch;
   }
 
   /** This rank gives up: see {@link SharedCollective.abort}. */
@@ -619,7 +625,8 @@ export class SharedCollective implements Communicator {
         this.abort();
         throw new CommunicatorTimeoutError(`collective barrier timed out after ${this.timeoutMs} ms`);
       }
-      Atomics.wait(c, GENERATION, generation, left);
+      if (this.watch === undefined) Atomics.wait(c, GENERATION, generation, left);
+      else if (Atomics.wait(c, GENERATION, generation, Math.min(left, WATCH_SLICE_MS)) === 'timed-out') this.watch();
     }
     if (Atomics.load(c, ABORT) !== 0) throw new Error('collective aborted by another thread');
   }

@@ -22,18 +22,27 @@
  * AOL preconditioning (Turbo-Muon, `src/linalg/aol.ts`) needs nothing more: its scaling comes from the
  * first step's all-reduced Gram matrix, identical on every thread (`./workers.worker.ts`).
  *
- * The calling thread copies the matrices into one shared buffer, posts one call per thread and blocks
- * until every thread has written its blocks back in place. Threads start on the first `run`, never keep
- * the process alive, and stop on `dispose()`.
+ * The calling thread copies the matrices into one shared buffer, posts one call per worker thread, then
+ * computes its own share — it is the last rank (`mainThreadShare`, the default where its TensorFlow.js
+ * backend is wasm): the same code as the workers (`./workersShare.ts`) on the same kernels, so the
+ * results are the same bits as with one more worker instead — and blocks until every thread has written
+ * its blocks back in place. So `threads` ranks take `threads − 1` worker threads, and on 2 cores one
+ * worker plus the calling thread fill the machine (before, two workers computed while the calling thread
+ * only waited). Threads start on the first `run`, never keep the process alive, and stop on `dispose()`.
+ *
+ * References: Jordan et al., "Muon: An optimizer for hidden layers in neural networks" (2024) and
+ * KellerJordan/Muon `muon.py` for the iteration; the column split is the data-parallel Gram all-reduce of
+ * distributed Muon (Essential AI, "Practical Efficiency of Muon for Pretraining", 2025).
  * @module
  */
 import { availableParallelism } from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { shardSizes } from '../linalg/collective.js';
 import { SharedCollective, SyncWorker, waitAll, type SharedCollectiveBuffers } from './bridge.js';
 import type { EngineIteration, EngineMatrix, EngineProvider, NewtonSchulzEngine } from './engine.js';
-import type { WorkersCall, WorkersTask } from './workers.worker.js';
+import { releaseShareScratch, runShare, type WorkersCall, type WorkersTask } from './workersShare.js';
 
 const WORKER_URL = new URL('./workers.worker.js', import.meta.url);
 
@@ -55,8 +64,19 @@ export const WORKERS_MIN_SHARD_ELEMENTS = 128 * 1024;
 
 /** Options of {@link WorkersEngine}. */
 export interface WorkersEngineOptions {
-  /** Worker threads (default: `os.availableParallelism()` clamped to [2, 4]). */
+  /**
+   * Ranks the work is split over (default: `os.availableParallelism()` clamped to [2, 4]): with
+   * {@link mainThreadShare} the calling thread is one of them and `threads − 1` worker threads start;
+   * without it, `threads` worker threads.
+   */
   readonly threads?: number;
+  /**
+   * The calling thread computes the last rank's share while the workers compute theirs (default true,
+   * false with a custom {@link workerScript}, whose computation the calling thread cannot run). Used only
+   * when the calling thread's TensorFlow.js backend is `wasm` (the workers' kernels, hence their bits);
+   * otherwise every rank is a worker thread.
+   */
+  readonly mainThreadShare?: boolean;
   /** Longest wait for one call, thread start-up included, in milliseconds (default 300 000). */
   readonly timeoutMs?: number;
   /**
@@ -143,9 +163,15 @@ export class WorkersEngine implements NewtonSchulzEngine {
   /** 0: automatic (see {@link WorkersEngineOptions.gramBlocks}). */
   readonly gramBlocks: number;
   readonly profile: boolean;
+  readonly mainThreadShare: boolean;
   private readonly workerScript: URL;
-  /** With `profile`: each thread's phase times in the last call (threads given no work are left out). */
+  /**
+   * With `profile`: each rank's phase times in the last call, in rank order — the calling thread's share
+   * last when it took one (ranks given no work are left out).
+   */
   lastProfile: WorkersProfile[] | undefined;
+  /** Matrix blocks the calling thread computed in the last call (0 when only the workers did). */
+  lastMainThreadTasks = 0;
   private readonly workers: SyncWorker[] = [];
   private gather = new SharedArrayBuffer(0);
   private data = new SharedArrayBuffer(0);
@@ -164,6 +190,12 @@ export class WorkersEngine implements NewtonSchulzEngine {
     this.gramBlocks = options.gramBlocks ?? 0;
     this.profile = options.profile ?? false;
     this.workerScript = options.workerScript ?? WORKER_URL;
+    this.mainThreadShare = options.mainThreadShare ?? options.workerScript === undefined;
+  }
+
+  /** The rank the calling thread computes in a call now, or -1 (see {@link WorkersEngineOptions.mainThreadShare}). */
+  mainRank(): number {
+    return this.mainThreadShare && tf.getBackend() === 'wasm' ? this.threads - 1 : -1;
   }
 
   run(matrices: readonly EngineMatrix[], iteration: EngineIteration): Float32Array[] {
@@ -178,7 +210,9 @@ export class WorkersEngine implements NewtonSchulzEngine {
     const view = new Float32Array(this.data);
     for (const p of work) view.set(matrices[p.index].data, p.offset);
 
-    const tasks = this.schedule(work);
+    const main = this.mainRank();
+    const tasks = this.schedule(work, main);
+    this.lastMainThreadTasks = 0;
     const sharded = work.filter((p) => p.sharded);
     let collective: SharedCollectiveBuffers | undefined;
     if (sharded.length > 0) {
@@ -191,7 +225,8 @@ export class WorkersEngine implements NewtonSchulzEngine {
       if (slot * 4 > this.gather.byteLength) this.gather = new SharedArrayBuffer(slot * 4);
     }
 
-    while (this.workers.length < this.threads) {
+    const needed = main >= 0 ? this.threads - 1 : this.threads;
+    while (this.workers.length < needed) {
       this.workers.push(
         new SyncWorker(this.workerScript, { name: `workers engine thread ${this.workers.length}`, timeoutMs: this.timeoutMs }),
       );
@@ -200,9 +235,7 @@ export class WorkersEngine implements NewtonSchulzEngine {
     const posted: SyncWorker[] = [];
     const ranks: number[] = [];
     const errors: Error[] = [];
-    for (let rank = 0; rank < this.threads; rank++) {
-      if (tasks[rank].length === 0) continue;
-      const call: WorkersCall = {
+    const callOf = (rank: number): WorkersCall => ({
         data: this.data,
         collective,
         gather: collective === undefined ? undefined : this.gather,
@@ -216,15 +249,35 @@ export class WorkersEngine implements NewtonSchulzEngine {
         gramBlocks: this.gramBlocks,
         timeoutMs: this.timeoutMs,
         profile: this.profile,
-      };
+      });
+    for (let rank = 0; rank < this.threads; rank++) {
+      if (tasks[rank].length === 0 || rank === main) continue;
       try {
-        this.workers[rank].post('newtonSchulz', [], call);
+        this.workers[rank].post('newtonSchulz', [], callOf(rank));
         posted.push(this.workers[rank]);
         ranks.push(rank);
       } catch (e) {
         errors.push(e as Error);
         if (collective !== undefined) SharedCollective.abort(collective);
         break;
+      }
+    }
+    // The calling thread's share, while the workers compute theirs; in a barrier it watches them: a dead
+    // one aborts the collective (its exit hook does too, unless it died before the worker module ran).
+    let mainError: Error | undefined;
+    let mainTimes: ReadonlyMap<string, number> | undefined;
+    if (main >= 0 && tasks[main].length > 0 && errors.length === 0) {
+      const watch = (): void => {
+        if (collective !== undefined && posted.some((w) => w.dead)) SharedCollective.abort(collective);
+      };
+      try {
+        const r = runShare(callOf(main), undefined, watch);
+        this.lastMainThreadTasks = r.done;
+        mainTimes = r.times;
+      } catch (e) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        mainError = new Error(`calling thread (rank ${main}): ${err.message}`, { cause: err });
+        if (collective !== undefined) SharedCollective.abort(collective);
       }
     }
     const profiles: WorkersProfile[] = [];
@@ -253,6 +306,10 @@ export class WorkersEngine implements NewtonSchulzEngine {
       }
       if (times !== undefined) profiles.push(Object.fromEntries(PROFILE_PHASES.map((p, j) => [p, times[j]])) as WorkersProfile);
     });
+    // after the workers' errors: a worker's failure is the cause when the calling thread gave up for it
+    if (mainError !== undefined) errors.push(mainError);
+    const mt = mainTimes;
+    if (mt !== undefined) profiles.push(Object.fromEntries(PROFILE_PHASES.map((p) => [p, mt.get(p) ?? 0])) as WorkersProfile);
     if (errors.length > 0) {
       // the first failure is the cause; the others are threads that gave up because of it
       const first = errors.find((e) => !e.message.includes('collective aborted')) ?? errors[0];
@@ -275,6 +332,8 @@ export class WorkersEngine implements NewtonSchulzEngine {
     this.data = new SharedArrayBuffer(0);
     this.gather = new SharedArrayBuffer(0);
     this.collective = undefined;
+    this.lastMainThreadTasks = 0;
+    releaseShareScratch(); // the calling thread's scratch arrays (its share's blocks)
     return Promise.all(stopped).then(() => undefined);
   }
 
@@ -302,8 +361,12 @@ export class WorkersEngine implements NewtonSchulzEngine {
     });
   }
 
-  /** Per thread: the shards of every split matrix (same order everywhere), then its whole matrices. */
-  private schedule(work: readonly Plan[]): WorkersTask[][] {
+  /**
+   * Per rank: the shards of every split matrix (same order everywhere), then its whole matrices (largest
+   * first, each on the least loaded rank; on a tie the calling thread's rank `main`, which needs no
+   * hand-over).
+   */
+  private schedule(work: readonly Plan[], main: number): WorkersTask[][] {
     const tasks: WorkersTask[][] = Array.from({ length: this.threads }, () => []);
     for (const p of work) {
       if (!p.sharded) continue;
@@ -315,7 +378,8 @@ export class WorkersEngine implements NewtonSchulzEngine {
     }
     const load = new Array<number>(this.threads).fill(0);
     for (const p of work.filter((q) => !q.sharded).sort((a, b) => b.cost - a.cost)) {
-      const rank = load.indexOf(Math.min(...load));
+      const least = Math.min(...load);
+      const rank = main >= 0 && load[main] === least ? main : load.indexOf(least);
       load[rank] += p.cost;
       tasks[rank].push({ offset: p.offset, rows: p.rows, cols: p.cols, start: 0, end: p.long, sharded: false });
     }

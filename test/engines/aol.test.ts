@@ -186,9 +186,12 @@ for (const [label, make, skip] of ENGINES) {
     });
 
     if (engine instanceof WorkersEngine) {
-      it('leaves no tensors in the workers', () => {
+      it('leaves no tensors in the workers or the calling thread (which computes a share)', () => {
+        const before = tf.memory().numTensors;
         engine.run([randomMatrix(20, 30, 3), randomMatrix(30, 20, 4)], turbo);
-        assert.deepEqual(engine.workerTensors(), [0, 0]);
+        assert.ok(engine.lastMainThreadTasks >= 1);
+        assert.deepEqual(engine.workerTensors(), [0], 'threads 2: one worker besides the calling thread');
+        assert.equal(tf.memory().numTensors, before);
       });
     }
   });

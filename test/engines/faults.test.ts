@@ -70,6 +70,28 @@ describe('engine faults', () => {
     );
   });
 
+  it('workers: a worker that dies while the calling thread computes its share and waits in a barrier fails the call at once', { timeout: 30_000 }, () => {
+    process.env.ORTHOPTIM_TEST_FAULT = 'die';
+    // ranks 0 and 1 on the fixture (rank 1 exits without the engine's exit hook, which would abort the
+    // collective), rank 2 the calling thread running the real share: only its watch in the barrier
+    // (the dead worker's control block) can end the call before the 300 s timeout
+    const engine = new WorkersEngine({ threads: 3, minShardElements: 0, workerScript: FAULTY, mainThreadShare: true });
+    engines.push(engine);
+    const before = tf.memory().numTensors;
+    const t0 = performance.now();
+    let error: Error | undefined;
+    try {
+      engine.run([matrix(16, 24, 8)], iteration);
+    } catch (e) {
+      error = e as Error;
+    }
+    const ms = performance.now() - t0;
+    assert.match(error?.message ?? 'no error', /^workers engine: workers engine thread 1: worker exited with code 3 during 'newtonSchulz'$/);
+    assert.ok(ms < 5000, `took ${ms.toFixed(0)} ms`);
+    assert.equal(engine.lastMainThreadTasks, 0, 'the calling thread wrote nothing back');
+    assert.equal(tf.memory().numTensors, before, 'the aborted share left no tensor behind');
+  });
+
   it('workers: a thread that dies while its peer waits in a barrier fails the call at once, naming it', { timeout: 30_000 }, () => {
     process.env.ORTHOPTIM_TEST_FAULT = 'die';
     // the default timeout (300 s): only the detection of the exit can end the call early

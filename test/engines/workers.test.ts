@@ -182,6 +182,72 @@ describe('workers engine: scheduling, errors, lifetime', () => {
     }
   });
 
+  it('the calling thread computes a share: threads 2 is one worker and the calling thread, the same bits as two workers', async () => {
+    const before = tf.memory().numTensors;
+    const it5 = iterationFor([JORDAN], 5);
+    // split: each matrix's column blocks over the two ranks, rank 1 on the calling thread
+    const split = [randomMatrix(150, 70, 41), randomMatrix(60, 200, 42)];
+    const shared = new WorkersEngine({ threads: 2, minShardElements: 0, splitPolynomialFrom: 1, profile: true });
+    const workersOnly = new WorkersEngine({ threads: 2, minShardElements: 0, splitPolynomialFrom: 1, mainThreadShare: false });
+    assert.equal(shared.mainRank(), 1);
+    assert.equal(workersOnly.mainRank(), -1);
+    const a = shared.run(split, it5);
+    const b = workersOnly.run(split, it5);
+    assert.equal(shared.lastMainThreadTasks, 2, 'one block of each split matrix on the calling thread');
+    assert.equal(workersOnly.lastMainThreadTasks, 0);
+    assert.deepEqual(shared.workerTensors(), [0], 'one worker thread started');
+    assert.deepEqual(workersOnly.workerTensors(), [0, 0]);
+    assert.deepEqual(a, b, 'the same bits whichever thread runs rank 1');
+    split.forEach((m, i) => assert.ok(normwiseDeviation(a[i], tfjsReference(m, [JORDAN], 5)) <= 1e-5));
+    // both ranks did products: the worker's profile, then the calling thread's
+    assert.equal(shared.lastProfile?.length, 2);
+    for (const t of shared.lastProfile!) assert.ok(t.gram > 0 && t.poly > 0 && t.update > 0, JSON.stringify(t));
+    await Promise.all([shared.shutdown(), workersOnly.shutdown()]);
+
+    // whole matrices: the largest on the calling thread (a tie goes to it), the next on the worker; tfjs's bits
+    const whole = new WorkersEngine({ threads: 2 });
+    const ms = [randomMatrix(40, 24, 43), randomMatrix(32, 32, 44)];
+    const got = whole.run(ms, it5);
+    assert.equal(whole.lastMainThreadTasks, 1);
+    ms.forEach((m, i) => assert.deepEqual(got[i], tfjsReference(m, [JORDAN], 5)));
+    const [one] = whole.run([ms[0]], it5);
+    assert.equal(whole.lastMainThreadTasks, 1, 'a lone whole matrix runs on the calling thread');
+    assert.deepEqual(one, got[0]);
+    await whole.shutdown();
+
+    // threads 1: no worker at all, the calling thread runs everything
+    const alone = new WorkersEngine({ threads: 1, minShardElements: 0 });
+    const solo = alone.run(ms, it5);
+    assert.equal(alone.lastMainThreadTasks, 2);
+    assert.deepEqual(alone.workerTensors(), []);
+    ms.forEach((m, i) => assert.deepEqual(solo[i], got[i]));
+    await alone.shutdown();
+    assert.equal(tf.memory().numTensors, before, 'no tensor left on the calling thread');
+  });
+
+  it('the calling thread takes no share when its backend is not wasm (the workers\' bits), nor with a custom worker script', async () => {
+    const m = randomMatrix(60, 200, 45);
+    const it5 = iterationFor([JORDAN], 5);
+    const engine = new WorkersEngine({ threads: 2, minShardElements: 0 });
+    const onWasm = engine.run([m], it5);
+    assert.equal(engine.lastMainThreadTasks, 1);
+    await useBackend('cpu');
+    try {
+      assert.equal(engine.mainRank(), -1);
+      const onCpu = engine.run([m], it5);
+      assert.equal(engine.lastMainThreadTasks, 0);
+      assert.equal(engine.workerTensors().length, 2, 'both ranks on worker threads');
+      assert.deepEqual(onCpu, onWasm);
+    } finally {
+      await useBackend('wasm');
+      await engine.shutdown();
+    }
+    const custom = new WorkersEngine({ threads: 2, workerScript: new URL('./echo.worker.js', import.meta.url) });
+    assert.equal(custom.mainThreadShare, false);
+    assert.equal(custom.mainRank(), -1);
+    custom.dispose();
+  });
+
   it('profile: per-thread phase times of the last call, only when asked for', async () => {
     const engine = new WorkersEngine({ threads: 2, minShardElements: 0, profile: true });
     engine.run([randomMatrix(64, 96, 31)], iterationFor([JORDAN], 5));
