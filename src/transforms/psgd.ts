@@ -15,6 +15,7 @@ import {
   type NormBoundOptions,
 } from '../linalg/psgd.js';
 import { frobeniusNorm } from './auon.js';
+import { hostScalar, hostScalars } from './hostScalar.js';
 
 /** When the preconditioner is updated: with a constant probability, or kozistr's annealed one. */
 export type PsgdUpdateSchedule = 'constant' | 'anneal';
@@ -123,8 +124,9 @@ function clipUpdate(u: tf.Tensor, clipRms: number, clipMax: number): tf.Tensor {
  *
  * Randomness: step t draws from `mulberry32(deriveSeed(seed, 'psgdKron/t'))` (core/random.ts) — the
  * update coin, then per parameter the damping noise and the norm-bound subspaces, and the balancing coin.
- * The seed and t are state slots, so a restored checkpoint continues the uninterrupted run exactly. They
- * are read back each step (one 2-element read; free on cpu/wasm, a sync on GPU backends).
+ * The seed and t are state slots, so a restored checkpoint continues the uninterrupted run exactly. Their
+ * values are kept on the host too (./hostScalar.ts): a step reads nothing back for them, except the first
+ * step after a restore (one 2-element read).
  *
  * State: `{ count, seed, q: [[factor…] per parameter], p: [[QᵀQ or q² per factor] per parameter], l: [[L per
  * factor] per parameter], mu? }`. Memory per m×n parameter with both factors dense: 2(m² + n²) (+ mn with
@@ -149,8 +151,8 @@ export function scaleByPsgdKron(options: PsgdKronOptions): GradientTransformatio
       const ls = metas.map((m) => kronLayout(m.shape, layoutOptions));
       const q = ls.map((layout) => initKronFactors(layout, initScale ?? 1));
       const state: { [key: string]: StateTree } = {
-        count: tf.scalar(0),
-        seed: tf.scalar(seed),
+        count: hostScalar(0),
+        seed: hostScalar(seed),
         q,
         p: q.map((factors, i) => kronPreconditionerFactors(factors, ls[i])),
         l: ls.map((layout) => layout.dims.map(() => tf.scalar(0))),
@@ -161,7 +163,7 @@ export function scaleByPsgdKron(options: PsgdKronOptions): GradientTransformatio
     update(updates, state, ctx) {
       const s = state as unknown as PsgdState;
       const ls = layoutsFor(ctx.metas);
-      const [count, storedSeed] = tf.tidy(() => tf.stack([s.count, s.seed]).dataSync());
+      const [count, storedSeed] = hostScalars([s.count, s.seed]);
       const rand = mulberry32(deriveSeed(storedSeed, `psgdKron/${count}`));
       let q = s.q;
       let p = s.p;
@@ -207,7 +209,7 @@ export function scaleByPsgdKron(options: PsgdKronOptions): GradientTransformatio
         return tf.reshape(clipUpdate(pre, clipRms, clipMax), g.shape);
       });
       if (fitting && !updateFirst) fit();
-      const next: { [key: string]: StateTree } = { count: tf.scalar(count + 1), seed: s.seed, q, p, l };
+      const next: { [key: string]: StateTree } = { count: hostScalar(count + 1), seed: s.seed, q, p, l };
       if (mu) next.mu = mu;
       return { updates: out, state: next };
     },

@@ -17,6 +17,7 @@ import { matrixShape } from '../linalg/newtonSchulz.js';
 import { rangeFinder } from '../linalg/rangeFinder.js';
 import { saturate } from '../linalg/scale.js';
 import { frobeniusNorm } from './auon.js';
+import { hostScalar, hostScalars } from './hostScalar.js';
 
 /** Which side of `G = [fanIn, fanOut]` the projector spans: `'rows'` = fan-in, `'cols'` = fan-out. */
 export type SubspaceSide = 'rows' | 'cols';
@@ -213,7 +214,8 @@ function initialProjectorOf(owner: string, fn: InitialProjector, meta: ParamMeta
  *
  * State: `{ count, seed, projector: [P (d×r)], mu, nu: [Adam moments, the shape of R] }` and, online,
  * `projectorMu, projectorNu` (d×r). Per matrix: `2·r·other + d·r` floats (+ `2·d·r` online), against
- * Adam's `2·d·other`. `count` and `seed` are read back each step (one 2-element read).
+ * Adam's `2·d·other`. `count` and `seed` are kept on the host too (./hostScalar.ts): a step reads nothing
+ * back for them, except the first step after a restore (one 2-element read).
  */
 export function scaleBySubspaceAdam(options: ScaleBySubspaceAdamOptions): GradientTransformation {
   const owner = options.owner ?? 'subspace';
@@ -240,8 +242,8 @@ export function scaleBySubspaceAdam(options: ScaleBySubspaceAdamOptions): Gradie
           : (tf.zeros([l.d, l.rank]) as tf.Tensor2D),
       );
       const state: { [key: string]: StateTree } = {
-        count: tf.scalar(0),
-        seed: tf.scalar(seed),
+        count: hostScalar(0),
+        seed: hostScalar(seed),
         projector,
         mu: ls.map((l) => tf.zeros(momentShape(l))),
         nu: ls.map((l) => tf.zeros(momentShape(l))),
@@ -255,7 +257,7 @@ export function scaleBySubspaceAdam(options: ScaleBySubspaceAdamOptions): Gradie
     update(updates, state, ctx) {
       const s = state as unknown as SubspaceState;
       const ls = layoutsFor(ctx.metas);
-      const [count, storedSeed] = tf.tidy(() => tf.stack([s.count, s.seed]).dataSync());
+      const [count, storedSeed] = hostScalars([s.count, s.seed]);
       const t = count + 1;
       const refresh = count === 0 ? options.initialProjector === undefined : !online && count % updateGap === 0;
       const stepSize = (scale * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
@@ -307,7 +309,7 @@ export function scaleBySubspaceAdam(options: ScaleBySubspaceAdamOptions): Gradie
         }
         return kept[0];
       });
-      const next: { [key: string]: StateTree } = { count: tf.scalar(t), seed: s.seed, projector, mu, nu };
+      const next: { [key: string]: StateTree } = { count: hostScalar(t), seed: s.seed, projector, mu, nu };
       if (online) {
         next.projectorMu = projectorMu;
         next.projectorNu = projectorNu;
