@@ -24,6 +24,7 @@ import {
   serializeCheckpoint,
   validateCheckpointManifest,
   type CheckpointManifest,
+  type CheckpointOptions,
   type RestoreReport,
 } from '../tfjs/checkpoint.js';
 import { isTransformOptimizer, type TransformOptimizer } from '../tfjs/optimizer.js';
@@ -104,15 +105,16 @@ async function currentDataFile(manifestPath: string): Promise<string | null> {
 }
 
 /**
- * Writes the optimizer's checkpoint into `dir` (created if needed), replacing the one there atomically.
+ * Writes the optimizer's checkpoint into `dir` (created if needed), replacing the one there atomically;
+ * with `{ surgery }`, a `bloop()` / `odice()` surgery's EMA state goes into the same checkpoint.
  * Resolves once the new checkpoint is on disk; the state written is the state at the call.
  */
-export async function saveCheckpoint(optimizer: TransformOptimizer, dir: string): Promise<CheckpointManifest> {
+export async function saveCheckpoint(optimizer: TransformOptimizer, dir: string, options?: CheckpointOptions): Promise<CheckpointManifest> {
   checkArguments('saveCheckpoint', optimizer, dir);
   const source = `checkpoint ${dir}`;
   const dataFile = `state.${process.pid}.${randomBytes(8).toString('hex')}.bin`;
   // Taken now, before waiting for earlier saves: the state at the call.
-  const serialized_ = serializeCheckpoint(optimizer, dataFile);
+  const serialized_ = serializeCheckpoint(optimizer, dataFile, options);
   serialized_.catch(() => undefined); // its error is thrown below, when the save's turn comes
   return serialized(dir, async () => {
     const { manifest, data } = await serialized_;
@@ -195,10 +197,11 @@ async function readDataFile(dir: string, name: string, source: string): Promise<
 
 /**
  * Reads the checkpoint in `dir` (written by {@link saveCheckpoint}, this version's layout or version 1's)
- * into `optimizer`. Throws {@link CheckpointError} for a missing, damaged or edited checkpoint, and
- * changes nothing then.
+ * into `optimizer`, and with `{ surgery }` the surgery's EMA state saved with it. Throws
+ * {@link CheckpointError} for a missing, damaged or edited checkpoint or surgery state missing on either
+ * side, and changes nothing then.
  */
-export async function loadCheckpoint(optimizer: TransformOptimizer, dir: string): Promise<RestoreReport> {
+export async function loadCheckpoint(optimizer: TransformOptimizer, dir: string, options?: CheckpointOptions): Promise<RestoreReport> {
   checkArguments('loadCheckpoint', optimizer, dir);
   const source = `checkpoint ${dir}`;
   return serialized(dir, async () => {
@@ -222,7 +225,7 @@ export async function loadCheckpoint(optimizer: TransformOptimizer, dir: string)
             : `data file '${manifest.dataFile}' is missing: the checkpoint was replaced ${attempt} times while it was read`,
         );
       }
-      return restoreCheckpoint(optimizer, manifest, data, source);
+      return restoreCheckpoint(optimizer, manifest, data, source, options);
     }
   });
 }

@@ -9,7 +9,10 @@
  * (the same variables, as `jacobianDescent`), updates the EMA of the main gradient, and hands
  * `d = g + λ·(a − c·e)` to `optimizer.applyGradients`. The EMA lives in non-trainable variables inside
  * the object (`getWeights`/`setWeights` carry it through a checkpoint) and is written only after the
- * optimizer step succeeded: a step that throws leaves it as it was.
+ * optimizer step succeeded: a step that throws leaves it as it was. A checkpoint holds it too:
+ * `serializeCheckpoint(optimizer, file, { surgery })` / `restoreCheckpoint(…, { surgery })` (and
+ * `saveCheckpoint` / `loadCheckpoint` of `orthoptim/node`) save and restore the optimizer's state and the
+ * surgery's together, so a resumed run takes exactly the steps the uninterrupted one would.
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -265,11 +268,28 @@ export class GradientSurgery {
 
   /**
    * Restores what {@link GradientSurgery.getWeights} returned (the tensors are copied, the caller keeps
-   * them). Throws a `RangeError` naming what does not fit (another surgery's names, a missing EMA);
-   * shapes are checked against the gradients at the next step.
+   * them). Throws a `RangeError` naming what does not fit (another surgery's names, a missing EMA), and
+   * writes nothing then; shapes are checked against the gradients at the next step.
    */
   setWeights(weights: readonly NamedTensor[]): void {
-    const owner = `${this.name}.setWeights`;
+    const { iterations, main, aux } = this.parseWeights(weights, `${this.name}.setWeights`);
+    if (main.length > 0) this.mainEma.restore(main.map((w) => w.tensor));
+    else this.mainEma.dispose();
+    if (aux.length > 0) this.auxEma.restore(aux.map((w) => w.tensor));
+    else this.auxEma.dispose();
+    this.steps = iterations;
+  }
+
+  /**
+   * What {@link GradientSurgery.setWeights} checks, without writing anything: throws the same
+   * `RangeError` (`owner` names the caller in it) when `weights` do not fit this surgery. A checkpoint
+   * restore runs this before it writes the optimizer's state, so that either both are restored or neither.
+   */
+  checkWeights(weights: readonly NamedTensor[], owner = `${this.name}.setWeights`): void {
+    this.parseWeights(weights, owner);
+  }
+
+  private parseWeights(weights: readonly NamedTensor[], owner: string): { iterations: number; main: NamedTensor[]; aux: NamedTensor[] } {
     if (!Array.isArray(weights) || weights.length === 0) throw new RangeError(`${owner}: expected a list starting with ${this.name}/iterations, got ${showValue(weights)}`);
     const [head, ...rest] = weights;
     if (head.name !== `${this.name}/iterations` || head.tensor.size !== 1) {
@@ -296,11 +316,9 @@ export class GradientSurgery {
       throw new RangeError(`${owner}: pcgrad needs an auxiliary EMA per main EMA tensor, got ${aux.length} and ${main.length}`);
     }
     if (!wantsAux && aux.length > 0) throw new RangeError(`${owner}: variant '${this.config.variant}' keeps no auxiliary EMA`);
-    if (main.length > 0) this.mainEma.restore(main.map((w) => w.tensor));
-    else this.mainEma.dispose();
-    if (aux.length > 0) this.auxEma.restore(aux.map((w) => w.tensor));
-    else this.auxEma.dispose();
-    this.steps = iterations;
+    const bad = [...main, ...aux].find((w) => !(w.tensor instanceof tf.Tensor) || w.tensor.isDisposed || w.tensor.dtype !== 'float32');
+    if (bad !== undefined) throw new RangeError(`${owner}: '${bad.name}' must be a live float32 tensor`);
+    return { iterations, main, aux };
   }
 
   /** Frees the EMA variables (the next step starts from `init` again). */

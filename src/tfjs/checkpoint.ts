@@ -18,6 +18,15 @@
  * their own, so an edit that keeps them well-formed (another `step` digit, a renamed parameter) cannot
  * be detected; save again to upgrade. No change to a version-2 manifest can make it a valid version 1.
  *
+ * A checkpoint may also carry the EMA state of a main/auxiliary gradient surgery (`bloop()`, `odice()`:
+ * `{ surgery }` to {@link serializeCheckpoint} and {@link restoreCheckpoint}), in the manifest's optional
+ * `surgery` field (name, options, step count and its slots, laid after the optimizer's in the same data
+ * bytes, under the same sha256 and manifest digest). Restoring checks both parts before writing either: a
+ * checkpoint with surgery state restored without a surgery, a surgery given for a checkpoint without its
+ * state, another surgery's state or EMA shapes that do not fit the parameters are refused with a
+ * {@link CheckpointError}, and neither the optimizer nor the surgery changes. (An orthoptim from before
+ * this field refuses such a manifest as having an unknown field rather than drop the EMA.)
+ *
  * {@link serializeCheckpoint} / {@link restoreCheckpoint} work anywhere (browsers included); the
  * directory form (`saveCheckpoint` / `loadCheckpoint`) lives in the Node-only entry `orthoptim/node`.
  * @module
@@ -25,7 +34,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParamMeta } from '../core/transform.js';
 import type { OptimizerConfig } from '../optimizers/definition.js';
-import { isTransformOptimizer, type TransformOptimizer } from './optimizer.js';
+import { GradientSurgery } from './bloop.js';
+import { isTransformOptimizer, type NamedTensor, type TransformOptimizer } from './optimizer.js';
 
 /** The format name written into every manifest. */
 export const CHECKPOINT_FORMAT = 'orthoptim-checkpoint';
@@ -41,6 +51,24 @@ export interface CheckpointSlot {
   readonly dtype: 'float32';
   readonly byteOffset: number;
   readonly byteLength: number;
+}
+
+/** The gradient surgery's part of a manifest (`bloop()` / `odice()` EMA state). */
+export interface CheckpointSurgery {
+  /** The surgery's name (`'bloop'`, `'odice'`). */
+  readonly name: string;
+  /** Its resolved options when saved (differences are reported, as the optimizer's are). */
+  readonly config: Record<string, unknown>;
+  /** Directions committed (steps taken) when saved. */
+  readonly iterations: number;
+  /** Its EMA slots (`emaMain/<i>`, then `emaAux/<i>` for pcgrad), after the optimizer's in the data. */
+  readonly slots: CheckpointSlot[];
+}
+
+/** Options of {@link serializeCheckpoint} and {@link restoreCheckpoint}. */
+export interface CheckpointOptions {
+  /** A `bloop()` / `odice()` surgery whose EMA state is saved / restored with the optimizer's. */
+  readonly surgery?: GradientSurgery;
 }
 
 /** `manifest.json`. */
@@ -61,6 +89,8 @@ export interface CheckpointManifest {
   readonly savedAt: string;
   /** sha256 of the canonical JSON (keys sorted, no spaces) of the manifest without this field (version 2; absent in version 1). */
   readonly manifestSha256?: string;
+  /** The gradient surgery's state, when saved with `{ surgery }` (version 2 only). */
+  readonly surgery?: CheckpointSurgery;
 }
 
 /** What {@link restoreCheckpoint} reports. */
@@ -198,7 +228,39 @@ const MANIFEST_KEYS_V1 = [
   'format', 'version', 'optimizer', 'className', 'config', 'step', 'skippedSteps', 'params', 'slots',
   'dataFile', 'dataBytes', 'sha256', 'savedAt',
 ] as const;
-const MANIFEST_KEYS_V2 = [...MANIFEST_KEYS_V1, 'manifestSha256'] as const;
+const MANIFEST_KEYS_V2 = [...MANIFEST_KEYS_V1, 'manifestSha256', 'surgery'] as const;
+
+/**
+ * Reads a list of slots laid end to end from byte `start` (`at` names the list: `slots`,
+ * `surgery.slots`); `pathRequired`: a slot's path must not be ''. Returns the slots and the byte after them.
+ */
+function readSlots(r: ManifestReader, raw: unknown, at: string, start: number, pathRequired: boolean): { slots: CheckpointSlot[]; end: number } {
+  if (!Array.isArray(raw)) r.fail(`${at} must be an array, got ${shown(raw)}`);
+  let end = start;
+  const slots: CheckpointSlot[] = raw.map((s, i) => {
+    const name = `${at}[${i}]`;
+    const o = r.object(s, name, ['path', 'shape', 'dtype', 'byteOffset', 'byteLength']);
+    // '' = not known (state staged by setWeights and saved before a first step): not checked at restore.
+    const path = r.string(o, 'path', name, pathRequired);
+    const shape = r.shape(o, 'shape', name);
+    const [dtype] = r.field(o, 'dtype', name);
+    if (dtype !== 'float32') r.fail(`${name}.dtype must be 'float32', got ${shown(dtype)}`);
+    const byteOffset = r.count(o, 'byteOffset', name);
+    const byteLength = r.count(o, 'byteLength', name);
+    // Slots lie end to end, in order: no gap, no overlap, no reordering.
+    if (byteOffset !== end) {
+      const after = i === 0 ? (start === 0 ? 'the first slot' : "right after the optimizer's slots") : `right after ${at}[${i - 1}]`;
+      r.fail(`${name}.byteOffset must be ${end} (${after}), got ${byteOffset}`);
+    }
+    const expected = 4 * shape.reduce((a, b) => a * b, 1);
+    if (byteLength !== expected) {
+      r.fail(`${name}.byteLength must be ${expected} (shape [${shape.join(', ')}], float32), got ${byteLength}`);
+    }
+    end += byteLength;
+    return { path, shape, dtype: 'float32', byteOffset, byteLength };
+  });
+  return { slots, end };
+}
 
 /**
  * Checks a parsed manifest against the schema of its version (and, for version 2, its own digest) and
@@ -244,35 +306,27 @@ export async function validateCheckpointManifest(value: unknown, source = 'check
   }
 
   const [rawSlots] = r.field(m, 'slots', '');
-  if (!Array.isArray(rawSlots)) r.fail(`slots must be an array, got ${shown(rawSlots)}`);
-  let end = 0;
-  const slots: CheckpointSlot[] = rawSlots.map((s, i) => {
-    const at = `slots[${i}]`;
-    const o = r.object(s, at, ['path', 'shape', 'dtype', 'byteOffset', 'byteLength']);
-    // '' = not known (state staged by setWeights and saved before a first step): not checked at restore.
-    const path = r.string(o, 'path', at, false);
-    const shape = r.shape(o, 'shape', at);
-    const [dtype] = r.field(o, 'dtype', at);
-    if (dtype !== 'float32') r.fail(`${at}.dtype must be 'float32', got ${shown(dtype)}`);
-    const byteOffset = r.count(o, 'byteOffset', at);
-    const byteLength = r.count(o, 'byteLength', at);
-    // Slots lie end to end from byte 0, in order: no gap, no overlap, no reordering.
-    if (byteOffset !== end) {
-      r.fail(`${at}.byteOffset must be ${end} (${i === 0 ? 'the first slot' : `right after slots[${i - 1}]`}), got ${byteOffset}`);
-    }
-    const expected = 4 * shape.reduce((a, b) => a * b, 1);
-    if (byteLength !== expected) {
-      r.fail(`${at}.byteLength must be ${expected} (shape [${shape.join(', ')}], float32), got ${byteLength}`);
-    }
-    end += byteLength;
-    return { path, shape, dtype: 'float32', byteOffset, byteLength };
-  });
+  const read = readSlots(r, rawSlots, 'slots', 0, false);
+  const slots = read.slots;
+  let end = read.end;
+  let surgery: CheckpointSurgery | undefined;
+  if (m.surgery !== undefined) {
+    const o = r.object(m.surgery, 'surgery', ['name', 'config', 'iterations', 'slots']);
+    const name = r.string(o, 'name', 'surgery');
+    const [sconfig] = r.field(o, 'config', 'surgery');
+    if (sconfig === null || typeof sconfig !== 'object' || Array.isArray(sconfig)) r.fail(`surgery.config must be an object, got ${shown(sconfig)}`);
+    const iterations = r.count(o, 'iterations', 'surgery');
+    const [rawSurgerySlots] = r.field(o, 'slots', 'surgery');
+    const sread = readSlots(r, rawSurgerySlots, 'surgery.slots', end, true);
+    end = sread.end;
+    surgery = { name, config: sconfig as Record<string, unknown>, iterations, slots: sread.slots };
+  }
   const [dataFile] = r.field(m, 'dataFile', '');
   if (!isCheckpointDataFileName(dataFile)) {
     r.fail(`dataFile must be a file name inside the checkpoint directory, got ${shown(dataFile)}`);
   }
   const dataBytes = r.count(m, 'dataBytes');
-  if (dataBytes !== end) r.fail(`dataBytes must be ${end} (the slots' total), got ${dataBytes}`);
+  if (dataBytes !== end) r.fail(`dataBytes must be ${end} (the slots' total${surgery === undefined ? '' : ", the surgery's included"}), got ${dataBytes}`);
   const sha256 = r.hex64(m, 'sha256');
   const savedAt = r.string(m, 'savedAt', '', false);
   return {
@@ -290,7 +344,19 @@ export async function validateCheckpointManifest(value: unknown, source = 'check
     sha256,
     savedAt,
     ...(version >= 2 ? { manifestSha256: m.manifestSha256 as string } : {}),
+    ...(surgery === undefined ? {} : { surgery }),
   };
+}
+
+function checkSurgeryOption(fn: string, options: unknown): GradientSurgery | undefined {
+  if (options === undefined) return undefined;
+  if (options === null || typeof options !== 'object') throw new TypeError(`${fn}: options must be an object, got ${kind(options)}`);
+  for (const k of Object.keys(options)) if (k !== 'surgery') throw new RangeError(`${fn}: unknown option '${k}'`);
+  const surgery = (options as CheckpointOptions).surgery;
+  if (surgery !== undefined && !(surgery instanceof GradientSurgery)) {
+    throw new TypeError(`${fn}: surgery must be a gradient surgery (bloop() or odice()), got ${kind(surgery)}`);
+  }
+  return surgery;
 }
 
 function checkOptimizer(optimizer: unknown, fn: string): asserts optimizer is TransformOptimizer {
@@ -307,23 +373,31 @@ function checkOptimizer(optimizer: unknown, fn: string): asserts optimizer is Tr
 export async function serializeCheckpoint(
   optimizer: TransformOptimizer,
   dataFile = 'state.bin',
+  options?: CheckpointOptions,
 ): Promise<{ manifest: CheckpointManifest; data: Uint8Array }> {
   checkOptimizer(optimizer, 'serializeCheckpoint');
   if (!isCheckpointDataFileName(dataFile)) {
     throw new RangeError(`serializeCheckpoint: dataFile must be a plain file name (letters, digits, '.', '_', '-'), got ${shown(dataFile)}`);
   }
+  const surgery = checkSurgeryOption('serializeCheckpoint', options);
   const snapshot = optimizer.snapshotState();
+  // The surgery's state at the call too: its iteration count, then its EMA slots (copies).
+  const surgeryWeights = surgery === undefined ? [] : surgery.getWeights();
+  const surgeryIterations = surgery === undefined ? 0 : surgery.iterations;
+  const surgerySlots = surgeryWeights.slice(1).map((w) => ({ path: w.name.slice(`${surgery!.name}/`.length), tensor: w.tensor }));
+  if (surgeryWeights.length > 0) surgeryWeights[0].tensor.dispose();
   const config = optimizer.getConfig();
+  const all = [...snapshot.slots, ...surgerySlots];
   let arrays: Float32Array[];
   try {
-    arrays = await Promise.all(snapshot.slots.map((s) => s.tensor.data() as Promise<Float32Array>));
+    arrays = await Promise.all(all.map((s) => s.tensor.data() as Promise<Float32Array>));
   } finally {
-    tf.dispose(snapshot.slots.map((s) => s.tensor));
+    tf.dispose(all.map((s) => s.tensor));
   }
   const total = arrays.reduce((n, a) => n + a.byteLength, 0);
   const data = new Uint8Array(total);
   let offset = 0;
-  const entries: CheckpointSlot[] = snapshot.slots.map((s, i) => {
+  const entries: CheckpointSlot[] = all.map((s, i) => {
     const bytes = new Uint8Array(arrays[i].buffer, arrays[i].byteOffset, arrays[i].byteLength);
     data.set(bytes, offset);
     const entry: CheckpointSlot = {
@@ -336,6 +410,7 @@ export async function serializeCheckpoint(
     offset += bytes.byteLength;
     return entry;
   });
+  const optimizerEntries = entries.slice(0, snapshot.slots.length);
   const unsigned: Omit<CheckpointManifest, 'manifestSha256'> = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
@@ -346,11 +421,21 @@ export async function serializeCheckpoint(
     step: snapshot.step,
     skippedSteps: snapshot.skippedSteps,
     params: snapshot.params,
-    slots: entries,
+    slots: optimizerEntries,
     dataFile,
     dataBytes: total,
     sha256: await sha256Hex(data),
     savedAt: new Date().toISOString(),
+    ...(surgery === undefined
+      ? {}
+      : {
+          surgery: {
+            name: surgery.name,
+            config: JSON.parse(JSON.stringify(surgery.config)) as Record<string, unknown>,
+            iterations: surgeryIterations,
+            slots: entries.slice(snapshot.slots.length),
+          },
+        }),
   };
   const manifest: CheckpointManifest = { ...unsigned, manifestSha256: await checkpointManifestDigest(unsigned) };
   return { manifest, data };
@@ -377,24 +462,41 @@ function asBytes(data: unknown): Uint8Array {
 
 /**
  * Restores a serialized checkpoint into `optimizer` (before its first step, or after — the state is
- * staged until the slots exist). Throws, and changes nothing, when the checkpoint is damaged or does
- * not fit: {@link CheckpointError} for a bad manifest or data, an `Error` saying what differs for a
- * mismatch with this optimizer, a `TypeError` for arguments of the wrong kind.
+ * staged until the slots exist), and with `{ surgery }` the gradient surgery's EMA state saved with it.
+ * Throws, and changes nothing (neither the optimizer nor the surgery), when the checkpoint is damaged or
+ * does not fit: {@link CheckpointError} for a bad manifest or data, surgery state missing on either side,
+ * another surgery's or EMA shapes unlike the parameters'; an `Error` saying what differs for a mismatch
+ * with this optimizer; a `TypeError` for arguments of the wrong kind.
  */
 export async function restoreCheckpoint(
   optimizer: TransformOptimizer,
   manifest: CheckpointManifest,
   data: Uint8Array | ArrayBuffer,
   source = 'checkpoint',
+  options?: CheckpointOptions,
 ): Promise<RestoreReport> {
   checkOptimizer(optimizer, 'restoreCheckpoint');
   if (manifest === null || typeof manifest !== 'object') {
     throw new TypeError(`restoreCheckpoint: manifest must be an object, got ${String(manifest)}`);
   }
   const bytes = asBytes(data);
+  const surgery = checkSurgeryOption('restoreCheckpoint', options);
   const m = await validateCheckpointManifest(manifest, source);
   if (m.optimizer !== optimizer.name) {
     throw new CheckpointError(source, `the checkpoint is of optimizer '${m.optimizer}', this optimizer is '${optimizer.name}'`);
+  }
+  const saved = m.surgery;
+  if (saved !== undefined && surgery === undefined) {
+    throw new CheckpointError(
+      source,
+      `the checkpoint holds the state of gradient surgery '${saved.name}' (${saved.iterations} steps): pass that surgery as { surgery } to restore it; nothing was restored`,
+    );
+  }
+  if (saved === undefined && surgery !== undefined) {
+    throw new CheckpointError(source, `the checkpoint holds no gradient-surgery state (it was saved without { surgery }), but a '${surgery.name}' surgery was given; nothing was restored`);
+  }
+  if (saved !== undefined && surgery !== undefined && saved.name !== surgery.name) {
+    throw new CheckpointError(source, `the checkpoint holds the state of gradient surgery '${saved.name}', the surgery given is '${surgery.name}'; nothing was restored`);
   }
   if (bytes.byteLength !== m.dataBytes) {
     throw new CheckpointError(
@@ -406,15 +508,29 @@ export async function restoreCheckpoint(
   if (hash !== m.sha256) {
     throw new CheckpointError(source, `${m.dataFile} is corrupt: sha256 ${hash}, the manifest says ${m.sha256}`);
   }
-  const tensors = m.slots.map((s) => {
+  const tensorOf = (s: CheckpointSlot) => {
     // Copy into a fresh, aligned buffer (a Node Buffer may be a view into a shared pool).
     const copy = new Uint8Array(s.byteLength);
     copy.set(bytes.subarray(s.byteOffset, s.byteOffset + s.byteLength));
     return tf.tensor(new Float32Array(copy.buffer), s.shape, 'float32');
-  });
+  };
+  const tensors = m.slots.map(tensorOf);
+  const surgeryWeights: NamedTensor[] =
+    saved === undefined
+      ? []
+      : [{ name: `${saved.name}/iterations`, tensor: tf.scalar(saved.iterations) }, ...saved.slots.map((s) => ({ name: `${saved.name}/${s.path}`, tensor: tensorOf(s) }))];
   // Version 1 wrote `params: []` before a first step: that is "no parameters known", as null in version 2.
   const params = m.params === null || (m.params.length === 0 && m.slots.length === 0) ? undefined : m.params;
   try {
+    if (surgery !== undefined && saved !== undefined) {
+      // Everything about the surgery is checked before the optimizer's state is written.
+      try {
+        surgery.checkWeights(surgeryWeights, 'restoreCheckpoint');
+      } catch (e) {
+        throw new CheckpointError(source, `gradient surgery '${saved.name}': ${(e as Error).message}; nothing was restored`, { cause: e });
+      }
+      checkSurgeryShapes(source, saved, m.params);
+    }
     optimizer.stageState(tensors, {
       source,
       paths: m.slots.some((s) => s.path === '') ? undefined : m.slots.map((s) => s.path),
@@ -422,8 +538,37 @@ export async function restoreCheckpoint(
       step: m.step,
       skippedSteps: m.skippedSteps,
     });
+    if (surgery !== undefined) surgery.setWeights(surgeryWeights);
   } finally {
-    tf.dispose(tensors);
+    tf.dispose([...tensors, ...surgeryWeights.map((w) => w.tensor)]);
   }
-  return { step: m.step, configDifferences: configDifferences(m.config, optimizer.getConfig()) };
+  const differences = configDifferences(m.config, optimizer.getConfig());
+  if (surgery !== undefined && saved !== undefined) {
+    differences.push(...configDifferences(saved.config as OptimizerConfig, surgery.config as unknown as OptimizerConfig).map((d) => `surgery.${d}`));
+  }
+  return { step: m.step, configDifferences: differences };
+}
+
+/**
+ * The surgery's EMA tensors are one per parameter the optimizer steps, in its order (the surgery hands
+ * the optimizer its direction for exactly those): when the checkpoint knows the parameters, the count and
+ * shapes must match.
+ */
+function checkSurgeryShapes(source: string, saved: CheckpointSurgery, params: readonly ParamMeta[] | null): void {
+  if (params === null) return;
+  for (const prefix of ['emaMain/', 'emaAux/']) {
+    const slots = saved.slots.filter((s) => s.path.startsWith(prefix));
+    if (slots.length === 0) continue;
+    if (slots.length !== params.length) {
+      throw new CheckpointError(source, `gradient surgery '${saved.name}': ${slots.length} ${prefix.slice(0, -1)} tensors for ${params.length} parameters; nothing was restored`);
+    }
+    slots.forEach((s, i) => {
+      if (!tf.util.arraysEqual(s.shape, [...params[i].shape])) {
+        throw new CheckpointError(
+          source,
+          `gradient surgery '${saved.name}': ${s.path} has shape [${s.shape.join(', ')}], parameter ${i} ('${params[i].name}') [${params[i].shape.join(', ')}]; nothing was restored`,
+        );
+      }
+    });
+  }
 }
