@@ -6,7 +6,7 @@
  */
 import { listEngines, type EngineName } from '../../src/index.js';
 import { type Shape } from '../timing.js';
-import { type EngineNsResult, type TargetCheck } from './settings.js';
+import { type EngineNsResult, type NsTarget, type TargetCheck, nsTargets } from './settings.js';
 
 /** The spec's §13.1 dense count for Gram NS with 5 steps and one restart: 8k²n + 32k³. */
 export function gramFlopsSpec(shape: Shape): number {
@@ -25,13 +25,29 @@ export function availability(engine: EngineName): { ok: true } | { ok: false; re
   return e.available ? { ok: true } : { ok: false, reason: e.reason ?? 'unavailable' };
 }
 
-/** The issue's targets, checked on the measured rows that have one (engine × shape). */
-export function targetChecks(ns: Pick<EngineNsResult, 'shapes'> | null): TargetCheck[] {
+/**
+ * The issue's targets ({@link nsTargets}), one check each for every target whose shape the run measured:
+ * held (× of the limit ≤ the target), missed, or `holds: null` where its row was not measured (engine
+ * unavailable, row not run, or no limit to divide by). Targets on shapes the run skipped are left out.
+ */
+export function targetChecks(ns: Pick<EngineNsResult, 'shapes'> | null, targets: readonly NsTarget[] = nsTargets): TargetCheck[] {
   const out: TargetCheck[] = [];
-  for (const s of ns?.shapes ?? []) {
-    for (const r of s.rows) {
-      if (r.target !== null && r.holds !== null) out.push({ engine: r.engine, shape: s.shape, xLimit: r.xLimit, target: r.target, holds: r.holds });
-    }
+  for (const t of targets) {
+    const s = ns?.shapes.find((x) => sameShape(x.shape, t.shape));
+    if (s === undefined) continue;
+    const r = s.rows.find((x) => x.engine === t.engine && (x.iteration ?? 'jordan') === t.iteration);
+    const measured = r !== undefined && r.ms !== null && Number.isFinite(r.xLimit);
+    out.push({
+      engine: t.engine,
+      iteration: t.iteration,
+      label: t.label,
+      shape: t.shape,
+      xLimit: measured ? r.xLimit : NaN,
+      target: t.max,
+      holds: measured ? r.xLimit <= t.max : null,
+      ms: measured ? r.ms!.median : NaN,
+      xOwnMatmul: measured ? r.xOwnMatmul : NaN,
+    });
   }
   return out;
 }

@@ -11,11 +11,39 @@ import { stats } from '../../src/bench/stats.js';
 import { type Shape } from '../timing.js';
 import { makeInput } from '../../src/bench/inputs.js';
 import { relativeError } from '../../src/bench/relativeError.js';
-import { type EngineNsConfig, type EngineNsResult, type EngineNsRow, type EngineNsShape, type MatmulRates, type WorkersBreakdown, targetShapes, targetXLimit } from './settings.js';
+import {
+  type EngineNsConfig, type EngineNsResult, type EngineNsRow, type EngineNsShape, type MatmulRates, type NsIteration, type WorkersBreakdown,
+  nsTargets, variantName,
+} from './settings.js';
 import { availability, sameShape } from './common.js';
 import { standardFlops } from '../../src/linalg/flops.js';
 
-/** One shape: first calls, exactness, then interleaved rounds (engine order rotated each round). */
+/** One row of a shape: an engine and the iteration it runs. */
+interface Variant {
+  readonly engine: EngineName;
+  readonly iteration: NsIteration;
+  readonly name: string;
+}
+
+/** The settings of each iteration ({@link NsIteration}). */
+function iterationSettings(iteration: NsIteration): ReturnType<typeof resolveNewtonSchulz> {
+  return resolveNewtonSchulz({ coefficients: iteration === 'jordan' ? 'jordan' : 'turbo' });
+}
+
+/**
+ * The rows of a shape: Jordan's iteration on every engine of the run, then Turbo-Muon's on
+ * `config.turbo` (those of the run's engines); with `rows: 'targets'`, only those with a target there.
+ */
+export function shapeVariants(shape: Shape, config: EngineNsConfig, engines: readonly EngineName[]): Variant[] {
+  const all: Variant[] = [
+    ...engines.map((engine) => ({ engine, iteration: 'jordan' as const })),
+    ...engines.filter((e) => config.turbo?.includes(e) === true).map((engine) => ({ engine, iteration: 'turbo' as const })),
+  ].map((v) => ({ ...v, name: variantName(v.engine, v.iteration) }));
+  if (config.rows !== 'targets') return all;
+  return all.filter((v) => nsTargets.some((t) => t.engine === v.engine && t.iteration === v.iteration && sameShape(t.shape, shape)));
+}
+
+/** One shape: first calls, exactness, then interleaved rounds (row order rotated each round). */
 async function benchEngineShape(
   shape: Shape,
   config: EngineNsConfig,
@@ -25,26 +53,26 @@ async function benchEngineShape(
   log: (msg: string) => void,
 ): Promise<EngineNsShape> {
   const start = now();
-  const ns = resolveNewtonSchulz({ coefficients: 'jordan' });
-  const steps = ns.steps;
+  const steps = iterationSettings('jordan').steps;
   const k = Math.min(shape[0], shape[1]);
   const n = Math.max(shape[0], shape[1]);
   const flops = standardFlops(shape[0], shape[1], steps);
   const backend = tf.getBackend();
   const input = makeInput(shape, config.seed);
-  const usable = engines.filter((e) => availability(e).ok);
-  const callOnce = async (engine: EngineName, keep: boolean) => {
+  const variants = shapeVariants(shape, config, engines);
+  const usable = variants.filter((v) => availability(v.engine).ok);
+  const callOnce = async (v: Variant, keep: boolean) => {
     const x = tf.add(input, 0); // a fresh tensor per call (tfjs-wasm caches packed right operands)
     await sync(x);
-    const r = await timeOnce(() => newtonSchulz(x, { ...ns, engine }), keep);
+    const r = await timeOnce(() => newtonSchulz(x, { ...iterationSettings(v.iteration), engine: v.engine }), keep);
     x.dispose();
     return r;
   };
-  const first = new Map<EngineName, { ms: number; data: Float32Array }>();
+  const first = new Map<string, { ms: number; data: Float32Array }>();
   try {
-    for (const engine of usable) {
-      const { ms, out } = await callOnce(engine, true);
-      first.set(engine, { ms, data: (await out!.data()) as Float32Array });
+    for (const v of usable) {
+      const { ms, out } = await callOnce(v, true);
+      first.set(v.name, { ms, data: (await out!.data()) as Float32Array });
       out!.dispose();
     }
     let roundIndex = 0;
@@ -52,8 +80,8 @@ async function benchEngineShape(
       const times: Record<string, number> = {};
       const shift = roundIndex++ % Math.max(1, usable.length);
       for (let i = 0; i < usable.length; i++) {
-        const engine = usable[(i + shift) % usable.length];
-        times[engine] = (await callOnce(engine, false)).ms;
+        const v = usable[(i + shift) % usable.length];
+        times[v.name] = (await callOnce(v, false)).ms;
       }
       return times;
     };
@@ -62,26 +90,28 @@ async function benchEngineShape(
       repeats: (warm) => repeatsFor(budgetMs - (now() - start), warm, config.minRepeats, config.maxRepeats),
     });
     const idealMs = flops / (rates.limit * 1e6);
-    const ref = first.get('tfjs')?.data;
-    const target = targetShapes.some((s) => sameShape(s, shape)) ? targetXLimit : null;
-    const rows: EngineNsRow[] = engines.map((engine) => {
+    const rows: EngineNsRow[] = variants.map(({ engine, iteration, name }) => {
       const description = describeEngine(engine, backend, k * n);
       const a = availability(engine);
-      const f = first.get(engine);
+      const f = first.get(name);
+      const t = nsTargets.find((x) => x.engine === engine && x.iteration === iteration && sameShape(x.shape, shape))?.max ?? null;
+      // the reference: the tfjs engine's output of the same iteration, when the run timed it
+      const ref = first.get(variantName('tfjs', iteration))?.data;
       if (!a.ok || f === undefined) {
         return {
-          engine, description, status: 'unavailable', reason: a.ok ? 'not run' : a.reason, firstCallMs: NaN, ms: null,
-          gflops: NaN, xLimit: NaN, xLimitOfMins: NaN, xOwnMatmul: NaN, target: target?.[engine] ?? null, holds: null, maxRelDiffToTfjs: NaN,
+          engine, iteration, name, description, status: 'unavailable', reason: a.ok ? 'not run' : a.reason, firstCallMs: NaN, ms: null,
+          gflops: NaN, xLimit: NaN, xLimitOfMins: NaN, xOwnMatmul: NaN, target: t, holds: null, maxRelDiffToTfjs: NaN,
           check: { frobenius: NaN, sample: [] },
         };
       }
-      const ms = measured.stats[engine];
+      const ms = measured.stats[name];
       const xLimit = ms.median / idealMs;
       let sq = 0;
       for (const v of f.data) sq += v * v;
-      const t = target?.[engine] ?? null;
       return {
         engine,
+        iteration,
+        name,
         description,
         status: 'measured',
         firstCallMs: f.ms,
@@ -98,11 +128,11 @@ async function benchEngineShape(
     });
     log(
       `  NS ${shape.join('x')}: ` +
-        rows.map((r) => `${r.engine} ${r.ms === null ? 'n/a' : `${formatMs(r.ms.median)} (×${r.xLimit.toFixed(2)})`}`).join(', ') +
+        rows.map((r) => `${r.name} ${r.ms === null ? 'n/a' : `${formatMs(r.ms.median)} (×${r.xLimit.toFixed(2)})`}`).join(', ') +
         ` (${measured.rounds.length} repeats, ${formatMs(now() - start)})`,
     );
     let breakdown: WorkersBreakdown | undefined;
-    if ((config.workersProfile ?? 0) > 0 && usable.includes('workers')) {
+    if ((config.workersProfile ?? 0) > 0 && usable.some((v) => v.engine === 'workers')) {
       breakdown = await workersBreakdown((await input.data()) as Float32Array, shape, config.workersProfile!);
       log(`  workers breakdown ${shape.join('x')}: wall ${formatMs(breakdown.wallMs)}; ` +
         breakdown.threads.map((t, i) => `thread ${i}: ${PROFILE_PHASES.map((p) => `${p} ${t[p].toFixed(0)}`).join(' ')}`).join(' | '));
@@ -118,8 +148,9 @@ async function benchEngineShape(
 }
 
 /**
- * The workers engine's time on one shape by thread and phase: `calls` calls (after one untimed) of a
- * separate `WorkersEngine({profile: true})` with the default options on the raw float32 data.
+ * The workers engine's time on one shape by rank and phase: `calls` calls (after one untimed) of a
+ * separate `WorkersEngine({profile: true})` with the default options on the raw float32 data — the
+ * calling thread's share last, where it takes one (`callingThread`).
  */
 export async function workersBreakdown(input: Float32Array, shape: Shape, calls: number): Promise<WorkersBreakdown> {
   const engine = new WorkersEngine({ profile: true });
@@ -140,7 +171,7 @@ export async function workersBreakdown(input: Float32Array, shape: Shape, calls:
     const threads = (runs[0] ?? []).map((_, t) =>
       Object.fromEntries(PROFILE_PHASES.map((p) => [p, median(runs.map((r) => r[t]?.[p] ?? NaN))])) as WorkersProfile,
     );
-    return { calls, wallMs: median(walls), threads };
+    return { calls, wallMs: median(walls), threads, callingThread: engine.lastMainThreadTasks > 0 };
   } finally {
     await engine.shutdown();
   }
@@ -159,7 +190,8 @@ export async function runEngineNsSection(
     const left = config.budgetMs - (now() - start);
     shapes.push(await benchEngineShape(config.shapes[i], config, engines, rates, Math.max(0, left) / (config.shapes.length - i), log));
   }
-  const startup = shapes.length === 0 ? [] : shapes[0].rows.flatMap((r) =>
+  // the first call ever per engine: its first row on the first shape (later rows find it started)
+  const startup = shapes.length === 0 ? [] : shapes[0].rows.filter((r, i, all) => all.findIndex((x) => x.engine === r.engine) === i).flatMap((r) =>
     r.ms === null ? [] : [{ engine: r.engine, coldMs: r.firstCallMs, warmMs: r.ms.median, startupMs: r.firstCallMs - r.ms.median }],
   );
   return { shapes, startup, wallMs: now() - start };

@@ -16,8 +16,42 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Every engine, in table order. */
 export const allEngines: readonly EngineName[] = ['tfjs', 'workers', 'onnxruntime'];
 
-/** The issue's targets: NS time ÷ (flops / limit) at most this, on {@link targetShapes}. */
-export const targetXLimit: Readonly<Record<EngineName, number>> = { onnxruntime: 1.3, workers: 5, tfjs: 8.5 };
+/**
+ * The Newton–Schulz iteration a row times: `'jordan'` — `resolveNewtonSchulz({coefficients: 'jordan'})`,
+ * 5 steps, Frobenius normalization, form `'auto'` (the default: onnxruntime takes the Gram form where it
+ * does fewer flops, tfjs and workers the standard form); `'turbo'` — Turbo-Muon's, `{coefficients:
+ * 'turbo'}`: You's last 4 rows, AOL preconditioning, form `'auto'` as well.
+ */
+export type NsIteration = 'jordan' | 'turbo';
+
+/** A row's name: the engine, with ` · turbo` for Turbo-Muon's iteration. */
+export function variantName(engine: EngineName, iteration: NsIteration): string {
+  return iteration === 'jordan' ? engine : `${engine} · turbo`;
+}
+
+/** One of the issue's targets: that row's "× of the limit" at most `max` on `shape`. */
+export interface NsTarget {
+  readonly engine: EngineName;
+  readonly iteration: NsIteration;
+  readonly shape: Shape;
+  /** Largest "× of the limit" (median time ÷ (5-step Jordan flops / limit)) that holds the target. */
+  readonly max: number;
+  /** In words, for the table. */
+  readonly label: string;
+}
+
+/**
+ * Issue 16 point 4's targets, each judged on "× of the limit" measured in the same run, with the 5-step
+ * Jordan flop count 5·(4k²n + 2k³) for every row (Turbo-Muon's 4 steps and the Gram form included: the
+ * count is the work Jordan's standard iteration does, so fewer flops show as a lower ×).
+ */
+export const nsTargets: readonly NsTarget[] = [
+  { engine: 'onnxruntime', iteration: 'jordan', shape: [1024, 4096], max: 0.75, label: "onnxruntime, form 'auto' (Gram where cheaper)" },
+  { engine: 'onnxruntime', iteration: 'jordan', shape: [1024, 1024], max: 1.0, label: "onnxruntime, form 'auto' (standard on a square)" },
+  { engine: 'onnxruntime', iteration: 'turbo', shape: [1024, 4096], max: 0.6, label: 'Turbo-Muon (4 steps, AOL) on onnxruntime' },
+  { engine: 'workers', iteration: 'jordan', shape: [1024, 1024], max: 5, label: 'workers (the calling thread computing a share)' },
+];
+
 /** The shapes the targets are stated for. */
 export const targetShapes: readonly Shape[] = [
   [1024, 1024],
@@ -60,6 +94,13 @@ export interface EngineNsConfig {
    * goes (per thread and phase; 0 or absent: none). `--workers-profile N`.
    */
   readonly workersProfile?: number;
+  /** Engines (of the run's) on which Turbo-Muon's iteration is timed as well (default none). */
+  readonly turbo?: readonly EngineName[];
+  /**
+   * `'targets'`: on each shape only the rows that have a target there ({@link nsTargets}; `--targets-only`);
+   * `'all'` (default): every row on every shape.
+   */
+  readonly rows?: 'all' | 'targets';
 }
 
 /** Section 3 settings. */
@@ -122,6 +163,7 @@ export const fullEngineSections: EngineSectionsConfig = {
     maxRepeats: 15,
     budgetMs: 90_000,
     seed: 42,
+    turbo: ['onnxruntime'],
   },
   gram: {
     shapes: [
@@ -148,9 +190,33 @@ export const quickEngineSections: EngineSectionsConfig = {
   step: { layers: [128, 256, 256, 10], warmup: 2, minSteps: 3, maxSteps: 5, budgetMs: 5_000, seed: 7 },
 };
 
-/** The settings of a full run, or of `--quick` (small shapes, few repeats). */
-export function defaultEnginesConfig(quick: boolean): EnginesBenchConfig {
-  return { quick, out: resolve(repoRoot, 'results/bench-engines.json'), sections: quick ? quickEngineSections : fullEngineSections };
+/**
+ * `--targets-only`: just the rows of {@link nsTargets} on their shapes, after the limit (all three
+ * engines' plain matmul, as in a full run), with the workers engine's phase profile; no Gram or step
+ * section. About 1–2 minutes here.
+ */
+export const targetEngineSections: EngineSectionsConfig = {
+  engines: allEngines.filter((e) => nsTargets.some((t) => t.engine === e)),
+  limit: { ...fullEngineSections.limit!, budgetMs: 2_000, maxRepeats: 15, engines: allEngines },
+  ns: {
+    shapes: targetShapes,
+    warmup: 1,
+    minRepeats: 5,
+    maxRepeats: 9,
+    budgetMs: 60_000,
+    seed: 42,
+    turbo: ['onnxruntime'],
+    rows: 'targets',
+    workersProfile: 2,
+  },
+  gram: null,
+  step: null,
+};
+
+/** The settings of a full run, of `--quick` (small shapes, few repeats), or of `--targets-only`. */
+export function defaultEnginesConfig(quick: boolean, targetsOnly = false): EnginesBenchConfig {
+  const sections = targetsOnly ? targetEngineSections : quick ? quickEngineSections : fullEngineSections;
+  return { quick, out: resolve(repoRoot, 'results/bench-engines.json'), sections };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -198,9 +264,12 @@ export interface LimitResult {
   readonly wallMs: number;
 }
 
-/** One engine on one shape. */
+/** One engine (and iteration) on one shape. */
 export interface EngineNsRow {
   readonly engine: EngineName;
+  readonly iteration: NsIteration;
+  /** {@link variantName}. */
+  readonly name: string;
   /** `describeEngine(engine, backend, k·n)`. */
   readonly description: string;
   readonly status: 'measured' | 'unavailable';
@@ -218,10 +287,10 @@ export interface EngineNsRow {
    * `tf.matMul`, the worker threads', onnxruntime's MatMul): the engine's overhead over its kernels.
    */
   readonly xOwnMatmul: number;
-  /** The issue's target on this shape, or null where none is stated. */
+  /** The issue's target ({@link nsTargets}) for this row on this shape, or null where none is stated. */
   readonly target: number | null;
   readonly holds: boolean | null;
-  /** max|out − tfjs| / max|tfjs| (0 for tfjs itself). */
+  /** max|out − tfjs| / max|tfjs| for the same iteration (0 for tfjs itself; NaN when tfjs was not run). */
   readonly maxRelDiffToTfjs: number;
   /** Of the first call's output: Frobenius norm and the first 8 values (tests compare with newtonSchulz). */
   readonly check: { readonly frobenius: number; readonly sample: readonly number[] };
@@ -232,8 +301,10 @@ export interface WorkersBreakdown {
   readonly calls: number;
   /** Median wall time of the calls (ms). */
   readonly wallMs: number;
-  /** Per thread: median ms per phase ({@link PROFILE_PHASES}). */
+  /** Per rank: median ms per phase ({@link PROFILE_PHASES}). */
   readonly threads: readonly WorkersProfile[];
+  /** Whether the last entry of `threads` is the calling thread's own share (`mainThreadShare`). */
+  readonly callingThread: boolean;
 }
 
 export interface EngineNsShape {
@@ -316,13 +387,20 @@ export interface StepResult {
   readonly wallMs: number;
 }
 
-/** One target check. */
+/** One target check: held, missed, or (null) not measured — the engine unavailable or no limit. */
 export interface TargetCheck {
   readonly engine: EngineName;
+  readonly iteration: NsIteration;
+  readonly label: string;
   readonly shape: Shape;
+  /** NaN when not measured. */
   readonly xLimit: number;
   readonly target: number;
-  readonly holds: boolean;
+  readonly holds: boolean | null;
+  /** Median time (ms); NaN when not measured. */
+  readonly ms: number;
+  /** The engine's overhead over its own plain matmul: median ÷ (flops / own rate) (NaN when unknown). */
+  readonly xOwnMatmul: number;
 }
 
 export interface EngineSectionsResult {

@@ -13,14 +13,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { engineSkip } from '../support/engines.js';
 import { useBackend } from '../support/backend.js';
 import '../../src/engines/node.js';
-import { disposeEngines, listEngines, newtonSchulz } from '../../src/index.js';
+import { disposeEngines, listEngines, newtonSchulz, type EngineName } from '../../src/index.js';
 import { loadOnnxRuntime } from '../../src/engines/onnxruntime.js';
 import { enginesCommand, parseEnginesArgs, runEnginesBenchmark } from '../../bench/engines.js';
 import {
   allEngines,
   defaultEnginesConfig,
   fullEngineSections,
+  nsTargets,
   stepLayers,
+  targetEngineSections,
+  variantName,
   type EngineNsResult,
   type EngineSectionsConfig,
   type EnginesBenchConfig,
@@ -29,7 +32,7 @@ import {
 import { gramFlopsSpec, targetChecks } from '../../bench/engines/common.js';
 import { gramFlops, standardFlops } from '../../src/linalg/flops.js';
 import { matMulModel } from '../../src/engines/onnxGraph.js';
-import { workersBreakdown } from '../../bench/engines/ns.js';
+import { shapeVariants, workersBreakdown } from '../../bench/engines/ns.js';
 import { renderEngineSections, renderEnginesReport } from '../../bench/engines/render.js';
 import { UsageError } from '../../src/cli/args.js';
 import { defaultConfig, parseArgs, renderReport, runBenchmark, type BenchResult } from '../../bench/ns.js';
@@ -42,7 +45,7 @@ await useBackend('wasm');
 const tiny: EngineSectionsConfig = {
   engines: allEngines,
   limit: { size: 64, warmup: 1, minRepeats: 2, maxRepeats: 2, budgetMs: 0, workerThreads: 2 },
-  ns: { shapes: [[32, 64], [48, 40]], warmup: 1, minRepeats: 2, maxRepeats: 2, budgetMs: 0, seed: 5 },
+  ns: { shapes: [[32, 64], [48, 40]], warmup: 1, minRepeats: 2, maxRepeats: 2, budgetMs: 0, seed: 5, turbo: ['tfjs', 'onnxruntime'] },
   gram: { shapes: [[16, 64], [24, 24]], warmup: 1, minRepeats: 2, maxRepeats: 2, budgetMs: 0, seed: 6, restarts: [2] },
   step: { layers: [16, 32, 32, 8], warmup: 2, minSteps: 2, maxSteps: 2, budgetMs: 0, seed: 7 },
 };
@@ -115,7 +118,8 @@ describe('bench:engines (tiny shapes)', () => {
       assert.equal(s.flops, 5 * (4 * s.k * s.k * s.n + 2 * s.k ** 3));
       assert.ok(Math.abs(s.idealMs - s.flops / (limit * 1e6)) <= 1e-12 * s.idealMs);
       assert.equal(s.repeats, 2);
-      assert.deepEqual(s.rows.map((r) => r.engine), ['tfjs', 'workers', 'onnxruntime']);
+      assert.deepEqual(s.rows.map((r) => r.name), ['tfjs', 'workers', 'onnxruntime', 'tfjs · turbo', 'onnxruntime · turbo']);
+      assert.deepEqual(s.rows.map((r) => r.iteration), ['jordan', 'jordan', 'jordan', 'turbo', 'turbo']);
       for (const r of s.rows) {
         if (!available.get(r.engine)) {
           assert.equal(r.status, 'unavailable');
@@ -140,23 +144,30 @@ describe('bench:engines (tiny shapes)', () => {
     for (const x of ns.startup) assert.equal(x.startupMs, x.coldMs - x.warmMs);
   });
 
-  it("timed newtonSchulz's output, for every engine", () => {
+  it("timed newtonSchulz's output, for every engine and iteration (Turbo-Muon's: 4 steps, AOL)", () => {
     for (const s of result.engines.ns!.shapes) {
+      for (const iteration of ['jordan', 'turbo'] as const) {
       const input = makeInput(s.shape, tiny.ns!.seed);
-      const ref = newtonSchulz(input, { engine: 'tfjs' });
+      const ref = newtonSchulz(input, { engine: 'tfjs', coefficients: iteration });
       const data = ref.dataSync();
       const maxRef = Array.from(data).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
       let sq = 0;
       for (const v of data) sq += v * v;
       tf.dispose([input, ref]);
-      for (const r of s.rows.filter((x) => x.status === 'measured')) {
+      for (const r of s.rows.filter((x) => x.status === 'measured' && x.iteration === iteration)) {
         assert.equal(r.check.sample.length, 8);
         r.check.sample.forEach((v, i) =>
           assert.ok(Math.abs(v - data[i]) <= 1e-5 * maxRef, `${r.engine} ${s.shape.join('×')} [${i}]: ${v} vs ${data[i]}`),
         );
         assert.ok(Math.abs(r.check.frobenius - Math.sqrt(sq)) <= 1e-5 * Math.sqrt(sq));
       }
+      }
     }
+    // the two iterations differ (else the turbo rows could be timing Jordan's)
+    const rows = result.engines.ns!.shapes[0].rows;
+    const jordan = rows.find((r) => r.name === 'tfjs')!.check.frobenius;
+    const turbo = rows.find((r) => r.name === 'tfjs · turbo')!.check.frobenius;
+    assert.ok(Math.abs(jordan - turbo) > 1e-3 * jordan, `${jordan} vs ${turbo}`);
   });
 
   it('compares Gram NS with the standard form: flops, ratios, outputs', () => {
@@ -254,6 +265,7 @@ describe('bench:engines helpers', () => {
     assert.equal(b.calls, 2);
     assert.ok(b.wallMs > 0);
     assert.equal(b.threads.length, 2);
+    assert.equal(b.callingThread, true, 'threads 2 by default here: one worker, the calling thread last');
     for (const t of b.threads) assert.ok(t.gram > 0 && t.poly > 0 && t.update > 0 && t.transpose >= 0, JSON.stringify(t));
   });
 
@@ -263,18 +275,69 @@ describe('bench:engines helpers', () => {
     assert.ok(Math.abs(d.frobenius - 1 / Math.sqrt(14)) < 1e-15);
   });
 
-  it('checks the targets on the rows that have one', () => {
-    const row = (engine: 'tfjs' | 'onnxruntime', xLimit: number, target: number | null) =>
-      ({ engine, xLimit, target, holds: target === null ? null : xLimit <= target }) as EngineNsResult['shapes'][number]['rows'][number];
+  it("checks issue 16's targets: held, missed, not measured; targets on shapes not run are left out", () => {
+    type Row = EngineNsResult['shapes'][number]['rows'][number];
+    const row = (engine: EngineName, iteration: 'jordan' | 'turbo', xLimit: number, ms: number | null = 100): Row =>
+      ({ engine, iteration, name: engine, xLimit, xOwnMatmul: xLimit * 0.9, ms: ms === null ? null : { median: ms } }) as unknown as Row;
     const shapes = [
-      { shape: [1024, 1024], rows: [row('tfjs', 9.2, 8.5), row('onnxruntime', 1.2, 1.3)] },
-      { shape: [256, 256], rows: [row('tfjs', 12, null)] },
+      // 1024×4096: onnxruntime 'auto' misses ≤ ×0.75 (0.8), Turbo holds ≤ ×0.6 (0.6 exactly: ≤)
+      { shape: [1024, 4096], rows: [row('onnxruntime', 'jordan', 0.8, 900), row('onnxruntime', 'turbo', 0.6, 700), row('tfjs', 'jordan', 9)] },
+      // 1024²: onnxruntime holds ≤ ×1.0; workers unavailable (no time) → not measured
+      { shape: [1024, 1024], rows: [row('onnxruntime', 'jordan', 0.97, 300), row('workers', 'jordan', NaN, null)] },
+      { shape: [256, 256], rows: [row('workers', 'jordan', 12)] },
     ] as unknown as EngineNsResult['shapes'];
-    assert.deepEqual(targetChecks({ shapes }), [
-      { engine: 'tfjs', shape: [1024, 1024], xLimit: 9.2, target: 8.5, holds: false },
-      { engine: 'onnxruntime', shape: [1024, 1024], xLimit: 1.2, target: 1.3, holds: true },
+    const checks = targetChecks({ shapes });
+    assert.deepEqual(
+      checks.map((c) => [c.engine, c.iteration, c.shape.join('x'), c.target, c.holds]),
+      [
+        ['onnxruntime', 'jordan', '1024x4096', 0.75, false],
+        ['onnxruntime', 'jordan', '1024x1024', 1, true],
+        ['onnxruntime', 'turbo', '1024x4096', 0.6, true],
+        ['workers', 'jordan', '1024x1024', 5, null],
+      ],
+    );
+    assert.deepEqual(checks.map((c) => c.xLimit), [0.8, 0.97, 0.6, NaN]);
+    assert.deepEqual(checks.map((c) => c.ms), [900, 300, 700, NaN]);
+    assert.ok(Math.abs(checks[0].xOwnMatmul - 0.72) < 1e-12);
+    assert.equal(checks[3].label, 'workers (the calling thread computing a share)');
+    assert.deepEqual(nsTargets.map((t) => [t.engine, t.iteration, t.shape.join('x'), t.max]), [
+      ['onnxruntime', 'jordan', '1024x4096', 0.75],
+      ['onnxruntime', 'jordan', '1024x1024', 1],
+      ['onnxruntime', 'turbo', '1024x4096', 0.6],
+      ['workers', 'jordan', '1024x1024', 5],
     ]);
+    // a Turbo row missing from the run (turbo not configured) → not measured; an unrun shape → no check
+    const onlySquare = [{ shape: [1024, 1024], rows: [row('onnxruntime', 'jordan', 1.2), row('workers', 'jordan', 4.9)] }] as unknown as EngineNsResult['shapes'];
+    assert.deepEqual(targetChecks({ shapes: onlySquare }).map((c) => [c.engine, c.holds]), [['onnxruntime', false], ['workers', true]]);
+    const noTurbo = [{ shape: [1024, 4096], rows: [row('onnxruntime', 'jordan', 0.7)] }] as unknown as EngineNsResult['shapes'];
+    assert.deepEqual(targetChecks({ shapes: noTurbo }).map((c) => [c.iteration, c.holds]), [['jordan', true], ['turbo', null]]);
     assert.deepEqual(targetChecks(null), []);
+    // the rendered table names each target held / missed / not measured
+    const text = renderEngineSections({
+      config: tiny, backend: 'wasm', available: [], loadAverage: { start: [0, 0, 0], end: [0, 0, 0] }, limit: null,
+      ns: { shapes, startup: [], wallMs: 1 }, gram: null, step: null, targets: checks, wallMs: 1,
+    } as unknown as Parameters<typeof renderEngineSections>[0]);
+    assert.match(text, /\| onnxruntime, form 'auto' \(Gram where cheaper\) +\| 1024×4096 +\| [^|]+\| \*\*×0\.80\*\* +\| ≤ ×0\.75 +\| \*\*missed\*\* +\|/);
+    assert.match(text, /\| Turbo-Muon \(4 steps, AOL\) on onnxruntime +\| 1024×4096 +\| [^|]+\| \*\*×0\.60\*\* +\| ≤ ×0\.6 +\| held +\|/);
+    assert.match(text, /\| workers \(the calling thread computing a share\) +\| 1024×1024 +\| — +\| \*\*—\*\* +\| ≤ ×5 +\| not measured +\|/);
+  });
+
+  it('--targets-only runs the limit and exactly the target rows on their shapes', () => {
+    const r = parseEnginesArgs(['--targets-only']);
+    assert.ok(r !== 'help');
+    assert.deepEqual(r.sections, targetEngineSections);
+    const t = r.sections;
+    assert.equal(t.gram, null);
+    assert.equal(t.step, null);
+    assert.deepEqual(t.limit!.engines, ['tfjs', 'workers', 'onnxruntime'], 'the limit over every engine, as in a full run');
+    assert.equal(t.limit!.size, fullEngineSections.limit!.size);
+    const names = (shape: [number, number]) => shapeVariants(shape, t.ns!, t.engines).map((v) => v.name);
+    assert.deepEqual(names([1024, 4096]), ['onnxruntime', 'onnxruntime · turbo']);
+    assert.deepEqual(names([1024, 1024]), ['workers', 'onnxruntime']);
+    assert.deepEqual(t.ns!.shapes, [[1024, 1024], [1024, 4096]]);
+    // a full run times every row on every shape, Turbo on onnxruntime included
+    assert.deepEqual(shapeVariants([256, 256], fullEngineSections.ns!, allEngines).map((v) => v.name), ['tfjs', 'workers', 'onnxruntime', 'onnxruntime · turbo']);
+    assert.equal(variantName('onnxruntime', 'turbo'), 'onnxruntime · turbo');
   });
 
   it('parses flags through src/cli/args.ts; defaults cover the issue shapes and the four-hidden-layer MLP', () => {
@@ -345,7 +408,7 @@ describe('bench:engines helpers', () => {
     const written = JSON.parse(readFileSync(out, 'utf8')) as BenchResult;
     rmSync(dir, { recursive: true, force: true });
     const e = written.engines!;
-    assert.deepEqual(e.ns!.shapes[0].rows.map((r) => r.engine), ['tfjs', 'onnxruntime']);
+    assert.deepEqual(e.ns!.shapes[0].rows.map((r) => r.name), ['tfjs', 'onnxruntime', 'tfjs · turbo', 'onnxruntime · turbo']);
     assert.ok(Number.isNaN(result.engines!.ns!.shapes[0].idealMs), 'no limit measured → no × of the limit');
     const text = renderReport(result);
     assert.match(text, /## Native Newton–Schulz engines on wasm/);
