@@ -280,10 +280,19 @@ export function newtonSchulzTall(
   }
   for (let i = 0; i < ns.steps; i++) {
     const [a, b, c] = coefficientsAt(table, i);
-    const A = i === 0 ? a0 : gramOf(X);
-    // P = aI + A(bI + cA) = aI + bA + cA²; Xᵀ ← Xᵀ·P (P is symmetric)
-    const P = tf.add(tf.matMul(A, tf.add(tf.mul(A, c), tf.mul(eye, b))), tf.mul(eye, a)) as tf.Tensor2D;
-    X = tf.matMul(X, P);
+    const x = X;
+    const first = i === 0 ? a0 : undefined;
+    // One tidy per iteration, and the iterate it replaces (and A₀) disposed: every one of them was made
+    // here, so a matrix's peak is one iteration's temporaries, not all of them (same kernels in the same
+    // order: same numbers).
+    X = tf.tidy(() => {
+      const A = first ?? gramOf(x);
+      // P = aI + A(bI + cA) = aI + bA + cA²; Xᵀ ← Xᵀ·P (P is symmetric)
+      const P = tf.add(tf.matMul(A, tf.add(tf.mul(A, c), tf.mul(eye, b))), tf.mul(eye, a)) as tf.Tensor2D;
+      return tf.matMul(x, P);
+    });
+    x.dispose();
+    first?.dispose();
   }
   return X;
 }
@@ -459,8 +468,11 @@ export function newtonSchulzAll(gs: readonly tf.Tensor[], options: NewtonSchulzO
           `newtonSchulz: engine '${engine}' runs the standard form only; the Gram form needs engine 'onnxruntime' or 'tfjs'`,
         );
       }
-      // under 'auto', a Gram form the chosen engine lacks runs on tfjs (never sent to the workers engine)
-      if (engine === 'tfjs' || it === null) outs[index] = orthogonalizeMatrix(m, ns);
+      // under 'auto', a Gram form the chosen engine lacks runs on tfjs (never sent to the workers engine).
+      // One tidy per matrix: its iteration's temporaries (Gram matrices, polynomials, products) are freed
+      // before the next matrix starts, so a step's peak is one matrix's iteration above the results, not
+      // every matrix's at once (same kernels in the same order: same numbers).
+      if (engine === 'tfjs' || it === null) outs[index] = tf.tidy(() => orthogonalizeMatrix(m, ns));
       else native.push({ index, m, engine, it });
     });
     if (native.length > 0) runNative(native, outs);

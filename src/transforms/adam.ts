@@ -40,17 +40,23 @@ export function scaleByAdam(options: ScaleByAdamOptions): GradientTransformation
       const t = ctx.step + 1;
       const bc1 = 1 - beta1 ** t;
       const bc2Sqrt = Math.sqrt(1 - beta2 ** t);
-      const mu = updates.map((g, i) => tf.add(tf.mul(s.mu[i], beta1), tf.mul(g, 1 - beta1)));
-      // saturated at float32's maximum instead of Inf for |g| ≳ 1.8e19 (linalg/scale.ts `saturate`)
-      const nu = updates.map((g, i) => saturate(tf.add(tf.mul(s.nu[i], beta2), tf.mul(tf.square(g), 1 - beta2))));
-      const nuMax = amsgrad && s.nuMax ? nu.map((v, i) => tf.maximum(s.nuMax![i], v)) : undefined;
-      const denomSource = nuMax ?? nu;
-      const out = mu.map((m, i) =>
-        tf.div(tf.div(m, bc1), tf.add(tf.div(tf.sqrt(denomSource[i]), bc2Sqrt), epsilon)),
+      const withMax = amsgrad && s.nuMax !== undefined;
+      // One tidy per parameter: its temporaries (g², the products, √v, the quotients) are freed before the
+      // next parameter starts, so the step's peak is one parameter's temporaries above what it keeps
+      // (m, v, the output), not every parameter's at once. Same kernels in the same order: same numbers.
+      const kept = updates.map((g, i) =>
+        tf.tidy(() => {
+          const m = tf.add(tf.mul(s.mu[i], beta1), tf.mul(g, 1 - beta1));
+          // saturated at float32's maximum instead of Inf for |g| ≳ 1.8e19 (linalg/scale.ts `saturate`)
+          const v = saturate(tf.add(tf.mul(s.nu[i], beta2), tf.mul(tf.square(g), 1 - beta2)));
+          const vMax = withMax ? tf.maximum(s.nuMax![i], v) : undefined;
+          const out = tf.div(tf.div(m, bc1), tf.add(tf.div(tf.sqrt(vMax ?? v), bc2Sqrt), epsilon));
+          return vMax ? [out, m, v, vMax] : [out, m, v];
+        }),
       );
-      const next: { [slot: string]: tf.Tensor[] } = { mu, nu };
-      if (nuMax) next.nuMax = nuMax;
-      return { updates: out, state: next };
+      const next: { [slot: string]: tf.Tensor[] } = { mu: kept.map((k) => k[1]), nu: kept.map((k) => k[2]) };
+      if (withMax) next.nuMax = kept.map((k) => k[3]);
+      return { updates: kept.map((k) => k[0]), state: next };
     },
   };
 }
