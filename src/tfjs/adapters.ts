@@ -199,6 +199,9 @@ function adapterPart<R extends object, A>(resolved: R): A {
   return out as A;
 }
 
+/** The activations tfjs-layers' Dense and Conv2D fuse into their product / convolution (`mapActivationToFusedKernel`). */
+const FUSED_ACTIVATIONS: ReadonlyMap<string, 'relu' | 'linear' | 'elu'> = new Map([['relu', 'relu'], ['linear', 'linear'], ['elu', 'elu']]);
+
 /** Counters of the default layer names (`hra_dense_<n>`, `oftv2_conv2d_<n>`, …), one per layer kind. */
 const adapterNames = new Map<string, number>();
 
@@ -335,9 +338,18 @@ abstract class FrozenDenseAdapter extends FrozenAdapter {
     return tf.tidy(() => {
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
       const d = x.shape[x.rank - 1];
-      const k = this.adaptedKernel();
-      const y: tf.Tensor = tf.matMul(tf.reshape(x, [-1, d]), k);
-      return this.finish(tf.reshape(y, [...x.shape.slice(0, -1), this.units]));
+      const k = this.adaptedKernel() as tf.Tensor2D;
+      const shape = [...x.shape.slice(0, -1), this.units];
+      const rows = tf.reshape(x, [-1, d]) as tf.Tensor2D;
+      // As tfjs-layers' Dense computes it (one fused product + bias + activation where the activation
+      // fuses; else product, bias add, activation), so the same kernel gives the same bits as the frozen
+      // layer on every backend (wasm's fused product rounds otherwise than a product and an add).
+      const fused = FUSED_ACTIVATIONS.get(this.activation);
+      if (fused !== undefined) {
+        const bias = this.frozenBias === null ? undefined : this.frozenBias.read();
+        return tf.reshape(tf.fused.matMul({ a: rows, b: k, bias, activation: fused }), shape);
+      }
+      return this.finish(tf.reshape(tf.matMul(rows, k), shape));
     });
   }
 
@@ -410,7 +422,21 @@ abstract class FrozenConvAdapter extends FrozenAdapter {
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
       if (x.rank !== 4) throw new RangeError(`${this.owner}: the input must be [batch, height, width, channels], got shape [${x.shape.join(', ')}]`);
       const k = this.adaptedKernel() as tf.Tensor4D;
-      return this.finish(tf.conv2d(x as tf.Tensor4D, k, this.strides, this.padding, 'NHWC', this.dilationRate));
+      // As tfjs-layers' Conv2D computes it (fused conv + bias, and the activation fused where it can be),
+      // so the same kernel gives the same bits as the frozen layer on every backend (wasm's fused conv
+      // adds the bias inside the accumulation).
+      const fused = FUSED_ACTIVATIONS.get(this.activation);
+      const y = tf.fused.conv2d({
+        x: x as tf.Tensor4D,
+        filter: k,
+        strides: this.strides,
+        pad: this.padding,
+        dilations: this.dilationRate,
+        dataFormat: 'NHWC',
+        bias: this.frozenBias === null ? undefined : this.frozenBias.read(),
+        activation: fused ?? 'linear',
+      });
+      return fused === undefined ? (this.activationLayer.apply(y) as tf.Tensor) : y;
     });
   }
 

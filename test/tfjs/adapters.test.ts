@@ -1,12 +1,13 @@
 /**
  * HraDense / Oftv2Dense (tfjs/adapters.ts): a frozen copy of a Dense layer plus a trainable orthogonal
  * adapter. The adapted kernel keeps the frozen kernel's singular values (float64 Jacobi SVD), the
- * zero/paired inits leave the model's output unchanged (OFTv2 bit for bit), only the adapter trains
+ * zero/paired inits leave the model's output unchanged (OFTv2 bit for bit, on cpu and on wasm, whose fused
+ * product with bias rounds otherwise than a product and an add), only the adapter trains
  * (the papers' counts d·r and blocks·b(b−1)/2) while the frozen kernel and bias stay bit-identical, a
  * few fit epochs lower the loss, the HRA regularizer reaches the model's loss, configs and
  * model.save/loadLayersModel round-trip, bad arguments are named, and nothing leaks.
  */
-import { describe, it } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -15,8 +16,8 @@ import { gaussian } from '../support/random.js';
 import { matrix64, singularValues64 } from '../../src/linalg/reference.js';
 import { hraKernel, hraOrthogonality, oftKernel } from '../../src/nn/adapters.js';
 import { HraDense, Oftv2Dense, hraDense, mergeAdapter, oftv2Dense } from '../../src/tfjs/adapters.js';
+import { registerWasmSegmentSum } from '../../src/tfjs/wasmSegmentSum.js';
 
-await useBackend('cpu');
 
 const D = 12;
 const UNITS = 5;
@@ -54,7 +55,14 @@ async function saveToMemory(model: tfl.LayersModel): Promise<tf.io.ModelArtifact
   return saved!;
 }
 
-describe('HraDense and Oftv2Dense', () => {
+for (const backend of ['cpu', 'wasm'] as const) describe(`HraDense and Oftv2Dense (${backend})`, () => {
+  before(async () => {
+    await useBackend(backend);
+    // tfjs-backend-wasm 4.22 has no UnsortedSegmentSum, the gradient of the gather that unpacks OFTv2's
+    // skew blocks: orthoptim's, as accelerateWasm() registers it.
+    if (backend === 'wasm') registerWasmSegmentSum();
+  });
+
   it('start as the frozen layer: OFTv2 bit-identical (R = I), HRA to float32 rounding (paired reflections)', () => {
     const { model, dense } = pretrained();
     const x = tf.tensor2d(gaussian(9 * D, 2), [9, D]);

@@ -7,9 +7,10 @@
  * unchanged (OFTv2 bit for bit), the output is conv2d with the adapted kernel for strides, 'same'
  * padding and dilation, only the adapter trains (d·r, blocks·b(b−1)/2 with d = in·kh·kw), configs and
  * model.save/loadLayersModel round-trip, mergeAdapter gives a plain Conv2D with the same outputs, bad
- * arguments are named, and nothing leaks.
+ * arguments are named, and nothing leaks — on cpu and on wasm (whose fused conv adds the bias inside the
+ * accumulation: the layer convolves as tfjs-layers' Conv2D does, or the zero init would not be bit-identical).
  */
-import { describe, it } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -18,8 +19,9 @@ import { gaussian } from '../support/random.js';
 import { matrix64, singularValues64 } from '../../src/linalg/reference.js';
 import { convKernelFromRows, convKernelRows, oftKernel } from '../../src/nn/adapters.js';
 import { HraConv2D, Oftv2Conv2D, hraConv2D, mergeAdapter, oftv2Conv2D } from '../../src/tfjs/adapters.js';
+import { registerWasmConvKernels } from '../../src/tfjs/wasmConv.js';
+import { registerWasmSegmentSum } from '../../src/tfjs/wasmSegmentSum.js';
 
-await useBackend('cpu');
 
 const KH = 3;
 const KW = 2;
@@ -138,7 +140,18 @@ function peftOft(k: ArrayLike<number>, q: ArrayLike<number>, b: number): Float64
   return fromPeftView(out);
 }
 
-describe('HraConv2D and Oftv2Conv2D', () => {
+for (const backend of ['cpu', 'wasm'] as const) describe(`HraConv2D and Oftv2Conv2D (${backend})`, () => {
+  before(async () => {
+    await useBackend(backend);
+    // tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter (any conv net's training needs it) and no
+    // UnsortedSegmentSum (the gradient of the gather that unpacks OFTv2's skew blocks): orthoptim's, as
+    // accelerateWasm() registers them.
+    if (backend === 'wasm') {
+      registerWasmConvKernels();
+      registerWasmSegmentSum();
+    }
+  });
+
   it("convKernelRows is PyTorch's weight.view(out, in·kh·kw) transposed, and convKernelFromRows its inverse", () => {
     const k = tf.tensor4d(gaussian(D * FILTERS, 40), [KH, KW, CIN, FILTERS]);
     const rows = convKernelRows(k);
