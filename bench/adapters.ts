@@ -60,7 +60,7 @@ const command = {
   notes: ['Without MNIST on disk the transfer is Fashion-MNIST classes 0–4 → 5–9 on the embedded subset.'],
 } as const satisfies CommandSpec;
 
-interface AdaptersConfig {
+export interface AdaptersConfig {
   readonly pretrainEpochs: number;
   readonly finetuneEpochs: number;
   readonly finetuneExamples: number;
@@ -425,7 +425,18 @@ async function runSeed(config: AdaptersConfig, log: (s: string) => void): Promis
   return { seed: config.seed, data: transfer.description, pretrain: { epochs: config.pretrainEpochs, trainAccuracy: pre.accuracy, seconds: pre.seconds }, methods };
 }
 
-async function runAdapters(config: AdaptersConfig, log: (s: string) => void): Promise<AdaptersResult> {
+/** The command's defaults (bench/claims.ts runs the same protocol as its part `adapters`). */
+export const adapterDefaults: Omit<AdaptersConfig, 'dataDir' | 'out'> = {
+  pretrainEpochs: 2,
+  finetuneEpochs: 3,
+  finetuneExamples: 2000,
+  lrs: [0.001, 0.01, 0.03],
+  seed: 0,
+  seeds: 3,
+};
+
+/** The whole table: every method on every seed (see the module comment); `config.out` is not used. */
+export async function runAdapters(config: AdaptersConfig, log: (s: string) => void): Promise<AdaptersResult> {
   const t0 = performance.now();
   registerWasmSegmentSum();
   accelerateWasm();

@@ -3,7 +3,9 @@
  *
  * Runs, per profile (see {@link profiles}): Newton–Schulz / Turbo / AuON time vs size, the deep-tanh-init
  * experiment, and optimizer comparisons on function-regression, fashion-mnist-mlp, shakespeare-char and
- * cifar10-cnn. Everything goes to `--out` (one folder per comparison, resumable: run the same command
+ * cifar10-cnn; then the issue-14 measurements (`iwrm`: UPGrad's per-example Jacobian descent vs the mean
+ * loss, src/bench/experiments/iwrm.ts; `bloop-pareto`: Bloop vs surgery without an EMA over λ,
+ * experiments/bloopPareto.ts; `adapters`: the bench:adapters table, bench/adapters.ts). Everything goes to `--out` (one folder per comparison, resumable: run the same command
  * again after an interruption and finished parts are kept); then `writeReport` makes the Markdown/HTML
  * report with plots there, and the claims are evaluated into `CLAIMS.md` in the results folder (and at
  * `--claims FILE`, which `bench:claims` points at the repository's CLAIMS.md). Every comparison in the
@@ -11,7 +13,7 @@
  *
  * Flags: `--profile quick|claims|full` (default quick), `--out DIR` (default results/<profile>),
  * `--claims FILE`, `--fresh` (start over), `--only a,b` (run only these parts: ns, deep-tanh, projection,
- * subspace-memory, or
+ * subspace-memory, iwrm, bloop-pareto, adapters, or
  * comparison names — a task's, or a study's `<study>-<task>`), `--claim a,b` (only these claims: run the
  * parts they read and merge their rows into `--claims FILE`, every other row kept as it is there).
  *
@@ -29,9 +31,22 @@ import { machineInfo } from '../src/bench/machine.js';
 import { runNsTiming } from '../src/bench/nsTiming.js';
 import { runDeepTanh, type DeepTanhSummary } from '../src/bench/experiments/deepTanh.js';
 import { runProjection, type ProjectionSummary } from '../src/bench/experiments/projection.js';
+import { runIwrm, type IwrmOptions, type IwrmSummary } from '../src/bench/experiments/iwrm.js';
+import { runBloopPareto, type BloopParetoOptions, type BloopParetoSummary } from '../src/bench/experiments/bloopPareto.js';
+import { accelerateWasm } from '../src/tfjs/wasmMatMul.js';
+import { adapterDefaults, runAdapters } from './adapters.js';
 import { measureMemory } from '../src/bench/memory.js';
 import { getTask } from '../src/bench/tasks/index.js';
-import { claimParts, evaluateClaims, mergeClaims, renderClaims, studyKey, type ClaimsFile, type StateBytesSummary } from '../src/bench/claims.js';
+import {
+  claimParts,
+  evaluateClaims,
+  mergeClaims,
+  renderClaims,
+  studyKey,
+  type AdapterTable,
+  type ClaimsFile,
+  type StateBytesSummary,
+} from '../src/bench/claims.js';
 import { comparisonTable } from '../src/bench/table.js';
 import type { ComparisonSummary, NsTimingSummary } from '../src/bench/results.js';
 import { ProgressBar, formatDuration } from '../src/bench/progress.js';
@@ -59,6 +74,12 @@ interface Profile {
   ns: { sizes: number[]; repeats: number };
   deepTanh: 'quick' | 'full';
   comparisons: ComparisonPlan[];
+  /** UPGrad's IWRM vs the average loss (part `iwrm`). */
+  iwrm: Pick<IwrmOptions, 'epochs' | 'seeds' | 'lrs'>;
+  /** Bloop's Pareto front vs surgery without an EMA (part `bloop-pareto`). */
+  bloopPareto: Pick<BloopParetoOptions, 'steps' | 'seeds' | 'lambdas' | 'methods'>;
+  /** The adapter table (part `adapters`): seeds and fine-tuning epochs of bench/adapters.ts. */
+  adapters: { seeds: number; finetuneEpochs: number };
 }
 
 const names = (...xs: string[]): OptimizerSpec[] => xs.map((name) => ({ name }));
@@ -137,6 +158,9 @@ export const profiles: Record<string, Profile> = {
       { study: 'schedule-free', task: 'fashion-mnist-mlp', optimizers: scheduleFreeStudy, steps: 150, seeds: 1, evalEvery: 50 },
       { study: 'alr-smag', task: 'fashion-mnist-mlp', optimizers: alrSmagStudy, steps: 150, seeds: 1, evalEvery: 50 },
     ],
+    iwrm: { epochs: 2, seeds: 1, lrs: [0.1] },
+    bloopPareto: { steps: 100, seeds: 1, lambdas: [0.3, 1], methods: ['bloop', 'bloop-no-ema'] },
+    adapters: { seeds: 1, finetuneEpochs: 2 },
   },
   claims: {
     name: 'claims',
@@ -159,6 +183,10 @@ export const profiles: Record<string, Profile> = {
       { study: 'psgd', task: 'cifar10-cnn', optimizers: psgdStudy, steps: 150, seeds: 2, evalEvery: 50, sweep: { factors: [1 / 3, 1, 3], steps: 40 } },
       { study: 'subspace', task: 'shakespeare-char-small', optimizers: subspaceStudy, steps: 300, seeds: 2, sweep: { factors: [1 / 3, 1, 3], steps: 75 } },
     ],
+    // Each of these three parts is sized to run in under 10 minutes here.
+    iwrm: { epochs: 5, seeds: 3, lrs: [0.03, 0.1, 0.3, 1] },
+    bloopPareto: { steps: 200, seeds: 2, lambdas: [0.1, 0.3, 1, 3] },
+    adapters: { seeds: 3, finetuneEpochs: 3 },
   },
   full: {
     name: 'full',
@@ -186,6 +214,9 @@ export const profiles: Record<string, Profile> = {
       { study: 'psgd', task: 'cifar10-cnn', optimizers: psgdStudy, steps: 2000, seeds: 3, sweep: { points: 5, steps: 300 } },
       { study: 'subspace', task: 'shakespeare-char-small', optimizers: subspaceStudy, steps: 3000, seeds: 3, sweep: { points: 5, steps: 300 } },
     ],
+    iwrm: { epochs: 20, seeds: 3, lrs: [0.01, 0.03, 0.1, 0.3, 1] },
+    bloopPareto: { steps: 2000, seeds: 3, lambdas: [1e-4, 1e-3, 1e-2, 3e-2, 0.1, 0.3, 1, 3], methods: ['bloop', 'bloop-no-ema', 'pcgrad-no-ema', 'dynamic-barrier-no-ema', 'mixed'] },
+    adapters: { seeds: 5, finetuneEpochs: 3 },
   },
 };
 
@@ -202,7 +233,7 @@ const command = {
     only: {
       type: 'string',
       valueName: 'PARTS',
-      description: 'Run only these parts, comma-separated: ns, deep-tanh, projection, subspace-memory, or comparison names (a task, or a study\'s <study>-<task>).',
+      description: 'Run only these parts, comma-separated: ns, deep-tanh, projection, subspace-memory, iwrm, bloop-pareto, adapters, or comparison names (a task, or a study\'s <study>-<task>).',
     },
     claim: {
       type: 'string',
@@ -363,6 +394,29 @@ async function main(): Promise<void> {
     });
     log(comparisonTable(summary));
   }
+  // The issue-14 measurements train with accelerateWasm()'s kernels (as bench:adapters does); they run
+  // after the comparisons so that registering those kernels changes no other part's timing.
+  const late = ['iwrm', 'bloop-pareto', 'adapters'].filter(wanted);
+  if (late.length > 0) accelerateWasm();
+  if (wanted('iwrm') && !existsSync(join(out, 'iwrm', 'measurement.json'))) {
+    log(`iwrm: UPGrad per-example Jacobian descent vs SGD on the mean loss, ${JSON.stringify(profile.iwrm)}`);
+    const r = await runIwrm({ ...profile.iwrm, dataDir, onProgress: (m) => log(`  ${m}`) });
+    mkdirSync(join(out, 'iwrm'), { recursive: true });
+    await writeAtomic(join(out, 'iwrm', 'measurement.json'), `${JSON.stringify(r, null, 1)}\n`);
+  }
+  if (wanted('bloop-pareto') && !existsSync(join(out, 'bloop-pareto', 'measurement.json'))) {
+    log(`bloop-pareto: Bloop vs surgery without an EMA over λ, ${JSON.stringify(profile.bloopPareto)}`);
+    const r = await runBloopPareto({ ...profile.bloopPareto, dataDir, onProgress: (m) => log(`  ${m}`) });
+    mkdirSync(join(out, 'bloop-pareto'), { recursive: true });
+    await writeAtomic(join(out, 'bloop-pareto', 'measurement.json'), `${JSON.stringify(r, null, 1)}\n`);
+  }
+  if (wanted('adapters') && !existsSync(join(out, 'adapters', 'adapters.json'))) {
+    log(`adapters: the bench:adapters table, ${JSON.stringify(profile.adapters)}`);
+    const config = { ...adapterDefaults, ...profile.adapters, dataDir, out: join(out, 'adapters') };
+    const r = await runAdapters(config, (m) => log(`  ${m}`));
+    mkdirSync(join(out, 'adapters'), { recursive: true });
+    await writeAtomic(join(out, 'adapters', 'adapters.json'), `${JSON.stringify(r, null, 1)}\n`);
+  }
 
   // Report and claims from whatever the folder holds.
   // Every comparison in the folder counts, also ones added by hand (orthoptim bench --out <this folder>),
@@ -380,7 +434,12 @@ async function main(): Promise<void> {
   const deepTanh = readJson<DeepTanhSummary>(join(out, 'deep-tanh', 'summary.json'));
   const projection = readJson<ProjectionSummary>(join(out, 'projection', 'measurement.json'));
   const subspaceMemory = readJson<StateBytesSummary>(join(out, 'subspace-memory', 'state-bytes.json'));
-  const rows = evaluateClaims({ comparisons, ns, deepTanh, projection, subspaceMemory }).filter((r) => claim === null || claim.includes(r.id));
+  const iwrm = readJson<IwrmSummary>(join(out, 'iwrm', 'measurement.json'));
+  const bloopPareto = readJson<BloopParetoSummary>(join(out, 'bloop-pareto', 'measurement.json'));
+  const adapters = readJson<AdapterTable>(join(out, 'adapters', 'adapters.json'));
+  const rows = evaluateClaims({ comparisons, ns, deepTanh, projection, subspaceMemory, iwrm, bloopPareto, adapters }).filter(
+    (r) => claim === null || claim.includes(r.id),
+  );
   const m = machineInfo();
   const run = {
     command: claim === null ? `npm run bench:${profile.name}` : `npm run bench:${profile.name} -- --claim ${claim.join(',')}`,

@@ -9,9 +9,12 @@
  * one seed).
  * @module
  */
+import type { BloopParetoSummary } from './experiments/bloopPareto.js';
 import type { DeepTanhSummary } from './experiments/deepTanh.js';
+import type { IwrmSummary } from './experiments/iwrm.js';
 import type { ProjectionSummary } from './experiments/projection.js';
 import type { Aggregate, ComparisonSummary, NsTimingSummary, Stat } from './results.js';
+import { stat } from './stats.js';
 import { formatTable } from './table.js';
 
 import { verdictOf, type Verdict } from './verdict.js';
@@ -58,6 +61,27 @@ export interface ClaimInputs {
   projection?: ProjectionSummary | null;
   /** Optimizer state bytes of the subspace study's entries (part `subspace-memory`). */
   subspaceMemory?: StateBytesSummary | null;
+  /** UPGrad's IWRM against the average loss (part `iwrm`, `experiments/iwrm.ts`). */
+  iwrm?: IwrmSummary | null;
+  /** Bloop's Pareto front over λ against surgery without an EMA (part `bloop-pareto`). */
+  bloopPareto?: BloopParetoSummary | null;
+  /** The adapter table of `npm run bench:adapters` (part `adapters`, `adapters/adapters.json`). */
+  adapters?: AdapterTable | null;
+}
+
+/**
+ * What the adapters claim reads of `bench/adapters.ts`'s result (`adapters.json`): per seed, each
+ * method's trainable parameter count (head included) and target test accuracy.
+ */
+export interface AdapterTable {
+  backend: string;
+  config: { pretrainEpochs: number; finetuneEpochs: number; finetuneExamples: number; lrs: readonly number[] };
+  runs: readonly {
+    seed: number;
+    /** The transfer, in words (source → target, example counts). */
+    data: string;
+    methods: readonly { method: string; label: string; trainable: number; testAccuracy: number; lr: number }[];
+  }[];
 }
 
 /** `subspace-memory/state-bytes.json`: each entry's `optimizer.stateBytes()` after two steps on a task. */
@@ -660,6 +684,268 @@ export function osdVsGalore(inputs: ClaimInputs, tasks: readonly string[]): Clai
   return row;
 }
 
+/** The best learning rate of `method` in the IWRM runs: the lowest mean final training loss over the seeds. */
+function iwrmBest(p: IwrmSummary, method: string): { lr: number; train: Stat; test: Stat; ms: Stat } | null {
+  let best: { lr: number; train: Stat; test: Stat; ms: Stat } | null = null;
+  for (const lr of p.lrs) {
+    const rs = p.runs.filter((r) => r.method === method && r.lr === lr);
+    if (rs.length === 0) continue;
+    const train = stat(rs.map((r) => r.trainLoss[r.trainLoss.length - 1]));
+    if (train.n === 0) continue;
+    if (best === null || train.mean < best.train.mean) {
+      best = { lr, train, test: stat(rs.map((r) => r.testAccuracy[r.testAccuracy.length - 1])), ms: stat(rs.map((r) => r.msPerStep)) };
+    }
+  }
+  return best;
+}
+
+/**
+ * UPGrad's instance-wise risk minimization against minimizing the batch's average loss, the same SGD
+ * and steps (issue 14, spec A4; `experiments/iwrm.ts`): each method at its best learning rate by final
+ * training loss. Reproduced when UPGrad's final training loss — the paper's measure — is lower beyond
+ * the seed spread and its test accuracy is not behind beyond it; `partly reproduced` when the training
+ * loss is lower but the test accuracy falls behind; `not reproduced` when the training loss is not lower.
+ */
+export function iwrmClaim(inputs: ClaimInputs): ClaimRow {
+  const row = newRow(
+    'upgrad-iwrm-beats-mean',
+    "UPGrad's IWRM beats minimizing the average loss",
+    'Quinton & Rey, "Jacobian Descent for Multi-Objective Optimization" (arXiv 2406.16232; TorchJD): instance-wise risk minimization with UPGrad ' +
+      '(one objective per training example, stochastic sub-Jacobian descent) "exhibits promising results compared to the direct minimization of the average loss" ' +
+      'on simple image classification (a specific number is unconfirmed in our spec)',
+    'promising vs average loss (no number)',
+  );
+  const p = inputs.iwrm;
+  const u = p == null ? null : iwrmBest(p, 'upgrad');
+  const m = p == null ? null : iwrmBest(p, 'mean');
+  if (p == null || u === null || m === null) {
+    row.why = 'needs the IWRM runs (bench/claims.ts part iwrm)';
+    return row;
+  }
+  const sweep = (method: string): string =>
+    p.lrs
+      .map((lr) => {
+        const st = stat(p.runs.filter((r) => r.method === method && r.lr === lr).map((r) => r.trainLoss[r.trainLoss.length - 1]));
+        return `lr ${lr} ${st.n === 0 ? 'diverged' : st.mean.toFixed(4)}`;
+      })
+      .join(', ');
+  const seeds = p.seeds.length;
+  row.setting = `${p.setting}; ${p.steps} steps, ${seeds === 1 ? 'one seed' : `${seeds} seeds`} (${p.backend})`;
+  row.ours =
+    `final training loss: upgrad ${fmt(u.train)} (lr ${u.lr}), mean loss ${fmt(m.train)} (lr ${m.lr}); ` +
+    `test accuracy ${fmt(u.test, 2, 100)} % vs ${fmt(m.test, 2, 100)} %; ` +
+    `per step ${fmt(u.ms, 1)} ms vs ${fmt(m.ms, 1)} ms (${(u.ms.mean / m.ms.mean).toFixed(0)}× the cost: ${p.batch} backward passes and the Gramian); ` +
+    `training loss by lr — upgrad ${sweep('upgrad')}; mean loss ${sweep('mean')}`;
+  row.headline = `train loss ${u.train.mean.toFixed(3)} vs ${m.train.mean.toFixed(3)}; test ${(100 * u.test.mean).toFixed(1)} % vs ${(100 * m.test.mean).toFixed(1)} %`;
+  const train = compareStats(u.train, m.train, false);
+  const test = compareStats(u.test, m.test, true);
+  const testText = test === 'better' ? 'its test accuracy is higher beyond the spread' : test === 'worse' ? 'its test accuracy is lower beyond the spread' : 'test accuracy level within the spread';
+  if (train !== 'better') {
+    row.verdict = 'not reproduced';
+    row.why = `at the same SGD and ${p.steps} steps (each method at its best rate), UPGrad's final training loss is ${train === 'worse' ? 'higher than' : 'level with'} the average-loss run's beyond the seed spread; ${testText}`;
+  } else {
+    row.verdict = test === 'worse' ? 'partly reproduced' : 'reproduced';
+    row.why = `at the same SGD and ${p.steps} steps (each method at its best rate), UPGrad's final training loss is lower beyond the seed spread; ${testText}; each step costs ${(u.ms.mean / m.ms.mean).toFixed(0)}× the average-loss step here`;
+  }
+  return row;
+}
+
+/** A (main, aux) point of the Pareto study: one method at one λ, over the seeds. */
+interface ParetoPoint {
+  method: string;
+  lambda: number;
+  main: Stat;
+  aux: Stat;
+  test: Stat;
+}
+
+/**
+ * Whether `p` dominates `q` (both losses lower is better): no worse in either mean and better in one by
+ * more than the seed spread (the sum of the two standard deviations; any margin with one seed).
+ */
+export function dominates(p: { main: Stat; aux: Stat }, q: { main: Stat; aux: Stat }): boolean {
+  if (p.main.mean > q.main.mean || p.aux.mean > q.aux.mean) return false;
+  const spread = (a: Stat, b: Stat): number => (a.n > 1 && b.n > 1 ? a.std + b.std : 0);
+  return q.main.mean - p.main.mean > spread(p.main, q.main) || q.aux.mean - p.aux.mean > spread(p.aux, q.aux);
+}
+
+function paretoPoints(p: BloopParetoSummary, method: string, main: 'trainLoss' | 'testLoss'): ParetoPoint[] {
+  return p.lambdas
+    .map((lambda) => {
+      const rs = p.runs.filter((r) => r.method === method && r.lambda === lambda);
+      return { method, lambda, main: stat(rs.map((r) => r[main])), aux: stat(rs.map((r) => r.auxLoss)), test: stat(rs.map((r) => r.testAccuracy)) };
+    })
+    .filter((x) => x.main.n > 0 && x.aux.n > 0);
+}
+
+/** The methods of the Bloop study that are gradient surgery without an EMA (ρ = 1), and the ones shown beside. */
+const noEmaSurgery = ['bloop-no-ema', 'pcgrad-no-ema', 'dynamic-barrier-no-ema'];
+
+/**
+ * The main loss of a Pareto front at an aux value: the front's non-dominated points (by their means),
+ * sorted by aux, joined by straight lines; NaN outside the front's aux range (no extrapolation).
+ */
+export function frontAt(front: readonly { main: number; aux: number }[], aux: number): number {
+  const kept = front.filter((p) => !front.some((q) => q !== p && q.main <= p.main && q.aux <= p.aux && (q.main < p.main || q.aux < p.aux)));
+  const pts = [...kept].sort((a, b) => a.aux - b.aux);
+  if (pts.length === 0 || aux < pts[0].aux || aux > pts[pts.length - 1].aux) return NaN;
+  for (let i = 0; i + 1 < pts.length; i++) {
+    const [a, b] = [pts[i], pts[i + 1]];
+    if (aux <= b.aux) return b.aux === a.aux ? Math.min(a.main, b.main) : a.main + ((aux - a.aux) / (b.aux - a.aux)) * (b.main - a.main);
+  }
+  return pts[pts.length - 1].main;
+}
+
+/**
+ * Where front `a` lies against the points of `b`: at each point of `b` inside `a`'s aux range, `a`'s
+ * interpolated main loss ({@link frontAt}) is below the point's by more than the seed spread (`ahead`),
+ * above it by more (`behind`), or neither; `outside` counts the points beyond `a`'s aux range.
+ */
+function frontVsPoints(a: readonly ParetoPoint[], b: readonly ParetoPoint[]): { ahead: number; behind: number; level: number; outside: number } {
+  const means = a.map((x) => ({ main: x.main.mean, aux: x.aux.mean }));
+  const stdA = Math.max(0, ...a.map((x) => (x.main.n > 1 ? x.main.std : 0)));
+  const r = { ahead: 0, behind: 0, level: 0, outside: 0 };
+  for (const q of b) {
+    const f = frontAt(means, q.aux.mean);
+    if (!Number.isFinite(f)) {
+      r.outside++;
+      continue;
+    }
+    const spread = q.main.n > 1 ? q.main.std + stdA : 0;
+    if (f < q.main.mean - spread) r.ahead++;
+    else if (f > q.main.mean + spread) r.behind++;
+    else r.level++;
+  }
+  return r;
+}
+
+/**
+ * Bloop against gradient surgery without an EMA (spec A3; `experiments/bloopPareto.ts`): the Pareto
+ * points (final training cross-entropy, final aux loss) of each method over λ, each front the line
+ * through its non-dominated points. Per surgery method without an EMA, one check: Bloop's front is
+ * below (lower training loss at the same aux loss, beyond the seed spread) at one of its points or
+ * more, and that method's front is below none of Bloop's points. Point-by-point dominance
+ * ({@link dominates}) and the test loss are reported beside.
+ */
+export function bloopParetoClaim(inputs: ClaimInputs): ClaimRow {
+  const row = newRow(
+    'bloop-beats-surgery-without-ema',
+    'Bloop beats gradient surgery without an EMA',
+    'Hsieh, Thornton, Ndiaye, Klein, Cuturi, Ablin, "Careful with that Scalpel: Improving Gradient Surgery with an EMA" (ICML 2024, arXiv 2402.02998): ' +
+      'Bloop "can lead to much better performances on NLP and vision experiments than other gradient surgery methods without EMA", reported as Pareto fronts ' +
+      '(apple/ml-bloop examples/smooth_mnist: cross-entropy vs log Lipschitz bound, λ 1e-4…1; a single number is unconfirmed in our spec)',
+    'better Pareto front (no number)',
+  );
+  const p = inputs.bloopPareto;
+  const bl = p == null ? [] : paretoPoints(p, 'bloop', 'trainLoss');
+  const others = p == null ? [] : noEmaSurgery.filter((m) => paretoPoints(p, m, 'trainLoss').length > 0);
+  if (p == null || bl.length === 0 || others.length === 0) {
+    row.why = 'needs the Bloop Pareto runs (bench/claims.ts part bloop-pareto) with bloop and a surgery method without an EMA';
+    return row;
+  }
+  const seeds = p.seeds.length;
+  row.setting = `${p.setting}; ${seeds === 1 ? 'one seed' : `${seeds} seeds`} (${p.backend})`;
+  const shown = Object.keys(p.methods);
+  const pointText = (x: ParetoPoint): string => `${x.main.mean.toFixed(4)}/${x.aux.mean.toFixed(3)}`;
+  const byLambda = p.lambdas.map(
+    (lambda) =>
+      `λ ${lambda}: ` +
+      shown
+        .map((m) => paretoPoints(p, m, 'trainLoss').find((x) => x.lambda === lambda))
+        .filter((x): x is ParetoPoint => x !== undefined)
+        .map((x) => `${x.method} ${pointText(x)} (test ${(100 * x.test.mean).toFixed(1)} %)`)
+        .join(', '),
+  );
+  const checks: boolean[] = [];
+  const parts: string[] = [];
+  const heads: string[] = [];
+  const reasons: string[] = [];
+  for (const m of others) {
+    const o = paretoPoints(p, m, 'trainLoss');
+    const mine = frontVsPoints(bl, o);
+    const theirs = frontVsPoints(o, bl);
+    const bt = paretoPoints(p, 'bloop', 'testLoss');
+    const ot = paretoPoints(p, m, 'testLoss');
+    const test = { mine: frontVsPoints(bt, ot), theirs: frontVsPoints(ot, bt) };
+    const won = o.filter((q) => bl.some((x) => dominates(x, q))).length;
+    const lost = bl.filter((x) => o.some((q) => dominates(q, x))).length;
+    const ok = mine.ahead > 0 && theirs.ahead === 0;
+    checks.push(ok);
+    parts.push(
+      `vs ${m}: Bloop's front is below ${mine.ahead}, above ${mine.behind}, level with ${mine.level} of its ${o.length} points (${mine.outside} outside Bloop's aux range); ` +
+        `its front is below ${theirs.ahead} of Bloop's ${bl.length} points; point dominance: Bloop dominates ${won}, is dominated at ${lost}; ` +
+        `on the test loss Bloop's front is below ${test.mine.ahead} of its points, its front below ${test.theirs.ahead} of Bloop's`,
+    );
+    heads.push(`vs ${m}: Bloop's front below at ${mine.ahead}/${o.length} points, its front below Bloop's at ${theirs.ahead}/${bl.length}`);
+    if (ok) reasons.push(`Bloop's front lies below ${m}'s somewhere and nowhere above it`);
+    else if (theirs.ahead > 0) reasons.push(`${m}'s front lies below ${theirs.ahead} of Bloop's points`);
+    else reasons.push(`Bloop's front is nowhere below ${m}'s points beyond the seed spread (${mine.level} level, ${mine.outside} outside its aux range)`);
+  }
+  row.ours = `${parts.join('; ')} | (training cross-entropy / log Π‖W‖₂², means over the seeds) ${byLambda.join(' | ')}`;
+  row.headline = heads.join('; ');
+  row.verdict = verdictOf(checks);
+  row.why =
+    'rule: per surgery method without an EMA, Bloop\'s front (training loss against aux loss, its non-dominated points joined by lines) is below one of its points or more ' +
+    `by more than the seed spread and its front below none of Bloop's — ${reasons.join('; ')}`;
+  return row;
+}
+
+/** The adapters judged by the claim, the baseline, and the methods shown beside. */
+const orthogonalAdapters = ['hra', 'oftv2'];
+
+/**
+ * Orthogonal adapters against full fine-tuning (issue 14 item 5, spec B7/B8; `bench/adapters.ts`): per
+ * adapter (HRA, OFTv2), one check — its target test accuracy is level with full fine-tuning's or better
+ * ({@link levelWith}: behind by no more than the seed spread and 1 % of full fine-tuning's accuracy) with
+ * fewer trainable parameters. LoRA-style low rank and the head-only probe are shown beside.
+ */
+export function adaptersClaim(inputs: ClaimInputs): ClaimRow {
+  const row = newRow(
+    'orthogonal-adapters-match-full-finetuning',
+    'Orthogonal adapters reach full fine-tuning accuracy with a fraction of the parameters',
+    'Yuan et al., "Bridging the Gap between Low-rank and Orthogonal Adaptation via Householder Reflection Adaptation" (HRA, NeurIPS 2024, arXiv 2405.17484) and ' +
+      'Qiu et al., "Orthogonal Finetuning Made Scalable" (OFTv2, arXiv 2506.19847): orthogonal fine-tuning matches or beats full fine-tuning and LoRA ' +
+      'with a small fraction of the trainable parameters (numbers unconfirmed in our spec)',
+    'matches full fine-tuning (no number)',
+  );
+  const t = inputs.adapters;
+  const methodStat = (m: string) => {
+    const rs = (t?.runs ?? []).map((r) => r.methods.find((x) => x.method === m)).filter((x) => x !== undefined);
+    return rs.length === 0 ? null : { label: rs[0].label, trainable: rs[0].trainable, acc: stat(rs.map((x) => x.testAccuracy)), lrs: rs.map((x) => x.lr) };
+  };
+  const full = methodStat('full');
+  const judged = orthogonalAdapters.map((m) => ({ m, s: methodStat(m) })).filter((x) => x.s !== null);
+  if (t == null || full === null || judged.length === 0) {
+    row.why = 'needs the adapter table (bench/claims.ts part adapters, the protocol of npm run bench:adapters) with full fine-tuning and HRA or OFTv2';
+    return row;
+  }
+  const c = t.config;
+  row.setting =
+    `${t.runs[0].data}; body 784-256-128 ReLU pretrained ${c.pretrainEpochs} epochs, fine-tuned ${c.finetuneEpochs} epochs (batch 32, Adam at the best of {${c.lrs.join(', ')}} on validation), ` +
+    `a fresh head counted in each method's parameters; ${t.runs.length === 1 ? 'one seed' : `${t.runs.length} seeds`} (${t.backend})`;
+  const pct = (n: number): string => `${((100 * n) / full.trainable).toFixed(1)} %`;
+  const all = ['full', ...orthogonalAdapters, 'lora', 'head'].map((m) => ({ m, s: methodStat(m) })).filter((x) => x.s !== null);
+  row.ours = `target test accuracy (trainable parameters, share of full fine-tuning's): ${all
+    .map(({ s }) => `${s!.label} ${fmt(s!.acc, 2, 100)} % (${s!.trainable}, ${pct(s!.trainable)})`)
+    .join(', ')}`;
+  const checks: boolean[] = [];
+  const level: string[] = [];
+  const behind: string[] = [];
+  for (const { s } of judged) {
+    const gap = 100 * (full.acc.mean - s!.acc.mean);
+    const ok = levelWith(s!.acc, full.acc, true) !== 'worse' && s!.trainable < full.trainable;
+    checks.push(ok);
+    (ok ? level : behind).push(`${s!.label} (${gap >= 0 ? `${gap.toFixed(1)} points below` : `${(-gap).toFixed(1)} points above`} at ${pct(s!.trainable)} of the parameters)`);
+  }
+  row.headline = `${judged.map(({ s }) => `${s!.label.split(' ')[0]} ${(100 * s!.acc.mean).toFixed(1)} % at ${pct(s!.trainable)}`).join(', ')} vs full ${(100 * full.acc.mean).toFixed(1)} %`;
+  row.verdict = verdictOf(checks);
+  const bits: string[] = [];
+  if (level.length > 0) bits.push(`level with full fine-tuning (within the seed spread and 1 %): ${level.join(', ')}`);
+  if (behind.length > 0) bits.push(`behind full fine-tuning by more than the seed spread and 1 %: ${behind.join(', ')}`);
+  row.why = bits.join('; ');
+  return row;
+}
+
 /** The parts of the claims run (comparison keys, `ns`, `deep-tanh`) each claim reads, by claim id. */
 export const claimParts: Readonly<Record<string, readonly string[]>> = {
   'muon-faster-than-adamw': ['fashion-mnist-mlp', 'shakespeare-char', 'shakespeare-char-small'],
@@ -675,6 +961,9 @@ export const claimParts: Readonly<Record<string, readonly string[]>> = {
   'dct-matches-svd-projection': ['projection'],
   'psgd-beats-adam-defaults': [studyKey('psgd', 'fashion-mnist-mlp'), studyKey('psgd', 'cifar10-cnn')],
   'osd-narrows-gap-same-memory': [studyKey('subspace', 'shakespeare-char-small'), 'subspace-memory'],
+  'upgrad-iwrm-beats-mean': ['iwrm'],
+  'bloop-beats-surgery-without-ema': ['bloop-pareto'],
+  'orthogonal-adapters-match-full-finetuning': ['adapters'],
 };
 
 /** Every claim, evaluated on what `given` holds (comparisons that fell back to another task are ignored). */
@@ -771,6 +1060,9 @@ export function evaluateClaims(given: ClaimInputs): ClaimRow[] {
       'beats SoTA (no number)',
     ),
     osdVsGalore(inputs, ['shakespeare-char-small']),
+    iwrmClaim(inputs),
+    bloopParetoClaim(inputs),
+    adaptersClaim(inputs),
   ];
 }
 

@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 import {
   claimParts,
   compareStats,
+  dominates,
   evaluateClaims,
+  frontAt,
   levelWith,
   logLogSlope,
   mergeClaims,
@@ -17,7 +19,9 @@ import {
 import type { Aggregate, ComparisonSummary, NsTimingSummary, Stat } from '../../src/bench/results.js';
 import type { DeepTanhSummary } from '../../src/bench/experiments/deepTanh.js';
 import type { ProjectionRow, ProjectionSummary } from '../../src/bench/experiments/projection.js';
-import type { StateBytesSummary } from '../../src/bench/claims.js';
+import type { AdapterTable, StateBytesSummary } from '../../src/bench/claims.js';
+import type { IwrmRun, IwrmSummary } from '../../src/bench/experiments/iwrm.js';
+import type { BloopParetoRun, BloopParetoSummary } from '../../src/bench/experiments/bloopPareto.js';
 
 const st = (mean: number, std = 0, n = 2): Stat => ({ mean, std, min: mean - std, max: mean + std, n });
 const none: Stat = { mean: NaN, std: NaN, min: NaN, max: NaN, n: 0 };
@@ -69,7 +73,7 @@ describe('claims', () => {
 
   it('says not testable without runs, and which runs it needs', () => {
     const rows = evaluateClaims({ comparisons: {} });
-    assert.equal(rows.length, 13);
+    assert.equal(rows.length, 16);
     assert.deepEqual(rows.map((r) => r.id), Object.keys(claimParts), 'every claim declares the parts it reads');
     for (const r of rows) {
       assert.equal(r.verdict, 'not testable here');
@@ -321,6 +325,182 @@ describe('claims', () => {
     assert.equal(byId(evaluateClaims({ comparisons: {} }), id).verdict, 'not testable here');
   });
 
+  it('IWRM: UPGrad vs the mean loss, each at its best rate by final training loss; test accuracy can make it partial', () => {
+    const id = 'upgrad-iwrm-beats-mean';
+    // Final training loss per seed (two seeds) by method and lr; test accuracy and ms/step per method.
+    const run = (method: 'upgrad' | 'mean', lr: number, seed: number, loss: number, acc: number): IwrmRun => ({
+      method,
+      lr,
+      seed,
+      trainLoss: [2.3, 1, loss],
+      testAccuracy: [0.1, 0.5, acc],
+      msPerStep: method === 'upgrad' ? 50 : 2.5,
+    });
+    const make = (u: [number, number], uAcc: number, mAcc = 0.78): IwrmSummary => ({
+      format: 'orthoptim-iwrm/1',
+      setting: 'a setting',
+      backend: 'wasm',
+      examples: 1024,
+      testExamples: 2000,
+      batch: 16,
+      epochs: 2,
+      steps: 128,
+      lrs: [0.1, 0.3],
+      seeds: [0, 1],
+      runs: [
+        run('upgrad', 0.1, 0, u[0], uAcc),
+        run('upgrad', 0.1, 1, u[1], uAcc),
+        run('upgrad', 0.3, 0, 0.9, 0.7),
+        run('upgrad', 0.3, 1, 0.92, 0.7),
+        run('mean', 0.1, 0, 0.8, 0.7),
+        run('mean', 0.1, 1, 0.82, 0.7),
+        run('mean', 0.3, 0, 0.7, mAcc),
+        run('mean', 0.3, 1, 0.72, mAcc),
+      ],
+    });
+    const r = byId(evaluateClaims({ comparisons: {}, iwrm: make([0.5, 0.52], 0.8) }), id);
+    assert.equal(r.verdict, 'reproduced');
+    assert.equal(r.headline, 'train loss 0.510 vs 0.710; test 80.0 % vs 78.0 %');
+    assert.match(r.ours, /^final training loss: upgrad 0\.5100 ± 0\.0141 \(lr 0\.1\), mean loss 0\.7100 ± 0\.0141 \(lr 0\.3\); /);
+    assert.match(r.ours, /per step 50\.0 ± 0\.0 ms vs 2\.5 ± 0\.0 ms \(20× the cost/);
+    assert.match(r.ours, /training loss by lr — upgrad lr 0\.1 0\.5100, lr 0\.3 0\.9100; mean loss lr 0\.1 0\.8100, lr 0\.3 0\.7100$/);
+    assert.match(r.why, /lower beyond the seed spread; its test accuracy is higher beyond the spread; each step costs 20×/);
+    // Lower training loss, lower test accuracy: partly.
+    const partial = byId(evaluateClaims({ comparisons: {}, iwrm: make([0.5, 0.52], 0.7) }), id);
+    assert.equal(partial.verdict, 'partly reproduced');
+    assert.match(partial.why, /its test accuracy is lower beyond the spread/);
+    // Training loss within the seed spread of the mean loss's: not reproduced, whatever the test accuracy.
+    const level = byId(evaluateClaims({ comparisons: {}, iwrm: make([0.69, 0.73], 0.9) }), id);
+    assert.equal(level.verdict, 'not reproduced');
+    assert.match(level.why, /final training loss is level with the average-loss run's beyond the seed spread/);
+    const missing = byId(evaluateClaims({ comparisons: {}, iwrm: null }), id);
+    assert.equal(missing.verdict, 'not testable here');
+    assert.match(missing.why, /needs the IWRM runs/);
+  });
+
+  it('Pareto dominance: no worse in both means, better in one beyond the seed spread (any margin with one seed)', () => {
+    const pt = (main: number, aux: number, std = 0.001, n = 2) => ({ main: st(main, std, n), aux: st(aux, std, n) });
+    assert.equal(dominates(pt(0.3, 3), pt(0.4, 3)), true);
+    assert.equal(dominates(pt(0.4, 3), pt(0.3, 3)), false);
+    assert.equal(dominates(pt(0.3, 3), pt(0.3, 3)), false, 'equal points do not dominate');
+    assert.equal(dominates(pt(0.3, 2.9), pt(0.31, 3)), true, 'better in both');
+    assert.equal(dominates(pt(0.3, 3.1), pt(0.4, 3)), false, 'worse in aux');
+    assert.equal(dominates(pt(0.3, 3, 0.1), pt(0.35, 3, 0.1)), false, 'within the spread');
+    assert.equal(dominates(pt(0.3, 3, 0.1, 1), pt(0.3001, 3, 0.1, 1)), true, 'one seed: any margin');
+  });
+
+  it('Pareto front: non-dominated points joined by lines, no extrapolation', () => {
+    const front = [
+      { main: 0.3, aux: 4 },
+      { main: 0.35, aux: 3 },
+      { main: 0.5, aux: 3.5 }, // dominated by (0.35, 3): left out
+    ];
+    assert.ok(Math.abs(frontAt(front, 3.5) - 0.325) < 1e-12, `${frontAt(front, 3.5)}`);
+    assert.equal(frontAt(front, 4), 0.3);
+    assert.equal(frontAt(front, 3), 0.35);
+    assert.ok(Number.isNaN(frontAt(front, 2.9)), 'below the range');
+    assert.ok(Number.isNaN(frontAt(front, 4.1)), 'above the range');
+    assert.ok(Number.isNaN(frontAt([], 1)));
+  });
+
+  it('Bloop vs surgery without an EMA: per method, Bloop\'s front below some of its points and its front below none of Bloop\'s', () => {
+    const id = 'bloop-beats-surgery-without-ema';
+    const runs: BloopParetoRun[] = [];
+    const add = (method: string, lambda: number, main: number, aux: number): void => {
+      for (const [seed, d] of [[0, -0.001], [1, 0.001]] as const) {
+        runs.push({ method, lambda, seed, trainLoss: main + d, testLoss: main + 0.05 + d, testAccuracy: 0.9, auxLoss: aux + d, msPerStep: 30 });
+      }
+    };
+    add('bloop', 0.1, 0.3, 4);
+    add('bloop', 1, 0.35, 3);
+    add('bloop-no-ema', 0.1, 0.3, 4);
+    add('bloop-no-ema', 1, 0.4, 3);
+    add('pcgrad-no-ema', 0.1, 0.29, 4);
+    add('pcgrad-no-ema', 1, 0.4, 3);
+    add('mixed', 0.1, 0.3, 4.1);
+    add('mixed', 1, 0.5, 3);
+    const summaryOf = (rs: BloopParetoRun[], lambdas = [0.1, 1]): BloopParetoSummary => ({
+      format: 'orthoptim-bloop-pareto/1',
+      setting: 'a setting',
+      backend: 'wasm',
+      dataset: 'MNIST',
+      steps: 100,
+      batch: 256,
+      lambdas,
+      seeds: [0, 1],
+      methods: { bloop: { ema: 0.01 }, 'bloop-no-ema': { ema: 1 }, 'pcgrad-no-ema': { ema: 1, variant: 'pcgrad' }, mixed: { ema: 1, variant: 'mixed' } },
+      runs: rs,
+    });
+    const r = byId(evaluateClaims({ comparisons: {}, bloopPareto: summaryOf(runs) }), id);
+    // bloop-no-ema: Bloop's front is below its λ = 1 point, level at λ = 0.1, and its front is above Bloop's. pcgrad's λ = 0.1 point is below Bloop's.
+    assert.equal(r.verdict, 'partly reproduced');
+    assert.equal(
+      r.headline,
+      "vs bloop-no-ema: Bloop's front below at 1/2 points, its front below Bloop's at 0/2; vs pcgrad-no-ema: Bloop's front below at 1/2 points, its front below Bloop's at 1/2",
+    );
+    assert.match(r.ours, /vs bloop-no-ema: Bloop's front is below 1, above 0, level with 1 of its 2 points \(0 outside Bloop's aux range\); its front is below 0 of Bloop's 2 points; point dominance: Bloop dominates 1, is dominated at 0/);
+    assert.match(
+      r.ours,
+      /\| λ 1: bloop 0\.3500\/3\.000 \(test 90\.0 %\), bloop-no-ema 0\.4000\/3\.000 \(test 90\.0 %\), pcgrad-no-ema 0\.4000\/3\.000 \(test 90\.0 %\), mixed 0\.5000\/3\.000 \(test 90\.0 %\)$/,
+    );
+    assert.match(r.why, /Bloop's front lies below bloop-no-ema's somewhere and nowhere above it; pcgrad-no-ema's front lies below 1 of Bloop's points$/);
+    assert.equal(byId(evaluateClaims({ comparisons: {}, bloopPareto: summaryOf(runs.filter((x) => x.method !== 'pcgrad-no-ema')) }), id).verdict, 'reproduced');
+    // A point between two of Bloop's λ is judged against the line between them (0.325 at aux 3.5), one beyond them not at all.
+    const between = [...runs.filter((x) => x.method === 'bloop')];
+    for (const seed of [0, 1]) {
+      between.push({ method: 'bloop-no-ema', lambda: 0.3, seed, trainLoss: 0.33 + (seed - 0.5) * 0.002, testLoss: 0.4, testAccuracy: 0.9, auxLoss: 3.5, msPerStep: 30 });
+      between.push({ method: 'bloop-no-ema', lambda: 3, seed, trainLoss: 0.6, testLoss: 0.7, testAccuracy: 0.9, auxLoss: 2.5, msPerStep: 30 });
+    }
+    const b = byId(evaluateClaims({ comparisons: {}, bloopPareto: summaryOf(between, [0.1, 0.3, 1, 3]) }), id);
+    assert.match(b.ours, /Bloop's front is below 1, above 0, level with 0 of its 2 points \(1 outside Bloop's aux range\)/);
+    assert.equal(b.verdict, 'reproduced');
+    // Identical fronts: neither is below the other, not reproduced.
+    const same = runs.filter((x) => x.method === 'bloop').flatMap((x) => [x, { ...x, method: 'bloop-no-ema' }]);
+    const tie = byId(evaluateClaims({ comparisons: {}, bloopPareto: summaryOf(same) }), id);
+    assert.equal(tie.verdict, 'not reproduced');
+    assert.equal(tie.headline, "vs bloop-no-ema: Bloop's front below at 0/2 points, its front below Bloop's at 0/2");
+    assert.match(tie.why, /Bloop's front is nowhere below bloop-no-ema's points beyond the seed spread \(2 level, 0 outside its aux range\)$/);
+    const noBloop = byId(evaluateClaims({ comparisons: {}, bloopPareto: summaryOf(runs.filter((x) => x.method !== 'bloop')) }), id);
+    assert.equal(noBloop.verdict, 'not testable here');
+  });
+
+  it('orthogonal adapters vs full fine-tuning: level within the seed spread and 1 % with fewer parameters, per adapter', () => {
+    const id = 'orthogonal-adapters-match-full-finetuning';
+    const m = (method: string, label: string, trainable: number, testAccuracy: number) => ({ method, label, trainable, testAccuracy, lr: 0.01 });
+    const table = (hra: [number, number], oft: [number, number]): AdapterTable => ({
+      backend: 'wasm',
+      config: { pretrainEpochs: 2, finetuneEpochs: 3, finetuneExamples: 2000, lrs: [0.001, 0.01] },
+      runs: [0, 1].map((seed) => ({
+        seed,
+        data: 'source MNIST → target Fashion-MNIST',
+        methods: [
+          m('head', 'head only (frozen body)', 1290, 0.8),
+          m('full', 'full fine-tuning', 234_501, [0.92, 0.91][seed]),
+          m('lora', 'LoRA-style r = 8', 12_037, 0.9),
+          m('hra', 'HRA r = 8', 8965, hra[seed]),
+          m('oftv2', 'OFTv2 b = 16', 8445, oft[seed]),
+        ],
+      })),
+    });
+    const r = byId(evaluateClaims({ comparisons: {}, adapters: table([0.905, 0.895], [0.915, 0.913]) }), id);
+    // Full 91.5 ± 0.71; HRA 90.0 ± 0.71 is 1.5 points behind (> spread 1.41 and > 1 % = 0.915): behind; OFTv2 0.1 behind: level.
+    assert.equal(r.verdict, 'partly reproduced');
+    assert.equal(r.headline, 'HRA 90.0 % at 3.8 %, OFTv2 91.4 % at 3.6 % vs full 91.5 %');
+    assert.match(
+      r.why,
+      /^level with full fine-tuning \(within the seed spread and 1 %\): OFTv2 b = 16 \(0\.1 points below at 3\.6 % of the parameters\); behind full fine-tuning by more than the seed spread and 1 %: HRA r = 8 \(1\.5 points below at 3\.8 %/,
+    );
+    assert.match(
+      r.ours,
+      /full fine-tuning 91\.50 ± 0\.71 % \(234501, 100\.0 %\), HRA r = 8 90\.00 ± 0\.71 % \(8965, 3\.8 %\), OFTv2 b = 16 91\.40 ± 0\.14 % \(8445, 3\.6 %\), LoRA-style r = 8 90\.00 ± 0\.00 % \(12037, 5\.1 %\), head only/,
+    );
+    assert.equal(byId(evaluateClaims({ comparisons: {}, adapters: table([0.91, 0.92], [0.915, 0.913]) }), id).verdict, 'reproduced');
+    assert.equal(byId(evaluateClaims({ comparisons: {}, adapters: table([0.8, 0.81], [0.8, 0.81]) }), id).verdict, 'not reproduced');
+    const full = table([0.9, 0.9], [0.9, 0.9]);
+    const noFull: AdapterTable = { ...full, runs: full.runs.map((x) => ({ ...x, methods: x.methods.filter((y) => y.method !== 'full') })) };
+    assert.equal(byId(evaluateClaims({ comparisons: {}, adapters: noFull }), id).verdict, 'not testable here');
+  });
+
   it('merges rows into a CLAIMS.md: other rows and sections kept byte for byte, a claim already there replaced in place', () => {
     const s = summary('fashion-mnist-mlp', [aggregate('muon', { stepsToTarget: st(50, 5) }), aggregate('adamw', { stepsToTarget: st(100, 5) })]);
     const all = evaluateClaims({ comparisons: { 'fashion-mnist-mlp': s } });
@@ -361,7 +541,7 @@ describe('claims', () => {
     const claims = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'bench/claims.ts', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
     const unknown = claims('--claim', 'dog-close-to-tuned-sgd,nope', '--claims', 'unused.md');
     assert.equal(unknown.status, 2, unknown.stderr);
-    assert.match(unknown.stderr, /--claim: unknown claim nope \(known: muon-faster-than-adamw, .*osd-narrows-gap-same-memory\)/);
+    assert.match(unknown.stderr, /--claim: unknown claim nope \(known: muon-faster-than-adamw, .*orthogonal-adapters-match-full-finetuning\)/);
     const noFile = claims('--claim', 'dog-close-to-tuned-sgd');
     assert.equal(noFile.status, 2, noFile.stderr);
     assert.match(noFile.stderr, /--claim merges rows into a file: give it --claims FILE/);
