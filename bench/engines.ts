@@ -57,7 +57,7 @@ import { shapesFlag } from './timing.js';
 import { commandLine, parseArgs, usageError, type CommandSpec } from '../src/cli/args.js';
 import { type EngineNsResult, type EngineSectionsConfig, type EngineSectionsResult, type EnginesBenchConfig, type EnginesBenchResult, type GramResult, type LimitResult, type StepResult, allEngines, defaultEnginesConfig, fullEngineSections, matmulRates } from './engines/settings.js';
 import { targetChecks } from './engines/common.js';
-import { runLimitSection } from './engines/limit.js';
+import { probeLike, runLimitSection, type MatmulProbe } from './engines/limit.js';
 import { runEngineNsSection } from './engines/ns.js';
 import { runGramSection } from './engines/gram.js';
 import { runEngineStepSection } from './engines/step.js';
@@ -81,7 +81,14 @@ export async function runEngineSections(
   let ns: EngineNsResult | null = null;
   if (config.ns !== null) {
     log('Newton–Schulz per engine:');
-    ns = await runEngineNsSection(config.ns, config.engines, rates, log);
+    const best = limit?.rows.find((r) => r.gflops === limit.best?.gflops);
+    let probe: MatmulProbe | undefined;
+    if (config.ns.limitInRounds === true && best !== undefined && config.limit !== null) probe = await probeLike(config.limit, best);
+    try {
+      ns = await runEngineNsSection(config.ns, config.engines, rates, log, probe);
+    } finally {
+      await probe?.close();
+    }
   }
   let gram: GramResult | null = null;
   if (config.gram !== null) {

@@ -47,6 +47,7 @@ export function targetChecks(ns: Pick<EngineNsResult, 'shapes'> | null, targets:
       holds: measured ? r.xLimit <= t.max : null,
       ms: measured ? r.ms!.median : NaN,
       xOwnMatmul: measured ? r.xOwnMatmul : NaN,
+      xLimitInRounds: measured ? (r.xLimitInRounds ?? NaN) : NaN,
     });
   }
   return out;

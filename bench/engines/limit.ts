@@ -16,7 +16,7 @@ import { SyncWorker, waitAll } from '../../src/engines/bridge.js';
 import { type LimitConfig, type LimitResult, type LimitRow } from './settings.js';
 
 /** One way of multiplying the limit's matrices, set up once and timed repeatedly. */
-interface MatmulProbe {
+export interface MatmulProbe {
   readonly engine: EngineName;
   readonly method: string;
   readonly threads: number;
@@ -121,6 +121,18 @@ function workersProbe(size: number, threads: number): MatmulProbe {
       await Promise.all(workers.map((w) => w.terminate()));
     },
   };
+}
+
+/**
+ * A probe doing the same product as a limit row (`row.engine` and `row.method`, e.g. the best one) — for
+ * timing the limit again inside other sections' rounds (`EngineNsConfig.limitInRounds`). Close it after use.
+ */
+export async function probeLike(config: LimitConfig, row: Pick<LimitRow, 'engine' | 'method' | 'threads'>): Promise<MatmulProbe> {
+  if (row.engine === 'tfjs') return tfjsProbe(config.size);
+  if (row.engine === 'workers') return workersProbe(config.size, row.threads);
+  const l = loadOnnxRuntime();
+  if (!l.ok) throw new Error(`limit probe: ${l.reason}`);
+  return onnxProbe(l.ort, config.size, row.threads, !row.method.includes('non-spinning'));
 }
 
 /** Section 1: the best float32 matmul rate of size×size products, per engine. */

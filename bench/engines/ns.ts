@@ -17,6 +17,7 @@ import {
 } from './settings.js';
 import { availability, sameShape } from './common.js';
 import { standardFlops } from '../../src/linalg/flops.js';
+import type { MatmulProbe } from './limit.js';
 
 /** One row of a shape: an engine and the iteration it runs. */
 interface Variant {
@@ -51,6 +52,7 @@ async function benchEngineShape(
   rates: MatmulRates,
   budgetMs: number,
   log: (msg: string) => void,
+  limitProbe?: MatmulProbe,
 ): Promise<EngineNsShape> {
   const start = now();
   const steps = iterationSettings('jordan').steps;
@@ -83,6 +85,8 @@ async function benchEngineShape(
         const v = usable[(i + shift) % usable.length];
         times[v.name] = (await callOnce(v, false)).ms;
       }
+      // the limit's product under this round's load ('limit' is no row name: those are engine names)
+      if (limitProbe !== undefined) times.limit = await limitProbe.once();
       return times;
     };
     const measured = await measureRounds(round, {
@@ -90,6 +94,7 @@ async function benchEngineShape(
       repeats: (warm) => repeatsFor(budgetMs - (now() - start), warm, config.minRepeats, config.maxRepeats),
     });
     const idealMs = flops / (rates.limit * 1e6);
+    const limitInRoundsGflops = limitProbe === undefined ? NaN : limitProbe.flops / (measured.stats.limit.median * 1e6);
     const rows: EngineNsRow[] = variants.map(({ engine, iteration, name }) => {
       const description = describeEngine(engine, backend, k * n);
       const a = availability(engine);
@@ -119,6 +124,7 @@ async function benchEngineShape(
         gflops: flops / (ms.median * 1e6),
         xLimit,
         xLimitOfMins: ms.min / (flops / (rates.peak * 1e6)),
+        xLimitInRounds: ms.median / (flops / (limitInRoundsGflops * 1e6)),
         xOwnMatmul: ms.median / (flops / ((rates.own[engine] ?? NaN) * 1e6)),
         target: t,
         holds: t === null || !Number.isFinite(xLimit) ? null : xLimit <= t,
@@ -129,6 +135,7 @@ async function benchEngineShape(
     log(
       `  NS ${shape.join('x')}: ` +
         rows.map((r) => `${r.name} ${r.ms === null ? 'n/a' : `${formatMs(r.ms.median)} (×${r.xLimit.toFixed(2)})`}`).join(', ') +
+        (limitProbe === undefined ? '' : `; limit in rounds ${limitInRoundsGflops.toFixed(1)} GFLOP/s`) +
         ` (${measured.rounds.length} repeats, ${formatMs(now() - start)})`,
     );
     let breakdown: WorkersBreakdown | undefined;
@@ -140,6 +147,7 @@ async function benchEngineShape(
     return {
       shape, k, n, steps, flops, idealMs,
       repeats: measured.rounds.length, warmupRoundMs: measured.warmupRoundMs, rows,
+      ...(limitProbe === undefined ? {} : { limitInRoundsGflops }),
       ...(breakdown === undefined ? {} : { workersBreakdown: breakdown }),
     };
   } finally {
@@ -183,12 +191,13 @@ export async function runEngineNsSection(
   engines: readonly EngineName[],
   rates: MatmulRates,
   log: (msg: string) => void = () => {},
+  limitProbe?: MatmulProbe,
 ): Promise<EngineNsResult> {
   const start = now();
   const shapes: EngineNsShape[] = [];
   for (let i = 0; i < config.shapes.length; i++) {
     const left = config.budgetMs - (now() - start);
-    shapes.push(await benchEngineShape(config.shapes[i], config, engines, rates, Math.max(0, left) / (config.shapes.length - i), log));
+    shapes.push(await benchEngineShape(config.shapes[i], config, engines, rates, Math.max(0, left) / (config.shapes.length - i), log, limitProbe));
   }
   // the first call ever per engine: its first row on the first shape (later rows find it started)
   const startup = shapes.length === 0 ? [] : shapes[0].rows.filter((r, i, all) => all.findIndex((x) => x.engine === r.engine) === i).flatMap((r) =>

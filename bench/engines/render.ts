@@ -107,13 +107,14 @@ export function renderEngineSections(r: EngineSectionsResult): string {
         '### Targets (issue 16 point 4)\n\n' +
           `"× of the limit" as above (5-step Jordan flops ÷ this run's limit). "own matmul floor": the engine's own plain ${r.limit?.size ?? ''}² ` +
           'matmul rate as × of the limit — about the best an engine built on those kernels can do; "× own matmul": the row\'s time ' +
-          'over that rate (its overhead over its kernels).\n\n' +
+          'over that rate (its overhead over its kernels); "× of the limit in rounds" (with `--targets-only`): the same time over the ' +
+          "limit method's rate timed inside the rows' own rounds, under the same load (shown, not judged).\n\n" +
           formatTable(
-            ['target', 'shape', 'time (median)', '× of the limit', 'target', 'held', '× own matmul', 'own matmul floor'],
+            ['target', 'shape', 'time (median)', '× of the limit', 'target', 'held', '× of the limit in rounds', '× own matmul', 'own matmul floor'],
             r.targets.map((t) => [
               t.label, t.shape.join('×'), Number.isFinite(t.ms) ? formatMs(t.ms) : '—', `**${fmtX(t.xLimit)}**`, `≤ ×${t.target}`,
               t.holds === null ? 'not measured' : t.holds ? 'held' : '**missed**',
-              fmtX(t.xOwnMatmul), fmtX(rates.limit / (rates.own[t.engine] ?? NaN)),
+              fmtX(t.xLimitInRounds ?? NaN), fmtX(t.xOwnMatmul), fmtX(rates.limit / (rates.own[t.engine] ?? NaN)),
             ]),
           ),
       );

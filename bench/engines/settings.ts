@@ -101,6 +101,12 @@ export interface EngineNsConfig {
    * `'all'` (default): every row on every shape.
    */
   readonly rows?: 'all' | 'targets';
+  /**
+   * Time one product of the limit's best method in every round as well, beside the rows (`--targets-only`
+   * sets it): "× of the limit in rounds" divides by that rate, measured under the same load as the rows
+   * — on a shared machine the limit section's rate, minutes earlier, may have seen other load.
+   */
+  readonly limitInRounds?: boolean;
 }
 
 /** Section 3 settings. */
@@ -208,6 +214,7 @@ export const targetEngineSections: EngineSectionsConfig = {
     turbo: ['onnxruntime'],
     rows: 'targets',
     workersProfile: 2,
+    limitInRounds: true,
   },
   gram: null,
   step: null,
@@ -283,6 +290,11 @@ export interface EngineNsRow {
   /** Minimum time ÷ (flops / peak): both sides least disturbed by other load. */
   readonly xLimitOfMins: number;
   /**
+   * With {@link EngineNsConfig.limitInRounds}: median time ÷ (flops / the limit method's median rate in
+   * this shape's rounds); NaN otherwise.
+   */
+  readonly xLimitInRounds?: number;
+  /**
    * Median time ÷ (flops / this engine's own plain-matmul rate in the limit section: tfjs-wasm's
    * `tf.matMul`, the worker threads', onnxruntime's MatMul): the engine's overhead over its kernels.
    */
@@ -319,6 +331,8 @@ export interface EngineNsShape {
   readonly repeats: number;
   readonly warmupRoundMs: number;
   readonly rows: readonly EngineNsRow[];
+  /** With {@link EngineNsConfig.limitInRounds}: the limit method's median rate (GFLOP/s) in this shape's rounds. */
+  readonly limitInRoundsGflops?: number;
   /** With {@link EngineNsConfig.workersProfile}. */
   readonly workersBreakdown?: WorkersBreakdown;
 }
@@ -401,6 +415,8 @@ export interface TargetCheck {
   readonly ms: number;
   /** The engine's overhead over its own plain matmul: median ÷ (flops / own rate) (NaN when unknown). */
   readonly xOwnMatmul: number;
+  /** The row's {@link EngineNsRow.xLimitInRounds} (NaN without it): shown beside, not judged. */
+  readonly xLimitInRounds: number;
 }
 
 export interface EngineSectionsResult {

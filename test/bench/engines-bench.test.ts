@@ -45,7 +45,7 @@ await useBackend('wasm');
 const tiny: EngineSectionsConfig = {
   engines: allEngines,
   limit: { size: 64, warmup: 1, minRepeats: 2, maxRepeats: 2, budgetMs: 0, workerThreads: 2 },
-  ns: { shapes: [[32, 64], [48, 40]], warmup: 1, minRepeats: 2, maxRepeats: 2, budgetMs: 0, seed: 5, turbo: ['tfjs', 'onnxruntime'] },
+  ns: { shapes: [[32, 64], [48, 40]], warmup: 1, minRepeats: 2, maxRepeats: 2, budgetMs: 0, seed: 5, turbo: ['tfjs', 'onnxruntime'], limitInRounds: true },
   gram: { shapes: [[16, 64], [24, 24]], warmup: 1, minRepeats: 2, maxRepeats: 2, budgetMs: 0, seed: 6, restarts: [2] },
   step: { layers: [16, 32, 32, 8], warmup: 2, minSteps: 2, maxSteps: 2, budgetMs: 0, seed: 7 },
 };
@@ -129,6 +129,9 @@ describe('bench:engines (tiny shapes)', () => {
         isStats(r.ms, 2);
         assert.ok(Math.abs(r.xLimit - r.ms!.median / s.idealMs) <= 1e-12 * r.xLimit);
         assert.ok(Math.abs(r.xLimitOfMins - r.ms!.min / (s.flops / (peak * 1e6))) <= 1e-12 * r.xLimitOfMins);
+        // the limit's best method timed in the rows' own rounds
+        assert.ok(s.limitInRoundsGflops! > 0 && Number.isFinite(s.limitInRoundsGflops));
+        assert.ok(Math.abs(r.xLimitInRounds! - r.ms!.median / (s.flops / (s.limitInRoundsGflops! * 1e6))) <= 1e-9 * r.xLimitInRounds!);
         const own = Math.max(...json.engines.limit!.rows.filter((x) => x.engine === r.engine).map((x) => x.gflops));
         assert.ok(Math.abs(r.xOwnMatmul - r.ms!.median / (s.flops / (own * 1e6))) <= 1e-9 * r.xOwnMatmul);
         assert.ok(r.firstCallMs > 0);
