@@ -107,6 +107,18 @@ export function topIndicesAscending(scores: tf.Tensor1D, k: number): tf.Tensor1D
   return tf.cast(tf.neg(tf.topk(tf.neg(tf.cast(top, 'float32')), k, true).values), 'int32') as tf.Tensor1D;
 }
 
+/**
+ * Integer indices as a float32 state slot whose data really is float32. `tf.cast` from int32 to float32
+ * on tfjs-backend-cpu 4.22 keeps the Int32Array under the float32 label (no encoding loss, so no copy),
+ * and tf.io.encodeWeights — what `model.save({includeOptimizer: true})` and checkpoints write — copies
+ * that buffer's bytes: the indices 1, 2 were read back as 1.4e-45, 2.8e-45 (the int32 bit patterns as
+ * float32), and a resumed dctAdamw / subspaceMomentum run projected onto other columns. Adding 0 makes
+ * a float32 buffer on every backend, with the same values (small non-negative integers). Not tidied.
+ */
+export function indicesAsFloat32(idx: tf.Tensor1D): tf.Tensor1D {
+  return tf.add(tf.cast(idx, 'float32'), 0) as tf.Tensor1D;
+}
+
 /** `A·Q[:, idx]` (`'columns'`) or `Q[:, idx]ᵀ·A` (`'rows'`): the projection onto chosen columns. Not tidied. */
 export function projectDct(a: tf.Tensor2D, q: tf.Tensor2D, indices: tf.Tensor1D, side: DctSide): tf.Tensor2D {
   const basis = tf.gather(q, indices, 1) as tf.Tensor2D;

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { GradientTransformation, ParamMeta, StateTree } from '../core/transform.js';
-import { backprojectDct, dctBasis, dctRotation, projectDct, selectDctColumns, type DctSide } from '../linalg/dct.js';
+import { backprojectDct, dctBasis, dctRotation, indicesAsFloat32, projectDct, selectDctColumns, type DctSide } from '../linalg/dct.js';
 import { saturate } from '../linalg/scale.js';
 
 /** Options of {@link scaleByDctAdam}. */
@@ -162,7 +162,7 @@ export function scaleByDctAdam(options: ScaleByDctAdamOptions): GradientTransfor
         const v = saturate(tf.add(tf.mul(v0, beta2), tf.mul(tf.square(low), 1 - beta2)));
         mu.push(m);
         nu.push(v);
-        indices.push(tf.cast(idx, 'float32') as tf.Tensor1D);
+        indices.push(indicesAsFloat32(idx));
         return tf.reshape(backprojectDct(adam(m, v) as tf.Tensor2D, q, idx, l.side), g.shape);
       });
       const next: { [key: string]: StateTree } = { mu, nu, indices };

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { stateless, type GradientTransformation, type ParamMeta, type StateTree } from '../core/transform.js';
 import { deriveSeed, mulberry32 } from '../core/random.js';
-import { dctBasis, selectDctColumns, topIndicesAscending, type DctSide } from '../linalg/dct.js';
+import { dctBasis, indicesAsFloat32, selectDctColumns, topIndicesAscending, type DctSide } from '../linalg/dct.js';
 import type { Schedule } from '../schedules/index.js';
 import { saturate } from '../linalg/scale.js';
 import { RANGE_FINDER_DEFAULTS, rangeFinder } from '../linalg/rangeFinder.js';
@@ -282,7 +282,7 @@ export function subspaceEmaMomentum(options: SubspaceMomentumOptions): GradientT
         const m0 = restart && reset === 'beforeStep' ? tf.zerosLike(s.mu[i]!) : s.mu[i]!;
         const m = tf.add(tf.mul(m0, beta1), tf.mul(ghat, 1 - beta1)) as tf.Tensor2D;
         mu.push(restart && reset === 'afterStep' ? tf.zerosLike(m) : m);
-        indices.push(idx === null ? null : (tf.cast(idx, 'float32') as tf.Tensor1D));
+        indices.push(idx === null ? null : indicesAsFloat32(idx));
         bases.push(basis);
         // Pᵀ(m̂) + (g − Pᵀ(ĝ)) as g + Pᵀ(m̂ − ĝ): outside the subspace g exactly (selection projectors)
         return tf.add(g2, back(tf.sub(m, ghat) as tf.Tensor2D));
