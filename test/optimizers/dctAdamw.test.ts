@@ -1,6 +1,6 @@
 /**
  * dctAdamw (src/optimizers/dct.ts): registration, the reference's defaults, option errors, and the
- * optimizer contract on wasm (model.fit, leaks, checkpoints — the selected indices are state, so a resume
+ * optimizer contract on cpu and wasm (model.fit, leaks, checkpoints — the selected indices are state, so a resume
  * projects onto the same columns as the uninterrupted run).
  */
 import { describe, it, before } from 'node:test';
@@ -11,6 +11,9 @@ import { clearDctCache } from '../../src/linalg/dct.js';
 import { optimizerContract } from '../support/contract.js';
 import { createOptimizer, listOptimizers } from '../../src/index.js';
 import { dctAdamw } from '../../src/tfjs/register.js';
+
+/** The state-size and contract tests run on both Node backends. */
+const BACKENDS = ['cpu', 'wasm'] as const;
 
 describe('dctAdamw options', () => {
   it('is registered with its paper and reference code', () => {
@@ -41,12 +44,12 @@ describe('dctAdamw options', () => {
   });
 });
 
-describe('dctAdamw state bytes', () => {
-  before(() => useBackend('cpu'));
+for (const backend of BACKENDS) describe(`dctAdamw state bytes (${backend})`, () => {
+  before(() => useBackend(backend));
 
   it('a 256×512 kernel at rank n/8 keeps 2·N·r + r floats (0.125× AdamW’s 2·m·n), a bias 2·size', () => {
-    const w = tf.variable(tf.zeros([256, 512]), true, 'dctBytes/w');
-    const b = tf.variable(tf.zeros([512]), true, 'dctBytes/b');
+    const w = tf.variable(tf.zeros([256, 512]), true, `dctBytes_${backend}/w`);
+    const b = tf.variable(tf.zeros([512]), true, `dctBytes_${backend}/b`);
     const bytes = (o: ReturnType<typeof dctAdamw>) => {
       tf.tidy(() => o.applyGradients({ [w.name]: tf.ones([256, 512]), [b.name]: tf.ones([512]) }));
       const r = o.stateBytes({ perParameter: true });
@@ -63,8 +66,8 @@ describe('dctAdamw state bytes', () => {
   });
 });
 
-describe('dctAdamw on wasm', () => {
-  before(() => useBackend('wasm'));
+for (const backend of BACKENDS) describe(`dctAdamw on ${backend}`, () => {
+  before(() => useBackend(backend));
   optimizerContract('dctAdamw (rank 2)', () => dctAdamw({ learningRate: 0.01, rank: 2 }));
   optimizerContract('dctAdamw (gap 3, rotation, error feedback, ℓ2, decay)', () =>
     dctAdamw({ learningRate: 0.01, rankFraction: 0.5, updateProjGap: 3, rotateSubspace: true, errorFeedback: true, ellNorm: 2, weightDecay: 1e-3 }), {

@@ -1,6 +1,6 @@
 /**
  * psgdKron (src/optimizers/psgdKron.ts): registration, defaults of both references, option errors, and
- * the optimizer contract on wasm (model.fit, leaks, checkpoints — the seed and step count are state, so
+ * the optimizer contract on cpu and wasm (model.fit, leaks, checkpoints — the seed and step count are state, so
  * every resume draws the same random numbers as the uninterrupted run).
  */
 import { describe, it, before } from 'node:test';
@@ -9,6 +9,9 @@ import { useBackend } from '../support/backend.js';
 import { optimizerContract } from '../support/contract.js';
 import { createOptimizer, listOptimizers } from '../../src/index.js';
 import { psgdKron } from '../../src/tfjs/register.js';
+
+/** The state-size and contract tests run on both Node backends. */
+const BACKENDS = ['cpu', 'wasm'] as const;
 
 describe('psgdKron options', () => {
   it('is registered with its paper and reference code', () => {
@@ -47,8 +50,8 @@ describe('psgdKron options', () => {
   });
 });
 
-describe('psgdKron on wasm', () => {
-  before(() => useBackend('wasm'));
+for (const backend of BACKENDS) describe(`psgdKron on ${backend}`, () => {
+  before(() => useBackend(backend));
   // the damping noise (1e-9·ν) moves the weights under a zero gradient, by ≈ lr·1e-9·P
   optimizerContract('psgdKron', () => psgdKron({ learningRate: 0.01, seed: 5 }), { zeroGradientKeepsWeights: false });
   optimizerContract('psgdKron (momentum, anneal, dense both sides, decay)', () =>

@@ -1,6 +1,6 @@
 /**
  * subsetNorm (AdamSN) and subspaceMomentum (AdamSNSM) (src/optimizers/subsetNorm.ts): registration,
- * GenericOptim's defaults, option errors, and the optimizer contract on wasm (model.fit, leaks,
+ * GenericOptim's defaults, option errors, and the optimizer contract on cpu and wasm (model.fit, leaks,
  * checkpoints — the selected indices are state, the uniform draws follow the seed and the step).
  */
 import { describe, it, before } from 'node:test';
@@ -10,6 +10,9 @@ import { useBackend } from '../support/backend.js';
 import { optimizerContract } from '../support/contract.js';
 import { createOptimizer, listOptimizers } from '../../src/index.js';
 import { subsetNorm, subspaceMomentum } from '../../src/tfjs/register.js';
+
+/** The state-size and contract tests run on both Node backends. */
+const BACKENDS = ['cpu', 'wasm'] as const;
 
 describe('subsetNorm / subspaceMomentum options', () => {
   it('are registered with their paper and reference code', () => {
@@ -46,12 +49,12 @@ describe('subsetNorm / subspaceMomentum options', () => {
   });
 });
 
-describe('subsetNorm / subspaceMomentum state bytes', () => {
-  before(() => useBackend('cpu'));
+for (const backend of BACKENDS) describe(`subsetNorm / subspaceMomentum state bytes (${backend})`, () => {
+  before(() => useBackend(backend));
 
   it('a 256×512 kernel: AdamSN m·n + max(m, n), AdamSNSM at rank n/8 N·r + r + max(m, n) floats (≤ 0.07× AdamW)', () => {
-    const w = tf.variable(tf.zeros([256, 512]), true, 'snBytes/w');
-    const b = tf.variable(tf.zeros([512]), true, 'snBytes/b');
+    const w = tf.variable(tf.zeros([256, 512]), true, `snBytes_${backend}/w`);
+    const b = tf.variable(tf.zeros([512]), true, `snBytes_${backend}/b`);
     const bytes = (o: ReturnType<typeof subsetNorm>) => {
       tf.tidy(() => o.applyGradients({ [w.name]: tf.ones([256, 512]), [b.name]: tf.ones([512]) }));
       const r = o.stateBytes({ perParameter: true });
@@ -69,8 +72,8 @@ describe('subsetNorm / subspaceMomentum state bytes', () => {
   });
 });
 
-describe('subsetNorm / subspaceMomentum on wasm', () => {
-  before(() => useBackend('wasm'));
+for (const backend of BACKENDS) describe(`subsetNorm / subspaceMomentum on ${backend}`, () => {
+  before(() => useBackend(backend));
   optimizerContract('subsetNorm', () => subsetNorm({ learningRate: 0.01 }));
   // AdaGrad's step shrinks as 1/√t: it gets a larger learning rate
   optimizerContract('subsetNorm (k = −1, AdaGrad β₂ = 1, decay)', () => subsetNorm({ learningRate: 0.1, subsetSize: -1, beta2: 1, weightDecay: 1e-3 }), {

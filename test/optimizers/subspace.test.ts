@@ -16,8 +16,8 @@ import { galore, onlineSubspaceDescent } from '../../src/tfjs/register.js';
 import { isProjected, projectorLearningRate } from '../../src/optimizers/subspace.js';
 import { asSchedule, warmupCosine } from '../../src/schedules/index.js';
 
-describe('galore / onlineSubspaceDescent options', () => {
-  before(() => useBackend('cpu'));
+for (const backend of ['cpu', 'wasm'] as const) describe(`galore / onlineSubspaceDescent options and state size (${backend})`, () => {
+  before(() => useBackend(backend));
 
   it('are registered with their papers and reference code', () => {
     const g = listOptimizers().find((x) => x.name === 'galore');
@@ -71,7 +71,7 @@ describe('galore / onlineSubspaceDescent options', () => {
   it('state per matrix: 2·r·other + d·r (GaLore), + 2·d·r (OSD), against AdamW’s 2·d·other', () => {
     const shapes = [[64, 256], [256, 64], [256]];
     const measure = (name: string, options: object) => {
-      const vars = shapes.map((s, i) => tf.variable(tf.tensor(gaussian(s.reduce((a, b) => a * b, 1), i), s), true, `${name}/w${i}`));
+      const vars = shapes.map((s, i) => tf.variable(tf.tensor(gaussian(s.reduce((a, b) => a * b, 1), i), s), true, `${name}_${backend}/w${i}`));
       const opt = createOptimizer(name, options);
       opt.applyGradients(Object.fromEntries(vars.map((v, i) => [v.name, tf.tensor(gaussian(v.size, 10 + i), v.shape)])));
       const report = opt.stateBytes({ perParameter: true });
