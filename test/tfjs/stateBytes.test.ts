@@ -52,8 +52,9 @@ function measured(make: () => TransformOptimizer) {
   return { grew, report, bytes };
 }
 
-describe('optimizer.stateBytes()', () => {
-  before(() => useBackend('cpu'));
+// the closed forms and tf.memory() byte counts do not depend on the backend: checked on both
+for (const backend of ['cpu', 'wasm'] as const) describe(`optimizer.stateBytes() (${backend})`, () => {
+  before(() => useBackend(backend));
 
   it('AdamW holds 2 float32 slots per weight: 8 bytes × 212 = 1696, what the first step adds to tf.memory()', () => {
     const { grew, report, bytes } = measured(() => adamw());
@@ -132,7 +133,7 @@ describe('optimizer.stateBytes()', () => {
       },
       update: (updates, state) => ({ updates: updates.map((u) => tf.mul(u, -0.1)), state }),
     };
-    const m = measured(() => transformOptimizer(indexed, { name: 'stateBytesIndexedInit' }));
+    const m = measured(() => transformOptimizer(indexed, { name: `stateBytesIndexedInit${backend}` }));
     assert.equal(m.bytes, 4 * (128 + 64) + 4);
     assert.equal(m.grew, m.bytes);
     assert.deepEqual(m.report.perParameter.map((p) => p.bytes), [4 * 128, 0, 4 * 64, 0]);
