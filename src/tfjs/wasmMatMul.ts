@@ -26,6 +26,7 @@ import { scoped, type KernelScope } from './kernelScope.js';
 import { registerWasmConvKernels, type WasmConvKernelName } from './wasmConv.js';
 import { registerWasmSegmentSum } from './wasmSegmentSum.js';
 import { registerTileGradient, restoreTileGradient } from './tileGradient.js';
+import { gatherV2Kernel, maxPoolGradKernel } from './wasmGatherPool.js';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -229,6 +230,42 @@ function tileKernelImpl(args: KernelArgs, backendName: string, original: tf.Kern
   });
 }
 
+/**
+ * `Sum` over leading axes as one XNNPACK product `ones[1, R] · x[R, C]`: wasm's own Sum transposes the
+ * reduced axes innermost and then loops (measured 1.5–2.7 ms for a conv bias gradient, `[64,32,32,16]`
+ * summed to `[16]`, against 0.18 ms for the product; ×12–40 a memory pass in the ConvNet's profile). Axes of
+ * size 1 are ignored, so "leading" means: every reduced axis of size > 1 comes before every kept one
+ * (the conv and Dense bias gradients, the Tile gradient's sums). float32 only; a sum over all axes, none,
+ * or interleaved axes goes to the original kernel. Same numbers within float32 rounding (the product
+ * sums in another order).
+ */
+function sumKernelImpl(args: KernelArgs, backendName: string, original: tf.KernelFunc): TensorInfo {
+  const x = args.inputs.x;
+  const attrs = (args.attrs ?? {}) as { axis?: number | number[]; keepDims?: boolean };
+  if (x === undefined || x.dtype !== 'float32' || x.shape.length === 0) return original(args) as TensorInfo;
+  const axes = tf.util.parseAxisParam(attrs.axis ?? [], x.shape);
+  const reduced = new Set(axes);
+  let rows = 1;
+  let cols = 1;
+  let keptSeen = false;
+  for (const [i, d] of x.shape.entries()) {
+    if (d === 1) continue;
+    if (reduced.has(i)) {
+      if (keptSeen) return original(args) as TensorInfo;
+      rows *= d;
+    } else {
+      keptSeen = true;
+      cols *= d;
+    }
+  }
+  if (rows === 1 || cols === 1 || rows * cols === 0) return original(args) as TensorInfo;
+  const outShape = attrs.keepDims === true ? x.shape.map((d, i) => (reduced.has(i) ? 1 : d)) : x.shape.filter((_, i) => !reduced.has(i));
+  return scoped(args.backend as tf.KernelBackend, backendName, 'Sum', (s) => {
+    const ones = s.constant(new Float32Array(rows).fill(1), [1, rows]);
+    return s.reshape(s.matMul(ones, s.reshape(x, [rows, cols])), outShape);
+  });
+}
+
 type Impl = (args: KernelArgs, backendName: string, original: tf.KernelFunc) => TensorInfo;
 
 const implementations: Record<WasmMatMulKernelName, Impl> = {
@@ -296,6 +333,13 @@ export function registerWasmMatMulKernels(options: WasmKernelOptions = {}): Wasm
 /** How {@link accelerateWasm} names the `Tile` gradient it registers. */
 export const tileGradientName = 'Tile (gradient)';
 
+/**
+ * Kernels of wasm's own that {@link accelerateWasm} replaces, each when the backend has it (issue 16's
+ * per-kernel audit of model.fit): `GatherV2` and `MaxPoolGrad` by heap copies (`wasmGatherPool.ts`),
+ * `Sum` over leading axes by a product with ones.
+ */
+const heapReplacements: Readonly<Record<string, Impl>> = { GatherV2: gatherV2Kernel, MaxPoolGrad: maxPoolGradKernel, Sum: sumKernelImpl };
+
 /** Conv kernels {@link accelerateWasm} replaces (beyond adding those wasm lacks). */
 const convReplacements: readonly WasmConvKernelName[] = ['Conv2DBackpropInput'];
 
@@ -307,7 +351,10 @@ const convOriginals = new Map<string, Map<string, tf.KernelConfig>>();
  * {@link registerWasmMatMulKernels} (Dense layers' backward passes, batched attention products) and
  * the convolution backprops of `registerWasmConvKernels` — the three wasm lacks, and its
  * `Conv2DBackpropInput` (a direct loop, 7–10× slower on the CIFAR ConvNet's layers) replaced — and
- * wasm's `Tile` (a per-element index loop) as a broadcasting add, `UnsortedSegmentSum`, the gradient
+ * wasm's `Tile` (a per-element index loop) as a broadcasting add, its `GatherV2` and `MaxPoolGrad`
+ * (per-element C++ loops, 100–400× a memory pass; tfjs-layers gathers every batch of `model.fit`) as
+ * heap copies (`wasmGatherPool.ts`), its `Sum` over leading axes (bias gradients) as a product with
+ * ones, `UnsortedSegmentSum`, the gradient
  * of `gather`, which wasm lacks (an `Embedding` layer cannot train
  * there without it; see `wasmSegmentSum.ts`) — and `tf.tile`'s gradient, a loop of a slice and an add
  * per repetition in tfjs-core, as one sum (`tileGradient.ts`; reported as `'Tile (gradient)'`; the
@@ -329,6 +376,11 @@ export function accelerateWasm(options: WasmKernelOptions = {}): string[] {
   const stockTile = ensureKernel('accelerateWasm', 'Tile', backendName);
   const matMul = registerWasmMatMulKernels({ backendName });
   const tileKernel = replaceKernel(stockTile, tileKernelImpl, backendName) ? ['Tile'] : [];
+  const heap: string[] = [];
+  for (const [name, impl] of Object.entries(heapReplacements)) {
+    const existing = tf.getKernel(name, backendName);
+    if (existing !== undefined && replaceKernel(existing, impl, backendName)) heap.push(name);
+  }
   const saved = convOriginals.get(backendName) ?? new Map<string, tf.KernelConfig>();
   for (const name of convReplacements) {
     const existing = tf.getKernel(name, backendName);
@@ -342,12 +394,13 @@ export function accelerateWasm(options: WasmKernelOptions = {}): string[] {
   convOriginals.set(backendName, saved);
   const segmentSum = registerWasmSegmentSum(backendName) ? ['UnsortedSegmentSum'] : [];
   const tile = registerTileGradient() ? [tileGradientName] : [];
-  return [...matMul, ...tileKernel, ...conv, ...segmentSum, ...tile];
+  return [...matMul, ...tileKernel, ...heap, ...conv, ...segmentSum, ...tile];
 }
 
 /**
  * Puts back the kernels that {@link registerWasmMatMulKernels} and {@link accelerateWasm} replaced
- * (wasm's own `BatchMatMul`, `_FusedMatMul`, `Tile`, `Conv2DBackpropInput`, tfjs-core's `Tile` gradient) and
+ * (wasm's own `BatchMatMul`, `_FusedMatMul`, `Tile`, `GatherV2`, `MaxPoolGrad`, `Sum`, `Conv2DBackpropInput`,
+ * tfjs-core's `Tile` gradient) and
  * returns their names. The
  * kernels wasm lacks (conv backprops, `UnsortedSegmentSum`) stay registered: without them conv nets and
  * embeddings cannot train there at all. For
@@ -361,7 +414,7 @@ export function restoreWasmKernels(options: WasmKernelOptions = {}): string[] {
     tf.registerKernel(original);
     restored.push(name);
   };
-  for (const name of [...wasmMatMulKernelNames, 'Tile']) {
+  for (const name of [...wasmMatMulKernelNames, 'Tile', ...Object.keys(heapReplacements)]) {
     const current = tf.getKernel(name, backendName);
     const original = current === undefined ? undefined : replaced.get(current.kernelFunc);
     if (original !== undefined) put(name, original);

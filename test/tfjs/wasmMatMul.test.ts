@@ -5,6 +5,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { useBackend } from '../support/backend.js';
 import { mulberry32, uniformArray } from '../../src/core/random.js';
 import { accelerateWasm, registerWasmMatMulKernels, restoreWasmKernels, wasmMatMulKernelNames } from '../../src/tfjs/wasmMatMul.js';
+import { wasmConvKernelConfig } from '../../src/tfjs/wasmConv.js';
 
 /** Values in [-1, 1) from a seed, so both backends get the same numbers. */
 function values(shape: readonly number[], seed: number): Float32Array {
@@ -113,7 +114,7 @@ before(() => {
 
 // Registration runs first: nothing has replaced the kernels yet in this process.
 describe('accelerateWasm', () => {
-  it('replaces BatchMatMul, _FusedMatMul and Conv2DBackpropInput and adds the missing kernels, once, without warnings', () => {
+  it('replaces BatchMatMul, _FusedMatMul, Tile, GatherV2, MaxPoolGrad, Sum and Conv2DBackpropInput and adds the missing kernels, once, without warnings', () => {
     const warnings: unknown[] = [];
     const warn = console.warn;
     console.warn = (...args: unknown[]) => warnings.push(args);
@@ -122,6 +123,8 @@ describe('accelerateWasm', () => {
       const nativeInput = tf.getKernel('Conv2DBackpropInput', 'wasm');
       const stockTileGradient = tf.getGradient('Tile');
       const stockTile = tf.getKernel('Tile', 'wasm');
+      const stockAudited = ['GatherV2', 'MaxPoolGrad', 'Sum'].map((n) => tf.getKernel(n, 'wasm'));
+      assert.ok(stockAudited.every((k) => k !== undefined));
       assert.equal(tf.getKernel('UnsortedSegmentSum', 'wasm'), undefined);
       assert.deepEqual(registerWasmMatMulKernels(), ['BatchMatMul', '_FusedMatMul']);
       assert.deepEqual(registerWasmMatMulKernels(), []);
@@ -130,6 +133,9 @@ describe('accelerateWasm', () => {
       wasmMatMulKernelNames.forEach((n, i) => assert.equal(tf.getKernel(n, 'wasm')?.setupFunc, spies[i]?.setupFunc));
       assert.deepEqual(accelerateWasm(), [
         'Tile',
+        'GatherV2',
+        'MaxPoolGrad',
+        'Sum',
         'Conv2DBackpropFilter',
         'Conv2DBackpropInput',
         'DepthwiseConv2dNativeBackpropFilter',
@@ -139,9 +145,11 @@ describe('accelerateWasm', () => {
       ]);
       assert.deepEqual(accelerateWasm(), []);
       assert.notEqual(tf.getKernel('Conv2DBackpropInput', 'wasm'), nativeInput);
+      ['GatherV2', 'MaxPoolGrad', 'Sum'].forEach((n, i) => assert.notEqual(tf.getKernel(n, 'wasm'), stockAudited[i]));
       // Restoring puts back exactly the replaced kernels (the added conv backprops stay) ...
-      assert.deepEqual(restoreWasmKernels(), ['BatchMatMul', '_FusedMatMul', 'Tile', 'Conv2DBackpropInput', 'Tile (gradient)']);
+      assert.deepEqual(restoreWasmKernels(), ['BatchMatMul', '_FusedMatMul', 'Tile', 'GatherV2', 'MaxPoolGrad', 'Sum', 'Conv2DBackpropInput', 'Tile (gradient)']);
       assert.equal(tf.getKernel('Tile', 'wasm'), stockTile);
+      ['GatherV2', 'MaxPoolGrad', 'Sum'].forEach((n, i) => assert.equal(tf.getKernel(n, 'wasm'), stockAudited[i]));
       assert.equal(tf.getGradient('Tile'), stockTileGradient);
       wasmMatMulKernelNames.forEach((n, i) => assert.equal(tf.getKernel(n, 'wasm'), spies[i]));
       assert.equal(tf.getKernel('Conv2DBackpropInput', 'wasm'), nativeInput);
@@ -149,7 +157,7 @@ describe('accelerateWasm', () => {
       assert.notEqual(tf.getKernel('UnsortedSegmentSum', 'wasm'), undefined);
       assert.deepEqual(restoreWasmKernels(), []);
       // ... and accelerating again replaces them again.
-      assert.deepEqual(accelerateWasm(), ['BatchMatMul', '_FusedMatMul', 'Tile', 'Conv2DBackpropInput', 'Tile (gradient)']);
+      assert.deepEqual(accelerateWasm(), ['BatchMatMul', '_FusedMatMul', 'Tile', 'GatherV2', 'MaxPoolGrad', 'Sum', 'Conv2DBackpropInput', 'Tile (gradient)']);
       assert.notEqual(tf.getGradient('Tile'), stockTileGradient);
     } finally {
       console.warn = warn;
@@ -472,4 +480,221 @@ describe('Tile on wasm (a broadcasting add) equals the cpu backend exactly', () 
       assert.deepEqual(Array.from(wasm[0].data), Array.from(cpu[0].data));
     });
   }
+});
+
+// Issue 16's per-kernel audit of model.fit: GatherV2, MaxPoolGrad and Sum replaced, the conv filter
+// gradient as one swapped convolution.
+
+describe('GatherV2 on accelerated wasm (slice copies) equals the cpu backend exactly', () => {
+  const cases: { x: number[]; ids: number[]; idShape: number[]; axis: number; batchDims?: number; dtype: 'float32' | 'int32' | 'bool' }[] = [
+    // model.fit's batch gather (rows of 48 floats, set() copies) with repeats; an Embedding lookup.
+    { x: [12, 4, 4, 3], ids: [3, 0, 11, 3, 7], idShape: [5], axis: 0, dtype: 'float32' },
+    { x: [9, 20], ids: [1, 8, 8, 0, 4, 2], idShape: [2, 3], axis: 0, dtype: 'float32' },
+    // Short slices (element loop), an inner axis, the last axis, int32 and bool, batchDims.
+    { x: [3, 5, 2], ids: [4, 0, 2], idShape: [3], axis: 1, dtype: 'float32' },
+    { x: [2, 3, 7], ids: [6, 6, 1, 0], idShape: [4], axis: 2, dtype: 'int32' },
+    { x: [6, 2], ids: [5, 1], idShape: [2], axis: 0, dtype: 'bool' },
+    { x: [2, 5, 3], ids: [4, 0, 1, 1], idShape: [2, 2], axis: 1, batchDims: 1, dtype: 'float32' },
+  ];
+  for (const c of cases) {
+    it(`x ${c.x.join('×')} (${c.dtype}), axis ${c.axis}, ids ${c.idShape.join('×')}${c.batchDims ? `, batchDims ${c.batchDims}` : ''}`, async () => {
+      const f = () => {
+        const v = values(c.x, 41);
+        const x =
+          c.dtype === 'float32'
+            ? tf.tensor(v, c.x)
+            : tf.tensor(c.dtype === 'int32' ? Int32Array.from(v, (e) => Math.round(100 * e)) : Uint8Array.from(v, (e) => (e > 0 ? 1 : 0)), c.x, c.dtype);
+        return [tf.gather(x, tf.tensor(c.ids, c.idShape, 'int32'), c.axis, c.batchDims ?? 0)];
+      };
+      await useBackend('wasm');
+      tf.dispose(tf.tidy(f));
+      const start = counts();
+      const wasm = await on('wasm', f);
+      assert.deepEqual(counts(), start);
+      const cpu = await on('cpu', f);
+      assert.deepEqual(wasm[0].shape, cpu[0].shape);
+      assert.deepEqual(Array.from(wasm[0].data), Array.from(cpu[0].data));
+    });
+  }
+
+  it('an index out of range is wasm\'s own error, and nothing is left allocated', async () => {
+    await useBackend('wasm');
+    const x = tf.ones([4, 3]);
+    const ids = tf.tensor1d([1, 4], 'int32');
+    const start = counts();
+    assert.throws(() => tf.gather(x, ids), /GatherV2: the index value 4 is not in \[0, 3\]/);
+    assert.deepEqual(counts(), start);
+    tf.dispose([x, ids]);
+  });
+});
+
+/** The gradient of Σ maxPool(x)·dy with respect to x. */
+function maxPoolGrad(c: { x: number[]; size: number; strides: number; pad: 'same' | 'valid' | number }, xs: Float32Array) {
+  return () => {
+    const x = tf.tensor4d(xs, c.x as [number, number, number, number]);
+    const rounding = typeof c.pad === 'number' ? 'round' : undefined;
+    const pool = (t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, c.size, c.strides, c.pad, rounding);
+    const outShape = pool(x).shape;
+    const dy = tf.tensor(values(outShape, 52), outShape);
+    return [tf.grad((t: tf.Tensor) => tf.sum(tf.mul(pool(t), dy)))(x)];
+  };
+}
+
+describe('MaxPoolGrad on accelerated wasm equals the cpu backend', () => {
+  const cases: { x: number[]; size: number; strides: number; pad: 'same' | 'valid' | number; ties?: boolean }[] = [
+    // The ConvNet's 2×2 pools (non-overlapping: each input gets at most one term, so exactly equal).
+    { x: [2, 8, 8, 3], size: 2, strides: 2, pad: 'valid' },
+    { x: [2, 8, 8, 3], size: 2, strides: 2, pad: 'valid', ties: true },
+    { x: [1, 7, 7, 2], size: 2, strides: 2, pad: 'same' },
+    // Overlapping windows, padding, a numeric pad with rounding.
+    { x: [2, 7, 9, 4], size: 3, strides: 2, pad: 'same', ties: true },
+    { x: [1, 6, 5, 3], size: 3, strides: 1, pad: 'same' },
+    { x: [1, 9, 9, 2], size: 3, strides: 2, pad: 1 },
+  ];
+  for (const c of cases) {
+    it(`x ${c.x.join('×')}, ${c.size}×${c.size} stride ${c.strides}, pad ${String(c.pad)}${c.ties ? ', ties (ReLU zeros, repeats)' : ''}`, async () => {
+      // Ties: ReLU-like zeros and values on a coarse grid, so windows hold equal maxima; the first wins.
+      const xs = c.ties ? Float32Array.from(values(c.x, 51), (v) => Math.max(0, Math.round(4 * v) / 4)) : values(c.x, 51);
+      const run = maxPoolGrad(c, xs);
+      await useBackend('wasm');
+      tf.dispose(tf.tidy(run));
+      const start = counts();
+      const wasm = await on('wasm', run);
+      assert.deepEqual(counts(), start);
+      const cpu = await on('cpu', run);
+      const overlapping = c.size > c.strides;
+      if (overlapping) assert.ok(relativeDiff(wasm[0].data, cpu[0].data) <= 1e-6, `relative difference ${relativeDiff(wasm[0].data, cpu[0].data)}`);
+      else assert.deepEqual(Array.from(wasm[0].data), Array.from(cpu[0].data));
+    });
+  }
+
+  it('windows of NaN or −∞ only send nothing, as on the cpu backend; a NaN beside a number loses', async () => {
+    const shape = [1, 2, 6, 1];
+    // Windows (2×2, stride 2): [NaN NaN; NaN NaN], [−∞ −∞; −∞ −∞], [NaN 3; 2 NaN].
+    const xs = Float32Array.from([NaN, NaN, -Infinity, -Infinity, NaN, 3, NaN, NaN, -Infinity, -Infinity, 2, NaN]);
+    const run = () => {
+      const x = tf.tensor4d(xs, shape as [number, number, number, number]);
+      const dy = tf.tensor4d([1, 2, 3], [1, 1, 3, 1]);
+      return [tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: dy }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor];
+    };
+    const wasm = await on('wasm', run);
+    const cpu = await on('cpu', run);
+    assert.deepEqual(Array.from(cpu[0].data), [0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(Array.from(wasm[0].data), Array.from(cpu[0].data));
+  });
+});
+
+describe('Sum over leading axes on accelerated wasm (one product with ones) matches the cpu backend', () => {
+  const cases: { x: number[]; axis: number[]; keepDims?: boolean; dtype?: 'int32'; product: boolean }[] = [
+    // A conv bias gradient, a Dense one, the Tile gradient's sum (size-1 axes between), keepDims.
+    { x: [16, 8, 8, 16], axis: [0, 1, 2], product: true },
+    { x: [300, 7], axis: [0], product: true },
+    { x: [16, 1, 64, 1, 1, 8], axis: [0, 1, 2, 3, 4], product: true },
+    { x: [6, 1, 5, 4], axis: [0, 2], keepDims: true, product: true },
+    // Not leading, all axes, int32: wasm's own Sum.
+    { x: [4, 5, 6], axis: [1], product: false },
+    { x: [4, 5], axis: [0, 1], product: false },
+    { x: [9, 4], axis: [0], dtype: 'int32', product: false },
+  ];
+  for (const c of cases) {
+    it(`x ${c.x.join('×')}${c.dtype ? ' (int32)' : ''}, axes ${c.axis.join(',')}${c.keepDims ? ', keepDims' : ''}: ${c.product ? 'one [1,R]·[R,C] product' : 'the original kernel'}`, async () => {
+      const f = () => {
+        const v = values(c.x, 61);
+        const x = c.dtype === 'int32' ? tf.tensor(Int32Array.from(v, (e) => Math.round(100 * e)), c.x, 'int32') : tf.tensor(v, c.x);
+        return [tf.sum(x, c.axis, c.keepDims)];
+      };
+      await useBackend('wasm');
+      tf.dispose(tf.tidy(f));
+      const start = counts();
+      calls.length = 0;
+      const wasm = await on('wasm', f);
+      const seen = [...calls];
+      assert.deepEqual(counts(), start);
+      const cpu = await on('cpu', f);
+      assert.deepEqual(wasm[0].shape, cpu[0].shape);
+      if (c.dtype === 'int32') assert.deepEqual(Array.from(wasm[0].data), Array.from(cpu[0].data));
+      else assert.ok(relativeDiff(wasm[0].data, cpu[0].data) <= tolerance, `relative difference ${relativeDiff(wasm[0].data, cpu[0].data)}`);
+      const rows = c.x.filter((_, i) => c.axis.includes(i)).reduce((a, b) => a * b, 1);
+      const products = seen.filter((k) => k.kernel === 'BatchMatMul' && k.a[1] === 1 && k.a[2] === rows);
+      assert.equal(products.length, c.product ? 1 : 0, JSON.stringify(seen));
+    });
+  }
+});
+
+describe('Conv2DBackpropFilter: the swapped convolution and im2col both match the cpu backend', () => {
+  const cases: { x: [number, number, number, number]; filter: [number, number, number, number]; strides: number; pad: 'same' | 'valid' | number }[] = [
+    // The cifar10-cnn layers at batch 4, a strided conv, a valid 5×5, a numeric pad with rounding.
+    { x: [4, 16, 16, 3], filter: [3, 3, 3, 16], strides: 1, pad: 'same' },
+    { x: [4, 8, 8, 16], filter: [3, 3, 16, 32], strides: 1, pad: 'same' },
+    { x: [3, 9, 8, 4], filter: [3, 3, 4, 5], strides: 2, pad: 'same' },
+    { x: [2, 10, 9, 3], filter: [5, 5, 3, 4], strides: 2, pad: 'valid' },
+    { x: [2, 7, 7, 2], filter: [3, 3, 2, 3], strides: 2, pad: 1 },
+  ];
+  for (const c of cases) {
+    it(`x ${c.x.join('×')}, filter ${c.filter.join('×')}, strides ${c.strides}, pad ${String(c.pad)}`, async () => {
+      const rounding = typeof c.pad === 'number' ? 'round' : undefined;
+      const attrs = { strides: [c.strides, c.strides], pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: rounding, filterShape: c.filter } as unknown as tf.NamedAttrMap;
+      const outShape = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad, rounding).outShape;
+      const inputs = () => ({ x: tf.tensor4d(values(c.x, 71), c.x), dy: tf.tensor(values(outShape, 72), outShape) });
+      const cpu = await on('cpu', () => [tf.engine().runKernel('Conv2DBackpropFilter', inputs(), attrs) as tf.Tensor]);
+      await useBackend('wasm');
+      for (const filterMethod of ['auto', 'im2col'] as const) {
+        const kernel = wasmConvKernelConfig('Conv2DBackpropFilter', 'wasm', { filterMethod }).kernelFunc;
+        const { x, dy } = inputs();
+        const start = counts();
+        const info = kernel({ inputs: { x, dy }, backend: tf.engine().backend, attrs }) as tf.TensorInfo;
+        assert.equal(counts().dataIds, start.dataIds + 1, `${filterMethod}: only the result is left`);
+        const got = tf.engine().backend.readSync(info.dataId) as Float32Array;
+        tf.engine().backend.disposeData(info.dataId);
+        tf.dispose([x, dy]);
+        assert.deepEqual(info.shape, c.filter);
+        assert.ok(relativeDiff(got, cpu[0].data) <= tolerance, `${filterMethod}: relative difference ${relativeDiff(got, cpu[0].data)}`);
+      }
+    });
+  }
+
+  it('an unknown filterMethod is a RangeError naming the choices', () => {
+    assert.throws(() => wasmConvKernelConfig('Conv2DBackpropFilter', 'wasm', { filterMethod: 'gemm' as 'auto' }), /filterMethod must be 'auto' or 'im2col', got "gemm"/);
+  });
+});
+
+/** A small ConvNet (the cifar10-cnn layer kinds) trained for a few steps: the losses of each step. */
+async function convFitLosses(backend: 'wasm' | 'cpu'): Promise<number[]> {
+  await useBackend(backend);
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.conv2d({ inputShape: [8, 8, 3], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }),
+      tfl.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
+      tfl.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same', activation: 'relu' }),
+      tfl.layers.maxPooling2d({ poolSize: 2, strides: 2 }),
+      tfl.layers.flatten(),
+      tfl.layers.dense({ units: 5, activation: 'softmax' }),
+    ],
+  });
+  const weights = model.getWeights().map((w, i) => tf.tensor(values(w.shape, 200 + i), w.shape));
+  model.setWeights(weights);
+  tf.dispose(weights);
+  const optimizer = tf.train.adam(0.01);
+  model.compile({ optimizer, loss: 'categoricalCrossentropy' });
+  const x = tf.tensor4d(values([24, 8, 8, 3], 3), [24, 8, 8, 3]);
+  const y = tf.tidy(() => tf.oneHot(tf.tensor1d(Array.from({ length: 24 }, (_, i) => (i * 7) % 5), 'int32'), 5));
+  const history = await model.fit(x, y, { epochs: 4, batchSize: 8, shuffle: false, verbose: 0 });
+  tf.dispose([x, y]);
+  model.dispose();
+  optimizer.dispose();
+  return history.history.loss as number[];
+}
+
+describe('model.fit of a small ConvNet on accelerated wasm', () => {
+  it('gives the cpu backend losses and leaves no tensor behind (batch gather, pool gradient, bias sums, filter gradient)', async () => {
+    await useBackend('wasm');
+    await convFitLosses('wasm');
+    const start = counts();
+    const wasm = await convFitLosses('wasm');
+    assert.deepEqual(counts(), start);
+    const cpu = await convFitLosses('cpu');
+    assert.equal(wasm.length, 4);
+    assert.ok(wasm[3] < wasm[0], `training lowers the loss: ${wasm.join(', ')}`);
+    for (let i = 0; i < wasm.length; i++) assert.ok(Math.abs(wasm[i] - cpu[i]) <= 1e-4 * Math.abs(cpu[i]), `epoch ${i}: ${wasm[i]} vs ${cpu[i]}`);
+  });
 });
