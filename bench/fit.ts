@@ -21,8 +21,14 @@
  * hit all alike; the ratios are those of the medians of one run. The inputs are seeded random data: the speed
  * of a step does not depend on the values.
  *
- * The profile section runs one `model.fit` step per model under `tf.profile` (tf.train.adam) in each
- * mode and lists the kernels by total time.
+ * The profile section (issue 16 point 1's audit) runs `--batches` `model.fit` steps per model under
+ * `tf.profile` (tf.train.adam) in each mode and lists per kernel the calls, ms and share of a step and
+ * the ratio to the plain work of its calls, timed right after on the same kernels (`fitProfile.ts`:
+ * flagless XNNPACK products for the matmul kernels, the forward conv for the conv backprops, a memory
+ * pass of the same bytes for the rest), then the kernels above 3× that with their slowest signature.
+ * `--previous` adds the mode `previous` — accelerateWasm() before that audit (its im2col filter
+ * gradient, wasm's own GatherV2, MaxPoolGrad and Sum) — to the profile and the timed rounds, for
+ * before/after in one run.
  *
  * Output: a Markdown report on stdout and `<out>/bench-fit.md` and `<out>/bench-fit.json`.
  * @module
@@ -49,12 +55,13 @@ import {
   type ResolvedNewtonSchulz,
 } from '../src/index.js';
 import { accelerateWasm, restoreWasmKernels } from '../src/tfjs/wasmMatMul.js';
-import { registerWasmConvKernels } from '../src/tfjs/wasmConv.js';
+import { registerWasmConvKernels, wasmConvKernelConfig, type FilterGradientMethod } from '../src/tfjs/wasmConv.js';
 import { registerWasmSegmentSum } from '../src/tfjs/wasmSegmentSum.js';
 import { writeAtomic } from '../src/node/fileSystem.js';
 import { commandLine, narrowTo, parseArgs, type CommandSpec } from '../src/cli/args.js';
 import { formatTable } from '../src/bench/table.js';
 import { measureRounds, now, sync } from './timing.js';
+import { renderProfileTables, summarizeProfile, timePlainWork, type KernelProfile, type KernelRecord, type PlainWork } from './fitProfile.js';
 import { type Stats } from '../src/bench/stats.js';
 import { machineDetails, type MachineDetails } from '../src/bench/machine.js';
 
@@ -68,8 +75,18 @@ type OptimizerName = string;
 const perEngine = new Set(['muon', 'turbo-muon', 'turboMuon']);
 const engineNames = ['tfjs', 'auto'] as const;
 type EngineName = (typeof engineNames)[number];
-const modes = ['stock', 'accelerated'] as const;
-type Mode = (typeof modes)[number];
+/**
+ * `previous`: accelerateWasm() as it was before issue 16's per-kernel audit — its im2col
+ * Conv2DBackpropFilter and wasm's own GatherV2, MaxPoolGrad and Sum — for before/after in one run (`--previous`).
+ */
+const allModes = ['stock', 'previous', 'accelerated'] as const;
+type Mode = (typeof allModes)[number];
+/** Per mode: always stock and accelerated, previous when asked for. */
+type ModeRecord<T> = Record<'stock' | 'accelerated', T> & { previous?: T };
+
+function modesOf(config: { readonly previous: boolean }): Mode[] {
+  return config.previous ? ['stock', 'previous', 'accelerated'] : ['stock', 'accelerated'];
+}
 
 const command = {
   name: 'npm run bench:fit --',
@@ -87,6 +104,10 @@ const command = {
     warmup: { type: 'integer', default: 1, min: 0, description: 'Untimed rounds first.' },
     batches: { type: 'integer', default: 3, min: 1, description: 'Steps (batches) per fit call; ms/step = call time / batches.' },
     'skip-profile': { type: 'boolean', description: 'Skip the tf.profile section.' },
+    previous: {
+      type: 'boolean',
+      description: "Also run accelerateWasm() as before issue 16's kernel audit (im2col filter gradient, wasm's GatherV2, MaxPoolGrad and Sum): before/after in one run.",
+    },
     out: { type: 'string', default: 'results/bench-fit', valueName: 'DIR', description: 'Folder for bench-fit.md and bench-fit.json.' },
   },
   notes: ['The machine may be shared: ratios come from medians of interleaved rounds of one run.'],
@@ -100,6 +121,7 @@ export interface FitBenchConfig {
   readonly warmup: number;
   readonly batches: number;
   readonly profile: boolean;
+  readonly previous: boolean;
   readonly out: string;
 }
 
@@ -296,15 +318,37 @@ function makeOptimizer(v: Variant, adamwNames: string[]): tf.Optimizer {
   }
 }
 
-/** Stock wasm kernels (plus only the kernels wasm lacks) or accelerateWasm()'s. */
+/** wasm's own kernels that accelerateWasm() replaced after the audit, captured before any replacement. */
+const auditedStock = new Map<string, tf.KernelConfig>();
+let filterMethod: FilterGradientMethod = 'auto';
+
+function useFilterMethod(method: FilterGradientMethod): void {
+  if (method === filterMethod) return;
+  tf.unregisterKernel('Conv2DBackpropFilter', 'wasm');
+  tf.registerKernel(wasmConvKernelConfig('Conv2DBackpropFilter', 'wasm', { filterMethod: method }));
+  filterMethod = method;
+}
+
+/** Stock wasm kernels (plus only the kernels wasm lacks), accelerateWasm()'s, or its previous set. */
 function setMode(mode: Mode): void {
-  if (mode === 'accelerated') {
-    accelerateWasm();
-  } else {
+  for (const name of ['GatherV2', 'MaxPoolGrad', 'Sum']) {
+    const k = tf.getKernel(name, 'wasm');
+    if (!auditedStock.has(name) && k !== undefined) auditedStock.set(name, k);
+  }
+  if (mode === 'stock') {
     restoreWasmKernels();
     registerWasmConvKernels();
     registerWasmSegmentSum();
+  } else {
+    accelerateWasm();
+    if (mode === 'previous') {
+      for (const [name, config] of auditedStock) {
+        tf.unregisterKernel(name, 'wasm');
+        tf.registerKernel(config);
+      }
+    }
   }
+  useFilterMethod(mode === 'previous' ? 'im2col' : 'auto');
 }
 
 interface Contender {
@@ -364,11 +408,11 @@ async function fitOnce(spec: ModelSpec, c: Contender, data: { x: tf.Tensor; y: t
 export interface FitRow {
   readonly model: ModelName;
   readonly optimizer: string;
-  readonly msPerStep: Record<Mode, Stats>;
+  readonly msPerStep: ModeRecord<Stats>;
   /** Median stock ÷ median accelerated. */
   readonly speedup: number;
   /** Mean training loss of the last timed round, per mode (a sanity check: the same numbers). */
-  readonly lastLoss: Record<Mode, number>;
+  readonly lastLoss: ModeRecord<number>;
   /** Tensors left per round (tf.memory().numTensors growth over the timed rounds ÷ rounds). */
   readonly leakedTensorsPerRound: number;
   /**
@@ -383,8 +427,13 @@ async function benchModel(spec: ModelSpec, config: FitBenchConfig, log: (m: stri
   const all = variants(config);
   // Every variant and mode has its own model and optimizer, all built first: one round times one fit
   // call of each, in turn, so a slow phase of a shared machine hits every optimizer alike.
-  const contenders = all.map((v, i): Record<Mode, Contender> => ({ stock: contender(spec, v, 100 * i), accelerated: contender(spec, v, 100 * i) }));
-  const lastLoss = all.map((): Record<Mode, number> => ({ stock: NaN, accelerated: NaN }));
+  const modes = modesOf(config);
+  const contenders = all.map((v, i): ModeRecord<Contender> => {
+    const c: ModeRecord<Contender> = { stock: contender(spec, v, 100 * i), accelerated: contender(spec, v, 100 * i) };
+    if (config.previous) c.previous = contender(spec, v, 100 * i);
+    return c;
+  });
+  const lastLoss = all.map((): ModeRecord<number> => ({ stock: NaN, accelerated: NaN, ...(config.previous ? { previous: NaN } : {}) }));
   const leaked = all.map(() => 0);
   // Seeded gradient-like inputs of each muon variant's matrices, for its Newton–Schulz timing.
   const nsInputs = contenders.map((c) => (c.accelerated.ns === null ? [] : c.accelerated.ns.shapes.map((sh, k) => tf.randomNormal(sh, 0, 0.01, 'float32', 40 + k))));
@@ -397,7 +446,7 @@ async function benchModel(spec: ModelSpec, config: FitBenchConfig, log: (m: stri
         for (const mode of modes) {
           setMode(mode);
           const before = tf.memory().numTensors;
-          const r = await fitOnce(spec, contenders[i][mode], data, config.batches);
+          const r = await fitOnce(spec, contenders[i][mode] as Contender, data, config.batches);
           if (timing) leaked[i] += tf.memory().numTensors - before;
           times[key(i, mode)] = r.ms;
           lastLoss[i][mode] = r.loss;
@@ -414,7 +463,8 @@ async function benchModel(spec: ModelSpec, config: FitBenchConfig, log: (m: stri
     timing = true;
     const measured = await measureRounds(round, { warmup: 0, repeats: config.rounds });
     return all.map((v, i): FitRow => {
-      const msPerStep = { stock: measured.stats[key(i, 'stock')], accelerated: measured.stats[key(i, 'accelerated')] };
+      const msPerStep: ModeRecord<Stats> = { stock: measured.stats[key(i, 'stock')], accelerated: measured.stats[key(i, 'accelerated')] };
+      if (config.previous) msPerStep.previous = measured.stats[key(i, 'previous')];
       const row: FitRow = {
         model: spec.name,
         optimizer: v.label,
@@ -424,7 +474,8 @@ async function benchModel(spec: ModelSpec, config: FitBenchConfig, log: (m: stri
         leakedTensorsPerRound: leaked[i] / config.rounds,
         nsMs: measured.stats[key(i, 'ns')] ?? null,
       };
-      log(`${spec.name} ${v.label}: stock ${row.msPerStep.stock.median.toFixed(1)} ms/step, accelerated ${row.msPerStep.accelerated.median.toFixed(1)} (×${row.speedup.toFixed(2)})`);
+      const previous = row.msPerStep.previous === undefined ? '' : `, previous accelerated ${row.msPerStep.previous.median.toFixed(1)}`;
+      log(`${spec.name} ${v.label}: stock ${row.msPerStep.stock.median.toFixed(1)} ms/step${previous}, accelerated ${row.msPerStep.accelerated.median.toFixed(1)} (×${row.speedup.toFixed(2)})`);
       return row;
     });
   } finally {
@@ -458,33 +509,35 @@ export function ratioToAdamw(rows: readonly FitRow[], row: FitRow): number {
   return base ? row.msPerStep.accelerated.median / base.msPerStep.accelerated.median : NaN;
 }
 
-export interface KernelProfile {
-  readonly kernel: string;
-  readonly calls: number;
-  readonly ms: number;
-}
-
-/** One fit step of `spec` with tf.train.adam under tf.profile, kernels by total time. */
-async function profileStep(spec: ModelSpec, mode: Mode): Promise<{ kernels: KernelProfile[]; stepMs: number }> {
+/**
+ * `steps` fit steps of `spec` with tf.train.adam under tf.profile (after one untimed fit that creates
+ * the optimizer state and warms the kernels), per kernel and signature per step, each against its plain
+ * work timed right after on the same kernels (see fitProfile.ts).
+ */
+async function profileStep(spec: ModelSpec, mode: Mode, steps: number): Promise<ModeProfile> {
   setMode(mode);
   const c = contender(spec, { label: 'tf.train.adam', optimizer: 'adam', engine: null }, 7);
-  const data = tf.tidy(() => spec.data(spec.batch));
+  const data = tf.tidy(() => spec.data(spec.batch * steps));
   try {
-    await fitOnce(spec, c, data, 1); // creates the optimizer state and warms the kernels
+    await fitOnce(spec, c, data, steps);
     const t0 = now();
     const info = await tf.profile(async () => {
       await c.model.fit(data.x, data.y, { epochs: 1, batchSize: spec.batch, shuffle: false, verbose: 0 });
     });
-    const stepMs = now() - t0;
-    const byName = new Map<string, { calls: number; ms: number }>();
-    for (const k of info.kernels) {
-      const e = byName.get(k.name) ?? { calls: 0, ms: 0 };
-      e.calls++;
-      e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-      byName.set(k.name, e);
-    }
-    const kernels = [...byName.entries()].map(([kernel, e]) => ({ kernel, ...e })).sort((a, b) => b.ms - a.ms);
-    return { kernels, stepMs };
+    const stepMs = (now() - t0) / steps;
+    const backend = tf.getBackend();
+    const plainCache = new Map<string, number>();
+    const plainMs = (work: PlainWork) => {
+      const key = JSON.stringify(work);
+      let t = plainCache.get(key);
+      if (t === undefined) {
+        t = timePlainWork(work);
+        plainCache.set(key, t);
+      }
+      return t;
+    };
+    const kernels = summarizeProfile(info.kernels as KernelRecord[], steps, stepMs, (name) => tf.getKernel(name, backend) !== undefined, plainMs);
+    return { kernels, stepMs, steps };
   } finally {
     c.model.dispose();
     c.optimizer.dispose();
@@ -492,9 +545,16 @@ async function profileStep(spec: ModelSpec, mode: Mode): Promise<{ kernels: Kern
   }
 }
 
+export interface ModeProfile {
+  readonly kernels: KernelProfile[];
+  /** Wall ms per step of the fit call under tf.profile. */
+  readonly stepMs: number;
+  readonly steps: number;
+}
+
 export interface ModelProfile {
   readonly model: ModelName;
-  readonly modes: Record<Mode, { kernels: KernelProfile[]; stepMs: number }>;
+  readonly modes: ModeRecord<ModeProfile>;
 }
 
 export interface FitBenchResult {
@@ -516,10 +576,12 @@ export async function runFitBench(config: FitBenchConfig, log: (m: string) => vo
   for (const name of config.models) {
     const spec = models[name];
     if (config.profile) {
-      const stock = await profileStep(spec, 'stock');
-      const accelerated = await profileStep(spec, 'accelerated');
-      profiles.push({ model: name, modes: { stock, accelerated } });
-      log(`${name}: profiled step ${stock.stepMs.toFixed(0)} ms stock, ${accelerated.stepMs.toFixed(0)} ms accelerated`);
+      const stock = await profileStep(spec, 'stock', config.batches);
+      const previous = config.previous ? await profileStep(spec, 'previous', config.batches) : undefined;
+      const accelerated = await profileStep(spec, 'accelerated', config.batches);
+      profiles.push({ model: name, modes: { stock, accelerated, ...(previous === undefined ? {} : { previous }) } });
+      const before = previous === undefined ? '' : `, ${previous.stepMs.toFixed(0)} ms previous`;
+      log(`${name}: profiled step ${stock.stepMs.toFixed(0)} ms stock${before}, ${accelerated.stepMs.toFixed(0)} ms accelerated`);
     }
     rows.push(...(await benchModel(spec, config, log)));
   }
@@ -528,6 +590,7 @@ export async function runFitBench(config: FitBenchConfig, log: (m: string) => vo
   return { config, machine, models: described, rows, profiles, wallMs: now() - t0 };
 }
 
+const kernelSum = (ks: readonly KernelProfile[]) => ks.filter((k) => !k.composite).reduce((s, k) => s + k.ms, 0);
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : 'n/a');
 
 export function renderFitReport(r: FitBenchResult): string {
@@ -548,11 +611,13 @@ export function renderFitReport(r: FitBenchResult): string {
         { header: 'optimizer' },
         { header: 'stock ms/step', align: 'right' },
         { header: 'IQR', align: 'right' },
+        ...(r.config.previous ? [{ header: 'previous accel. ms/step', align: 'right' as const }, { header: 'IQR', align: 'right' as const }] : []),
         { header: 'accelerated ms/step', align: 'right' },
         { header: 'IQR', align: 'right' },
         { header: 'speed-up', align: 'right' },
+        ...(r.config.previous ? [{ header: 'previous ÷ accel.', align: 'right' as const }] : []),
         { header: 'accel. ÷ adamw', align: 'right' },
-        { header: 'loss stock / accel.', align: 'right' },
+        { header: r.config.previous ? 'loss stock / prev. / accel.' : 'loss stock / accel.', align: 'right' },
         { header: 'leak/round', align: 'right' },
       ],
       r.rows.map((row) => [
@@ -560,11 +625,13 @@ export function renderFitReport(r: FitBenchResult): string {
         row.optimizer,
         ms(row.msPerStep.stock.median),
         ms(row.msPerStep.stock.iqr),
+        ...(r.config.previous ? [ms(row.msPerStep.previous?.median ?? NaN), ms(row.msPerStep.previous?.iqr ?? NaN)] : []),
         ms(row.msPerStep.accelerated.median),
         ms(row.msPerStep.accelerated.iqr),
         `×${row.speedup.toFixed(2)}`,
+        ...(r.config.previous ? [`×${((row.msPerStep.previous?.median ?? NaN) / row.msPerStep.accelerated.median).toFixed(2)}`] : []),
         Number.isFinite(ratioToAdamw(r.rows, row)) ? ratioToAdamw(r.rows, row).toFixed(2) : '—',
-        `${row.lastLoss.stock.toFixed(4)} / ${row.lastLoss.accelerated.toFixed(4)}`,
+        [row.lastLoss.stock, row.lastLoss.previous, row.lastLoss.accelerated].flatMap((l) => (l === undefined ? [] : [l.toFixed(4)])).join(' / '),
         String(row.leakedTensorsPerRound),
       ]),
     ),
@@ -597,23 +664,17 @@ export function renderFitReport(r: FitBenchResult): string {
     );
   }
   for (const p of r.profiles) {
+    const present = allModes.flatMap((mode) => (p.modes[mode] === undefined ? [] : [[mode, p.modes[mode] as ModeProfile] as const]));
     out.push(
       '',
-      `## Profile: one \`${p.model}\` step (tf.train.adam), kernels by total time`,
+      `## Profile: \`${p.model}\` model.fit step (tf.train.adam), kernels by time, against their plain work`,
       '',
-      `Step under tf.profile: ${ms(p.modes.stock.stepMs)} ms stock, ${ms(p.modes.accelerated.stepMs)} ms accelerated ` +
-        `(kernel sums ${ms(p.modes.stock.kernels.reduce((s, k) => s + k.ms, 0))} / ${ms(p.modes.accelerated.kernels.reduce((s, k) => s + k.ms, 0))} ms).`,
+      `Per step, mean of ${p.modes.stock.steps} steps under tf.profile: ` +
+        present.map(([mode, q]) => `${mode} ${ms(q.stepMs)} ms (kernel sum ${ms(kernelSum(q.kernels))})`).join(', ') +
+        '. share = kernel ms ÷ step ms; × plain = kernel ms ÷ the plain work of its calls (matMul: flagless 2-D XNNPACK products of the same shapes; conv2d: the forward Conv2D of the same geometry; bytes: an x + 1 moving as many bytes).',
       '',
     );
-    const names = [...new Set([...p.modes.stock.kernels.slice(0, 10), ...p.modes.accelerated.kernels.slice(0, 10)].map((k) => k.kernel))];
-    const find = (mode: Mode, name: string) => p.modes[mode].kernels.find((k) => k.kernel === name);
-    names.sort((a, b) => (find('stock', b)?.ms ?? 0) - (find('stock', a)?.ms ?? 0));
-    out.push(
-      formatTable(
-        [{ header: 'kernel' }, { header: 'calls', align: 'right' }, { header: 'stock ms', align: 'right' }, { header: 'accelerated ms', align: 'right' }],
-        names.map((n) => [n, String(find('stock', n)?.calls ?? find('accelerated', n)?.calls ?? 0), ms(find('stock', n)?.ms ?? 0), ms(find('accelerated', n)?.ms ?? 0)]),
-      ),
-    );
+    out.push(...renderProfileTables(present, 12, formatTable));
   }
   return out.join('\n');
 }
@@ -630,6 +691,7 @@ export function parseFitArgs(argv: readonly string[]): FitBenchConfig | 'help' {
     warmup: f.warmup,
     batches: f.batches,
     profile: !f['skip-profile'],
+    previous: f.previous === true,
     out: f.out,
   };
 }
