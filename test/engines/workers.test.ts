@@ -17,6 +17,7 @@ import { goldenCases, goldenDir, loadGolden, normwiseDeviation, repoRoot, requir
 import { coefficientTable, coefficientsAt, newtonSchulz, type CoefficientsOption } from '../../src/index.js';
 import type { EngineIteration, EngineMatrix } from '../../src/engines/engine.js';
 import { PROFILE_PHASES, WorkersEngine, workersEngineProvider, WORKERS_MINIMUM_ELEMENTS } from '../../src/engines/workers.js';
+import { accelerateWasm, restoreWasmKernels } from '../../src/tfjs/wasmMatMul.js';
 
 await useBackend('wasm');
 
@@ -223,6 +224,29 @@ describe('workers engine: scheduling, errors, lifetime', () => {
     ms.forEach((m, i) => assert.deepEqual(solo[i], got[i]));
     await alone.shutdown();
     assert.equal(tf.memory().numTensors, before, 'no tensor left on the calling thread');
+  });
+
+  it("the calling thread's share keeps the workers' bits with accelerateWasm's kernels on the calling thread (Jordan and AOL)", async () => {
+    // accelerateWasm (orthoptim/node) replaces wasm kernels on the calling thread only; the share's ops
+    // (rank-2 matMuls without flags, full and row sums) must still reach wasm's own kernels
+    const ms = [randomMatrix(150, 70, 51), randomMatrix(60, 200, 52), randomMatrix(40, 24, 53), randomMatrix(32, 32, 54)];
+    const jordan = iterationFor([JORDAN], 5);
+    const aol: EngineIteration = { ...iterationFor([JORDAN], 4), precondition: 'aol' };
+    accelerateWasm();
+    try {
+      for (const options of [{ threads: 2 }, { threads: 2, minShardElements: 0, splitPolynomialFrom: 1 }]) {
+        for (const it of [jordan, aol]) {
+          const shared = new WorkersEngine(options);
+          const workersOnly = new WorkersEngine({ ...options, mainThreadShare: false });
+          const a = shared.run(ms, it);
+          assert.ok(shared.lastMainThreadTasks >= 1);
+          assert.deepEqual(a, workersOnly.run(ms, it), `${JSON.stringify(options)} ${it.precondition ?? 'frobenius'}`);
+          await Promise.all([shared.shutdown(), workersOnly.shutdown()]);
+        }
+      }
+    } finally {
+      restoreWasmKernels();
+    }
   });
 
   it('the calling thread takes no share when its backend is not wasm (the workers\' bits), nor with a custom worker script', async () => {
