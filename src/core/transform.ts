@@ -45,6 +45,25 @@ export interface StepContext {
    * float32 scalar tensor (on the device, never read back); a transform used on its own may get a number.
    */
   readonly loss?: Scalar | number;
+  /**
+   * The data-parallel ranks this step runs on, when a transform reduces its own gradients (see
+   * {@link GradientTransformation.reducesOwnGradients}): `distributed(optimizer, comm)` hands its
+   * communicator over here and leaves the claimed parameters' gradients *local* (this rank's batch
+   * only); every other update arrives averaged over the ranks. Absent in a single process.
+   */
+  readonly dataParallel?: DataParallelGroup;
+}
+
+/**
+ * The collectives a transform may call across data-parallel ranks: the part of linalg's `Communicator`
+ * it needs (declared here so that `core` imports nothing above it; every Communicator is one). SPMD:
+ * every rank makes the same calls with the same lengths and receives bit-identical results.
+ */
+export interface DataParallelGroup {
+  readonly rank: number;
+  readonly size: number;
+  /** Element-wise reduction of every rank's `data`; `'mean'` is the sum ÷ size. */
+  allReduce(data: Float32Array, op?: 'sum' | 'mean' | 'max'): Float32Array;
 }
 
 /** Result of one `update`: the transformed updates and the new state (same tree shape as the old one). */
@@ -67,6 +86,28 @@ export interface GradientTransformation {
    * wrappers) declare it when any transform inside does. Absent means false.
    */
   readonly needsLoss?: boolean;
+  /**
+   * The data-parallel seam (issue 17 item 4): which of these parameters' gradients this transform
+   * reduces across ranks itself, from the *local* gradient, when `ctx.dataParallel` is given — Dion
+   * all-reduces its low-rank factors P and R instead of the gradient (microsoft/dion
+   * `dion_reference.py`, `compressed_all_reduce`). `distributed()` all-reduces only the others. The
+   * answer must be a pure function of the metas (every rank computes the same). Absent: none. `chain`
+   * takes its first transform's answer (a later one would see updates an earlier one made from local
+   * gradients); `partition` asks each label's transform about its parameters; other combinators and
+   * wrappers do not pass it on, so their parameters are averaged as usual — always correct, only
+   * without the saving.
+   */
+  reducesOwnGradients?(metas: readonly ParamMeta[]): boolean[];
+}
+
+/** `t`'s {@link GradientTransformation.reducesOwnGradients} answer, or none claimed. */
+export function reducedGradients(t: GradientTransformation, metas: readonly ParamMeta[]): boolean[] {
+  if (t.reducesOwnGradients === undefined) return metas.map(() => false);
+  const claims = t.reducesOwnGradients(metas);
+  if (!Array.isArray(claims) || claims.length !== metas.length) {
+    throw new Error(`reducesOwnGradients: expected ${metas.length} flags, got ${Array.isArray(claims) ? claims.length : typeof claims}`);
+  }
+  return claims.map((c) => c === true);
 }
 
 /** Whether any of `transforms` reads the loss (see {@link GradientTransformation.needsLoss}). */
@@ -114,8 +155,10 @@ export function stateless(
 
 /** Applies transforms one after another; the state is the list of their states. */
 export function chain(...transforms: GradientTransformation[]): GradientTransformation {
+  const first = transforms[0];
   return {
     needsLoss: needsLoss(...transforms),
+    ...(first?.reducesOwnGradients !== undefined ? { reducesOwnGradients: (metas: readonly ParamMeta[]) => reducedGradients(first, metas) } : {}),
     init: (metas) => transforms.map((t) => t.init(metas)),
     update(updates, state, ctx) {
       const states = state as StateTree[];
@@ -178,8 +221,20 @@ export function partition(
     }
     return cache.groups;
   };
+  const claiming = Object.values(transforms).some((t) => t.reducesOwnGradients !== undefined);
   return {
     needsLoss: needsLoss(...Object.values(transforms)),
+    ...(claiming
+      ? {
+          reducesOwnGradients(metas: readonly ParamMeta[]) {
+            const claims = metas.map(() => false);
+            for (const [label, idx] of groupsFor(metas)) {
+              reducedGradients(transforms[label], idx.map((i) => metas[i])).forEach((c, j) => (claims[idx[j]] = c));
+            }
+            return claims;
+          },
+        }
+      : {}),
     init(metas) {
       const groups = groupsFor(metas);
       const state: { [key: string]: StateTree } = {};
@@ -201,6 +256,7 @@ export function partition(
           params: idx.map((i) => ctx.params[i]),
           metas: idx.map((i) => ctx.metas[i]),
           loss: ctx.loss,
+          ...(ctx.dataParallel !== undefined ? { dataParallel: ctx.dataParallel } : {}),
         };
         const r = transforms[label].update(
           idx.map((i) => updates[i]),

@@ -293,3 +293,96 @@ export function inProcessCollective(size: number): ShardGroup {
   }
   return shardGroup(singleRankCommunicator(), size);
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Counting what a communicator carries
+
+/** What {@link countingCommunicator} has counted since the last reset: calls and payload bytes per collective. */
+export interface CommunicatorTraffic {
+  /** Calls per collective (`allGatherHash` and `barrier` included). */
+  readonly calls: Readonly<Record<CollectiveName, number>>;
+  /**
+   * Payload bytes this rank handed to each collective (4 per float32): the input of an all-reduce,
+   * reduce-scatter, all-to-all or broadcast (what a rank contributes; the root's data for a
+   * broadcast, counted on every rank), the whole gathered result of an all-gather (every rank's part:
+   * what the ring model of `bench:distributed` moves (N−1)/N of), the hash of `allGatherHash`; 0 for
+   * a barrier. Not the wire bytes of a particular algorithm (a ring all-reduce
+   * moves 2(N−1)/N of it per rank).
+   */
+  readonly bytes: Readonly<Record<CollectiveName, number>>;
+}
+
+/** The collectives of a {@link Communicator}. */
+export type CollectiveName = 'allReduce' | 'allGather' | 'reduceScatter' | 'allToAll' | 'broadcast' | 'barrier' | 'allGatherHash';
+
+const COLLECTIVES: readonly CollectiveName[] = ['allReduce', 'allGather', 'reduceScatter', 'allToAll', 'broadcast', 'barrier', 'allGatherHash'];
+
+/** A {@link Communicator} that counts what passes through it. */
+export interface CountingCommunicator extends Communicator {
+  /** The counts since creation or the last {@link reset} (a snapshot). */
+  traffic(): CommunicatorTraffic;
+  /** Sets every count to 0. */
+  reset(): void;
+  /** The communicator underneath. */
+  readonly inner: Communicator;
+}
+
+/**
+ * `comm` with every collective counted (calls and payload bytes, see {@link CommunicatorTraffic}): the
+ * traffic a training step actually sends, as `npm run bench:distributed` reports it. A call that throws
+ * is counted too (it was sent). The results are the inner communicator's, unchanged.
+ */
+export function countingCommunicator(comm: Communicator): CountingCommunicator {
+  const zero = () => Object.fromEntries(COLLECTIVES.map((k) => [k, 0])) as Record<CollectiveName, number>;
+  let calls = zero();
+  let bytes = zero();
+  const count = (k: CollectiveName, b: number) => {
+    calls[k]++;
+    bytes[k] += b;
+  };
+  const length = (d: unknown) => (d instanceof Float32Array ? d.length : 0);
+  return {
+    rank: comm.rank,
+    size: comm.size,
+    kind: comm.kind,
+    inner: comm,
+    traffic: () => ({ calls: { ...calls }, bytes: { ...bytes } }),
+    reset() {
+      calls = zero();
+      bytes = zero();
+    },
+    allReduce(data, op) {
+      count('allReduce', 4 * length(data));
+      return comm.allReduce(data, op);
+    },
+    allGather(data, counts) {
+      let out: Float32Array | undefined;
+      try {
+        out = comm.allGather(data, counts);
+        return out;
+      } finally {
+        count('allGather', 4 * (out === undefined ? length(data) : out.length));
+      }
+    },
+    reduceScatter(data, counts, op) {
+      count('reduceScatter', 4 * length(data));
+      return comm.reduceScatter(data, counts, op);
+    },
+    allToAll(data, sendCounts) {
+      count('allToAll', 4 * length(data));
+      return comm.allToAll(data, sendCounts);
+    },
+    broadcast(data, root) {
+      count('broadcast', 4 * length(data));
+      return comm.broadcast(data, root);
+    },
+    barrier() {
+      count('barrier', 0);
+      comm.barrier();
+    },
+    allGatherHash(hash) {
+      count('allGatherHash', typeof hash === 'string' ? hash.length : 0);
+      return comm.allGatherHash(hash);
+    },
+  };
+}

@@ -167,7 +167,14 @@ export interface ResolvedDion extends ResolvedOf<typeof dionSchema> {}
  * Differences from the reference, on purpose: rank ≥ 3 kernels are flattened to `[fanIn, fanOut]`
  * (dion_reference rejects them); a sharded run is available at the transform level
  * (`scaleByDion({sharding})`, `dionStepSharded` over a `Collective`), not through the replicated meshes
- * of the reference.
+ * of the reference. Data parallel: `distributed(dion(…), comm)` runs the reference's DDP path
+ * (`replicate_mesh` a process group, `compressed_all_reduce`): each rank's momentum from its own
+ * gradient, P and R all-reduced (mean) instead of the gradient for every matrix where
+ * `powerIters·(m + n)·r < m·n` (the reference: `(m + n)·r < m·n`), the gradient all-reduced for the
+ * others and for the AdamW/Lion parameters (`dionStepsDataParallel` in transforms/dion.ts). The
+ * all-zero test of the momentum is over all ranks (the reference tests each rank's own). A checkpoint
+ * of rank r holds rank r's momentum (the reference's `synchronize_for_checkpoint` averages them first;
+ * not here).
  *
  * State per m×n matrix: momentum (m·n) and Q (r·min(m, n) with orientation `'tall'`; r·fanIn with
  * `'fanOut'`). Cost per step: 4 rank-r products (B·Q, Bᵀ·P, P·Rᵀ, P·Qᵀ; 8·m·n·r FLOPs, plus 4·m·n·r per

@@ -28,6 +28,19 @@
  * batch the averaged gradient is the global batch's mean gradient, so N ranks follow one process on the
  * whole batch up to float32 reassociation of the sums.
  *
+ * **Optimizers that reduce their own gradients** (issue 17 item 4): an orthoptim optimizer whose
+ * transform declares `reducesOwnGradients` (`GradientTransformation`, src/core/transform.ts) gets those
+ * parameters' gradients as this rank computed them — they are left out of the buckets — and the
+ * communicator as `applyGradients(grads, { dataParallel: comm })`, so it can all-reduce something
+ * smaller. Data-parallel Dion does (microsoft/dion `dion_reference.py`, `compressed_all_reduce`): per
+ * matrix, its low-rank P and R instead of the gradient, each rank keeping its own momentum; its steps
+ * are still those of one process on the global batch (see `dionStepsDataParallel`), and the parameters
+ * stay bit-identical across ranks. {@link DistributedOptimizer.reducedByOptimizer} names them. When the
+ * inner optimizer checks finiteness, one more float is all-reduced per step: if any rank's local
+ * gradient is not finite, that step averages every gradient, so every rank throws or skips together.
+ * Not with `shardOptimizerState` (every gradient is averaged then), nor under `clipGlobalNorm` (the
+ * chain's first transform, the clip, claims nothing).
+ *
  * **Sharded optimizer state** (`shardOptimizerState: true`; ZeRO-1, Rajbhandari et al. 2020, as
  * KellerJordan/Muon's distributed `Muon` in `muon.py` — each rank orthogonalizes its slice of the
  * parameter list, then `dist.all_gather` — and microsoft/dion `megabatch_base.py`): the gradients are
@@ -212,6 +225,10 @@ export class DistributedOptimizer extends tf.Optimizer {
   readonly shardOptimizerState: boolean;
   private names: string[] | null = null;
   private buckets: number[][] = [];
+  /** Buckets over every parameter (the start-up broadcast; a step whose local gradients are not finite). */
+  private allBuckets: number[][] = [];
+  /** Per parameter: whether the inner optimizer reduces its gradient itself (data-parallel Dion). */
+  private local: boolean[] = [];
   private owners: number[] | null = null;
   private shardedSteps = 0;
 
@@ -267,9 +284,22 @@ export class DistributedOptimizer extends tf.Optimizer {
     return this.names !== null;
   }
 
-  /** The buckets of the parameter list (indices into it), once started. */
+  /**
+   * The gradient all-reduce buckets (indices into the parameter list), once started: every parameter
+   * except those in {@link reducedByOptimizer}.
+   */
   get bucketLayout(): readonly (readonly number[])[] {
     return this.buckets;
+  }
+
+  /**
+   * The parameters whose gradients are **not** all-reduced, once started: the inner optimizer reduces
+   * them itself from each rank's local gradient (`TransformOptimizer.reducesOwnGradients`: Dion's
+   * matrices whose low-rank factors are smaller than the gradient). Empty with `shardOptimizerState`
+   * and for every other optimizer.
+   */
+  get reducedByOptimizer(): readonly string[] {
+    return (this.names ?? []).filter((_, i) => this.local[i]);
   }
 
   override get iterations(): number {
@@ -316,6 +346,13 @@ export class DistributedOptimizer extends tf.Optimizer {
       );
     }
     const buckets = gradientBuckets(variables.map((v) => v.size), this.bucketBytes);
+    // the data-parallel seam: gradients the inner optimizer reduces itself stay out of the buckets
+    const local =
+      !this.shardOptimizerState && isTransformOptimizer(this.inner)
+        ? this.inner.reducesOwnGradients(variables.map((v) => ({ name: v.name, shape: [...v.shape] })))
+        : variables.map(() => false);
+    const averagedIndices = variables.flatMap((_, i) => (local[i] ? [] : [i]));
+    const gradientLayout = gradientBuckets(averagedIndices.map((i) => variables[i].size), this.bucketBytes).map((b) => b.map((k) => averagedIndices[k]));
     let changed = false;
     for (const bucket of buckets) {
       const local = this.pack(bucket.map((i) => variables[i]));
@@ -330,7 +367,9 @@ export class DistributedOptimizer extends tf.Optimizer {
       const flags = c.allReduce(Float32Array.of(changed ? 1 : 0), 'max');
       if (flags[0] !== 0) {
         this.names = variables.map((v) => v.name);
-        this.buckets = buckets;
+        this.buckets = gradientLayout;
+        this.allBuckets = buckets;
+        this.local = local;
         throw new DistributedMismatchError(
           'parameter values',
           [],
@@ -341,7 +380,9 @@ export class DistributedOptimizer extends tf.Optimizer {
       }
     }
     this.names = variables.map((v) => v.name);
-    this.buckets = buckets;
+    this.buckets = gradientLayout;
+    this.allBuckets = buckets;
+    this.local = local;
     if (this.shardOptimizerState) this.owners = shardAssignment(variables.map((v) => v.shape), c.size);
   }
 
@@ -407,27 +448,54 @@ export class DistributedOptimizer extends tf.Optimizer {
       return;
     }
     const averaged: NamedTensor[] = new Array<NamedTensor>(list.length);
+    const anyLocal = this.local.some((l) => l);
+    // A local gradient that is not finite on some rank: average every gradient this step, so that every
+    // rank's inner optimizer sees the same non-finite values and throws or skips together.
+    const averageAll = anyLocal && this.localNonFinite(list);
+    const made: tf.Tensor[] = [];
     try {
-      for (const bucket of this.buckets) {
+      for (const bucket of averageAll ? this.allBuckets : this.buckets) {
         const grads = bucket.map((i) => list[i].tensor);
         const mean = this.communicator.allReduce(this.pack(grads), 'mean');
         this.unpack(grads, mean).forEach((t, k) => {
+          made.push(t);
           averaged[bucket[k]] = { name: list[bucket[k]].name, tensor: t };
         });
       }
+      // this rank's own gradients, reduced by the inner optimizer (its factors all-reduced)
+      list.forEach((e, i) => {
+        if (averaged[i] === undefined) averaged[i] = { name: e.name, tensor: e.tensor };
+      });
       if (isTransformOptimizer(this.inner)) {
         let loss = options.loss;
         if (loss !== undefined && this.inner.needsLoss) {
           const value = typeof loss === 'number' ? loss : (loss.dataSync()[0] as number);
           loss = this.communicator.allReduce(Float32Array.of(value), 'mean')[0];
         }
-        this.inner.applyGradients(averaged, loss === undefined ? {} : { loss });
+        this.inner.applyGradients(averaged, {
+          ...(loss === undefined ? {} : { loss }),
+          ...(anyLocal ? { dataParallel: this.communicator } : {}),
+        });
       } else {
         this.inner.applyGradients(averaged);
       }
     } finally {
-      tf.dispose(averaged.filter((e) => e !== undefined).map((e) => e.tensor));
+      tf.dispose(made);
     }
+  }
+
+  /**
+   * Whether any rank's local (not all-reduced) gradient holds a NaN or ±Inf: one scalar read back here
+   * and one float all-reduced (max). Only when the inner optimizer checks (`nonFinite` not 'ignore'); with
+   * 'ignore' a non-finite factor reaches every rank through the factors' all-reduce anyway.
+   */
+  private localNonFinite(list: readonly NamedTensor[]): boolean {
+    const policy = isTransformOptimizer(this.inner) ? this.inner.getConfig().nonFinite : 'ignore';
+    if (policy === 'ignore') return false;
+    const probe = tf.tidy(() => tf.addN(list.flatMap((e, i) => (this.local[i] ? [tf.sum(tf.mul(e.tensor, 0))] : []))));
+    const bad = Number.isFinite(probe.dataSync()[0]) ? 0 : 1;
+    probe.dispose();
+    return this.communicator.allReduce(Float32Array.of(bad), 'max')[0] !== 0;
   }
 
   /** The sharded step: average, check finiteness everywhere, step the owned parameters, all-gather the values. */

@@ -20,7 +20,7 @@
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { chain, LossRequiredError, type GradientTransformation, type ParamMeta, type StateTree } from '../core/transform.js';
+import { chain, LossRequiredError, reducedGradients, type DataParallelGroup, type GradientTransformation, type ParamMeta, type StateTree } from '../core/transform.js';
 import { checkKnownKeys } from '../core/options.js';
 import { clipByGlobalNorm } from '../transforms/clip.js';
 import { bindNewtonSchulzEngine } from '../linalg/newtonSchulz.js';
@@ -196,6 +196,12 @@ export interface ApplyGradientsOptions {
    * (`needsLoss`, e.g. `alrSmag`, `polyakSgd`) reads; ignored by the others. `minimize(f)` passes it.
    */
   readonly loss?: tf.Tensor | number;
+  /**
+   * The data-parallel ranks, given by `distributed()` when this optimizer reduces some gradients itself
+   * ({@link TransformOptimizer.reducesOwnGradients}): those gradients are this rank's own, the others
+   * already averaged. Handed to the transforms as `ctx.dataParallel`.
+   */
+  readonly dataParallel?: DataParallelGroup;
 }
 
 /** Weights staged by `setWeights` / a checkpoint before the first step has created the state. */
@@ -384,6 +390,16 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
   }
 
   /**
+   * Which of these parameters' gradients this optimizer reduces across data-parallel ranks itself
+   * (`GradientTransformation.reducesOwnGradients`; Dion's compressed matrices): `distributed()` leaves
+   * those local and passes its communicator as `applyGradients(grads, { dataParallel })`. All false for
+   * an optimizer without such a transform, and under `clipGlobalNorm` (the clip reads every gradient).
+   */
+  reducesOwnGradients(metas: readonly ParamMeta[]): boolean[] {
+    return reducedGradients(this.transform, metas);
+  }
+
+  /**
    * `tf.Optimizer.minimize`, passing the loss `f()` on to the step (`applyGradients(grads, { loss })`,
    * kept on the device), so loss-aware optimizers work in `minimize` and in tfjs-layers' `model.fit`,
    * which calls it. The gradients are disposed, and the loss unless `returnCost` — also when the step throws.
@@ -425,7 +441,13 @@ export class TransformOptimizer<O extends object = object, R extends object = ob
       const r = this.transform.update(
         entries.map((e) => (e.grad.dtype === 'float32' ? e.grad : tf.cast(e.grad, 'float32'))),
         state,
-        loss === undefined ? { step: this.iterations, params, metas } : { step: this.iterations, params, metas, loss: asLossScalar(loss) },
+        {
+          step: this.iterations,
+          params,
+          metas,
+          ...(loss === undefined ? {} : { loss: asLossScalar(loss) }),
+          ...(options.dataParallel !== undefined ? { dataParallel: options.dataParallel } : {}),
+        },
       );
       const newParams = params.map((p, i) => {
         const u = r.updates[i];

@@ -21,7 +21,7 @@
  */
 import { exactSign } from './normalize.js';
 import * as tf from '@tensorflow/tfjs-core';
-import type { GradientTransformation, ParamMeta } from '../core/transform.js';
+import type { DataParallelGroup, GradientTransformation, ParamMeta } from '../core/transform.js';
 import { shardSizes } from '../linalg/collective.js';
 import { shardGroup, singleRankCommunicator, type Communicator, type ShardGroup } from '../linalg/communicator.js';
 import { matrixShape, newtonSchulz, type ResolvedNewtonSchulz } from '../linalg/newtonSchulz.js';
@@ -256,13 +256,101 @@ export function dionStepSharded(
 }
 
 /**
+ * The tensors' values reduced across the data-parallel ranks in **one** collective (flattened and
+ * concatenated, one `dataSync`), split back into their shapes. Call inside `tf.tidy`.
+ */
+function allReduceTensors(group: DataParallelGroup, tensors: readonly tf.Tensor[], op: 'mean' | 'max'): tf.Tensor[] {
+  if (tensors.length === 0) return [];
+  const flat = tensors.length === 1 ? tf.reshape(tensors[0], [-1]) : tf.concat(tensors.map((t) => tf.reshape(t, [-1])));
+  const reduced = group.allReduce(flat.dataSync() as Float32Array, op);
+  let offset = 0;
+  return tensors.map((t) => {
+    const out = tf.tensor(reduced.subarray(offset, offset + t.size), t.shape, 'float32');
+    offset += t.size;
+    return out;
+  });
+}
+
+/**
+ * Whether data-parallel Dion all-reduces this matrix's low-rank factors instead of its gradient: when
+ * that carries fewer floats, `powerIters·(m + n)·r < m·n` (microsoft/dion `dion_reference.py`
+ * `_init_opt_state_dion`: `compressed_all_reduce` when `rank_fraction < 1 and (m + n)·r < m·n`; the
+ * reference ignores `power_iters`, which multiplies the factors' traffic). Never for an empty matrix.
+ */
+export function dionCompressesAllReduce(shape: readonly number[], o: DionRankOptions & { orientation: DionOrientation; powerIters: number }): boolean {
+  const l = dionLayout(shape, o.orientation);
+  const r = dionRank(l.fanIn, l.fanOut, o);
+  return l.fanIn * l.fanOut > 0 && r > 0 && o.powerIters * (l.fanIn + l.fanOut) * r < l.fanIn * l.fanOut;
+}
+
+/**
+ * Data-parallel Dion (Ahn et al. 2025, §3 "Dion for data parallelism" / Algorithm 1 with the
+ * replicated mesh; microsoft/dion `dion_reference.py` `dion_update` + `power_iteration` with
+ * `compressed_all_reduce=True`): {@link dionStep} on several matrices at once, where each rank holds
+ * its **local** `B_i = M_i + G_i` (its own momentum plus its own minibatch gradient, never all-reduced)
+ * and only the thin factors cross ranks:
+ *
+ * ```
+ * P = mean_i(B_i·Q)          (all-reduce)    P ← orth(P)          (the same on every rank)
+ * R = mean_i(B_iᵀ·P)         (all-reduce)                          (per power iteration)
+ * M_i ← B_i − (1−μ)·P·Rᵀ     (local error feedback with the global P, R)
+ * Q ← R ⊘ (‖R_{:,j}‖ + ε);   direction P·Qᵀ                       (the same on every rank)
+ * ```
+ *
+ * P and R are linear in B, so they are those of the mean `B̄ = mean_i B_i`, and the mean of the local
+ * momenta follows single-process Dion on the mean gradient: N ranks on equal shards of a global batch
+ * take the steps one process takes on the whole batch (up to float32 reassociation), while each rank's
+ * own momentum differs from the others'. Traffic per matrix and power iteration: `(m + n)·r` floats
+ * instead of `m·n`. Every factor of every matrix goes in one all-reduce per phase (all P's, then all
+ * R's), plus one all-reduce of one float per matrix, the max of max|B_i| over ranks: the all-zero test
+ * (`fix_all_zero_or_nan`; here global — the reference tests each rank's local B, which can make ranks
+ * differ) and the power-of-two rescale of `linalg/scale.ts`, both the same on every rank. With one
+ * rank this is exactly {@link dionStep} (the same kernels on the same values). Call inside `tf.tidy`.
+ *
+ * @param xs - This rank's `B_i` per matrix in X's layout (non-empty).
+ * @param qs - Q per matrix (replicated: the same on every rank).
+ */
+export function dionStepsDataParallel(
+  xs: readonly tf.Tensor2D[],
+  qs: readonly tf.Tensor2D[],
+  o: Omit<DionStepOptions, 'pSide'> & { readonly sides: readonly DionSide[] },
+  group: DataParallelGroup,
+): DionStepResult[] {
+  if (xs.length !== qs.length || xs.length !== o.sides.length) {
+    throw new RangeError(`dionStepsDataParallel: ${xs.length} matrices, ${qs.length} Q, ${o.sides.length} sides`);
+  }
+  if (xs.length === 0) return [];
+  const maxes = allReduceTensors(group, xs.map((x) => tf.max(tf.abs(x))), 'max');
+  const nz = maxes.map((m) => tf.cast(tf.greater(m, 0), 'float32'));
+  const scales = maxes.map((m) => powerOfTwoScaleOf(m));
+  const bs = xs.map((x, i) => tf.div(x, scales[i]) as tf.Tensor2D);
+  let qCur: tf.Tensor2D[] = [...qs];
+  let ps: tf.Tensor2D[] = [...qs];
+  for (let it = 0; it < o.powerIters; it++) {
+    const pMean = allReduceTensors(group, bs.map((b, i) => timesQ(b, qCur[i], o.sides[i])), 'mean') as tf.Tensor2D[];
+    ps = pMean.map((p) => orthonormalizeColumns(p, o.qrMethod));
+    qCur = allReduceTensors(group, bs.map((b, i) => transposeTimesP(b, ps[i], o.sides[i])), 'mean') as tf.Tensor2D[];
+  }
+  const coefficient = feedbackCoefficient(o.mu);
+  return bs.map((b, i) => {
+    const side = o.sides[i];
+    const p = tf.mul(ps[i], nz[i]) as tf.Tensor2D;
+    const r = tf.add(tf.mul(qCur[i], nz[i]), tf.mul(qs[i], tf.sub(1, nz[i]))) as tf.Tensor2D;
+    const momentum = tf.mul(tf.sub(b, tf.mul(outer(p, r, side), coefficient)), scales[i]) as tf.Tensor2D;
+    const qNew = normalizeColumns(r, columnSumSquares(r), tf.div(o.epsilon, scales[i]) as tf.Scalar);
+    return { momentum, q: qNew, direction: outer(p, qNew, side), p, r: tf.mul(r, scales[i]) as tf.Tensor2D };
+  });
+}
+
+/**
  * Sharding of {@link scaleByDion}'s matrices: `count` shards in all, computed in this process
  * (`communicator` absent or of size 1: the in-process simulation of a sharded run) or spread over the
  * ranks of `communicator` (`count / size` consecutive shards per rank, rank 0 the first). Every rank
  * is given the whole gradient (data-parallel: replicated) and keeps the whole state; each computes its
  * shards' step, and the shards' momentum, direction and (sharded) Q are all-gathered, so every rank
- * ends the step with the same parameters and state — the compute is sharded, the state not yet
- * (microsoft/dion's FSDP layout shards both; that is issue 17 item 4).
+ * ends the step with the same parameters and state — the compute is sharded, the state not
+ * (microsoft/dion's FSDP layout shards both). Data-parallel Dion (each rank its own gradient, only
+ * the factors all-reduced: {@link dionStepsDataParallel}) is the other mode, used without `sharding`.
  */
 export interface DionSharding {
   /** Number of shards in all ranks (≤ the sharded dimension of every matrix). */
@@ -357,13 +445,23 @@ function requireMatrix(owner: string, meta: ParamMeta): void {
  *
  * State: `{ momentum: [M per matrix], q: [Q per matrix] }`, Q of shape `[qDim, r]` drawn from N(0, 1)
  * with tfjs seed `seed + i + 1`, or `initialQ`'s (a restored checkpoint replaces it too).
+ *
+ * Data parallel (without `sharding`): the transform declares `reducesOwnGradients` for the matrices
+ * where {@link dionCompressesAllReduce} holds, so `distributed(optimizer, comm)` hands it their local
+ * gradients and its communicator as `ctx.dataParallel`; those matrices then take
+ * {@link dionStepsDataParallel} (P and R all-reduced, each rank's momentum its own: after the step the
+ * momentum slots differ across ranks, their mean is the single-process momentum). The others (and
+ * every matrix without `ctx.dataParallel`) take {@link dionStep} on what arrives.
  */
 export function scaleByDion(options: ScaleByDionOptions): GradientTransformation {
   const owner = options.owner ?? 'dion';
   const sharding = options.sharding;
   const collective = sharding ? dionShardGroup(owner, sharding) : null;
   const layoutOf = (meta: ParamMeta) => dionLayout(meta.shape, options.orientation);
+  const compresses = (meta: ParamMeta) => meta.shape.length >= 2 && dionCompressesAllReduce(meta.shape, options);
   return {
+    // data-parallel: the compressed matrices' gradients stay local (dionStepsDataParallel); not with sharding
+    ...(sharding ? {} : { reducesOwnGradients: (metas: readonly ParamMeta[]) => metas.map(compresses) }),
     init(metas) {
       const momentum: tf.Tensor[] = [];
       const q: tf.Tensor[] = [];
@@ -391,35 +489,56 @@ export function scaleByDion(options: ScaleByDionOptions): GradientTransformation
     },
     update(updates, state, ctx) {
       const s = state as { momentum: tf.Tensor[]; q: tf.Tensor2D[] };
-      const momentum: tf.Tensor[] = [];
-      const q: tf.Tensor[] = [];
-      const out = updates.map((g, i) => {
-        const meta = ctx.metas[i];
-        const l = layoutOf(meta);
-        const x = tf.reshape(tf.add(s.momentum[i], g), [l.fanIn, l.fanOut]) as tf.Tensor2D;
-        const step = { pSide: l.pSide, mu: options.mu, epsilon: options.epsilon, powerIters: options.powerIters, qrMethod: options.qrMethod };
-        let res: { momentum: tf.Tensor2D; q: tf.Tensor2D; direction: tf.Tensor2D };
-        if (!sharding) res = dionStep(x, s.q[i], step);
-        else {
-          const axis = sharding.axis === 'fanIn' ? 0 : 1;
-          const sizes = shardSizes(x.shape[axis], sharding.count);
-          const g = collective!;
-          // this rank's shards: global shards rank·localShards …
-          const first = g.communicator.rank * g.localShards;
-          const mine = <T>(all: T[]) => all.slice(first, first + g.localShards);
-          const xs = mine(tf.split(x, sizes, axis) as tf.Tensor2D[]);
-          const pSharded = (l.pSide === 'rows') === (axis === 0);
-          const qs = pSharded ? xs.map(() => s.q[i]) : mine(tf.split(s.q[i], sizes, 0) as tf.Tensor2D[]);
-          const parts = dionStepSharded(xs, qs, { ...step, axis, collective: g });
-          res = {
-            momentum: g.allGather(parts.map((p) => p.momentum), axis)[0] as tf.Tensor2D,
-            direction: g.allGather(parts.map((p) => p.direction), axis)[0] as tf.Tensor2D,
-            q: pSharded ? parts[0].q : (g.allGather(parts.map((p) => p.q), 0)[0] as tf.Tensor2D),
-          };
+      const momentum: tf.Tensor[] = new Array<tf.Tensor>(updates.length);
+      const q: tf.Tensor[] = new Array<tf.Tensor>(updates.length);
+      const out: tf.Tensor[] = new Array<tf.Tensor>(updates.length);
+      const step = { mu: options.mu, epsilon: options.epsilon, powerIters: options.powerIters, qrMethod: options.qrMethod };
+      const xOf = (i: number) => {
+        const l = layoutOf(ctx.metas[i]);
+        return tf.reshape(tf.add(s.momentum[i], updates[i]), [l.fanIn, l.fanOut]) as tf.Tensor2D;
+      };
+      const keep = (i: number, res: { momentum: tf.Tensor2D; q: tf.Tensor2D; direction: tf.Tensor2D }) => {
+        const shape = ctx.metas[i].shape as number[];
+        momentum[i] = tf.reshape(res.momentum, shape);
+        q[i] = res.q;
+        out[i] = tf.reshape(res.direction, shape);
+      };
+      // data-parallel (ctx.dataParallel, from distributed()): the compressed matrices' local B, one batch
+      const group = sharding ? undefined : ctx.dataParallel;
+      const local = group === undefined ? [] : ctx.metas.flatMap((m, i) => (compresses(m) ? [i] : []));
+      if (group !== undefined && local.length > 0) {
+        const results = dionStepsDataParallel(
+          local.map(xOf),
+          local.map((i) => s.q[i]),
+          { ...step, sides: local.map((i) => layoutOf(ctx.metas[i]).pSide) },
+          group,
+        );
+        results.forEach((res, k) => keep(local[k], res));
+      }
+      updates.forEach((_, i) => {
+        if (out[i] !== undefined) return;
+        const l = layoutOf(ctx.metas[i]);
+        const x = xOf(i);
+        const one = { ...step, pSide: l.pSide };
+        if (!sharding) {
+          keep(i, dionStep(x, s.q[i], one));
+          return;
         }
-        momentum.push(tf.reshape(res.momentum, meta.shape as number[]));
-        q.push(res.q);
-        return tf.reshape(res.direction, meta.shape as number[]);
+        const axis = sharding.axis === 'fanIn' ? 0 : 1;
+        const sizes = shardSizes(x.shape[axis], sharding.count);
+        const g = collective!;
+        // this rank's shards: global shards rank·localShards …
+        const first = g.communicator.rank * g.localShards;
+        const mine = <T>(all: T[]) => all.slice(first, first + g.localShards);
+        const xs = mine(tf.split(x, sizes, axis) as tf.Tensor2D[]);
+        const pSharded = (l.pSide === 'rows') === (axis === 0);
+        const qs = pSharded ? xs.map(() => s.q[i]) : mine(tf.split(s.q[i], sizes, 0) as tf.Tensor2D[]);
+        const parts = dionStepSharded(xs, qs, { ...one, axis, collective: g });
+        keep(i, {
+          momentum: g.allGather(parts.map((p) => p.momentum), axis)[0] as tf.Tensor2D,
+          direction: g.allGather(parts.map((p) => p.direction), axis)[0] as tf.Tensor2D,
+          q: pSharded ? parts[0].q : (g.allGather(parts.map((p) => p.q), 0)[0] as tf.Tensor2D),
+        });
       });
       return { updates: out, state: { momentum, q } };
     },
