@@ -231,13 +231,15 @@ function tileKernelImpl(args: KernelArgs, backendName: string, original: tf.Kern
 }
 
 /**
- * `Sum` over leading axes as one XNNPACK product `ones[1, R] · x[R, C]`: wasm's own Sum transposes the
- * reduced axes innermost and then loops (measured 1.5–2.7 ms for a conv bias gradient, `[64,32,32,16]`
- * summed to `[16]`, against 0.18 ms for the product; ×12–40 a memory pass in the ConvNet's profile). Axes of
- * size 1 are ignored, so "leading" means: every reduced axis of size > 1 comes before every kept one
- * (the conv and Dense bias gradients, the Tile gradient's sums). float32 only; a sum over all axes, none,
- * or interleaved axes goes to the original kernel. Same numbers within float32 rounding (the product
- * sums in another order).
+ * `Sum` over leading axes as one XNNPACK average pool over all rows, times the row count: wasm's own
+ * Sum transposes the reduced axes innermost and then loops (measured here 2.3–4.4 ms for a conv bias
+ * gradient, `[64,32,32,16]` summed to `[16]`; ×20–50 a memory pass in the ConvNet's profile), the pool
+ * (`[1, R, 1, C]` with an `R × 1` window) reads `x` once: 0.2–0.5 ms. (A product `ones[1,R]·x` is slower
+ * than both: XNNPACK packs its right operand, here `x` itself, on every call.) Axes of size 1 are ignored,
+ * so "leading" means: every reduced axis of size > 1 comes before every kept one (the conv and Dense bias
+ * gradients, the Tile gradient's sums). float32 only; a sum over all axes, none, or interleaved axes
+ * goes to the original kernel. Equal to the sum within float32 rounding: the pool sums in float32 and
+ * scales by `1/R`, the product by `R` adds at most a rounding or two.
  */
 function sumKernelImpl(args: KernelArgs, backendName: string, original: tf.KernelFunc): TensorInfo {
   const x = args.inputs.x;
@@ -261,8 +263,8 @@ function sumKernelImpl(args: KernelArgs, backendName: string, original: tf.Kerne
   if (rows === 1 || cols === 1 || rows * cols === 0) return original(args) as TensorInfo;
   const outShape = attrs.keepDims === true ? x.shape.map((d, i) => (reduced.has(i) ? 1 : d)) : x.shape.filter((_, i) => !reduced.has(i));
   return scoped(args.backend as tf.KernelBackend, backendName, 'Sum', (s) => {
-    const ones = s.constant(new Float32Array(rows).fill(1), [1, rows]);
-    return s.reshape(s.matMul(ones, s.reshape(x, [rows, cols])), outShape);
+    const mean = s.run('AvgPool', { x: s.reshape(x, [1, rows, 1, cols]) }, { filterSize: [rows, 1], strides: [rows, 1], pad: 'valid' });
+    return s.reshape(s.run('Multiply', { a: mean, b: s.constant(Float32Array.of(rows), []) }), outShape);
   });
 }
 
@@ -336,7 +338,7 @@ export const tileGradientName = 'Tile (gradient)';
 /**
  * Kernels of wasm's own that {@link accelerateWasm} replaces, each when the backend has it (issue 16's
  * per-kernel audit of model.fit): `GatherV2` and `MaxPoolGrad` by heap copies (`wasmGatherPool.ts`),
- * `Sum` over leading axes by a product with ones.
+ * `Sum` over leading axes by one average pool.
  */
 const heapReplacements: Readonly<Record<string, Impl>> = { GatherV2: gatherV2Kernel, MaxPoolGrad: maxPoolGradKernel, Sum: sumKernelImpl };
 
@@ -353,8 +355,8 @@ const convOriginals = new Map<string, Map<string, tf.KernelConfig>>();
  * `Conv2DBackpropInput` (a direct loop, 7–10× slower on the CIFAR ConvNet's layers) replaced — and
  * wasm's `Tile` (a per-element index loop) as a broadcasting add, its `GatherV2` and `MaxPoolGrad`
  * (per-element C++ loops, 100–400× a memory pass; tfjs-layers gathers every batch of `model.fit`) as
- * heap copies (`wasmGatherPool.ts`), its `Sum` over leading axes (bias gradients) as a product with
- * ones, `UnsortedSegmentSum`, the gradient
+ * heap copies (`wasmGatherPool.ts`), its `Sum` over leading axes (bias gradients) as one average pool,
+ * `UnsortedSegmentSum`, the gradient
  * of `gather`, which wasm lacks (an `Embedding` layer cannot train
  * there without it; see `wasmSegmentSum.ts`) — and `tf.tile`'s gradient, a loop of a slice and an add
  * per repetition in tfjs-core, as one sum (`tileGradient.ts`; reported as `'Tile (gradient)'`; the

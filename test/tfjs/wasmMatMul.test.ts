@@ -1,4 +1,4 @@
-import { describe, it, before } from 'node:test';
+import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -584,20 +584,41 @@ describe('MaxPoolGrad on accelerated wasm equals the cpu backend', () => {
   });
 });
 
-describe('Sum over leading axes on accelerated wasm (one product with ones) matches the cpu backend', () => {
-  const cases: { x: number[]; axis: number[]; keepDims?: boolean; dtype?: 'int32'; product: boolean }[] = [
+describe('Sum over leading axes on accelerated wasm (one average pool) matches the cpu backend', () => {
+  // A spy on wasm's AvgPool records the pools the replacement runs.
+  const pools: number[][] = [];
+  let stockPool: tf.KernelConfig | undefined;
+  before(() => {
+    stockPool = tf.getKernel('AvgPool', 'wasm');
+    assert.ok(stockPool);
+    const native = stockPool;
+    tf.unregisterKernel('AvgPool', 'wasm');
+    tf.registerKernel({
+      ...native,
+      kernelFunc: (args) => {
+        pools.push(args.inputs.x!.shape);
+        return native.kernelFunc(args);
+      },
+    });
+  });
+  after(() => {
+    tf.unregisterKernel('AvgPool', 'wasm');
+    tf.registerKernel(stockPool as tf.KernelConfig);
+  });
+  const cases: { x: number[]; axis: number[]; keepDims?: boolean; dtype?: 'int32'; pooled: boolean }[] = [
+    // 300 rows: a scale 1/R that float32 rounds.
     // A conv bias gradient, a Dense one, the Tile gradient's sum (size-1 axes between), keepDims.
-    { x: [16, 8, 8, 16], axis: [0, 1, 2], product: true },
-    { x: [300, 7], axis: [0], product: true },
-    { x: [16, 1, 64, 1, 1, 8], axis: [0, 1, 2, 3, 4], product: true },
-    { x: [6, 1, 5, 4], axis: [0, 2], keepDims: true, product: true },
+    { x: [16, 8, 8, 16], axis: [0, 1, 2], pooled: true },
+    { x: [300, 7], axis: [0], pooled: true },
+    { x: [16, 1, 64, 1, 1, 8], axis: [0, 1, 2, 3, 4], pooled: true },
+    { x: [6, 1, 5, 4], axis: [0, 2], keepDims: true, pooled: true },
     // Not leading, all axes, int32: wasm's own Sum.
-    { x: [4, 5, 6], axis: [1], product: false },
-    { x: [4, 5], axis: [0, 1], product: false },
-    { x: [9, 4], axis: [0], dtype: 'int32', product: false },
+    { x: [4, 5, 6], axis: [1], pooled: false },
+    { x: [4, 5], axis: [0, 1], pooled: false },
+    { x: [9, 4], axis: [0], dtype: 'int32', pooled: false },
   ];
   for (const c of cases) {
-    it(`x ${c.x.join('×')}${c.dtype ? ' (int32)' : ''}, axes ${c.axis.join(',')}${c.keepDims ? ', keepDims' : ''}: ${c.product ? 'one [1,R]·[R,C] product' : 'the original kernel'}`, async () => {
+    it(`x ${c.x.join('×')}${c.dtype ? ' (int32)' : ''}, axes ${c.axis.join(',')}${c.keepDims ? ', keepDims' : ''}: ${c.pooled ? 'one [1,R,1,C] pool' : 'the original kernel'}`, async () => {
       const f = () => {
         const v = values(c.x, 61);
         const x = c.dtype === 'int32' ? tf.tensor(Int32Array.from(v, (e) => Math.round(100 * e)), c.x, 'int32') : tf.tensor(v, c.x);
@@ -606,17 +627,17 @@ describe('Sum over leading axes on accelerated wasm (one product with ones) matc
       await useBackend('wasm');
       tf.dispose(tf.tidy(f));
       const start = counts();
-      calls.length = 0;
+      pools.length = 0;
       const wasm = await on('wasm', f);
-      const seen = [...calls];
+      const seen = [...pools];
       assert.deepEqual(counts(), start);
       const cpu = await on('cpu', f);
       assert.deepEqual(wasm[0].shape, cpu[0].shape);
       if (c.dtype === 'int32') assert.deepEqual(Array.from(wasm[0].data), Array.from(cpu[0].data));
       else assert.ok(relativeDiff(wasm[0].data, cpu[0].data) <= tolerance, `relative difference ${relativeDiff(wasm[0].data, cpu[0].data)}`);
       const rows = c.x.filter((_, i) => c.axis.includes(i)).reduce((a, b) => a * b, 1);
-      const products = seen.filter((k) => k.kernel === 'BatchMatMul' && k.a[1] === 1 && k.a[2] === rows);
-      assert.equal(products.length, c.product ? 1 : 0, JSON.stringify(seen));
+      const cols = c.x.reduce((a, b) => a * b, 1) / rows;
+      assert.deepEqual(seen, c.pooled ? [[1, rows, 1, cols]] : []);
     });
   }
 });
