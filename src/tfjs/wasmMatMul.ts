@@ -231,15 +231,16 @@ function tileKernelImpl(args: KernelArgs, backendName: string, original: tf.Kern
 }
 
 /**
- * `Sum` over leading axes as one XNNPACK average pool over all rows, times the row count: wasm's own
- * Sum transposes the reduced axes innermost and then loops (measured here 2.3–4.4 ms for a conv bias
- * gradient, `[64,32,32,16]` summed to `[16]`; ×20–50 a memory pass in the ConvNet's profile), the pool
- * (`[1, R, 1, C]` with an `R × 1` window) reads `x` once: 0.2–0.5 ms. (A product `ones[1,R]·x` is slower
- * than both: XNNPACK packs its right operand, here `x` itself, on every call.) Axes of size 1 are ignored,
- * so "leading" means: every reduced axis of size > 1 comes before every kept one (the conv and Dense bias
- * gradients, the Tile gradient's sums). float32 only; a sum over all axes, none, or interleaved axes
- * goes to the original kernel. Equal to the sum within float32 rounding: the pool sums in float32 and
- * scales by `1/R`, the product by `R` adds at most a rounding or two.
+ * `Sum` over one block of axes followed by kept ones, as one XNNPACK average pool times the row count:
+ * wasm's own Sum transposes the reduced axes innermost and then loops (measured here 2.3–4.4 ms for a
+ * conv bias gradient, `[64,32,32,16]` summed to `[16]`; ×20–50 a memory pass in the ConvNet's profile),
+ * the pool (`x` as `[A, R, 1, B]` with an `R × 1` window: A the kept axes before, R the reduced ones, B
+ * the kept ones after) reads `x` once: 0.2–0.5 ms. (A product `ones[1,R]·x` is slower than both: XNNPACK
+ * packs its right operand, here `x` itself, on every call.) Axes of size 1 are ignored. Covers the conv
+ * and Dense bias gradients, the Tile gradient's sums and LayerNormalization's middle-axis sums; a sum
+ * over the innermost axes (wasm's own is a fast loop there), all axes, none, or several separate blocks
+ * goes to the original kernel, as does any dtype but float32. Equal to the sum within float32 rounding:
+ * the pool sums in float32 and scales by `1/R`, the product by `R` adds at most a rounding or two.
  */
 function sumKernelImpl(args: KernelArgs, backendName: string, original: tf.KernelFunc): TensorInfo {
   const x = args.inputs.x;
@@ -247,23 +248,25 @@ function sumKernelImpl(args: KernelArgs, backendName: string, original: tf.Kerne
   if (x === undefined || x.dtype !== 'float32' || x.shape.length === 0) return original(args) as TensorInfo;
   const axes = tf.util.parseAxisParam(attrs.axis ?? [], x.shape);
   const reduced = new Set(axes);
+  // Axes of size > 1 as kept-before (A), reduced (R), kept-after (B): one contiguous reduced block only.
+  let before = 1;
   let rows = 1;
-  let cols = 1;
-  let keptSeen = false;
+  let after = 1;
   for (const [i, d] of x.shape.entries()) {
     if (d === 1) continue;
     if (reduced.has(i)) {
-      if (keptSeen) return original(args) as TensorInfo;
+      if (after > 1) return original(args) as TensorInfo;
       rows *= d;
+    } else if (rows === 1) {
+      before *= d;
     } else {
-      keptSeen = true;
-      cols *= d;
+      after *= d;
     }
   }
-  if (rows === 1 || cols === 1 || rows * cols === 0) return original(args) as TensorInfo;
+  if (rows === 1 || after === 1 || rows * after * before === 0) return original(args) as TensorInfo;
   const outShape = attrs.keepDims === true ? x.shape.map((d, i) => (reduced.has(i) ? 1 : d)) : x.shape.filter((_, i) => !reduced.has(i));
   return scoped(args.backend as tf.KernelBackend, backendName, 'Sum', (s) => {
-    const mean = s.run('AvgPool', { x: s.reshape(x, [1, rows, 1, cols]) }, { filterSize: [rows, 1], strides: [rows, 1], pad: 'valid' });
+    const mean = s.run('AvgPool', { x: s.reshape(x, [before, rows, 1, after]) }, { filterSize: [rows, 1], strides: [rows, 1], pad: 'valid' });
     return s.reshape(s.run('Multiply', { a: mean, b: s.constant(Float32Array.of(rows), []) }), outShape);
   });
 }
@@ -338,7 +341,7 @@ export const tileGradientName = 'Tile (gradient)';
 /**
  * Kernels of wasm's own that {@link accelerateWasm} replaces, each when the backend has it (issue 16's
  * per-kernel audit of model.fit): `GatherV2` and `MaxPoolGrad` by heap copies (`wasmGatherPool.ts`),
- * `Sum` over leading axes by one average pool.
+ * `Sum` over leading or middle axes by one average pool.
  */
 const heapReplacements: Readonly<Record<string, Impl>> = { GatherV2: gatherV2Kernel, MaxPoolGrad: maxPoolGradKernel, Sum: sumKernelImpl };
 
@@ -355,7 +358,7 @@ const convOriginals = new Map<string, Map<string, tf.KernelConfig>>();
  * `Conv2DBackpropInput` (a direct loop, 7–10× slower on the CIFAR ConvNet's layers) replaced — and
  * wasm's `Tile` (a per-element index loop) as a broadcasting add, its `GatherV2` and `MaxPoolGrad`
  * (per-element C++ loops, 100–400× a memory pass; tfjs-layers gathers every batch of `model.fit`) as
- * heap copies (`wasmGatherPool.ts`), its `Sum` over leading axes (bias gradients) as one average pool,
+ * heap copies (`wasmGatherPool.ts`), its `Sum` over leading or middle axes (bias gradients) as one average pool,
  * `UnsortedSegmentSum`, the gradient
  * of `gather`, which wasm lacks (an `Embedding` layer cannot train
  * there without it; see `wasmSegmentSum.ts`) — and `tf.tile`'s gradient, a loop of a slice and an add

@@ -584,7 +584,7 @@ describe('MaxPoolGrad on accelerated wasm equals the cpu backend', () => {
   });
 });
 
-describe('Sum over leading axes on accelerated wasm (one average pool) matches the cpu backend', () => {
+describe('Sum over leading or middle axes on accelerated wasm (one average pool) matches the cpu backend', () => {
   // A spy on wasm's AvgPool records the pools the replacement runs.
   const pools: number[][] = [];
   let stockPool: tf.KernelConfig | undefined;
@@ -612,8 +612,12 @@ describe('Sum over leading axes on accelerated wasm (one average pool) matches t
     { x: [300, 7], axis: [0], pooled: true },
     { x: [16, 1, 64, 1, 1, 8], axis: [0, 1, 2, 3, 4], pooled: true },
     { x: [6, 1, 5, 4], axis: [0, 2], keepDims: true, pooled: true },
-    // Not leading, all axes, int32: wasm's own Sum.
-    { x: [4, 5, 6], axis: [1], pooled: false },
+    // A middle block (LayerNormalization's gradient), with size-1 axes around.
+    { x: [4, 5, 6], axis: [1], pooled: true },
+    { x: [1, 16, 1, 8, 6, 1], axis: [0, 2, 3, 5], pooled: true },
+    // The innermost axes, two separate blocks, all axes, int32: wasm's own Sum.
+    { x: [4, 5, 6], axis: [2], pooled: false },
+    { x: [3, 4, 5, 6], axis: [1, 3], pooled: false },
     { x: [4, 5], axis: [0, 1], pooled: false },
     { x: [9, 4], axis: [0], dtype: 'int32', pooled: false },
   ];
@@ -636,8 +640,10 @@ describe('Sum over leading axes on accelerated wasm (one average pool) matches t
       if (c.dtype === 'int32') assert.deepEqual(Array.from(wasm[0].data), Array.from(cpu[0].data));
       else assert.ok(relativeDiff(wasm[0].data, cpu[0].data) <= tolerance, `relative difference ${relativeDiff(wasm[0].data, cpu[0].data)}`);
       const rows = c.x.filter((_, i) => c.axis.includes(i)).reduce((a, b) => a * b, 1);
-      const cols = c.x.reduce((a, b) => a * b, 1) / rows;
-      assert.deepEqual(seen, c.pooled ? [[1, rows, 1, cols]] : []);
+      const first = c.x.findIndex((d, i) => d > 1 && c.axis.includes(i));
+      const before = c.x.slice(0, first).reduce((a, b) => a * b, 1);
+      const after = c.x.reduce((a, b) => a * b, 1) / rows / before;
+      assert.deepEqual(seen, c.pooled ? [[before, rows, 1, after]] : []);
     });
   }
 });
