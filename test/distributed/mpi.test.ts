@@ -6,9 +6,11 @@
  * `npm run build:mpi`), where that is a failure.
  *
  * - the Communicator's collectives on 2 and 3 ranks (closed-form results, program.ts);
- * - 50 steps of AdamW (minimize) and Muon (model.fit), ranks started from different initial values and
- *   fed different shards: parameters bit-identical across ranks, and within 1e-6 (relative to the
- *   largest entry of each tensor) of one process on the whole global batch, for N = 2 and 3;
+ * - 50 steps of AdamW (minimize), Muon (model.fit) and data-parallel Dion at rank ¼ (minimize and
+ *   model.fit; only P and R all-reduced for its kernels, counted), ranks started from different initial
+ *   values and fed different shards: parameters bit-identical across ranks, and within 1e-6 (relative
+ *   to the largest entry of each tensor) of one process on the whole global batch, for N = 2 and 3;
+ * - model.fit with shardOptimizerState (Muon, N = 2): bit-identical across ranks and to replicated DDP;
  *   applyGradients with small buckets (one all-reduce per bucket);
  * - Dion's sharded mode with the shards spread over the ranks: bit-identical across ranks, within 1e-6
  *   of the unsharded step and of the same sharding in one process;
@@ -151,24 +153,38 @@ describe('mpiCommunicator under mpirun', { skip }, () => {
 });
 
 describe('distributed() over MPI: 50 steps, shards of a global batch of 12', { skip }, () => {
+  // dion: data-parallel Dion at rank ¼ — each rank's own momentum, only P and R all-reduced
   const cases = [
     { optimizer: 'adamw', loop: 'minimize' },
     { optimizer: 'muon', loop: 'fit' },
+    { optimizer: 'dion', loop: 'minimize' },
+    { optimizer: 'dion', loop: 'fit' },
   ] as const;
   const reference: Record<string, Params> = {};
+  const key = (c: { optimizer: string; loop: string }) => `${c.optimizer}/${c.loop}`;
   before(() => {
     if (skip !== false) return;
-    for (const c of cases) reference[c.optimizer] = single(['--optimizer', c.optimizer, '--loop', c.loop]);
+    for (const c of cases) reference[key(c)] = single(['--optimizer', c.optimizer, '--loop', c.loop]);
   });
   for (const c of cases) {
     for (const n of [2, 3]) {
       it(`${c.optimizer} (${c.loop}), ${n} ranks from different initial values: bit-identical across ranks, ≤ 1e-6 of one process`, (t) => {
-        const ranks = okRanks(mpirun(n, 'train.ts', ['--optimizer', c.optimizer, '--loop', c.loop, '--init', 'rank']), n);
+        const r = mpirun(n, 'train.ts', ['--optimizer', c.optimizer, '--loop', c.loop, '--init', 'rank']);
+        const ranks = okRanks(r, n);
         assert.equal(acrossRanks(ranks), 0, 'max difference across ranks');
-        const rel = relativeTo(ranks[0], reference[c.optimizer]);
-        t.diagnostic(`${c.optimizer} N=${n}: max difference across ranks 0, relative to one process ${rel.toExponential(2)}`);
+        const rel = relativeTo(ranks[0], reference[key(c)]);
+        t.diagnostic(`${c.optimizer} (${c.loop}) N=${n}: max difference across ranks 0, relative to one process ${rel.toExponential(2)}`);
         assert.ok(rel <= 1e-6, `relative difference ${rel}`);
         assert.ok(rel > 0 || n === 1, 'the sums reassociate: a difference of exactly 0 would mean the data was not sharded');
+        if (c.optimizer === 'dion') {
+          // the kernels' gradients stay local; per step: the biases (8 + 3), one max per kernel (2), P and R
+          // of [6, 8] (8×2 + 6×2) and [8, 3] (8×1 + 3×1), the non-finite flag (1): 53 floats in 5
+          // all-reduces, where the gradient is 83 floats
+          assert.deepEqual(r.ranks[0].reduced, ['dense_Dense1/kernel', 'dense_Dense2/kernel']);
+          assert.deepEqual(r.ranks[0].allReduce, { bytes: 4 * 53, calls: 5 });
+        } else {
+          assert.deepEqual(r.ranks[0].allReduce, { bytes: 4 * 83, calls: 1 });
+        }
       });
     }
   }
@@ -180,7 +196,22 @@ describe('distributed() over MPI: 50 steps, shards of a global batch of 12', { s
     assert.deepEqual(r.ranks[0].buckets, [[0], [1], [2], [3]]);
     assert.equal(r.ranks[0].iterations, 50);
     assert.equal(acrossRanks(ranks), 0);
-    assert.ok(relativeTo(ranks[0], reference.adamw) <= 1e-6);
+    assert.ok(relativeTo(ranks[0], reference['adamw/minimize']) <= 1e-6);
+  });
+});
+
+describe('model.fit with shardOptimizerState over MPI (issue 17 item 3)', { skip }, () => {
+  it('muon, 2 ranks, 50 epochs of one batch each: bit-identical across ranks and to replicated DDP; one all-reduce and one all-gather of every parameter per step', () => {
+    const sharded = mpirun(2, 'train.ts', ['--optimizer', 'muon', '--loop', 'fit', '--shard', 'yes', '--init', 'rank']);
+    const replicated = mpirun(2, 'train.ts', ['--optimizer', 'muon', '--loop', 'fit', '--init', 'rank']);
+    const s = okRanks(sharded, 2);
+    const r = okRanks(replicated, 2);
+    assert.equal(acrossRanks(s), 0, 'max difference across ranks');
+    assert.deepEqual(s[0], r[0], 'sharded = replicated, bit for bit');
+    assert.equal(sharded.ranks[0].iterations, 50);
+    assert.deepEqual(sharded.ranks[0].allReduce, { bytes: 4 * 83, calls: 1 });
+    assert.deepEqual(sharded.ranks[0].allGather, { bytes: 4 * 83, calls: 1 });
+    assert.deepEqual(replicated.ranks[0].allGather, { bytes: 0, calls: 0 });
   });
 });
 
