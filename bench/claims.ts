@@ -186,7 +186,7 @@ export const profiles: Record<string, Profile> = {
     // Each of these three parts is sized to run in under 10 minutes here.
     iwrm: { epochs: 5, seeds: 3, lrs: [0.03, 0.1, 0.3] },
     bloopPareto: { steps: 200, seeds: 2, lambdas: [0.1, 0.3, 1, 3] },
-    adapters: { seeds: 3, finetuneEpochs: 3 },
+    adapters: { seeds: 5, finetuneEpochs: 3 },
   },
   full: {
     name: 'full',

@@ -49,6 +49,6 @@ describe('claim experiments (issue 14)', () => {
     assert.ok(a.trainLoss === b.trainLoss && b.trainLoss === c.trainLoss && a.auxLoss === c.auxLoss, `λ = 0: ${JSON.stringify(zero.runs)}`);
     const mixed = some.runs.find((r) => r.method === 'mixed')!;
     assert.ok(mixed.auxLoss < c.auxLoss, `the aux gradient lowers the aux loss: ${mixed.auxLoss} vs ${c.auxLoss}`);
-    await assert.rejects(runBloopPareto({ ...options, methods: ['nope'] }), /runBloopPareto: unknown method nope \(known: bloop, bloop-no-ema, pcgrad-no-ema/);
+    await assert.rejects(runBloopPareto({ ...options, methods: ['nope'] }), /runBloopPareto: unknown method nope \(known: bloop, bloop-ema-0\.1, bloop-no-ema, pcgrad-no-ema/);
   });
 });

@@ -446,6 +446,13 @@ describe('claims', () => {
       /\| λ 1: bloop 0\.3500\/3\.000 \(test 90\.0 %\), bloop-no-ema 0\.4000\/3\.000 \(test 90\.0 %\), pcgrad-no-ema 0\.4000\/3\.000 \(test 90\.0 %\), mixed 0\.5000\/3\.000 \(test 90\.0 %\)$/,
     );
     assert.match(r.why, /Bloop's front lies below bloop-no-ema's somewhere and nowhere above it; pcgrad-no-ema's front lies below 1 of Bloop's points$/);
+    assert.match(r.ours, /; Bloop's EMA \(ρ = 0\.01\) averages over about 100 steps of the 100 run \| /);
+    // Another Bloop setting is shown against the same methods, and does not change the verdict.
+    const withVariant = summaryOf([...runs, ...runs.filter((x) => x.method === 'bloop-no-ema').map((x) => ({ ...x, method: 'bloop-ema-0.1' }))]);
+    withVariant.methods['bloop-ema-0.1'] = { ema: 0.1 };
+    const v = byId(evaluateClaims({ comparisons: {}, bloopPareto: withVariant }), id);
+    assert.equal(v.verdict, r.verdict);
+    assert.match(v.ours, /shown, not judged — bloop-ema-0\.1 \(ρ = 0\.1\): vs bloop-no-ema its front is below 0 of 2 points, theirs below 0 of its 2, vs pcgrad-no-ema its front is below 0 of 2 points, theirs below 1 of its 2/);
     assert.equal(byId(evaluateClaims({ comparisons: {}, bloopPareto: summaryOf(runs.filter((x) => x.method !== 'pcgrad-no-ema')) }), id).verdict, 'reproduced');
     // A point between two of Bloop's λ is judged against the line between them (0.325 at aux 3.5), one beyond them not at all.
     const between = [...runs.filter((x) => x.method === 'bloop')];

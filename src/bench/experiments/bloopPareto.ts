@@ -8,7 +8,8 @@
  * per method and λ; the result is the Pareto front of (main, aux) over λ.
  *
  * Methods (`bloop()` of src/tfjs/bloop.ts, init 'grad'): `bloop` with the reference example's EMA
- * ρ = 0.01; `bloop-no-ema` — the same projection onto the *current* batch's main gradient (ρ = 1);
+ * ρ = 0.01; `bloop-ema-0.1` with the library's default ρ = 0.1 (a shorter memory, for runs as short as
+ * these: 1/ρ = 100 steps is half of the default run); `bloop-no-ema` — the same projection onto the *current* batch's main gradient (ρ = 1);
  * `pcgrad-no-ema` and `dynamic-barrier-no-ema` (ρ = 1, the example's settings of those variants);
  * `mixed` (g + λa, no surgery, the example's baseline). The spectral norms' gradients `u·vᵀ` come from power-iteration
  * vectors carried from step to step (two iterations a step on the current weights, as
@@ -27,6 +28,7 @@ import { DataNotFoundError, loadMnist, mnistImagePixels, type MnistData } from '
 /** The methods of the study: label → bloop() options (λ added per run). */
 export const bloopStudyMethods: Readonly<Record<string, Omit<BloopOptions, 'lambda'>>> = {
   bloop: { ema: 0.01 },
+  'bloop-ema-0.1': { ema: 0.1 },
   'bloop-no-ema': { ema: 1 },
   'pcgrad-no-ema': { ema: 1, variant: 'pcgrad' },
   'dynamic-barrier-no-ema': { ema: 1, variant: 'dynamicBarrier' },
@@ -37,7 +39,7 @@ export const bloopStudyMethods: Readonly<Record<string, Omit<BloopOptions, 'lamb
  * The methods run unless told otherwise: the dynamic barrier without an EMA is left out — its clip
  * `c ≤ 1/λ` never bound in trial runs here, so its points were bloop-no-ema's to the last digit.
  */
-export const bloopStudyDefaultMethods: readonly string[] = ['bloop', 'bloop-no-ema', 'pcgrad-no-ema', 'mixed'];
+export const bloopStudyDefaultMethods: readonly string[] = ['bloop', 'bloop-ema-0.1', 'bloop-no-ema', 'pcgrad-no-ema', 'mixed'];
 
 /** One run: a method at a λ and a seed, measured after the last step. */
 export interface BloopParetoRun {
