@@ -27,7 +27,7 @@
  * flagless XNNPACK products for the matmul kernels, the forward conv for the conv backprops, a memory
  * pass of the same bytes for the rest), then the kernels above 3× that with their slowest signature.
  * `--previous` adds the mode `previous` — accelerateWasm() before that audit (its im2col filter
- * gradient, wasm's own GatherV2, MaxPoolGrad and Sum) — to the profile and the timed rounds, for
+ * gradient, wasm's own GatherV2, MaxPoolGrad, Sum and FusedBatchNorm) — to the profile and the timed rounds, for
  * before/after in one run.
  *
  * Output: a Markdown report on stdout and `<out>/bench-fit.md` and `<out>/bench-fit.json`.
@@ -77,7 +77,7 @@ const engineNames = ['tfjs', 'auto'] as const;
 type EngineName = (typeof engineNames)[number];
 /**
  * `previous`: accelerateWasm() as it was before issue 16's per-kernel audit — its im2col
- * Conv2DBackpropFilter and wasm's own GatherV2, MaxPoolGrad and Sum — for before/after in one run (`--previous`).
+ * Conv2DBackpropFilter and wasm's own GatherV2, MaxPoolGrad, Sum and FusedBatchNorm — for before/after in one run (`--previous`).
  */
 const allModes = ['stock', 'previous', 'accelerated'] as const;
 type Mode = (typeof allModes)[number];
@@ -106,7 +106,7 @@ const command = {
     'skip-profile': { type: 'boolean', description: 'Skip the tf.profile section.' },
     previous: {
       type: 'boolean',
-      description: "Also run accelerateWasm() as before issue 16's kernel audit (im2col filter gradient, wasm's GatherV2, MaxPoolGrad and Sum): before/after in one run.",
+      description: "Also run accelerateWasm() as before issue 16's kernel audit (im2col filter gradient, wasm's GatherV2, MaxPoolGrad, Sum and FusedBatchNorm): before/after in one run.",
     },
     out: { type: 'string', default: 'results/bench-fit', valueName: 'DIR', description: 'Folder for bench-fit.md and bench-fit.json.' },
   },
@@ -331,7 +331,7 @@ function useFilterMethod(method: FilterGradientMethod): void {
 
 /** Stock wasm kernels (plus only the kernels wasm lacks), accelerateWasm()'s, or its previous set. */
 function setMode(mode: Mode): void {
-  for (const name of ['GatherV2', 'MaxPoolGrad', 'Sum']) {
+  for (const name of ['GatherV2', 'MaxPoolGrad', 'Sum', 'FusedBatchNorm']) {
     const k = tf.getKernel(name, 'wasm');
     if (!auditedStock.has(name) && k !== undefined) auditedStock.set(name, k);
   }

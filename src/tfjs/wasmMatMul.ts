@@ -271,6 +271,34 @@ function sumKernelImpl(args: KernelArgs, backendName: string, original: tf.Kerne
   });
 }
 
+/**
+ * `FusedBatchNorm` as `offset + (x − mean)·scale / √(variance + ε)` in whole-tensor kernels (Sub, Mul,
+ * Add, Sqrt, RealDiv), the cpu backend's formula in its order: wasm's own reads each parameter at a
+ * modulo index per element (measured ×11 a memory pass for tfjs-layers' LayerNormalization, whose
+ * parameters have x's full shape). Each parameter must be x's size (read in x's order) or x's last
+ * dimension (broadcast along it) — the cases where the modulo indexing of the cpu and wasm kernels is a
+ * broadcast; others, and non-float32 inputs, go to the original kernel.
+ */
+function fusedBatchNormImpl(args: KernelArgs, backendName: string, original: tf.KernelFunc): TensorInfo {
+  const { x, mean, variance, offset, scale } = args.inputs;
+  const epsilon = (args.attrs as { varianceEpsilon?: number } | undefined)?.varianceEpsilon;
+  if (x === undefined || mean === undefined || variance === undefined || typeof epsilon !== 'number' || x.shape.length === 0) return original(args) as TensorInfo;
+  const n = size(x.shape);
+  const last = x.shape[x.shape.length - 1];
+  const params = [mean, variance, offset, scale].filter((t): t is TensorInfo => t !== undefined);
+  if (n === 0 || x.dtype !== 'float32' || params.some((t) => t.dtype !== 'float32' || (size(t.shape) !== n && size(t.shape) !== last))) {
+    return original(args) as TensorInfo;
+  }
+  return scoped(args.backend as tf.KernelBackend, backendName, 'FusedBatchNorm', (s) => {
+    const shaped = (t: TensorInfo) => s.reshape(t, size(t.shape) === n ? x.shape : [last]);
+    let y = s.run('Sub', { a: x, b: shaped(mean) });
+    if (scale !== undefined) y = s.run('Multiply', { a: y, b: shaped(scale) });
+    const std = s.run('Sqrt', { x: s.run('Add', { a: shaped(variance), b: s.constant(Float32Array.of(epsilon), []) }) });
+    y = s.run('RealDiv', { a: y, b: std });
+    return offset === undefined ? y : s.run('Add', { a: y, b: shaped(offset) });
+  });
+}
+
 type Impl = (args: KernelArgs, backendName: string, original: tf.KernelFunc) => TensorInfo;
 
 const implementations: Record<WasmMatMulKernelName, Impl> = {
@@ -341,9 +369,14 @@ export const tileGradientName = 'Tile (gradient)';
 /**
  * Kernels of wasm's own that {@link accelerateWasm} replaces, each when the backend has it (issue 16's
  * per-kernel audit of model.fit): `GatherV2` and `MaxPoolGrad` by heap copies (`wasmGatherPool.ts`),
- * `Sum` over leading or middle axes by one average pool.
+ * `Sum` over leading or middle axes by one average pool, `FusedBatchNorm` by whole-tensor kernels.
  */
-const heapReplacements: Readonly<Record<string, Impl>> = { GatherV2: gatherV2Kernel, MaxPoolGrad: maxPoolGradKernel, Sum: sumKernelImpl };
+const heapReplacements: Readonly<Record<string, Impl>> = {
+  GatherV2: gatherV2Kernel,
+  MaxPoolGrad: maxPoolGradKernel,
+  Sum: sumKernelImpl,
+  FusedBatchNorm: fusedBatchNormImpl,
+};
 
 /** Conv kernels {@link accelerateWasm} replaces (beyond adding those wasm lacks). */
 const convReplacements: readonly WasmConvKernelName[] = ['Conv2DBackpropInput'];
@@ -359,6 +392,7 @@ const convOriginals = new Map<string, Map<string, tf.KernelConfig>>();
  * wasm's `Tile` (a per-element index loop) as a broadcasting add, its `GatherV2` and `MaxPoolGrad`
  * (per-element C++ loops, 100–400× a memory pass; tfjs-layers gathers every batch of `model.fit`) as
  * heap copies (`wasmGatherPool.ts`), its `Sum` over leading or middle axes (bias gradients) as one average pool,
+ * its `FusedBatchNorm` (LayerNormalization) as whole-tensor kernels,
  * `UnsortedSegmentSum`, the gradient
  * of `gather`, which wasm lacks (an `Embedding` layer cannot train
  * there without it; see `wasmSegmentSum.ts`) — and `tf.tile`'s gradient, a loop of a slice and an add
@@ -404,7 +438,7 @@ export function accelerateWasm(options: WasmKernelOptions = {}): string[] {
 
 /**
  * Puts back the kernels that {@link registerWasmMatMulKernels} and {@link accelerateWasm} replaced
- * (wasm's own `BatchMatMul`, `_FusedMatMul`, `Tile`, `GatherV2`, `MaxPoolGrad`, `Sum`, `Conv2DBackpropInput`,
+ * (wasm's own `BatchMatMul`, `_FusedMatMul`, `Tile`, `GatherV2`, `MaxPoolGrad`, `Sum`, `FusedBatchNorm`, `Conv2DBackpropInput`,
  * tfjs-core's `Tile` gradient) and
  * returns their names. The
  * kernels wasm lacks (conv backprops, `UnsortedSegmentSum`) stay registered: without them conv nets and

@@ -114,7 +114,7 @@ before(() => {
 
 // Registration runs first: nothing has replaced the kernels yet in this process.
 describe('accelerateWasm', () => {
-  it('replaces BatchMatMul, _FusedMatMul, Tile, GatherV2, MaxPoolGrad, Sum and Conv2DBackpropInput and adds the missing kernels, once, without warnings', () => {
+  it('replaces BatchMatMul, _FusedMatMul, Tile, GatherV2, MaxPoolGrad, Sum, FusedBatchNorm and Conv2DBackpropInput and adds the missing kernels, once, without warnings', () => {
     const warnings: unknown[] = [];
     const warn = console.warn;
     console.warn = (...args: unknown[]) => warnings.push(args);
@@ -123,7 +123,7 @@ describe('accelerateWasm', () => {
       const nativeInput = tf.getKernel('Conv2DBackpropInput', 'wasm');
       const stockTileGradient = tf.getGradient('Tile');
       const stockTile = tf.getKernel('Tile', 'wasm');
-      const stockAudited = ['GatherV2', 'MaxPoolGrad', 'Sum'].map((n) => tf.getKernel(n, 'wasm'));
+      const stockAudited = ['GatherV2', 'MaxPoolGrad', 'Sum', 'FusedBatchNorm'].map((n) => tf.getKernel(n, 'wasm'));
       assert.ok(stockAudited.every((k) => k !== undefined));
       assert.equal(tf.getKernel('UnsortedSegmentSum', 'wasm'), undefined);
       assert.deepEqual(registerWasmMatMulKernels(), ['BatchMatMul', '_FusedMatMul']);
@@ -136,6 +136,7 @@ describe('accelerateWasm', () => {
         'GatherV2',
         'MaxPoolGrad',
         'Sum',
+        'FusedBatchNorm',
         'Conv2DBackpropFilter',
         'Conv2DBackpropInput',
         'DepthwiseConv2dNativeBackpropFilter',
@@ -145,11 +146,11 @@ describe('accelerateWasm', () => {
       ]);
       assert.deepEqual(accelerateWasm(), []);
       assert.notEqual(tf.getKernel('Conv2DBackpropInput', 'wasm'), nativeInput);
-      ['GatherV2', 'MaxPoolGrad', 'Sum'].forEach((n, i) => assert.notEqual(tf.getKernel(n, 'wasm'), stockAudited[i]));
+      ['GatherV2', 'MaxPoolGrad', 'Sum', 'FusedBatchNorm'].forEach((n, i) => assert.notEqual(tf.getKernel(n, 'wasm'), stockAudited[i]));
       // Restoring puts back exactly the replaced kernels (the added conv backprops stay) ...
-      assert.deepEqual(restoreWasmKernels(), ['BatchMatMul', '_FusedMatMul', 'Tile', 'GatherV2', 'MaxPoolGrad', 'Sum', 'Conv2DBackpropInput', 'Tile (gradient)']);
+      assert.deepEqual(restoreWasmKernels(), ['BatchMatMul', '_FusedMatMul', 'Tile', 'GatherV2', 'MaxPoolGrad', 'Sum', 'FusedBatchNorm', 'Conv2DBackpropInput', 'Tile (gradient)']);
       assert.equal(tf.getKernel('Tile', 'wasm'), stockTile);
-      ['GatherV2', 'MaxPoolGrad', 'Sum'].forEach((n, i) => assert.equal(tf.getKernel(n, 'wasm'), stockAudited[i]));
+      ['GatherV2', 'MaxPoolGrad', 'Sum', 'FusedBatchNorm'].forEach((n, i) => assert.equal(tf.getKernel(n, 'wasm'), stockAudited[i]));
       assert.equal(tf.getGradient('Tile'), stockTileGradient);
       wasmMatMulKernelNames.forEach((n, i) => assert.equal(tf.getKernel(n, 'wasm'), spies[i]));
       assert.equal(tf.getKernel('Conv2DBackpropInput', 'wasm'), nativeInput);
@@ -157,7 +158,7 @@ describe('accelerateWasm', () => {
       assert.notEqual(tf.getKernel('UnsortedSegmentSum', 'wasm'), undefined);
       assert.deepEqual(restoreWasmKernels(), []);
       // ... and accelerating again replaces them again.
-      assert.deepEqual(accelerateWasm(), ['BatchMatMul', '_FusedMatMul', 'Tile', 'GatherV2', 'MaxPoolGrad', 'Sum', 'Conv2DBackpropInput', 'Tile (gradient)']);
+      assert.deepEqual(accelerateWasm(), ['BatchMatMul', '_FusedMatMul', 'Tile', 'GatherV2', 'MaxPoolGrad', 'Sum', 'FusedBatchNorm', 'Conv2DBackpropInput', 'Tile (gradient)']);
       assert.notEqual(tf.getGradient('Tile'), stockTileGradient);
     } finally {
       console.warn = warn;
@@ -683,6 +684,36 @@ describe('Conv2DBackpropFilter: the swapped convolution and im2col both match th
   it('an unknown filterMethod is a RangeError naming the choices', () => {
     assert.throws(() => wasmConvKernelConfig('Conv2DBackpropFilter', 'wasm', { filterMethod: 'gemm' as 'auto' }), /filterMethod must be 'auto' or 'im2col', got "gemm"/);
   });
+});
+
+describe('FusedBatchNorm on accelerated wasm (whole-tensor kernels) matches the cpu backend', () => {
+  const cases: { x: number[]; param: number[]; offset: boolean; scale: boolean }[] = [
+    // tfjs-layers' LayerNormalization: parameters of x's full shape; BatchNormalization: the last axis.
+    { x: [1, 4, 8, 8], param: [4, 8, 8], offset: true, scale: true },
+    { x: [2, 3, 4, 5], param: [5], offset: true, scale: true },
+    { x: [6, 7], param: [7], offset: false, scale: false },
+    // A parameter that is neither (modulo indexing in both kernels): wasm's own kernel.
+    { x: [2, 3, 4, 6], param: [3], offset: true, scale: false },
+  ];
+  for (const c of cases) {
+    it(`x ${c.x.join('×')}, parameters ${c.param.join('×')}${c.offset ? ', offset' : ''}${c.scale ? ', scale' : ''}`, async () => {
+      const f = () => {
+        const p = (seed: number, positive = false) => tf.tensor(Float32Array.from(values(c.param, seed), (v) => (positive ? 0.5 + Math.abs(v) : v)), c.param);
+        const inputs: tf.NamedTensorMap = { x: tf.tensor(values(c.x, 81), c.x), mean: p(82), variance: p(83, true) };
+        if (c.offset) inputs.offset = p(84);
+        if (c.scale) inputs.scale = p(85);
+        return [tf.engine().runKernel('FusedBatchNorm', inputs, { varianceEpsilon: 1e-3 }) as tf.Tensor];
+      };
+      await useBackend('wasm');
+      tf.dispose(tf.tidy(f));
+      const start = counts();
+      const wasm = await on('wasm', f);
+      assert.deepEqual(counts(), start);
+      const cpu = await on('cpu', f);
+      assert.deepEqual(wasm[0].shape, cpu[0].shape);
+      assert.ok(relativeDiff(wasm[0].data, cpu[0].data) <= tolerance, `relative difference ${relativeDiff(wasm[0].data, cpu[0].data)}`);
+    });
+  }
 });
 
 /** A small ConvNet (the cifar10-cnn layer kinds) trained for a few steps: the losses of each step. */
