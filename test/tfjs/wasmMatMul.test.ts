@@ -616,8 +616,10 @@ describe('Sum over leading or middle axes on accelerated wasm (one average pool)
     // A middle block (LayerNormalization's gradient), with size-1 axes around.
     { x: [4, 5, 6], axis: [1], pooled: true },
     { x: [1, 16, 1, 8, 6, 1], axis: [0, 2, 3, 5], pooled: true },
-    // The innermost axes, two separate blocks, all axes, int32: wasm's own Sum.
+    // The innermost axes (also behind a size-1 axis: wasm's own loop on [A, R]), two separate blocks,
+    // all axes, int32: no pool.
     { x: [4, 5, 6], axis: [2], pooled: false },
+    { x: [1, 4, 1, 5, 6, 1], axis: [0, 4], pooled: false },
     { x: [3, 4, 5, 6], axis: [1, 3], pooled: false },
     { x: [4, 5], axis: [0, 1], pooled: false },
     { x: [9, 4], axis: [0], dtype: 'int32', pooled: false },
