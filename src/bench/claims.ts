@@ -886,7 +886,7 @@ export function bloopParetoClaim(inputs: ClaimInputs): ClaimRow {
         `its front is below ${theirs.ahead} of Bloop's ${bl.length} points; point dominance: Bloop dominates ${won}, is dominated at ${lost}; ` +
         `on the test loss Bloop's front is below ${test.mine.ahead} of its points, its front below ${test.theirs.ahead} of Bloop's`,
     );
-    heads.push(`vs ${m}: Bloop's front below at ${mine.ahead}/${o.length} points, its front below Bloop's at ${theirs.ahead}/${bl.length}`);
+    heads.push(`Bloop ${mine.ahead}/${o.length} vs ${m} ${theirs.ahead}/${bl.length}`);
     if (ok) reasons.push(`Bloop's front lies below ${m}'s somewhere and nowhere above it`);
     else if (theirs.ahead > 0) reasons.push(`${m}'s front lies below ${theirs.ahead} of Bloop's points`);
     else reasons.push(`Bloop's front is nowhere below ${m}'s points beyond the seed spread (${mine.level} level, ${mine.outside} outside its aux range)`);
@@ -905,7 +905,7 @@ export function bloopParetoClaim(inputs: ClaimInputs): ClaimRow {
   const rho = p.methods.bloop?.ema;
   const memory = rho !== undefined && rho > 0 ? `; Bloop's EMA (ρ = ${rho}) averages over about ${Math.round(1 / rho)} steps of the ${p.steps} run` : '';
   row.ours = `${parts.join('; ')}${memory} | (training cross-entropy / log Π‖W‖₂², means over the seeds) ${byLambda.join(' | ')}`;
-  row.headline = heads.join('; ');
+  row.headline = `points below the other's front: ${heads.join('; ')}`;
   row.verdict = verdictOf(checks);
   row.why =
     'rule: per surgery method without an EMA, Bloop\'s front (training loss against aux loss, its non-dominated points joined by lines) is below one of its points or more ' +

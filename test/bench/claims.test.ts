@@ -436,10 +436,7 @@ describe('claims', () => {
     const r = byId(evaluateClaims({ comparisons: {}, bloopPareto: summaryOf(runs) }), id);
     // bloop-no-ema: Bloop's front is below its λ = 1 point, level at λ = 0.1, and its front is above Bloop's. pcgrad's λ = 0.1 point is below Bloop's.
     assert.equal(r.verdict, 'partly reproduced');
-    assert.equal(
-      r.headline,
-      "vs bloop-no-ema: Bloop's front below at 1/2 points, its front below Bloop's at 0/2; vs pcgrad-no-ema: Bloop's front below at 1/2 points, its front below Bloop's at 1/2",
-    );
+    assert.equal(r.headline, "points below the other's front: Bloop 1/2 vs bloop-no-ema 0/2; Bloop 1/2 vs pcgrad-no-ema 1/2");
     assert.match(r.ours, /vs bloop-no-ema: Bloop's front is below 1, above 0, level with 1 of its 2 points \(0 outside Bloop's aux range\); its front is below 0 of Bloop's 2 points; point dominance: Bloop dominates 1, is dominated at 0/);
     assert.match(
       r.ours,
@@ -467,7 +464,7 @@ describe('claims', () => {
     const same = runs.filter((x) => x.method === 'bloop').flatMap((x) => [x, { ...x, method: 'bloop-no-ema' }]);
     const tie = byId(evaluateClaims({ comparisons: {}, bloopPareto: summaryOf(same) }), id);
     assert.equal(tie.verdict, 'not reproduced');
-    assert.equal(tie.headline, "vs bloop-no-ema: Bloop's front below at 0/2 points, its front below Bloop's at 0/2");
+    assert.equal(tie.headline, "points below the other's front: Bloop 0/2 vs bloop-no-ema 0/2");
     assert.match(tie.why, /Bloop's front is nowhere below bloop-no-ema's points beyond the seed spread \(2 level, 0 outside its aux range\)$/);
     const noBloop = byId(evaluateClaims({ comparisons: {}, bloopPareto: summaryOf(runs.filter((x) => x.method !== 'bloop')) }), id);
     assert.equal(noBloop.verdict, 'not testable here');
