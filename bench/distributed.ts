@@ -1,7 +1,11 @@
 /**
- * `npm run bench:distributed` (issue 17 item 6): data-parallel step time with 1 and 2 ranks and the bytes
- * each optimizer's collectives carry per step, on MLPs of the fashion-mnist shape (784-512-512-10, 0.67 M
- * parameters) and the issue's 5 M-parameter one (784-2048-2048-10, 5.8 M), on synthetic data.
+ * `npm run bench:distributed` (issue 17 items 4 and 6): data-parallel step time with 1 and 2 ranks and
+ * the bytes each optimizer's collectives carry per step, **measured** by a counting communicator
+ * (`countingCommunicator`), on MLPs of the fashion-mnist shape (784-512-512-10, 0.67 M parameters),
+ * the issue's 5 M-parameter one (784-2048-2048-10, 5.8 M), both on synthetic data, and the character
+ * transformer of `bench:fit` / `shakespeare-char-small` (2 blocks, width 64, 4 heads, context 64, GELU
+ * MLP ×4, vocabulary 65; `charTransformerLogits` from src/bench/tasks/shakespeare.ts) on random
+ * characters (global batch 16 windows there).
  *
  * How it runs: this script is the **launcher**; it starts itself as the program (`--worker`) once alone
  * (`singleRankCommunicator`, 1 rank) and once under `mpirun --allow-run-as-root --oversubscribe -np 2`
@@ -12,15 +16,17 @@
  * - `muon sharded`: `distributed(muon(), comm, { shardOptimizerState: true })` — the all-reduce, each
  *   rank's Newton–Schulz on its matrices (src/tfjs/distributed.ts), then an all-gather of the new values
  *   (KellerJordan/Muon `muon.py` distributed Muon; ZeRO-1);
- * - `dion r=¼` (bytes only, not timed): Dion's distributed step (microsoft/dion `dion_reference.py`)
- *   all-reduces, per matrix and power iteration, P (`pDim×r`) and R (`qDim×r`) instead of the gradient;
- *   computed from the Q shapes in `dion({ rankFraction: 0.25 })`'s state after one step, plus a full
- *   all-reduce of the non-matrix parameters (AdamW).
- * Bytes are counted by a Communicator wrapper around the real one (payload of each collective: an
- * all-reduce of n floats counts 4n, an all-gather 4·(total gathered)), per step after a warm-up step
- * (which also runs the start-up broadcast). The N-host column is a **model, not a measurement**: ring
- * collectives (an all-reduce moves 2(N−1)/N of its payload per rank, an all-gather (N−1)/N) at the
- * all-reduce bus bandwidth measured here between the 2 local ranks (shared memory), or `--bandwidth-gbps`.
+ * - `dion DDP r=¼`: `distributed(dion({ rankFraction: 0.25 }), comm)` — data-parallel Dion (microsoft/dion
+ *   `dion_reference.py`, `compressed_all_reduce`): each matrix's P (`pDim×r`) and R (`qDim×r`)
+ *   all-reduced instead of its gradient, each rank's momentum its own; the biases (AdamW) all-reduced
+ *   as usual; plus one float per matrix (max|B|) and a non-finite flag per step.
+ * Bytes: the payload each rank hands to each collective per step after a warm-up step (which also runs
+ * the start-up broadcast): an all-reduce of n floats counts 4n, an all-gather the whole gathered
+ * result. For Dion the table also gives what the factors' shapes predict (`Σ (m + n)·r` over the
+ * compressed matrices, + the rest) and the paper's `2r/n` (Ahn et al. 2025: factors of an n×n matrix at
+ * rank r ÷ its gradient). The N-host columns are a **model, not a measurement**: ring collectives (an
+ * all-reduce moves 2(N−1)/N of its payload per rank, an all-gather (N−1)/N) at the all-reduce bus
+ * bandwidth measured here between the 2 local ranks (shared memory), or `--bandwidth-gbps`.
  *
  * Output: the table on stdout and `<out>/distributed.md`, `<out>/distributed.json`.
  * @module
@@ -40,28 +46,41 @@ import { machineDetails } from '../src/bench/machine.js';
 import { adamw, dion, muon } from '../src/tfjs/register.js';
 import { distributed } from '../src/tfjs/distributed.js';
 import { isTransformOptimizer } from '../src/tfjs/optimizer.js';
-import { singleRankCommunicator, type Communicator } from '../src/linalg/communicator.js';
+import { countingCommunicator, singleRankCommunicator, type CountingCommunicator } from '../src/linalg/communicator.js';
+import { charTransformerLogits, charTransformerParams, type CharTransformerConfig } from '../src/bench/tasks/shakespeare.js';
+import { sparseSoftmaxCrossEntropy } from '../src/bench/tasks/ops.js';
 import { mpiCommunicator } from '../src/node/mpi.js';
 import { writeAtomic } from '../src/node/fileSystem.js';
 import { mulberry32 } from '../src/core/random.js';
 import { commandLine, parseArgs, usageError, type CommandSpec } from '../src/cli/args.js';
 
-const MODELS: Record<string, readonly number[]> = {
-  'fashion-mlp': [784, 512, 512, 10],
-  'mlp-5m': [784, 2048, 2048, 10],
+/** An MLP (layer widths) or the character transformer. */
+type ModelSpec = { kind: 'mlp'; widths: readonly number[] } | { kind: 'transformer'; config: CharTransformerConfig; windows: number };
+
+const CHAR_SMALL: CharTransformerConfig = { vocab: 65, layers: 2, width: 64, heads: 4, context: 64, mlpRatio: 4, activation: 'gelu' };
+
+const MODELS: Record<string, ModelSpec> = {
+  'fashion-mlp': { kind: 'mlp', widths: [784, 512, 512, 10] },
+  'mlp-5m': { kind: 'mlp', widths: [784, 2048, 2048, 10] },
+  'char-transformer': { kind: 'transformer', config: CHAR_SMALL, windows: 16 },
 };
-const ROWS = ['adamw DDP', 'muon DDP', 'muon sharded'] as const;
+const ROWS = ['adamw DDP', 'muon DDP', 'muon sharded', 'dion DDP r=¼'] as const;
 
 const command = {
   name: 'npm run bench:distributed --',
   summary: 'Data-parallel step time on 1 and 2 ranks (mpirun) and bytes communicated per step: AdamW DDP, Muon DDP, sharded Muon, Dion r=¼.',
   flags: {
-    models: { type: 'list', default: ['fashion-mlp', 'mlp-5m'], description: `MLP shapes (${Object.keys(MODELS).join(', ')}).` },
+    models: { type: 'list', default: ['fashion-mlp', 'mlp-5m', 'char-transformer'], description: `Models (${Object.keys(MODELS).join(', ')}).` },
     rows: { type: 'list', default: [...ROWS], description: `Timed optimizers (${ROWS.join(', ')}).` },
     steps: { type: 'integer', default: 2, min: 1, description: 'Timed steps per row (after one warm-up step).' },
     'steps-large': { type: 'integer', default: 1, min: 1, description: 'Timed steps per row on a model over 2 M parameters (mlp-5m).' },
-    skip: { type: 'list', default: ['mlp-5m:muon DDP'], description: "model:row pairs not run (default: Muon DDP on the 5 M model, whose one-rank step is Muon sharded's; keeps the bench under 3 min). --skip '' runs all." },
-    batch: { type: 'integer', default: 128, min: 2, description: 'Global batch (each of N ranks gets batch/N rows).' },
+    skip: {
+      type: 'list',
+      default: ['mlp-5m:muon DDP', 'mlp-5m:dion DDP r=¼'],
+      description:
+        "model:row pairs not run (default: Muon DDP on the 5 M model, whose one-rank step is Muon sharded's, and Dion there, ≈ 13 s a step; keeps the bench under 3 min). --skip '' runs all (≈ 200 s here).",
+    },
+    batch: { type: 'integer', default: 128, min: 2, description: 'Global batch of the MLPs (each of N ranks gets batch/N rows); the transformer takes 16 windows of 64 characters.' },
     ranks: { type: 'integer', default: 2, min: 2, description: 'Ranks of the mpirun run.' },
     backend: { type: 'string', choices: ['wasm', 'cpu'], default: 'wasm', description: 'TensorFlow.js backend.' },
     hosts: { type: 'list', default: ['2', '4', '8', '16'], description: 'N of the modelled communication time (ring collectives).' },
@@ -93,7 +112,7 @@ function parseConfig(argv: readonly string[]): Config | 'help' {
   const parsed = parseArgs(argv, command);
   if (parsed.help) return 'help';
   const f = parsed.flags;
-  const badModel = f.models.find((m) => MODELS[m] === undefined);
+  const badModel = f.models.find((m) => !Object.hasOwn(MODELS, m));
   if (badModel !== undefined) throw usageError(command, `unknown model '${badModel}' (known: ${Object.keys(MODELS).join(', ')})`);
   const badRow = f.rows.find((r) => !(ROWS as readonly string[]).includes(r));
   if (badRow !== undefined) throw usageError(command, `unknown row '${badRow}' (known: ${ROWS.join(', ')})`);
@@ -117,41 +136,11 @@ function parseConfig(argv: readonly string[]): Config | 'help' {
   };
 }
 
-/** Payload bytes per collective kind, counted around a real communicator. */
+/** Payload bytes per collective kind per step (countingCommunicator). */
 interface Counts {
   allReduce: number;
   allGather: number;
   broadcast: number;
-}
-
-function counting(c: Communicator): Communicator & { counts: Counts; reset(): void } {
-  const counts: Counts = { allReduce: 0, allGather: 0, broadcast: 0 };
-  return {
-    rank: c.rank,
-    size: c.size,
-    kind: c.kind,
-    counts,
-    reset() {
-      counts.allReduce = counts.allGather = counts.broadcast = 0;
-    },
-    allReduce(d, op) {
-      counts.allReduce += 4 * d.length;
-      return c.allReduce(d, op);
-    },
-    allGather(d, k) {
-      const out = c.allGather(d, k);
-      counts.allGather += 4 * out.length;
-      return out;
-    },
-    reduceScatter: (d, k, op) => c.reduceScatter(d, k, op),
-    allToAll: (d, k) => c.allToAll(d, k),
-    broadcast(d, root) {
-      counts.broadcast += 4 * d.length;
-      return c.broadcast(d, root);
-    },
-    barrier: () => c.barrier(),
-    allGatherHash: (h) => c.allGatherHash(h),
-  };
 }
 
 function gaussian(n: number, seed: number, scale: number): Float32Array {
@@ -171,6 +160,53 @@ function mlpVariables(widths: readonly number[], tag: string): tf.Variable[] {
   return vars;
 }
 
+/** A model's variables, loss on this rank's shard, and the names that Muon / Dion leave to AdamW. */
+interface BenchModel {
+  vars: tf.Variable[];
+  loss: () => tf.Scalar;
+  exclude: string[];
+  parameters: number;
+  large: boolean;
+  data: tf.Tensor[];
+}
+
+function buildModel(spec: ModelSpec, tag: string, rank: number, size: number, batch: number): BenchModel {
+  if (spec.kind === 'mlp') {
+    const widths = spec.widths;
+    const per = batch / size;
+    const classes = widths[widths.length - 1];
+    const x = tf.tensor2d(gaussian(per * widths[0], 1000 + rank, 1), [per, widths[0]]);
+    const labels = tf.tidy(() => tf.oneHot(tf.tensor1d(Int32Array.from({ length: per }, (_, k) => (k * 7 + rank) % classes), 'int32'), classes));
+    const vars = mlpVariables(widths, tag);
+    const loss = () =>
+      tf.tidy(() => {
+        let h: tf.Tensor = x;
+        for (let l = 0; l < vars.length / 2; l++) {
+          h = tf.add(tf.matMul(h, vars[2 * l]), vars[2 * l + 1]);
+          if (2 * l + 2 < vars.length) h = tf.relu(h);
+        }
+        return tf.losses.softmaxCrossEntropy(labels, h) as tf.Scalar;
+      });
+    const parameters = vars.reduce((a, v) => a + v.size, 0);
+    return { vars, loss, exclude: [], parameters, large: parameters > 2e6, data: [x, labels] };
+  }
+  const c = spec.config;
+  if (spec.windows % size !== 0) throw new Error(`${spec.windows} windows do not split into ${size} ranks`);
+  const per = spec.windows / size;
+  const T = c.context;
+  const rand = mulberry32(2000 + rank);
+  const ids = Int32Array.from({ length: per * (T + 1) }, () => Math.floor(rand() * c.vocab));
+  const windows = (offset: number) => Int32Array.from({ length: per * T }, (_, k) => ids[Math.floor(k / T) * (T + 1) + (k % T) + offset]);
+  const inputs = tf.tensor2d(windows(0), [per, T], 'int32');
+  const targets = tf.tensor1d(windows(1), 'int32');
+  const mask = tf.tidy(() => tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([T, T]), -1, 0)), -1e9) as tf.Tensor2D);
+  const vars = charTransformerParams(c, 5).map((p) => tf.tidy(() => tf.variable(tf.tensor(p.values, [...p.shape], 'float32'), true, `${tag}_${p.name}`)));
+  const loss = () => tf.tidy(() => sparseSoftmaxCrossEntropy(charTransformerLogits(c, vars, inputs, mask), targets));
+  const parameters = vars.reduce((a, v) => a + v.size, 0);
+  // the embeddings and the head go to AdamW, as bench:fit's roles route them
+  return { vars, loss, exclude: ['embed/', 'head/'], parameters, large: false, data: [inputs, targets, mask] };
+}
+
 interface RowResult {
   model: string;
   row: string;
@@ -178,85 +214,77 @@ interface RowResult {
   msPerStep: number[];
   bytesPerStep: Counts;
   stateBytes: number;
+  /** Dion: bytes per step the factors' shapes predict (Σ (m + n)·r of its compressed matrices, the rest in full). */
+  predictedBytes?: number;
 }
 
 interface WorkerResult {
   rank: number;
   size: number;
   rows: RowResult[];
-  dion: { model: string; matrixBytes: number; otherBytes: number }[];
   busBandwidthGBps: number | null;
 }
 
 async function runWorker(config: Config): Promise<void> {
   await useBackend(config.backend);
   const base = config.worker === 'mpi' ? mpiCommunicator({ timeoutMs: 300_000 }) : singleRankCommunicator();
-  const comm = counting(base);
+  const comm: CountingCommunicator = countingCommunicator(base);
   const { rank, size } = comm;
   const rows: RowResult[] = [];
-  const dionRows: WorkerResult['dion'] = [];
   for (const model of config.models) {
-    const widths = MODELS[model];
-    const per = config.batch / size;
-    const x = tf.tensor2d(gaussian(per * widths[0], 1000 + rank, 1), [per, widths[0]]);
-    const labels = tf.oneHot(tf.tensor1d(Int32Array.from({ length: per }, (_, k) => (k * 7 + rank) % widths[widths.length - 1]), 'int32'), widths[widths.length - 1]);
-    const large = widths.slice(1).reduce((a, w, l) => a + (widths[l] + 1) * w, 0) > 2e6;
-    const steps = large ? config.stepsLarge : config.steps;
     for (const row of config.rows) {
       if (config.skip.includes(`${model}:${row}`)) continue;
-      const vars = mlpVariables(widths, `${model}_${row.replace(/ /g, '')}`);
-      const loss = () =>
-        tf.tidy(() => {
-          let h: tf.Tensor = x;
-          for (let l = 0; l < vars.length / 2; l++) {
-            h = tf.add(tf.matMul(h, vars[2 * l]), vars[2 * l + 1]);
-            if (2 * l + 2 < vars.length) h = tf.relu(h);
-          }
-          return tf.losses.softmaxCrossEntropy(labels, h) as tf.Scalar;
-        });
-      const inner = row === 'adamw DDP' ? adamw({ learningRate: 1e-3 }) : muon({ learningRate: 0.02 });
+      const m = buildModel(MODELS[model], `${model}_${row.replace(/[^a-z]/g, '')}`, rank, size, config.batch);
+      const steps = m.large ? config.stepsLarge : config.steps;
+      const exclude = m.exclude.length > 0 ? { exclude: m.exclude } : {};
+      const inner =
+        row === 'adamw DDP'
+          ? adamw({ learningRate: 1e-3 })
+          : row === 'dion DDP r=¼'
+            ? dion({ learningRate: 0.01, rankFraction: 0.25, ...exclude })
+            : muon({ learningRate: 0.02, ...exclude });
       const opt = distributed(inner, comm, { shardOptimizerState: row === 'muon sharded' });
-      opt.minimize(loss, false, vars); // warm-up: start-up hash + broadcast, state creation
+      opt.minimize(m.loss, false, m.vars); // warm-up: start-up hash + broadcast, state creation
       comm.barrier();
       comm.reset();
       const ms: number[] = [];
       for (let s = 0; s < steps; s++) {
         comm.barrier();
         const t = performance.now();
-        opt.minimize(loss, false, vars);
-        vars[0].dataSync();
+        opt.minimize(m.loss, false, m.vars);
+        m.vars[0].dataSync();
         ms.push(performance.now() - t);
       }
-      const c = comm.counts;
+      const b = comm.traffic().bytes;
+      // the barriers of the timing loop carry no payload
+      let predictedBytes: number | undefined;
+      if (row === 'dion DDP r=¼' && isTransformOptimizer(inner)) {
+        // Q of the k-th Dion matrix is `matrix/…/q/k` ([qDim, r]); its P is [pDim, r]
+        const qs = inner.stateSlots.filter((slot) => /\/q\/\d+$/.test(slot.path)).map((slot) => slot.variable.shape);
+        const reduced = new Set(opt.reducedByOptimizer);
+        const matrices = m.vars.filter((v) => v.rank >= 2 && !m.exclude.some((e) => v.name.includes(e)));
+        if (qs.length !== matrices.length) throw new Error(`dion: ${qs.length} Q slots for ${matrices.length} matrices`);
+        let floats = 0;
+        for (const v of m.vars) if (!reduced.has(v.name)) floats += v.size;
+        matrices.forEach((v, k) => {
+          const [qDim, r] = [qs[k][0] ?? 0, qs[k][1] ?? 0];
+          if (reduced.has(v.name)) floats += (v.size / qDim + qDim) * r + 1; // P, R, max|B|
+        });
+        predictedBytes = 4 * (floats + 1); // + the non-finite flag
+      }
       rows.push({
         model,
         row,
-        parameters: vars.reduce((a, v) => a + v.size, 0),
+        parameters: m.parameters,
         msPerStep: ms,
-        bytesPerStep: { allReduce: c.allReduce / steps, allGather: c.allGather / steps, broadcast: c.broadcast / steps },
+        bytesPerStep: { allReduce: b.allReduce / steps, allGather: b.allGather / steps, broadcast: b.broadcast / steps },
         stateBytes: opt.stateBytes(),
+        ...(predictedBytes !== undefined ? { predictedBytes } : {}),
       });
-      process.stderr.write(`rank ${rank}/${size}: ${model} ${row}: ${ms.map((m) => m.toFixed(0)).join(', ')} ms\n`);
+      process.stderr.write(`rank ${rank}/${size}: ${model} ${row}: ${ms.map((x) => x.toFixed(0)).join(', ')} ms\n`);
       opt.dispose();
-      tf.dispose(vars);
+      tf.dispose([...m.vars, ...m.data]);
     }
-    if (size === 1) {
-      // Dion's traffic from its state: per matrix, P (pDim×r) and R (qDim×r) all-reduced per power iteration
-      const vars = mlpVariables(widths, `${model}_dion`);
-      const opt = dion({ rankFraction: 0.25 });
-      opt.applyGradients(vars.map((v) => ({ name: v.name, tensor: tf.onesLike(v) })));
-      if (!isTransformOptimizer(opt)) throw new Error('dion is not an orthoptim optimizer');
-      // the Q slots (`matrix/…/q/k`, k-th matrix of the Dion group), in parameter order
-      const qs = opt.stateSlots.filter((s) => /\/q\/\d+$/.test(s.path)).map((s) => s.variable);
-      const matrices = vars.filter((v) => v.rank === 2);
-      if (qs.length !== matrices.length) throw new Error(`dion: ${qs.length} Q slots for ${matrices.length} matrices (${opt.stateSlots.map((s) => s.path).join(', ')})`);
-      const matrixBytes = matrices.reduce((acc, v, k) => acc + 4 * ((v.shape[0] ?? 0) + (v.shape[1] ?? 0)) * (qs[k].shape[1] ?? 0), 0);
-      const otherBytes = vars.filter((v) => v.rank !== 2).reduce((acc, v) => acc + 4 * v.size, 0);
-      dionRows.push({ model, matrixBytes, otherBytes });
-      opt.dispose();
-      tf.dispose(vars);
-    }
-    tf.dispose([x, labels]);
   }
   // all-reduce bus bandwidth between the ranks: 4 × 16 MiB
   let busBandwidthGBps: number | null = null;
@@ -269,7 +297,7 @@ async function runWorker(config: Config): Promise<void> {
     const s = (performance.now() - t) / 4 / 1000;
     busBandwidthGBps = ((2 * (size - 1)) / size) * (4 * data.length) / s / 1e9;
   }
-  const result: WorkerResult = { rank, size, rows, dion: dionRows, busBandwidthGBps };
+  const result: WorkerResult = { rank, size, rows, busBandwidthGBps };
   writeFileSync(join(config.workerOut!, `rank${rank}.json`), JSON.stringify(result));
 }
 
@@ -284,17 +312,17 @@ function report(config: Config, one: WorkerResult, many: WorkerResult[], wallSec
   const table: string[][] = [];
   const json: Record<string, unknown>[] = [];
   for (const model of config.models) {
-    const widths = MODELS[model];
-    const full = 4 * widths.slice(1).reduce((a, w, l) => a + (widths[l] + 1) * w, 0);
     for (const row of config.rows) {
       if (config.skip.includes(`${model}:${row}`)) continue;
       const r1 = one.rows.find((r) => r.model === model && r.row === row)!;
       const rn = many.map((w) => w.rows.find((r) => r.model === model && r.row === row)!);
+      const full = 4 * r1.parameters;
       const t1 = median(r1.msPerStep);
       // the step of N ranks is the slowest rank's
       const tn = Math.max(...rn.map((r) => median(r.msPerStep)));
       const c = rn[0].bytesPerStep;
       const bytes = c.allReduce + c.allGather + c.broadcast;
+      const dion = r1.predictedBytes !== undefined;
       table.push([
         model,
         row,
@@ -304,16 +332,26 @@ function report(config: Config, one: WorkerResult, many: WorkerResult[], wallSec
         mb(c.allReduce),
         mb(c.allGather),
         (bytes / full).toFixed(2),
+        dion ? (r1.predictedBytes! / full).toFixed(2) : '–',
+        dion ? '0.50' : '–',
         rn.map((r) => mb(r.stateBytes)).join(' / '),
         ...config.hosts.map((h) => (1000 * ringSeconds(c, h)).toFixed(1)),
       ]);
-      json.push({ model, row, parameters: r1.parameters, msPerStep1: r1.msPerStep, msPerStepN: rn.map((r) => r.msPerStep), bytesPerStep: c, stateBytesPerRank: rn.map((r) => r.stateBytes), stateBytes1: r1.stateBytes, modelledCommMs: Object.fromEntries(config.hosts.map((h) => [h, 1000 * ringSeconds(c, h)])) });
+      json.push({
+        model,
+        row,
+        parameters: r1.parameters,
+        msPerStep1: r1.msPerStep,
+        msPerStepN: rn.map((r) => r.msPerStep),
+        bytesPerStep: c,
+        bytesPerStep1: r1.bytesPerStep,
+        ratioToFullAllReduce: bytes / full,
+        ...(dion ? { predictedBytes: r1.predictedBytes, predictedRatio: r1.predictedBytes! / full, paperRatio: 0.5 } : {}),
+        stateBytesPerRank: rn.map((r) => r.stateBytes),
+        stateBytes1: r1.stateBytes,
+        modelledCommMs: Object.fromEntries(config.hosts.map((h) => [h, 1000 * ringSeconds(c, h)])),
+      });
     }
-    const d = one.dion.find((x) => x.model === model);
-    if (d === undefined) continue;
-    const dc: Counts = { allReduce: d.matrixBytes + d.otherBytes, allGather: 0, broadcast: 0 };
-    table.push([model, 'dion r=¼ (from state shapes)', '–', '–', '–', mb(dc.allReduce), '0.00', (dc.allReduce / full).toFixed(2), '–', ...config.hosts.map((h) => (1000 * ringSeconds(dc, h)).toFixed(1))]);
-    json.push({ model, row: 'dion r=1/4', computedFrom: 'Q shapes of dion({rankFraction: 0.25}) state', bytesPerStep: dc, matrixBytes: d.matrixBytes, otherBytes: d.otherBytes, ratioToFullAllReduce: dc.allReduce / full });
   }
   const columns = [
     { header: 'model' },
@@ -324,15 +362,18 @@ function report(config: Config, one: WorkerResult, many: WorkerResult[], wallSec
     { header: 'all-reduce MiB/step', align: 'right' as const },
     { header: 'all-gather MiB/step', align: 'right' as const },
     { header: '÷ full all-reduce', align: 'right' as const },
+    { header: 'from factor shapes', align: 'right' as const },
+    { header: 'paper 2r/n', align: 'right' as const },
     { header: `state MiB per rank (${n})`, align: 'right' as const },
     ...config.hosts.map((h) => ({ header: `model: comm ms, ${h} hosts`, align: 'right' as const })),
   ];
   lines.push(formatTable(columns, table));
   lines.push('');
   lines.push(
-    `Global batch ${config.batch} (${config.batch / n} rows per rank with ${n} ranks), ${config.backend} backend, median of ${config.steps} steps (${config.stepsLarge} on a model over 2 M parameters) after a warm-up${config.skip.length > 0 ? `, not run: ${config.skip.join(', ')}` : ''}; ` +
+    `Global batch ${config.batch} for the MLPs (${config.batch / n} rows per rank with ${n} ranks), 16 windows of 64 characters for the transformer, ${config.backend} backend, median of ${config.steps} steps (${config.stepsLarge} on a model over 2 M parameters) after a warm-up${config.skip.length > 0 ? `, not run: ${config.skip.join(', ')}` : ''}; ` +
       `${n} ranks = mpirun -np ${n} on this host (${cpus().length} CPUs shared with other jobs: the ${n}-rank time includes contention). ` +
-      `Bytes: payload per rank per step counted around the communicator. "÷ full all-reduce": bytes ÷ 4·parameters. ` +
+      `Bytes: **measured**, the payload per rank per step counted by countingCommunicator around the real communicator (an all-gather: the whole gathered result). "÷ full all-reduce": bytes ÷ 4·parameters. ` +
+      `Dion: "from factor shapes" is Σ (m + n)·r over its compressed matrices plus the other parameters in full (+ one max per matrix and a flag), "paper 2r/n" the paper's ratio for an n×n matrix at rank r = n/4 (Ahn et al. 2025); ` +
       `**Model, not measured**: the comm ms columns are ring collectives (all-reduce 2(N−1)/N, all-gather (N−1)/N of the payload per rank) at ` +
       `${(bw * 8).toFixed(1)} Gbit/s (${config.bandwidthGbps !== undefined ? '--bandwidth-gbps' : `all-reduce bus bandwidth measured between the ${n} local ranks over shared memory`}); ` +
       `latency, overlap with compute and the compute itself are left out. Wall time ${wallSeconds.toFixed(0)} s.`,
