@@ -148,6 +148,8 @@ export {
   type CheckpointManifest,
   type CheckpointSlot,
   type RestoreReport,
+  type CheckpointOptions,
+  type CheckpointSurgery,
 } from './tfjs/checkpoint.js';
 export { transformOptimizer, defineTransformOptimizer, type ChainSource, type TransformOptimizerOptions } from './tfjs/custom.js';
 export { defineOptimizer, createOptimizer, optimizerFromConfig, listOptimizers, type OptimizerFactory, type OptimizerInfo } from './tfjs/registry.js';
@@ -582,6 +584,8 @@ export {
   oftInitialParameters,
   resolveOft,
   adapterKernelShape,
+  convKernelRows,
+  convKernelFromRows,
   type HraOptions,
   type ResolvedHra,
   type HraInit,

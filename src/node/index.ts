@@ -8,7 +8,7 @@
  * - The dataset loaders of the benchmarks (also at `orthoptim/data`).
  * - The native Newton–Schulz engines (importing this module registers them, as `orthoptim/engines` does).
  * - {@link accelerateWasm}: tfjs-backend-wasm's training kernels on XNNPACK (transposed and batched matrix
- *   products, conv backprops) — every `model.fit` on wasm runs its backward pass several times faster.
+ *   products, conv backprops, batch gathers, max-pool gradients, bias sums, batch norm) — every `model.fit` on wasm runs its backward pass several times faster.
  * @module
  */
 export { saveCheckpoint, loadCheckpoint } from './checkpointFiles.js';
