@@ -167,6 +167,27 @@ describe('data-parallel Dion over SharedCollective (worker threads)', () => {
     });
   }
 
+  it('powerIters 2: [16, 16] is no longer compressed (2·32·4 = 256 floats = its gradient) and is averaged; the others stay local; ≤ 1e-6 of one process', (t) => {
+    const one = trainDion(null, { steps: 20, powerIters: 2, tag: 'p2' });
+    const ranks = run(2, { steps: 20, powerIters: 2 });
+    ranks.forEach((r) => assert.equal(r.error, undefined, JSON.stringify(r.error)));
+    assert.deepEqual(ranks[0].reduced, ['dion_k0', 'dion_k2']);
+    assert.equal(acrossRanks(ranks.map((r) => r.params)), 0);
+    const rel = relativeTo(ranks[0].params, one.params);
+    t.diagnostic(`dion DDP powerIters 2, N=2: across ranks 0, vs one process ${rel.toExponential(2)}`);
+    assert.ok(rel <= 1e-6 && rel > 0, `relative difference ${rel}`);
+    // one bucket (b0, k1, b1, b2: 35 + 256), the maxes (2), per power iteration P (16·2 + 16·1) and R
+    // (6·2 + 3·1), the flag: 7 all-reduces
+    assert.deepEqual(ranks[0].traffic, { bytes: 4 * (35 + 256 + 2 + 2 * (48 + 15) + 1), calls: 7, other: 0 });
+  });
+
+  it("nonFinite 'skip': a NaN on one rank's local gradient is skipped on every rank; the ranks stay equal", () => {
+    const ranks = run(2, { steps: 5, nanRank: 0, nanStep: 3, nonFinite: 'skip' });
+    ranks.forEach((r) => assert.equal(r.error, undefined, JSON.stringify(r.error)));
+    assert.deepEqual(ranks.map((r) => [r.iterations, r.skipped]), [[4, 1], [4, 1]]);
+    assert.equal(acrossRanks(ranks.map((r) => r.params)), 0);
+  });
+
   it('a NaN in one rank\'s local gradient: NonFiniteGradientError on every rank, parameters untouched and still equal', () => {
     const ranks = run(2, { steps: 4, nanRank: 1, nanStep: 2 });
     for (const r of ranks) {

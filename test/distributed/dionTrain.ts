@@ -22,6 +22,9 @@ export interface DionTrainResult {
   /** The Dion group's momentum slots, in parameter order (this rank's local momentum). */
   momentum: number[][];
   reduced: string[];
+  /** Steps applied and skipped (non-finite gradients). */
+  iterations: number;
+  skipped: number;
   /** allReduce bytes / calls per step after the first (null without a communicator). */
   traffic: { bytes: number; calls: number; other: number } | null;
   error?: { name: string; message: string };
@@ -33,6 +36,7 @@ export interface DionTrainOptions {
   readonly nanRank?: number;
   readonly nanStep?: number;
   readonly powerIters?: number;
+  readonly nonFinite?: 'throw' | 'skip' | 'ignore';
   /** Suffix of the variable names (unique per run in a thread; the same on every rank of a run). */
   readonly tag?: string;
 }
@@ -61,7 +65,7 @@ export function trainDion(comm: Communicator | null, o: DionTrainOptions): DionT
       const value = tf.losses.meanSquaredError(y, h) as tf.Scalar;
       return poison ? (tf.mul(value, NaN) as tf.Scalar) : value;
     });
-  const inner = dion({ learningRate: 0.02, rankFraction: 0.25, adamwLearningRate: 1e-3, powerIters: o.powerIters ?? 1 });
+  const inner = dion({ learningRate: 0.02, rankFraction: 0.25, adamwLearningRate: 1e-3, powerIters: o.powerIters ?? 1, ...(o.nonFinite ? { nonFinite: o.nonFinite } : {}) });
   const counted = comm === null ? null : countingCommunicator(comm);
   const opt = counted === null ? inner : distributed(inner, counted);
   let traffic: DionTrainResult['traffic'] = null;
@@ -83,8 +87,10 @@ export function trainDion(comm: Communicator | null, o: DionTrainOptions): DionT
   if (!isTransformOptimizer(inner)) throw new Error('dion is not an orthoptim optimizer');
   const momentum = inner.stateSlots.filter((s) => /^matrix\/0\/momentum\/\d+$/.test(s.path)).map((s) => Array.from(s.variable.dataSync()));
   const params = Object.fromEntries(vars.map((v) => [v.name.slice(0, v.name.lastIndexOf('_')), Array.from(v.dataSync())]));
+  const iterations = inner.iterations;
+  const skipped = inner.skippedSteps;
   const reduced = 'reducedByOptimizer' in opt ? opt.reducedByOptimizer.map((n) => n.slice(0, n.lastIndexOf('_'))) : [];
   opt.dispose();
   tf.dispose([x, y, ...vars]);
-  return { params, momentum, reduced, traffic, ...(error ? { error } : {}) };
+  return { params, momentum, reduced, iterations, skipped, traffic, ...(error ? { error } : {}) };
 }
