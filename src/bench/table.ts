@@ -81,7 +81,8 @@ export function formatMetric(metric: MetricInfo, st: Stat): string {
 /**
  * The summary table of a comparison, one row per optimizer (mean ± std over seeds): learning rate,
  * final training loss (mean of the last 10 % of steps), validation loss and metric, test metric,
- * steps to the target loss (with how many seeds reached it), ms per step in total and in the optimizer.
+ * steps and wall-clock seconds to the target loss (with how many seeds reached it), ms per step in total and
+ * in the optimizer.
  */
 export function comparisonTable(summary: Pick<ComparisonSummary, 'aggregates' | 'metric' | 'seeds'>): string {
   const seeds = summary.seeds.length;
@@ -94,6 +95,7 @@ export function comparisonTable(summary: Pick<ComparisonSummary, 'aggregates' | 
       { header: `val ${summary.metric.name}`, align: 'right' },
       { header: `test ${summary.metric.name}`, align: 'right' },
       { header: 'steps to target', align: 'right' },
+      { header: 's to target', align: 'right' },
       { header: 'ms/step', align: 'right' },
       { header: 'optimizer ms/step', align: 'right' },
     ],
@@ -105,6 +107,7 @@ export function comparisonTable(summary: Pick<ComparisonSummary, 'aggregates' | 
       formatMetric(summary.metric, a.validationMetric),
       formatMetric(summary.metric, a.testMetric),
       a.stepsToTarget.n === 0 ? 'not reached' : `${formatStat(a.stepsToTarget, 0)}${a.stepsToTarget.n < seeds ? ` (${a.stepsToTarget.n}/${seeds})` : ''}`,
+      a.secondsToTarget.n === 0 ? '—' : formatStat(a.secondsToTarget, 1),
       formatStat(a.msPerStep, 1),
       formatStat(a.msPerStepOptimizer, 1),
     ]),
@@ -176,8 +179,8 @@ function best(
 }
 
 /**
- * Says in words which optimizer wins on which measure — lowest training loss, fewest steps to the
- * target, lowest validation loss, best validation metric, best test metric — and never names one
+ * Says in words which optimizer wins on which measure — lowest training loss, fewest steps and seconds
+ * to the target, lowest validation loss, best validation metric, best test metric — and never names one
  * winner that another measure contradicts: when the training measures or the validation loss favour
  * another optimizer than the validation metric, it says so. Ties are judged at the table's precision. Empty for a single optimizer.
  */
@@ -190,6 +193,7 @@ export function comparisonVerdict(summary: Pick<ComparisonSummary, 'aggregates' 
   const measures = [
     { what: 'lowest train loss', winners: best(aggs, (a) => a.trainLoss, false, loss) },
     { what: 'fewest steps to target', winners: best(aggs, (a) => a.stepsToTarget, false, (v) => v.toFixed(0)) },
+    { what: 'fewest seconds to target', winners: best(aggs, (a) => a.secondsToTarget, false, (v) => v.toFixed(1)) },
     { what: 'lowest validation loss', winners: best(aggs, (a) => a.validationLoss, false, loss) },
     { what: `best validation ${m.name}`, winners: best(aggs, (a) => a.validationMetric, m.higherIsBetter, metricText) },
     { what: `best test ${m.name}`, winners: best(aggs, (a) => a.testMetric, m.higherIsBetter, metricText) },
@@ -197,7 +201,8 @@ export function comparisonVerdict(summary: Pick<ComparisonSummary, 'aggregates' 
   const names = (w: string[]): string => (w.length === aggs.length ? `tie (${w.join(', ')})` : w.join(' and '));
   const parts = measures.map((x) => `${x.what}: ${names(x.winners)}`);
   const validation = measures.find((x) => x.what === `best validation ${m.name}`);
-  // The measures that can contradict the validation metric: training loss, steps to target, validation loss.
+  // The measures that can contradict the validation metric: training loss, steps and seconds to target,
+  // validation loss.
   const contest = measures.filter((x) => x !== validation && !x.what.startsWith('best test'));
   let conclusion: string;
   if (validation === undefined) {

@@ -83,6 +83,7 @@ function aggregateTable(summary: ComparisonSummary): Table {
   const bestMetric = best(mean((a) => a.validationMetric), m.higherIsBetter);
   const bestTest = best(mean((a) => a.testMetric), m.higherIsBetter);
   const bestSteps = best(mean((a) => a.stepsToTarget), false);
+  const bestSeconds = best(mean((a) => a.secondsToTarget), false);
   const seedsOf = (label: string) => summary.runs.filter((r) => r.label === label).length || summary.seeds.length;
   return {
     caption: `Mean ± standard deviation over seeds (${summary.seeds.length}); bold: best of the column. Training loss: mean over the last 10 % of steps.`,
@@ -96,6 +97,7 @@ function aggregateTable(summary: ComparisonSummary): Table {
       { header: 'ms/step', align: 'right' },
       { header: 'optimizer ms/step', align: 'right' },
       { header: 'steps to target', align: 'right' },
+      { header: 's to target', align: 'right' },
     ],
     rows: aggs.map((a, i) => [
       { text: a.label === a.optimizer || !a.optimizer ? a.label : `${a.label} (${a.optimizer})` },
@@ -107,6 +109,7 @@ function aggregateTable(summary: ComparisonSummary): Table {
       { text: formatStat(a.msPerStep) },
       { text: formatStat(a.msPerStepOptimizer) },
       { text: summary.target ? formatSteps(a.stepsToTarget, seedsOf(a.label)) : '—', strong: bestSteps.has(i) },
+      { text: summary.target && a.secondsToTarget?.n ? formatStat(a.secondsToTarget) : '—', strong: bestSeconds.has(i) },
     ]),
   };
 }

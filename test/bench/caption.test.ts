@@ -16,7 +16,7 @@ const accuracy: MetricInfo = { name: 'accuracy', label: 'accuracy', higherIsBett
 
 function agg(
   label: string,
-  o: { lr?: number | null; train: number; valLoss?: number; val: number; test?: number; steps?: number | null; optimizer?: string },
+  o: { lr?: number | null; train: number; valLoss?: number; val: number; test?: number; steps?: number | null; seconds?: number; optimizer?: string },
 ): Aggregate {
   return {
     label,
@@ -30,7 +30,7 @@ function agg(
     msPerStep: st(10),
     msPerStepOptimizer: st(5),
     stepsToTarget: o.steps === null || o.steps === undefined ? none : st(o.steps),
-    secondsToTarget: none,
+    secondsToTarget: o.seconds === undefined ? none : st(o.seconds),
     sweep: null,
   };
 }
@@ -113,6 +113,22 @@ describe('comparisonVerdict', () => {
         'No single winner: lowest train loss goes to muon, fewest steps to target goes to muon, but validation accuracy favours adamw.',
     );
     assert.doesNotMatch(text, /Winner: /);
+  });
+
+  it('fewer steps but more seconds to the target (Muon on a slow engine): the seconds are a measure of their own and contradict', () => {
+    // CLAIMS.md, 2026-11-28: muon 95 steps / 12.1 s, adamw 275 steps / 8.0 s to AdamW's final loss.
+    const text = comparisonVerdict(
+      summary([
+        agg('muon', { train: 0.2, valLoss: 0.4, val: 0.88, steps: 95, seconds: 12.1 }),
+        agg('adamw', { train: 0.3, valLoss: 0.45, val: 0.86, steps: 275, seconds: 8.0 }),
+      ]),
+    );
+    assert.equal(
+      text,
+      'lowest train loss: muon; fewest steps to target: muon; fewest seconds to target: adamw; lowest validation loss: muon; best validation accuracy: muon; best test accuracy: muon.\n' +
+        'No single winner: fewest seconds to target goes to adamw, but validation accuracy favours muon.',
+      'seconds to target must be judged on their own',
+    );
   });
 
   it('the same winner on every measure: says so', () => {
