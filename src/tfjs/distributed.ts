@@ -39,7 +39,9 @@
  * inner optimizer checks finiteness, one more float is all-reduced per step: if any rank's local
  * gradient is not finite, that step averages every gradient, so every rank throws or skips together.
  * Not with `shardOptimizerState` (every gradient is averaged then), nor under `clipGlobalNorm` (the
- * chain's first transform, the clip, claims nothing).
+ * chain's first transform, the clip, claims nothing). The local momenta make a rank's checkpoint its
+ * own: {@link DistributedOptimizer.synchronizeState} averages them first (as the reference's
+ * `synchronize_for_checkpoint`), after which every rank's state is the single-process state.
  *
  * **Sharded optimizer state** (`shardOptimizerState: true`; ZeRO-1, Rajbhandari et al. 2020, as
  * KellerJordan/Muon's distributed `Muon` in `muon.py` — each rank orthogonalizes its slice of the
@@ -557,6 +559,41 @@ export class DistributedOptimizer extends tf.Optimizer {
       t.dispose();
     });
     this.shardedSteps++;
+  }
+
+  /**
+   * Makes every rank's optimizer state the same before a checkpoint (microsoft/dion `dion_reference.py`
+   * `synchronize_for_checkpoint`): with {@link reducedByOptimizer} non-empty (data-parallel Dion) each
+   * rank's momentum of those matrices is its own; every state slot that differs across ranks is replaced
+   * by its mean over the ranks — for Dion the momentum one process on the global batch would hold, so
+   * training on from it (on any number of ranks, or one process) takes the same steps. Slots already
+   * equal on every rank are left bit for bit as they are. Every rank must call it (collectives: two
+   * all-reduces per slot, plus one per differing slot). A no-op when nothing is reduced by the optimizer.
+   *
+   * @returns The paths of the slots that were averaged.
+   */
+  synchronizeState(): string[] {
+    if (!this.local.some((l) => l) || !isTransformOptimizer(this.inner)) return [];
+    const c = this.communicator;
+    const averaged: string[] = [];
+    for (const slot of this.inner.stateSlots) {
+      const v = slot.variable;
+      const data = this.pack([v]);
+      const both = new Float32Array(2 * data.length);
+      both.set(data);
+      for (let k = 0; k < data.length; k++) both[data.length + k] = -data[k];
+      const max = c.allReduce(both, 'max');
+      // max over ranks = min over ranks (a NaN compares unequal: averaged, NaN on every rank alike)
+      let same = true;
+      for (let k = 0; k < data.length && same; k++) same = max[k] === -max[data.length + k];
+      if (same) continue;
+      const mean = c.allReduce(data, 'mean');
+      const t = tf.tensor(mean, v.shape, 'float32');
+      v.assign(t);
+      t.dispose();
+      averaged.push(slot.path);
+    }
+    return averaged;
   }
 
   /**

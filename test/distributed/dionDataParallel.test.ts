@@ -11,7 +11,9 @@
  * - 2 and 3 worker threads over SharedCollective, 30 steps, ranks started from different values, each
  *   on its shard of a global batch of 12: parameters bit-identical across ranks, ≤ 1e-6 relative to
  *   one process on the whole batch; the mean of the ranks' (different) momenta is the one process's
- *   momentum; a NaN on one rank's gradient throws NonFiniteGradientError on every rank.
+ *   momentum; a NaN on one rank's gradient throws NonFiniteGradientError on every rank (or is skipped
+ *   on every rank); powerIters 2 (one matrix no longer compressed: both paths in one step);
+ *   synchronizeState (the reference's synchronize_for_checkpoint) averages exactly the local momenta.
  * The same over mpirun: test/distributed/mpi.test.ts.
  */
 import { useBackend } from '../support/backend.js';
@@ -179,6 +181,20 @@ describe('data-parallel Dion over SharedCollective (worker threads)', () => {
     // one bucket (b0, k1, b1, b2: 35 + 256), the maxes (2), per power iteration P (16·2 + 16·1) and R
     // (6·2 + 3·1), the flag: 7 all-reduces
     assert.deepEqual(ranks[0].traffic, { bytes: 4 * (35 + 256 + 2 + 2 * (48 + 15) + 1), calls: 7, other: 0 });
+  });
+
+  it('synchronizeState before step 15 of 30: averages exactly the Dion momenta; then every rank holds one state, ≈ one process\'s, and training on stays ≤ 1e-6 of one process', (t) => {
+    const ranks = run(2, { steps: 30, syncAt: 15 });
+    ranks.forEach((r) => assert.equal(r.error, undefined, JSON.stringify(r.error)));
+    for (const r of ranks) assert.deepEqual(r.synced?.paths, ['matrix/0/momentum/0', 'matrix/0/momentum/1', 'matrix/0/momentum/2']);
+    assert.deepEqual(ranks[0].synced!.momentum, ranks[1].synced!.momentum, 'the same momentum on every rank');
+    const at15 = trainDion(null, { steps: 15, tag: 'at15' });
+    const toOne = relativeTo(Object.fromEntries(ranks[0].synced!.momentum.map((m, k) => [k, m])), Object.fromEntries(at15.momentum.map((m, k) => [k, m])));
+    assert.equal(acrossRanks(ranks.map((r) => r.params)), 0);
+    const rel = relativeTo(ranks[0].params, reference.params);
+    t.diagnostic(`synchronizeState N=2: synced momentum vs one process ${toOne.toExponential(2)}, final parameters ${rel.toExponential(2)}`);
+    assert.ok(toOne <= 1e-5, `synced momentum ${toOne}`);
+    assert.ok(rel <= 1e-6, `relative difference ${rel}`);
   });
 
   it("nonFinite 'skip': a NaN on one rank's local gradient is skipped on every rank; the ranks stay equal", () => {

@@ -25,6 +25,8 @@ export interface DionTrainResult {
   /** Steps applied and skipped (non-finite gradients). */
   iterations: number;
   skipped: number;
+  /** What synchronizeState averaged, and the Dion momenta right after it. */
+  synced?: { paths: string[]; momentum: number[][] };
   /** allReduce bytes / calls per step after the first (null without a communicator). */
   traffic: { bytes: number; calls: number; other: number } | null;
   error?: { name: string; message: string };
@@ -37,6 +39,8 @@ export interface DionTrainOptions {
   readonly nanStep?: number;
   readonly powerIters?: number;
   readonly nonFinite?: 'throw' | 'skip' | 'ignore';
+  /** Before this step, `synchronizeState()` (distributed only). */
+  readonly syncAt?: number;
   /** Suffix of the variable names (unique per run in a thread; the same on every rank of a run). */
   readonly tag?: string;
 }
@@ -54,6 +58,8 @@ export function trainDion(comm: Communicator | null, o: DionTrainOptions): DionT
     vars.push(tf.tidy(() => tf.variable(tf.tensor2d(Float32Array.from(gaussian(i * n, seed + l), (v) => v / Math.sqrt(i)), [i, n]), true, `dion_k${l}_${o.tag ?? 'x'}`)));
     vars.push(tf.tidy(() => tf.variable(tf.tensor1d(Float32Array.from(gaussian(n, seed + 50 + l), (v) => 0.1 * v)), true, `dion_b${l}_${o.tag ?? 'x'}`)));
   }
+  const momentaOf = () =>
+    isTransformOptimizer(inner) ? inner.stateSlots.filter((s) => /^matrix\/0\/momentum\/\d+$/.test(s.path)).map((s) => Array.from(s.variable.dataSync())) : [];
   let poison = false;
   const loss = () =>
     tf.tidy(() => {
@@ -69,11 +75,13 @@ export function trainDion(comm: Communicator | null, o: DionTrainOptions): DionT
   const counted = comm === null ? null : countingCommunicator(comm);
   const opt = counted === null ? inner : distributed(inner, counted);
   let traffic: DionTrainResult['traffic'] = null;
+  let synced: DionTrainResult['synced'];
   let error: DionTrainResult['error'];
   try {
     for (let step = 0; step < o.steps; step++) {
       poison = o.nanStep === step && o.nanRank === rank;
       if (step === 1) counted?.reset();
+      if (step === o.syncAt && 'synchronizeState' in opt) synced = { paths: opt.synchronizeState(), momentum: momentaOf() };
       opt.minimize(loss, false, vars);
     }
     if (counted !== null) {
@@ -85,12 +93,12 @@ export function trainDion(comm: Communicator | null, o: DionTrainOptions): DionT
     error = { name: (e as Error).name, message: (e as Error).message.replaceAll(`_${o.tag ?? 'x'}'`, "'") };
   }
   if (!isTransformOptimizer(inner)) throw new Error('dion is not an orthoptim optimizer');
-  const momentum = inner.stateSlots.filter((s) => /^matrix\/0\/momentum\/\d+$/.test(s.path)).map((s) => Array.from(s.variable.dataSync()));
+  const momentum = momentaOf();
   const params = Object.fromEntries(vars.map((v) => [v.name.slice(0, v.name.lastIndexOf('_')), Array.from(v.dataSync())]));
   const iterations = inner.iterations;
   const skipped = inner.skippedSteps;
   const reduced = 'reducedByOptimizer' in opt ? opt.reducedByOptimizer.map((n) => n.slice(0, n.lastIndexOf('_'))) : [];
   opt.dispose();
   tf.dispose([x, y, ...vars]);
-  return { params, momentum, reduced, iterations, skipped, traffic, ...(error ? { error } : {}) };
+  return { params, momentum, reduced, iterations, skipped, traffic, ...(synced ? { synced } : {}), ...(error ? { error } : {}) };
 }
