@@ -174,6 +174,7 @@ export function mpiCommunicator(options: MpiCommunicatorOptions = {}): MpiCommun
     });
     process.once('exit', (code) => {
       if (code === 0 || a.state() === 'finalized') return;
+      writeSync(2, `rank ${rank} of ${size}: exiting with code ${code}; MPI_Abort ends every rank\n`);
       // a moment for mpirun to forward this rank's last output (the error) before the job ends
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
       a.abort(code);

@@ -267,7 +267,11 @@ describe('distributed() over MPI: failures are reported, not hung', { skip }, ()
     assert.notEqual(r.status, 0);
     assert.ok(r.ms < 40_000, `${r.ms} ms`);
     assert.match(r.output, /rank 1 of 2: Error: rank 1 fails on purpose/);
-    assert.match(r.output, /MPI_ABORT was invoked on rank 1/);
+    // Our exit hook's line (deterministic). Open MPI's own "MPI_ABORT was invoked on rank 1" notice is not
+    // asserted: on a loaded machine its show_help sometimes fails (ORTE_ERROR_LOG … show_help.c) while the
+    // abort itself works — the time bound above is what proves the job ended at once (rank 0 would
+    // otherwise wait out the 60 s deadline).
+    assert.match(r.output, /rank 1 of 2: exiting with code 1; MPI_Abort ends every rank/);
     // only the failing rank wrote (its error); rank 0 was ended inside its collective
     assert.deepEqual(r.ranks.map((k) => [k.rank, (k.error as { message: string } | undefined)?.message]), [[1, 'rank 1 fails on purpose']]);
   });
