@@ -19,6 +19,8 @@ export {
   type StepContext,
   type UpdateResult,
   LossRequiredError,
+  reducedGradients,
+  type DataParallelGroup,
 } from './core/transform.js';
 export * from './schedules/index.js';
 export {
@@ -383,6 +385,8 @@ export {
   type DionRankOptions,
   type Dion2Selection,
   type DionInitialQ,
+  dionStepsDataParallel,
+  dionCompressesAllReduce,
 } from './transforms/dion.js';
 export {
   orthonormalizeColumns,
@@ -401,6 +405,10 @@ export {
   type Communicator,
   type ShardGroup,
   type ReduceOp,
+  countingCommunicator,
+  type CountingCommunicator,
+  type CommunicatorTraffic,
+  type CollectiveName,
 } from './linalg/communicator.js';
 export {
   distributed,
