@@ -790,28 +790,47 @@ async function runSeeds(
 function applyTarget(given: number | null | undefined, runs: RunRecord[], curves: Curves, steps: number): ComparisonSummary['target'] {
   const window = smoothingWindow(steps);
   let target: ComparisonSummary['target'] = null;
-  const finalSmoothed = (id: string): number => {
-    const s = smooth(curves[id].losses, window);
-    return s.length === 0 ? NaN : s[s.length - 1];
-  };
   if (given != null) {
     target = { value: given, rule: 'given on the command line', smoothing: window };
-  } else if (runs.length > 0) {
-    const byLabel = new Map<string, number[]>();
-    for (const r of runs) byLabel.set(r.label, [...(byLabel.get(r.label) ?? []), finalSmoothed(r.id)]);
-    const means = [...byLabel.entries()].map(([l, v]) => [l, stat(v).mean] as const).filter(([, m]) => Number.isFinite(m));
-    const adamw = means.find(([l]) => l === 'adamw');
-    const value = adamw?.[1] ?? Math.max(...means.map(([, m]) => m));
-    if (Number.isFinite(value)) target = { value, rule: targetRule, smoothing: window };
+  } else {
+    const value = defaultTarget(runs.map((r) => ({ label: r.label, losses: curves[r.id].losses })), window);
+    if (value !== null) target = { value, rule: targetRule, smoothing: window };
   }
   if (target !== null) {
     for (const r of runs) {
-      const s = stepsToTarget(curves[r.id].losses, target.value, window);
-      r.stepsToTarget = s;
-      r.secondsToTarget = s === null ? null : curves[r.id].wallMs[s - 1] / 1000;
+      const reached = timeToTarget(curves[r.id].losses, curves[r.id].wallMs, target.value, window);
+      r.stepsToTarget = reached.steps;
+      r.secondsToTarget = reached.seconds;
     }
   }
   return target;
+}
+
+/**
+ * The default target of steps-to-target ({@link targetRule}): per label the mean over its runs of the
+ * final loss smoothed over `window` steps; AdamW's (label `adamw`) when present, else the worst label's.
+ * Null when no label has a finite mean. Shared by the runner and `bench/fitTarget.ts`.
+ */
+export function defaultTarget(runs: readonly { readonly label: string; readonly losses: readonly number[] }[], window: number): number | null {
+  const byLabel = new Map<string, number[]>();
+  for (const r of runs) {
+    const s = smooth(r.losses, window);
+    byLabel.set(r.label, [...(byLabel.get(r.label) ?? []), s.length === 0 ? NaN : s[s.length - 1]]);
+  }
+  const means = [...byLabel.entries()].map(([l, v]) => [l, stat(v).mean] as const).filter(([, m]) => Number.isFinite(m));
+  if (means.length === 0) return null;
+  const adamw = means.find(([l]) => l === 'adamw');
+  const value = adamw?.[1] ?? Math.max(...means.map(([, m]) => m));
+  return Number.isFinite(value) ? value : null;
+}
+
+/**
+ * Steps ({@link stepsToTarget}) and seconds to `target`: the seconds are `wallMs[steps − 1]` (the
+ * run's cumulative wall-clock, ms, at the end of that step) ÷ 1000; both null when never reached.
+ */
+export function timeToTarget(losses: readonly number[], wallMs: readonly number[], target: number, window: number): { steps: number | null; seconds: number | null } {
+  const steps = stepsToTarget(losses, target, window);
+  return { steps, seconds: steps === null ? null : wallMs[steps - 1] / 1000 };
 }
 
 /** Stage 6b: mean ± std over seeds of every final number, per optimizer entry (in the options' order). */
