@@ -19,13 +19,21 @@
  *   value strictly greater than every earlier one, starting from −∞ — so a window of NaN or −∞ only sends
  *   nothing, and ties go to the first. One pass over the windows (per channel: a scalar running maximum), adding
  *   into a zeroed `dx` (overlapping windows add in window order: the cpu backend adds in tap order, the
- *   same terms). float32 only.
+ *   same terms). float32 only. That JS loop is branch-bound (~9 ns per input element, ×62 a memory pass
+ *   in the ConvNet, note16-kernel-audit.md), so when the windows tile the input (strides = window, no
+ *   padding, nothing left over: the ConvNet's 2×2/2 pools) and `x` and `dy` are finite (one column sum
+ *   each), it runs as eight whole-tensor kernels instead (`tiledMaxPoolGrad`: a max pool, broadcast
+ *   subtractions and products on XNNPACK, two `Step`s; first-maximum tie-break by a second max pool of
+ *   tap codes), bit for bit the cpu backend's answer. (A transpose + `ArgMax` + `OneHot` composition
+ *   was measured slower than the loop: wasm's ArgMax and its inner-axis broadcast product are
+ *   per-element C++, 5–6 ms each on `[64,32,32,16]`; so are its Equal, Cast, Select and Maximum.)
  *
  * Reference: tfjs-backend-cpu 4.22 `kernels/MaxPoolGrad.ts`, `utils/pool_utils.ts` (`maxPoolPositions`)
  * and `kernels/GatherV2.ts` (the semantics); tfjs-backend-wasm 4.22 `kernels/GatherV2.ts` (its checks).
  * @module
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { KernelScope, scoped } from './kernelScope.js';
 
 type TensorInfo = tf.TensorInfo;
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -100,7 +108,7 @@ interface MaxPoolGradAttrs {
 }
 
 /** `MaxPoolGrad` as one pass over the pooling windows (see the module comment). */
-export function maxPoolGradKernel(args: KernelArgs, _backendName: string, original: tf.KernelFunc): TensorInfo {
+export function maxPoolGradKernel(args: KernelArgs, backendName: string, original: tf.KernelFunc): TensorInfo {
   const { dy, input } = args.inputs;
   const backend = args.backend as tf.KernelBackend;
   if (dy === undefined || input === undefined || !hasHeap(backend) || input.dtype !== 'float32' || dy.dtype !== 'float32' || input.shape.length !== 4) {
@@ -118,6 +126,84 @@ export function maxPoolGradKernel(args: KernelArgs, _backendName: string, origin
   if (info.outShape.some((d, i) => d !== dy.shape[i])) {
     throw new RangeError(`MaxPoolGrad: dy of shape [${dy.shape.join(', ')}] does not match the pool's output shape [${info.outShape.join(', ')}]`);
   }
+  if (tilesInput(info) && allFinite(backend, backendName, [input, dy])) return tiledMaxPoolGrad(backend, backendName, info, input, dy);
+  return maxPoolGradLoop(backend, info, input, dy);
+}
+
+/**
+ * Whether the windows tile the input exactly: strides equal to the window, no padding, no rows or
+ * columns left over (a 'valid' or evenly dividing 'same' 2×2/2 pool, the ConvNet's), ≥ 2 taps.
+ */
+function tilesInput(info: tf.backend_util.Conv2DInfo): boolean {
+  const { filterHeight: fh, filterWidth: fw, strideHeight, strideWidth, dilationHeight, dilationWidth, padInfo } = info;
+  return (
+    fh * fw >= 2 &&
+    strideHeight === fh &&
+    strideWidth === fw &&
+    dilationHeight === 1 &&
+    dilationWidth === 1 &&
+    padInfo.top === 0 &&
+    padInfo.left === 0 &&
+    padInfo.bottom === 0 &&
+    padInfo.right === 0 &&
+    info.inHeight === info.outHeight * fh &&
+    info.inWidth === info.outWidth * fw &&
+    info.batchSize * info.inHeight * info.inWidth * info.inChannels > 0
+  );
+}
+
+/**
+ * Whether every element of `tensors` is finite, from one column sum per tensor (`[rows, channels]` summed
+ * over the rows: the accelerated `Sum`, one average pool, about a memory pass). A NaN or ±∞ makes its
+ * column's sum non-finite; so does a sum that overflows, which only costs the fast path.
+ */
+function allFinite(backend: tf.KernelBackend, backendName: string, tensors: TensorInfo[]): boolean {
+  const s = new KernelScope(backend, backendName, 'MaxPoolGrad');
+  try {
+    return tensors.every((t) => {
+      const ch = t.shape[t.shape.length - 1];
+      const sums = s.run('Sum', { x: s.reshape(t, [tf.util.sizeFromShape(t.shape) / ch, ch]) }, { axis: [0], keepDims: false });
+      return (backend.readSync(sums.dataId) as Float32Array).every((v) => Number.isFinite(v));
+    });
+  } finally {
+    s.abandon();
+  }
+}
+
+/**
+ * `MaxPoolGrad` for windows that tile a finite input (see {@link tilesInput}), in eight whole-tensor
+ * XNNPACK / elementwise kernels instead of a per-element loop. With `x` viewed as `[N·Ho, ph, Wo, pw, C]`
+ * and a pooled tensor as `[N·Ho, 1, Wo, 1, C]` (a broadcast), `P = ph·pw` and `k` the row-major tap of
+ * a window:
+ * 1. `m = MaxPool(x)`; `s = Step(m − x, α = −1)`: −1 at each window's maxima (`m − x = 0`), 1 elsewhere;
+ * 2. `code = s · w` with `w_k = −(P − k)`: maxima get `P − k` (≥ 1, larger for earlier taps), others
+ *    `k − P` (≤ −1); `best = MaxPool(code)` is the code of each window's first maximum;
+ * 3. `sel = Step(code − (best − ½), α = 0)`: 1 at that first maximum only (codes are distinct integers);
+ * 4. `dx = sel · dy + 0` (the `+ 0` turns `0 · (negative dy)` = −0 into the cpu backend's +0).
+ * Exactly the cpu backend's answer for finite `x` and `dy` (its first strict maximum from −∞ is then the
+ * first maximum, and each input gets at most one term); non-finite inputs take {@link maxPoolGradLoop}.
+ */
+function tiledMaxPoolGrad(backend: tf.KernelBackend, backendName: string, info: tf.backend_util.Conv2DInfo, x: TensorInfo, dy: TensorInfo): TensorInfo {
+  const { filterHeight: ph, filterWidth: pw, outHeight, outWidth, inChannels: ch } = info;
+  const taps = ph * pw;
+  const windows = [info.batchSize * outHeight, ph, outWidth, pw, ch];
+  const pooled = [info.batchSize * outHeight, 1, outWidth, 1, ch];
+  const pool = { filterSize: [ph, pw], strides: [ph, pw], pad: 'valid' };
+  return scoped(backend, backendName, 'MaxPoolGrad', (s) => {
+    const max = s.run('MaxPool', { x }, pool);
+    const sign = s.run('Step', { x: s.run('Sub', { a: s.reshape(max, pooled), b: s.reshape(x, windows) }) }, { alpha: -1 });
+    const weights = Float32Array.from({ length: taps }, (_, k) => -(taps - k));
+    const code = s.run('Multiply', { a: sign, b: s.constant(weights, [1, ph, 1, pw, 1]) });
+    const best = s.run('MaxPool', { x: s.reshape(code, x.shape) }, pool);
+    const threshold = s.run('Sub', { a: best, b: s.constant(Float32Array.of(0.5), []) });
+    const sel = s.run('Step', { x: s.run('Sub', { a: code, b: s.reshape(threshold, pooled) }) }, { alpha: 0 });
+    const dx = s.run('Multiply', { a: sel, b: s.reshape(dy, pooled) });
+    return s.reshape(s.run('Add', { a: dx, b: s.constant(Float32Array.of(0), []) }), x.shape);
+  });
+}
+
+/** The general case: one pass over the windows in JS on the heap (see the module comment). */
+function maxPoolGradLoop(backend: WasmHeapBackend, info: tf.backend_util.Conv2DInfo, input: TensorInfo, dy: TensorInfo): TensorInfo {
   const dxInfo = backend.makeOutput(input.shape.slice(), 'float32');
   const dx = backend.typedArrayFromHeap(dxInfo) as Float32Array;
   const xs = backend.typedArrayFromHeap(input) as Float32Array;

@@ -585,6 +585,106 @@ describe('MaxPoolGrad on accelerated wasm equals the cpu backend', () => {
   });
 });
 
+describe('MaxPoolGrad for windows that tile the input (whole-tensor kernels) equals the cpu backend bit for bit', () => {
+  // A spy on wasm's Step: the tiled path runs it twice per MaxPoolGrad, the JS loop never.
+  let steps = 0;
+  let stockStep: tf.KernelConfig | undefined;
+  before(() => {
+    stockStep = tf.getKernel('Step', 'wasm');
+    assert.ok(stockStep);
+    const native = stockStep;
+    tf.unregisterKernel('Step', 'wasm');
+    tf.registerKernel({
+      ...native,
+      kernelFunc: (args) => {
+        steps++;
+        return native.kernelFunc(args);
+      },
+    });
+  });
+  after(() => {
+    tf.unregisterKernel('Step', 'wasm');
+    tf.registerKernel(stockStep as tf.KernelConfig);
+  });
+  /** Runs `f` on wasm (once to warm, once checked for leaks, counting Step calls) and on cpu. */
+  async function both(f: () => tf.Tensor[]) {
+    await useBackend('wasm');
+    tf.dispose(tf.tidy(f));
+    const start = counts();
+    steps = 0;
+    const wasm = await on('wasm', f);
+    const stepCalls = steps;
+    assert.deepEqual(counts(), start);
+    const cpu = await on('cpu', f);
+    return { wasm: Array.from(wasm[0].data), cpu: Array.from(cpu[0].data), stepCalls };
+  }
+  const pool = (size: number | [number, number], pad: 'valid' | 'same') => (t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, size, size, pad);
+  const cases: { x: number[]; size: number | [number, number]; pad: 'valid' | 'same'; tiled: boolean; why: string }[] = [
+    { x: [2, 8, 8, 3], size: 2, pad: 'valid', tiled: true, why: 'the ConvNet\'s 2×2/2' },
+    { x: [1, 8, 4, 5], size: 2, pad: 'same', tiled: true, why: "'same' dividing evenly" },
+    { x: [2, 6, 6, 2], size: 3, pad: 'valid', tiled: true, why: '3×3/3' },
+    { x: [1, 4, 9, 3], size: [2, 3], pad: 'valid', tiled: true, why: '2×3/(2,3)' },
+    { x: [1, 7, 8, 2], size: 2, pad: 'valid', tiled: false, why: "a row left over: the loop" },
+    { x: [1, 7, 7, 2], size: 2, pad: 'same', tiled: false, why: "'same' with padding: the loop" },
+  ];
+  for (const c of cases) {
+    it(`x ${c.x.join('×')}, ${String(c.size)} stride = window, pad ${c.pad} (${c.why}), ties, through tf.grad`, async () => {
+      // Ties everywhere (ReLU zeros, values on a grid of ¼): the first maximum of a window gets dy.
+      const xs = Float32Array.from(values(c.x, 61), (v) => Math.max(0, Math.round(4 * v) / 4));
+      const f = () => {
+        const x = tf.tensor4d(xs, c.x as [number, number, number, number]);
+        const p = pool(c.size, c.pad);
+        const outShape = p(x).shape;
+        const dy = tf.tensor(values(outShape, 62), outShape);
+        return [tf.grad((t: tf.Tensor) => tf.sum(tf.mul(p(t), dy)))(x)];
+      };
+      const r = await both(f);
+      assert.equal(r.stepCalls, c.tiled ? 2 : 0);
+      // Object.is per entry: +0 (not −0) where a negative dy is not sent.
+      assert.deepEqual(r.wasm, r.cpu);
+      assert.ok(r.cpu.some((v) => v !== 0));
+    });
+  }
+
+  it('a window of equal values sends dy to its first entry; a window of [1, 3; 3, 2] to the first 3', async () => {
+    const f = () => {
+      const x = tf.tensor4d([5, 5, 1, 3, 5, 5, 3, 2], [1, 2, 4, 1]);
+      const dy = tf.tensor4d([-2, 7], [1, 1, 2, 1]);
+      return [tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: dy }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor];
+    };
+    const r = await both(f);
+    assert.equal(r.stepCalls, 2);
+    assert.deepEqual(r.cpu, [-2, 0, 0, 7, 0, 0, 0, 0]);
+    assert.deepEqual(r.wasm, r.cpu);
+  });
+
+  it('overlapping windows (3×3 stride 2) take the JS loop', async () => {
+    const r = await both(maxPoolGrad({ x: [1, 9, 9, 2], size: 3, strides: 2, pad: 'valid' }, values([1, 9, 9, 2], 63)));
+    assert.equal(r.stepCalls, 0);
+    assert.ok(relativeDiff(r.wasm, r.cpu) <= 1e-6);
+  });
+
+  const nonFinite: { label: string; x: number[]; dy: number[]; expected: number[] }[] = [
+    // Windows (2×2/2 of [1,2,6,1]): [NaN 1; 2 NaN], [−∞ −∞; −∞ −∞], [−∞ 4; 0 −∞].
+    { label: 'NaN and −∞ in x', x: [NaN, 1, -Infinity, -Infinity, -Infinity, 4, 2, NaN, -Infinity, -Infinity, 0, -Infinity], dy: [1, 2, 3], expected: [0, 0, 0, 0, 0, 3, 1, 0, 0, 0, 0, 0] },
+    // Finite x, ±∞ and NaN in dy: sent where selected, and 0 (not NaN) at the other entries.
+    { label: '±∞ and NaN in dy', x: [0, 1, 5, 2, 3, 3, 0, 0, 4, 1, 3, 2], dy: [Infinity, NaN, -Infinity], expected: [0, Infinity, NaN, 0, -Infinity, 0, 0, 0, 0, 0, 0, 0] },
+  ];
+  for (const c of nonFinite) {
+    it(`${c.label}: the JS loop, the cpu backend's answer`, async () => {
+      const f = () => {
+        const x = tf.tensor4d(c.x, [1, 2, 6, 1]);
+        const dy = tf.tensor4d(c.dy, [1, 1, 3, 1]);
+        return [tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: dy }, { filterSize: 2, strides: 2, pad: 'valid' }) as tf.Tensor];
+      };
+      const r = await both(f);
+      assert.equal(r.stepCalls, 0);
+      assert.deepEqual(r.cpu, c.expected);
+      assert.deepEqual(r.wasm, r.cpu);
+    });
+  }
+});
+
 describe('Sum over leading or middle axes on accelerated wasm (one average pool) matches the cpu backend', () => {
   // A spy on wasm's AvgPool records the pools the replacement runs.
   const pools: number[][] = [];
