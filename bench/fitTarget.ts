@@ -197,7 +197,7 @@ export function summarizeFitTarget(runs: readonly FitRun[], steps: number): FitT
   return { steps, smoothing, target, runs: summaries, aggregates, checks };
 }
 
-/** The summary's two tables (per optimizer, then the targets) as Markdown lines. */
+/** The summary's tables (per optimizer, per seed, then the targets) as Markdown lines. */
 export function renderFitTargetTables(s: FitTargetSummary): string[] {
   const reachedOf = (a: FitAggregate) => `${a.secondsToTarget.n}/${a.runs}`;
   return [
@@ -220,6 +220,27 @@ export function renderFitTargetTables(s: FitTargetSummary): string[] {
         formatStat(a.msPerStep, 1),
         formatStat(a.totalSeconds, 2),
       ]),
+    ),
+    '',
+    formatTable(
+      [
+        { header: 'seed', align: 'right' },
+        { header: 'optimizer' },
+        { header: 'final loss', align: 'right' },
+        { header: 'steps to target', align: 'right' },
+        { header: 's to target', align: 'right' },
+        { header: 'ms/step', align: 'right' },
+      ],
+      [...s.runs]
+        .sort((a, b) => a.seed - b.seed)
+        .map((r) => [
+          String(r.seed),
+          r.optimizer,
+          formatNumber(r.finalLoss, 4),
+          r.stepsToTarget === null ? 'not reached' : String(r.stepsToTarget),
+          r.secondsToTarget === null ? `> ${formatNumber(r.totalSeconds, 2)}` : formatNumber(r.secondsToTarget, 2),
+          formatNumber(r.msPerStep, 1),
+        ]),
     ),
     '',
     formatTable(

@@ -53,6 +53,7 @@ describe("bench:fit:target — seconds to AdamW's final loss", () => {
     const text = renderFitTargetTables(s).join('\n');
     assert.match(text, /\| muon s ≤ adamw s\s+\|\s+2\.70 \|\s+3\.00 \|\s+2\/2 \|\s+held \|/);
     assert.match(text, /\| turboMuon s ≤ adamw s \|\s+0\.60 \|\s+3\.00 \|\s+1\/2 \|\s+missed \|/);
+    assert.match(text, /\|\s+2 \| adamw\s+\|\s+0\.7000 \|\s+not reached \|\s+> 3\.00 \|\s+100\.0 \|/);
     assert.match(text, /\| adamw\s+\|\s+0\.6000 ± 0\.1414 \|\s+30 \|\s+3\.00 \|\s+1\/2 \|/);
     // A slower Muon misses: 2 s per step more puts both seeds past AdamW's 3 s.
     const slow = summarizeFitTarget(runs.map((r) => (r.optimizer === 'muon' ? { ...r, wallMs: r.wallMs.map((w) => w * 2) } : r)), 30);
