@@ -182,6 +182,10 @@ function allFinite(backend: tf.KernelBackend, backendName: string, tensors: Tens
  * 4. `dx = sel · dy + 0` (the `+ 0` turns `0 · (negative dy)` = −0 into the cpu backend's +0).
  * Exactly the cpu backend's answer for finite `x` and `dy` (its first strict maximum from −∞ is then the
  * first maximum, and each input gets at most one term); non-finite inputs take {@link maxPoolGradLoop}.
+ * Measured (2-core EPYC, medians, the column sums included) 7.3 / 2.5 / 1.0 ms on the ConvNet's
+ * `[64,32,32,16]` / `[64,16,16,32]` / `[64,8,8,64]` 2×2 pools against the loop's 9.4 / 4.5 / 2.2 ms
+ * (a memory pass: 0.23 / 0.11 / 0.06 ms); the four broadcasts over `C`-element rows are most of it.
+ * Semantics: tfjs-backend-cpu 4.22 `kernels/MaxPoolGrad.ts` and `utils/pool_utils.ts` (`maxPoolPositions`).
  */
 function tiledMaxPoolGrad(backend: tf.KernelBackend, backendName: string, info: tf.backend_util.Conv2DInfo, x: TensorInfo, dy: TensorInfo): TensorInfo {
   const { filterHeight: ph, filterWidth: pw, outHeight, outWidth, inChannels: ch } = info;
