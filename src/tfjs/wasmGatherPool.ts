@@ -22,7 +22,7 @@
  *   same terms). float32 only. That JS loop is branch-bound (~9 ns per input element, ×62 a memory pass
  *   in the ConvNet, note16-kernel-audit.md), so when the windows tile the input (strides = window, no
  *   padding, nothing left over: the ConvNet's 2×2/2 pools) and `x` and `dy` are finite (one column sum
- *   each), it runs as eight whole-tensor kernels instead (`tiledMaxPoolGrad`: a max pool, broadcast
+ *   each), it runs as whole-tensor kernels instead (`tiledMaxPoolGrad`: a max pool, broadcast
  *   subtractions and products on XNNPACK, two `Step`s; first-maximum tie-break by a second max pool of
  *   tap codes), bit for bit the cpu backend's answer. (A transpose + `ArgMax` + `OneHot` composition
  *   was measured slower than the loop: wasm's ArgMax and its inner-axis broadcast product are
@@ -171,7 +171,7 @@ function allFinite(backend: tf.KernelBackend, backendName: string, tensors: Tens
 }
 
 /**
- * `MaxPoolGrad` for windows that tile a finite input (see {@link tilesInput}), in eight whole-tensor
+ * `MaxPoolGrad` for windows that tile a finite input (see {@link tilesInput}), in whole-tensor
  * XNNPACK / elementwise kernels instead of a per-element loop. With `x` viewed as `[N·Ho, ph, Wo, pw, C]`
  * and a pooled tensor as `[N·Ho, 1, Wo, 1, C]` (a broadcast), `P = ph·pw` and `k` the row-major tap of
  * a window:
@@ -182,28 +182,36 @@ function allFinite(backend: tf.KernelBackend, backendName: string, tensors: Tens
  * 4. `dx = sel · dy + 0` (the `+ 0` turns `0 · (negative dy)` = −0 into the cpu backend's +0).
  * Exactly the cpu backend's answer for finite `x` and `dy` (its first strict maximum from −∞ is then the
  * first maximum, and each input gets at most one term); non-finite inputs take {@link maxPoolGradLoop}.
- * Measured (2-core EPYC, medians, the column sums included) 7.3 / 2.5 / 1.0 ms on the ConvNet's
- * `[64,32,32,16]` / `[64,16,16,32]` / `[64,8,8,64]` 2×2 pools against the loop's 9.4 / 4.5 / 2.2 ms
- * (a memory pass: 0.23 / 0.11 / 0.06 ms); the four broadcasts over `C`-element rows are most of it.
+ * The pooled operands (`m`, `best − ½`, `dy`) are spread over each window's columns first (one add of
+ * zeros), so the broadcasts over the window's rows run in long rows. Measured (2-core EPYC, medians,
+ * the column sums included) 6.4 / 2.4 / 1.0 ms on the ConvNet's `[64,32,32,16]` / `[64,16,16,32]` /
+ * `[64,8,8,64]` 2×2 pools against the loop's 9.1 / 4.4 / 2.2 ms (a memory pass: 0.21 / 0.10 / 0.06 ms);
+ * the three spreads (C-element rows: 0.6 ms each on the first) and the two max pools are most of it.
  * Semantics: tfjs-backend-cpu 4.22 `kernels/MaxPoolGrad.ts` and `utils/pool_utils.ts` (`maxPoolPositions`).
  */
 function tiledMaxPoolGrad(backend: tf.KernelBackend, backendName: string, info: tf.backend_util.Conv2DInfo, x: TensorInfo, dy: TensorInfo): TensorInfo {
   const { filterHeight: ph, filterWidth: pw, outHeight, outWidth, inChannels: ch } = info;
   const taps = ph * pw;
   const windows = [info.batchSize * outHeight, ph, outWidth, pw, ch];
-  const pooled = [info.batchSize * outHeight, 1, outWidth, 1, ch];
   const pool = { filterSize: [ph, pw], strides: [ph, pw], pad: 'valid' };
+  const rows = [info.batchSize * outHeight, ph, outWidth * pw * ch];
   return scoped(backend, backendName, 'MaxPoolGrad', (s) => {
+    // A pooled [N, Ho, Wo, C] tensor repeated over each window's columns, as [N·Ho, 1, Wo·pw·C]: the binary
+    // kernels then broadcast it over the window's rows in runs of Wo·pw·C elements. (Broadcasting
+    // [N·Ho, 1, Wo, 1, C] straight against the windows runs in C-element rows: 1.2–1.7 ms on
+    // [64,32,32,16] against 0.9 ms for this upsample and broadcast.)
+    const spread = (t: TensorInfo) =>
+      s.reshape(pw === 1 ? t : s.run('Add', { a: s.reshape(t, [info.batchSize * outHeight * outWidth, 1, ch]), b: s.constant(new Float32Array(pw * ch), [1, pw, ch]) }), [rows[0], 1, rows[2]]);
     const max = s.run('MaxPool', { x }, pool);
-    const sign = s.run('Step', { x: s.run('Sub', { a: s.reshape(max, pooled), b: s.reshape(x, windows) }) }, { alpha: -1 });
+    const sign = s.run('Step', { x: s.run('Sub', { a: spread(max), b: s.reshape(x, rows) }) }, { alpha: -1 });
     // The weights repeated over the channels: XNNPACK broadcasts [1, ph, 1, pw, C] rows at 0.7 ms on
     // [64,32,32,16], a [1, ph, 1, pw, 1] one element by element at 1.2 ms.
     const weights = Float32Array.from({ length: taps * ch }, (_, i) => -(taps - Math.floor(i / ch)));
-    const code = s.run('Multiply', { a: sign, b: s.constant(weights, [1, ph, 1, pw, ch]) });
+    const code = s.run('Multiply', { a: s.reshape(sign, windows), b: s.constant(weights, [1, ph, 1, pw, ch]) });
     const best = s.run('MaxPool', { x: s.reshape(code, x.shape) }, pool);
     const threshold = s.run('Sub', { a: best, b: s.constant(Float32Array.of(0.5), []) });
-    const sel = s.run('Step', { x: s.run('Sub', { a: code, b: s.reshape(threshold, pooled) }) }, { alpha: 0 });
-    const dx = s.run('Multiply', { a: sel, b: s.reshape(dy, pooled) });
+    const sel = s.run('Step', { x: s.run('Sub', { a: s.reshape(code, rows), b: spread(threshold) }) }, { alpha: 0 });
+    const dx = s.run('Multiply', { a: sel, b: spread(dy) });
     return s.reshape(s.run('Add', { a: dx, b: s.constant(Float32Array.of(0), []) }), x.shape);
   });
 }
