@@ -31,6 +31,7 @@ import { describeEngine, type EngineChoice } from '../engines/engine.js';
 import { cosine } from '../schedules/schedule.js';
 import { BatchSampler, deriveSeed } from '../core/random.js';
 import { OrthogonalityProbe } from '../tfjs/orthogonalityMonitor.js';
+import { accelerateWasm } from '../tfjs/wasmMatMul.js';
 import { machineInfo } from './machine.js';
 import { median, stat } from './stats.js';
 import { getTask, loadTask, type TaskFallback } from './tasks/index.js';
@@ -203,9 +204,16 @@ export function runnerOptions(
   return out;
 }
 
-/** Selects a backend, importing its package first; an `Error` saying what to install when it is missing. */
+/**
+ * Selects a backend, importing its package first; an `Error` saying what to install when it is missing.
+ * On wasm it also applies {@link accelerateWasm} (idempotent): the benchmarks and the CLI train on
+ * XNNPACK's kernels, as a user following the README does.
+ */
 export async function useBackend(name: string): Promise<void> {
-  if (tf.getBackend() === name) return;
+  if (tf.getBackend() === name) {
+    if (name === 'wasm') accelerateWasm();
+    return;
+  }
   if (tf.findBackendFactory(name) === null) {
     const pkg: Record<string, string> = {
       wasm: '@tensorflow/tfjs-backend-wasm',
@@ -222,6 +230,7 @@ export async function useBackend(name: string): Promise<void> {
       throw new Error(`the ${name} backend needs the package ${specifier}: npm install ${specifier}`, { cause: e });
     }
   }
+  if (name === 'wasm') accelerateWasm();
   const ok = await tf.setBackend(name);
   if (!ok || tf.getBackend() !== name) throw new Error(`could not initialise the TensorFlow.js ${name} backend`);
 }

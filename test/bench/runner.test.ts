@@ -12,7 +12,9 @@ import {
   stepsToTarget,
   sweepFactors,
   type ComparisonOptions,
+  useBackend as runnerUseBackend,
 } from '../../src/bench/runner.js';
+import { accelerateWasm, restoreWasmKernels } from '../../src/tfjs/wasmMatMul.js';
 import { getTask, listTasks, loadTask, mnistMlpTask, syntheticTask } from '../../src/bench/tasks/index.js';
 import type { TaskDefinition, TaskInstance } from '../../src/bench/tasks/types.js';
 import type { ComparisonSummary, LogLine } from '../../src/bench/results.js';
@@ -459,6 +461,22 @@ describe('tasks', () => {
     assert.equal(new Set(epoch).size, 9);
     s1.next();
     assert.equal(s1.epoch, 1, 'an incomplete last batch starts a new epoch');
+  });
+});
+
+describe('useBackend (the runner\'s and the CLI\'s backend choice)', () => {
+  it('applies accelerateWasm on wasm: after it, accelerateWasm has nothing left to register', async () => {
+    const before = tf.getBackend();
+    restoreWasmKernels();
+    try {
+      await runnerUseBackend('wasm');
+      assert.deepEqual(accelerateWasm(), []);
+      restoreWasmKernels();
+      await runnerUseBackend('wasm'); // already the backend: still applied
+      assert.deepEqual(accelerateWasm(), []);
+    } finally {
+      await runnerUseBackend(before);
+    }
   });
 });
 
