@@ -15,6 +15,7 @@ import {
   powerOfTwoScale,
   powerOfTwoScaleOf,
   rescaleArrayByPowerOfTwo,
+  saturate,
 } from '../../src/linalg/scale.js';
 
 function randomMatrix(rows: number, cols: number, seed: number, factor = 1): tf.Tensor2D {
@@ -145,6 +146,33 @@ for (const backend of ['cpu', 'wasm'] as const) {
       assert.ok(allFinite(o));
       assert.ok(Math.max(...singularValues64(matrix64(20, 12, values(o)))) <= 1 + 1e-5);
       tf.dispose([x, want, y, z, o]);
+    });
+  });
+}
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  describe(`saturate on ${backend}`, () => {
+    before(() => useBackend(backend));
+
+    it('keeps every finite value bit for bit, sends +Inf to float32 max and NaN to a non-finite value', () => {
+      const special = [0, -0, 1e-45, 1.17549435e-38, 1, 0.1, -3, 1e30, -1e30, FLOAT32_MAX, -FLOAT32_MAX];
+      const data = Float32Array.from([...special, ...gaussian(4096, 3).map((v) => v * 10 ** ((v * 37) % 30))]);
+      const x = tf.tensor1d(data);
+      const y = saturate(x);
+      assert.deepEqual(new Uint32Array(y.dataSync().buffer), new Uint32Array(data.buffer));
+      const odd = tf.tensor1d([Infinity, NaN, -Infinity]);
+      const o = saturate(odd).dataSync();
+      assert.equal(o[0], Math.fround(FLOAT32_MAX));
+      assert.ok(!Number.isFinite(o[1]), `NaN came out ${o[1]}`);
+      assert.equal(o[2], -Infinity);
+      tf.dispose([x, y, odd]);
+    });
+
+    it('runs one ClipByValue and no Minimum (wasm\'s Minimum is a scalar loop)', async () => {
+      const x = tf.ones([64, 64]);
+      const profile = await tf.profile(() => tf.dispose(saturate(x)));
+      assert.deepEqual(profile.kernels.map((k) => k.name), ['ClipByValue']);
+      x.dispose();
     });
   });
 }
