@@ -25,9 +25,6 @@
  * Output: a Markdown table on stdout and `<out>/adapters.md`, `<out>/adapters.json`.
  * @module
  */
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -35,11 +32,11 @@ import { deriveSeed, mulberry32, shuffledIndices, uniformArray } from '../src/co
 import { DataNotFoundError, loadMnist, mnistImagePixels, type MnistSplit } from '../src/bench/data/index.js';
 import { formatTable } from '../src/bench/table.js';
 import { commandLine, parseArgs, type CommandSpec } from '../src/cli/args.js';
-import { writeAtomic } from '../src/node/fileSystem.js';
 import { hraParameterCount, oftParameterCount } from '../src/nn/adapters.js';
 import { hraDense, oftv2Dense } from '../src/tfjs/adapters.js';
 import { accelerateWasm } from '../src/tfjs/wasmMatMul.js';
 import { registerWasmSegmentSum } from '../src/tfjs/wasmSegmentSum.js';
+import { runIfMain, writeReportFiles } from '../src/bench/script.js';
 
 const methodNames = ['head', 'full', 'lora', 'hra', 'oftv2'] as const;
 type MethodName = (typeof methodNames)[number];
@@ -510,17 +507,8 @@ async function main(): Promise<void> {
   const result = await runAdapters(config, log);
   const report = renderAdapters(result);
   process.stdout.write(`${report}\n`);
-  const dir = resolve(config.out);
-  mkdirSync(dir, { recursive: true });
-  await writeAtomic(resolve(dir, 'adapters.md'), `${report}\n`);
-  await writeAtomic(resolve(dir, 'adapters.json'), `${JSON.stringify(result, null, 1)}\n`);
+  const dir = await writeReportFiles(config.out, 'adapters', report, result);
   log(`wrote ${dir}/adapters.md and adapters.json (${result.wallSeconds.toFixed(0)} s)`);
 }
 
-const invokedPath = process.argv[1] === undefined ? '' : resolve(process.argv[1]);
-if (invokedPath === fileURLToPath(import.meta.url)) {
-  main().catch((e: unknown) => {
-    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exitCode = 1;
-  });
-}
+runIfMain(import.meta.url, main);

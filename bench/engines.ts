@@ -43,7 +43,6 @@ import { mkdirSync } from 'node:fs';
 import { writeAtomic } from '../src/node/fileSystem.js';
 import os from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { version_wasm } from '@tensorflow/tfjs-backend-wasm';
@@ -62,6 +61,7 @@ import { runEngineNsSection } from './engines/ns.js';
 import { runGramSection } from './engines/gram.js';
 import { runEngineStepSection } from './engines/step.js';
 import { renderEnginesReport } from './engines/render.js';
+import { runIfMain } from '../src/bench/script.js';
 
 /** Runs the engine sections on the active backend (the callers select wasm). */
 export async function runEngineSections(
@@ -205,10 +205,4 @@ async function main(): Promise<void> {
   }
 }
 
-const invokedPath = process.argv[1] === undefined ? '' : resolve(process.argv[1]);
-if (invokedPath === fileURLToPath(import.meta.url)) {
-  main().catch((e: unknown) => {
-    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exitCode = 1;
-  });
-}
+runIfMain(import.meta.url, main);

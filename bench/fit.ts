@@ -33,9 +33,6 @@
  * Output: a Markdown report on stdout and `<out>/bench-fit.md` and `<out>/bench-fit.json`.
  * @module
  */
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { version_wasm } from '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -57,13 +54,13 @@ import {
 import { accelerateWasm, restoreWasmKernels } from '../src/tfjs/wasmMatMul.js';
 import { registerWasmConvKernels, wasmConvKernelConfig, type FilterGradientMethod } from '../src/tfjs/wasmConv.js';
 import { registerWasmSegmentSum } from '../src/tfjs/wasmSegmentSum.js';
-import { writeAtomic } from '../src/node/fileSystem.js';
 import { commandLine, narrowTo, parseArgs, type CommandSpec } from '../src/cli/args.js';
 import { formatTable } from '../src/bench/table.js';
 import { measureRounds, now, sync } from './timing.js';
 import { renderProfileTables, summarizeProfile, timePlainWork, type KernelProfile, type KernelRecord, type PlainWork } from './fitProfile.js';
 import { type Stats } from '../src/bench/stats.js';
 import { machineDetails, type MachineDetails } from '../src/bench/machine.js';
+import { runIfMain, writeReportFiles } from '../src/bench/script.js';
 
 const modelNames = ['mlp', 'convnet', 'transformer'] as const;
 type ModelName = (typeof modelNames)[number];
@@ -708,17 +705,8 @@ async function main(): Promise<void> {
   }
   const report = renderFitReport(result);
   process.stdout.write(`${report}\n`);
-  const dir = resolve(config.out);
-  mkdirSync(dir, { recursive: true });
-  await writeAtomic(resolve(dir, 'bench-fit.md'), `${report}\n`);
-  await writeAtomic(resolve(dir, 'bench-fit.json'), `${JSON.stringify(result, null, 1)}\n`);
+  const dir = await writeReportFiles(config.out, 'bench-fit', report, result);
   log(`wrote ${dir}/bench-fit.md and bench-fit.json (${(result.wallMs / 1000).toFixed(0)} s)`);
 }
 
-const invokedPath = process.argv[1] === undefined ? '' : resolve(process.argv[1]);
-if (invokedPath === fileURLToPath(import.meta.url)) {
-  main().catch((e: unknown) => {
-    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exitCode = 1;
-  });
-}
+runIfMain(import.meta.url, main);

@@ -24,9 +24,6 @@
  * per-step curves).
  * @module
  */
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { version_wasm } from '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -34,7 +31,6 @@ import { version_layers } from '@tensorflow/tfjs-layers';
 import '../src/engines/node.js';
 import { adamw, adamwParamNames, describeEngine, disposeEngines, muon, turboMuon, type EngineChoice } from '../src/index.js';
 import { accelerateWasm } from '../src/tfjs/wasmMatMul.js';
-import { writeAtomic } from '../src/node/fileSystem.js';
 import { commandLine, narrowTo, parseArgs, type CommandSpec } from '../src/cli/args.js';
 import { formatNumber, formatStat, formatTable } from '../src/bench/table.js';
 import { stat } from '../src/bench/stats.js';
@@ -47,6 +43,7 @@ import { mlpParams } from '../src/bench/tasks/mlp.js';
 import { deriveSeed, mulberry32, shuffledIndices } from '../src/core/random.js';
 import { models } from './fit.js';
 import { now } from './timing.js';
+import { runIfMain, writeReportFiles } from '../src/bench/script.js';
 
 const optimizerNames = ['adamw', 'muon', 'turboMuon'] as const;
 type OptimizerName = (typeof optimizerNames)[number];
@@ -426,17 +423,8 @@ async function main(): Promise<void> {
   }
   const report = renderFitTargetReport(result);
   process.stdout.write(`${report}\n`);
-  const dir = resolve(config.out);
-  mkdirSync(dir, { recursive: true });
-  await writeAtomic(resolve(dir, 'fit-target.md'), `${report}\n`);
-  await writeAtomic(resolve(dir, 'fit-target.json'), `${JSON.stringify(result, null, 1)}\n`);
+  const dir = await writeReportFiles(config.out, 'fit-target', report, result);
   log(`wrote ${dir}/fit-target.md and fit-target.json (${(result.wallMs / 1000).toFixed(0)} s)`);
 }
 
-const invokedPath = process.argv[1] === undefined ? '' : resolve(process.argv[1]);
-if (invokedPath === fileURLToPath(import.meta.url)) {
-  main().catch((e: unknown) => {
-    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exitCode = 1;
-  });
-}
+runIfMain(import.meta.url, main);

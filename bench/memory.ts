@@ -8,9 +8,6 @@
  * Output: the tables on stdout and `<out>/memory.md`, `<out>/memory.json`.
  * @module
  */
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import '@tensorflow/tfjs-backend-wasm';
 import { version_wasm } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-cpu';
@@ -21,8 +18,8 @@ import { useBackend } from '../src/bench/runner.js';
 import { getTask, listTasks, loadTask } from '../src/bench/tasks/index.js';
 import { memoryColumns, memoryTable, taskMemory, type TaskMemory } from '../src/bench/memory.js';
 import { machineDetails, type MachineDetails } from '../src/bench/machine.js';
-import { writeAtomic } from '../src/node/fileSystem.js';
 import { commandLine, parseArgs, usageError, type CommandSpec } from '../src/cli/args.js';
+import { runIfMain, writeReportFiles } from '../src/bench/script.js';
 
 const backends = ['wasm', 'cpu'] as const;
 
@@ -127,17 +124,8 @@ async function main(): Promise<void> {
   const result = await runMemoryBench(config, log);
   const report = renderMemoryReport(result);
   process.stdout.write(`${report}\n`);
-  const dir = resolve(config.out);
-  mkdirSync(dir, { recursive: true });
-  await writeAtomic(resolve(dir, 'memory.md'), `${report}\n`);
-  await writeAtomic(resolve(dir, 'memory.json'), `${JSON.stringify(result, null, 1)}\n`);
+  const dir = await writeReportFiles(config.out, 'memory', report, result);
   log(`wrote ${dir}/memory.md and memory.json (${result.wallSeconds.toFixed(0)} s)`);
 }
 
-const invokedPath = process.argv[1] === undefined ? '' : resolve(process.argv[1]);
-if (invokedPath === fileURLToPath(import.meta.url)) {
-  main().catch((e: unknown) => {
-    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exitCode = 1;
-  });
-}
+runIfMain(import.meta.url, main);

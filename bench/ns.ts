@@ -59,6 +59,7 @@ import { fullEngineSections, quickEngineSections, type EngineSectionsConfig, typ
 import { renderEngineSections } from './engines/render.js';
 import { runEngineSections } from './engines.js';
 import { disposeEngines } from '../src/index.js';
+import { runIfMain } from '../src/bench/script.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -602,10 +603,4 @@ async function main(): Promise<void> {
   }
 }
 
-const invokedPath = process.argv[1] === undefined ? '' : resolve(process.argv[1]);
-if (invokedPath === fileURLToPath(import.meta.url)) {
-  main().catch((e: unknown) => {
-    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exitCode = 1;
-  });
-}
+runIfMain(import.meta.url, main);

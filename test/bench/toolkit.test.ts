@@ -12,6 +12,11 @@ import { gaussian64, makeInput, seededUniform } from '../../src/bench/inputs.js'
 import { formatTable } from '../../src/bench/table.js';
 import { machineDetails, machineInfo } from '../../src/bench/machine.js';
 import { verdictOf } from '../../src/bench/verdict.js';
+import { writeReportFiles } from '../../src/bench/script.js';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 await useBackend('cpu');
 
@@ -82,5 +87,32 @@ describe('bench toolkit', () => {
     assert.equal(long.tfjsLayers, null);
     assert.equal(short.cpu, long.cpuModel.trim());
     assert.equal(long.loadAverage.length, 3);
+  });
+});
+
+describe('bench script helpers (src/bench/script.ts)', () => {
+  it('writeReportFiles writes <name>.md and <name>.json into a new folder and returns it', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'orthoptim-script-'));
+    try {
+      const dir = await writeReportFiles(join(root, 'a', 'b'), 'bench-x', '# report', { ms: [1, 2] });
+      assert.equal(dir, join(root, 'a', 'b'));
+      assert.equal(readFileSync(join(dir, 'bench-x.md'), 'utf8'), '# report\n');
+      assert.deepEqual(JSON.parse(readFileSync(join(dir, 'bench-x.json'), 'utf8')), { ms: [1, 2] });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('runIfMain runs main only for the entry script: help exits 0, a usage error 2, importing runs nothing', () => {
+    const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', ...args], { encoding: 'utf8', timeout: 60_000 });
+    const help = run('bench/fitTarget.ts', '--help');
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, /^Usage: npm run bench:fit:target/);
+    const bad = run('bench/fitTarget.ts', '--steps', '0');
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.match(bad.stderr, /--steps/);
+    const imported = run('-e', "await import('./bench/fitTarget.ts'); console.log('imported')", '--input-type=module');
+    assert.equal(imported.status, 0, imported.stderr);
+    assert.equal(imported.stdout.trim(), 'imported');
   });
 });

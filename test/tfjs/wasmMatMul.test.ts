@@ -55,27 +55,41 @@ interface Call {
 const calls: Call[] = [];
 
 /**
+ * Wraps wasm's kernel `name` so that `record` sees the arguments of every call before it runs; returns
+ * the function that registers the original again.
+ */
+function spyOnWasmKernel(name: string, record: (args: Parameters<tf.KernelFunc>[0]) => unknown): () => void {
+  const native = tf.getKernel(name, 'wasm');
+  assert.ok(native !== undefined, `wasm has ${name}`);
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({
+    ...native,
+    kernelFunc: (args) => {
+      record(args);
+      return native.kernelFunc(args);
+    },
+  });
+  return () => {
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel(native);
+  };
+}
+
+/**
  * Wraps wasm's own BatchMatMul and _FusedMatMul in recording spies, so that the replacements
  * registerWasmMatMulKernels builds on them can be checked to call them only without transpose flags.
  */
 function installSpies(): void {
   for (const name of wasmMatMulKernelNames) {
-    const native = tf.getKernel(name, 'wasm');
-    assert.ok(native !== undefined, `wasm has ${name}`);
-    tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel({
-      ...native,
-      kernelFunc: (args) => {
-        const attrs = args.attrs as { transposeA?: boolean; transposeB?: boolean };
-        calls.push({
-          kernel: name,
-          a: args.inputs.a!.shape,
-          b: args.inputs.b!.shape,
-          transposeA: attrs.transposeA === true,
-          transposeB: attrs.transposeB === true,
-        });
-        return native.kernelFunc(args);
-      },
+    spyOnWasmKernel(name, (args) => {
+      const attrs = args.attrs as { transposeA?: boolean; transposeB?: boolean };
+      calls.push({
+        kernel: name,
+        a: args.inputs.a!.shape,
+        b: args.inputs.b!.shape,
+        transposeA: attrs.transposeA === true,
+        transposeB: attrs.transposeB === true,
+      });
     });
   }
 }
@@ -588,24 +602,11 @@ describe('MaxPoolGrad on accelerated wasm equals the cpu backend', () => {
 describe('MaxPoolGrad for windows that tile the input (whole-tensor kernels) equals the cpu backend bit for bit', () => {
   // A spy on wasm's Step: the tiled path runs it twice per MaxPoolGrad, the JS loop never.
   let steps = 0;
-  let stockStep: tf.KernelConfig | undefined;
+  let restore: () => void = () => undefined;
   before(() => {
-    stockStep = tf.getKernel('Step', 'wasm');
-    assert.ok(stockStep);
-    const native = stockStep;
-    tf.unregisterKernel('Step', 'wasm');
-    tf.registerKernel({
-      ...native,
-      kernelFunc: (args) => {
-        steps++;
-        return native.kernelFunc(args);
-      },
-    });
+    restore = spyOnWasmKernel('Step', () => steps++);
   });
-  after(() => {
-    tf.unregisterKernel('Step', 'wasm');
-    tf.registerKernel(stockStep as tf.KernelConfig);
-  });
+  after(() => restore());
   /** Runs `f` on wasm (once to warm, once checked for leaks, counting Step calls) and on cpu. */
   async function both(f: () => tf.Tensor[]) {
     await useBackend('wasm');
@@ -688,24 +689,11 @@ describe('MaxPoolGrad for windows that tile the input (whole-tensor kernels) equ
 describe('Sum over leading or middle axes on accelerated wasm (one average pool) matches the cpu backend', () => {
   // A spy on wasm's AvgPool records the pools the replacement runs.
   const pools: number[][] = [];
-  let stockPool: tf.KernelConfig | undefined;
+  let restore: () => void = () => undefined;
   before(() => {
-    stockPool = tf.getKernel('AvgPool', 'wasm');
-    assert.ok(stockPool);
-    const native = stockPool;
-    tf.unregisterKernel('AvgPool', 'wasm');
-    tf.registerKernel({
-      ...native,
-      kernelFunc: (args) => {
-        pools.push(args.inputs.x!.shape);
-        return native.kernelFunc(args);
-      },
-    });
+    restore = spyOnWasmKernel('AvgPool', (args) => pools.push(args.inputs.x!.shape));
   });
-  after(() => {
-    tf.unregisterKernel('AvgPool', 'wasm');
-    tf.registerKernel(stockPool as tf.KernelConfig);
-  });
+  after(() => restore());
   const cases: { x: number[]; axis: number[]; keepDims?: boolean; dtype?: 'int32'; pooled: boolean }[] = [
     // 300 rows: a scale 1/R that float32 rounds.
     // A conv bias gradient, a Dense one, the Tile gradient's sum (size-1 axes between), keepDims.
