@@ -20,7 +20,7 @@
  *   nothing, and ties go to the first. One pass over the windows (per channel: a scalar running maximum), adding
  *   into a zeroed `dx` (overlapping windows add in window order: the cpu backend adds in tap order, the
  *   same terms). float32 only. That JS loop is branch-bound (~9 ns per input element, ×62 a memory pass
- *   in the ConvNet, note16-kernel-audit.md), so when the windows tile the input (strides = window, no
+ *   in the ConvNet: `npm run bench:fit`'s profile), so when the windows tile the input (strides = window, no
  *   padding, nothing left over: the ConvNet's 2×2/2 pools) and `x` and `dy` are finite (one column sum
  *   each), it runs as whole-tensor kernels instead (`tiledMaxPoolGrad`: a max pool, broadcast
  *   subtractions and products on XNNPACK, two `Step`s; first-maximum tie-break by a second max pool of
